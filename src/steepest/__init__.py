@@ -1,0 +1,25 @@
+"""steepest: gradient descent in JAX that researchers trust.
+
+The cost is written once (``mse``), ``jax.grad`` gives its gradient, the
+hand-derived gradient (``steepest.analytic``) is checked against it, and the
+update loop (``fit``) runs compiled on CPU or GPU with the tutorial's rule or
+any Optax optimizer.
+"""
+
+from . import analytic as analytic
+from . import data as data
+from . import optimizers as optimizers
+from . import theory as theory
+from . import tutorial as tutorial
+from .data import DataError as DataError
+from .loop import FitResult as FitResult
+from .loop import Progress as Progress
+from .loop import Status as Status
+from .loop import fit as fit
+from .loop import has_converged as has_converged
+from .loop import has_diverged as has_diverged
+from .losses import mse as mse
+from .models import Linear as Linear
+from .models import predict as predict
+
+__version__ = "0.1.0"

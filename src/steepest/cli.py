@@ -1,0 +1,304 @@
+"""The command line: ``steepest fit``.
+
+The only module that parses arguments or prints. Bad input prints one line,
+``steepest: error: ...``, and exits 2. A fit exits 0 when it converged or ran
+its steps, 1 when it diverged and 130 when Ctrl-C stopped it.
+"""
+
+import argparse
+import math
+import sys
+import time
+import warnings
+
+import jax
+
+EXIT_OK, EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+# The progress bar appears only for runs longer than this.
+PROGRESS_AFTER_SECONDS = 1.0
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other bad input."""
+
+    def error(self, message):
+        sys.stderr.write(f"steepest: error: {message}\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _number(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be zero or more, got {text!r}")
+    return value
+
+
+def _step_count(text: str) -> int:
+    """A non-negative whole number; ``1e6`` is accepted."""
+    value = _number(text)
+    if not (value >= 0 and value == int(value)):
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return int(value)
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import optimizers
+
+    parser = _Parser(prog="steepest", description="Gradient descent in JAX, checked and compiled.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    fit = commands.add_parser(
+        "fit",
+        help="fit a linear model by gradient descent",
+        description="Fit y ≈ X w + b by minimizing the mean squared error with a compiled loop. "
+        "Without --data, fits the built-in dataset.",
+    )
+    fit.add_argument("--data", metavar="FILE", help="a .csv (with a header), .npy or .npz file")
+    fit.add_argument("--y", metavar="COLUMN", help="the target column (default: the last one)")
+    fit.add_argument(
+        "--x", metavar="COLUMN", nargs="+", help="feature columns (default: all but --y)"
+    )
+    fit.add_argument(
+        "--lr",
+        type=_positive_float,
+        help="learning rate (default: 1/L, L the largest eigenvalue of the Hessian of the cost)",
+    )
+    fit.add_argument("--steps", type=_step_count, default=10_000, help="most steps (default 1e4)")
+    fit.add_argument(
+        "--tol",
+        type=_non_negative_float,
+        default=1e-5,
+        help="stop when the gradient norm is at most this (default 1e-5)",
+    )
+    fit.add_argument(
+        "--optimizer",
+        default="gd",
+        choices=optimizers.names(),
+        metavar="NAME",
+        help=f"one of {', '.join(optimizers.names())} (default gd, the tutorial's rule)",
+    )
+    fit.add_argument("--x64", action="store_true", help="compute in float64 (default float32)")
+    fit.add_argument(
+        "--no-standardize",
+        dest="standardize",
+        action="store_false",
+        help="descend on the raw features (default: standardized, reported in original units)",
+    )
+    fit.add_argument("--json", action="store_true", help="print the result as JSON")
+    fit.add_argument("--seed", type=int, default=0, help="seed of the built-in dataset")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The console script ``steepest``."""
+    args = build_parser().parse_args(argv)
+    if args.x64:
+        jax.config.update("jax_enable_x64", True)
+    from .data import DataError
+
+    try:
+        return _fit(args)
+    except DataError as error:
+        sys.stderr.write(f"steepest: error: {error}\n")
+        return EXIT_BAD_INPUT
+
+
+def _load_dataset(args):
+    from . import data
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", data.ConstantColumnWarning)
+        if args.data is None:
+            if args.y is not None or args.x is not None:
+                raise data.DataError("--y and --x select columns of --data FILE; none was given")
+            dataset = data.builtin(args.seed)
+        else:
+            dataset = data.load(args.data, y=args.y, x=args.x)
+    for warning in caught:
+        sys.stderr.write(f"steepest: warning: {warning.message}\n")
+    return dataset
+
+
+def _fit(args) -> int:
+    import jax.numpy as jnp
+
+    from . import data, models, records, theory
+    from .loop import Status, fit
+    from .losses import mse
+
+    dataset = _load_dataset(args)
+    dtype = jnp.float64 if args.x64 else jnp.float32
+    standardizer = (
+        data.Standardizer.of(dataset.X)
+        if args.standardize
+        else data.Standardizer.identity(dataset.X.shape[1])
+    )
+    X, y = data.to_device(standardizer.transform(dataset.X), dataset.y, dtype=dtype)
+    start = models.zeros(dataset.X.shape[1], dtype)
+    if args.lr is None:
+        learning_rate = 1.0 / theory.largest_eigenvalue(mse, start, X, y)
+        lr_source = "1/L"
+    else:
+        learning_rate, lr_source = args.lr, "--lr"
+
+    with _ProgressBar(args.steps, enabled=not args.json) as bar:
+        result = fit(
+            mse,
+            start,
+            X,
+            y,
+            optimizer=args.optimizer,
+            learning_rate=learning_rate,
+            max_steps=args.steps,
+            tol=args.tol,
+            on_chunk=bar.update,
+        )
+
+    fitted = standardizer.to_original(result.params)
+    exact = theory.closed_form(dataset.X, dataset.y)
+    X_original, _ = data.to_device(dataset.X, dataset.y, dtype=dtype)
+    exact_loss = float(mse(models.Linear(*(jnp.asarray(v, dtype) for v in exact)), X_original, y))
+    message = result.message
+    if result.status is Status.DIVERGED:
+        critical = theory.critical_learning_rate(mse, start, X, y)
+        message += (
+            f" (critical learning rate 2/L = {critical:.6g}; this run used {learning_rate:.6g})"
+        )
+    record = {
+        "params": records.params_to_dict(fitted),
+        "loss": result.loss,
+        "steps": result.num_steps,
+        "status": result.status.value,
+        "message": message,
+        "seconds": result.seconds,
+        "compile_seconds": result.compile_seconds,
+        "closed_form": records.params_to_dict(exact),
+        "closed_form_loss": exact_loss,
+        "learning_rate": learning_rate,
+        "learning_rate_source": lr_source,
+        "optimizer": args.optimizer,
+        "dtype": jnp.dtype(dtype).name,
+        "standardized": args.standardize,
+        "data": {
+            "source": dataset.source,
+            "rows": int(dataset.X.shape[0]),
+            "x": list(dataset.x_names),
+            "y": dataset.y_name,
+        },
+    }
+    if args.json:
+        print(records.dumps(record))
+    else:
+        _print_table(record, result.steps_per_second)
+    return {
+        Status.DIVERGED: EXIT_DIVERGED,
+        Status.INTERRUPTED: EXIT_INTERRUPTED,
+    }.get(result.status, EXIT_OK)
+
+
+def _print_table(record: dict, steps_per_second: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    source = record["data"]
+    names = source["x"]
+    title = (
+        f"steepest fit: {source['source']}, {source['rows']} rows, "
+        f"{source['y']} ~ {' + '.join(names)}"
+    )
+    params = Table(title=title, title_justify="left")
+    for column in ("parameter", "fitted", "closed form (lstsq)", "difference"):
+        params.add_column(column, justify="left" if column == "parameter" else "right")
+    labels = ["m" if len(names) == 1 else f"w[{j}]" for j in range(len(names))]
+    rows = [
+        (f"{label} ({name})", fitted, exact)
+        for label, name, fitted, exact in zip(
+            labels, names, record["params"]["w"], record["closed_form"]["w"], strict=True
+        )
+    ]
+    rows.append(("b (intercept)", record["params"]["b"], record["closed_form"]["b"]))
+    for label, fitted, exact in rows:
+        params.add_row(label, f"{fitted:.8g}", f"{exact:.8g}", f"{fitted - exact:+.2e}")
+
+    summary = Table(show_header=False, box=None, padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column()
+    standardized = "standardized features" if record["standardized"] else "raw features"
+    summary.add_row("final cost", f"{record['loss']:.8g}")
+    summary.add_row("closed-form cost", f"{record['closed_form_loss']:.8g}")
+    summary.add_row("steps", f"{record['steps']}")
+    summary.add_row("status", record["message"])
+    summary.add_row(
+        "learning rate", f"{record['learning_rate']:.6g} ({record['learning_rate_source']})"
+    )
+    summary.add_row("optimizer", f"{record['optimizer']}, {record['dtype']}, {standardized}")
+    summary.add_row(
+        "wall time",
+        f"{record['seconds']:.4f} s ({steps_per_second:,.0f} steps/s), "
+        f"plus {record['compile_seconds']:.2f} s to compile",
+    )
+    console = Console()
+    console.print(params)
+    console.print(summary)
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr that appears once a run has lasted a second."""
+
+    def __init__(self, total_steps: int, *, enabled: bool):
+        from rich.console import Console
+
+        self._console = Console(stderr=True)
+        self._enabled = enabled and self._console.is_terminal
+        self._total = total_steps
+        self._started = time.perf_counter()
+        self._progress = None
+        self._task = None
+
+    def __enter__(self):
+        return self
+
+    def update(self, progress) -> None:
+        if not self._enabled:
+            return
+        if self._progress is None:
+            if time.perf_counter() - self._started < PROGRESS_AFTER_SECONDS:
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            self._progress = Progress(
+                "fitting",
+                BarColumn(),
+                MofNCompleteColumn(),
+                "cost {task.fields[loss]:.6g}",
+                TimeElapsedColumn(),
+                console=self._console,
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("fit", total=self._total, loss=progress.loss)
+        self._progress.update(self._task, completed=progress.step, loss=progress.loss)
+
+    def __exit__(self, *exc):
+        if self._progress is not None:
+            self._progress.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

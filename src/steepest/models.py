@@ -1,0 +1,60 @@
+"""The linear model: its parameters as a pytree, and its prediction."""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class Linear(NamedTuple):
+    """Parameters of a linear model ``y ≈ X @ w + b``.
+
+    A NamedTuple, so it is a JAX pytree: ``jax.grad`` returns a ``Linear`` of
+    partial derivatives and optax updates it leaf by leaf.
+
+    Attributes:
+        w: the weights, shape ``(d,)``. With one feature, ``w[0]`` is the
+            tutorial's slope ``m``.
+        b: the intercept, a scalar (shape ``()``).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> Linear(w=jnp.array([2.0]), b=jnp.array(1.0)).w.shape
+        (1,)
+    """
+
+    w: jax.Array
+    b: jax.Array
+
+
+def zeros(num_features: int, dtype=jnp.float32) -> Linear:
+    """The tutorial's starting point: every weight and the intercept at zero.
+
+    Example:
+        >>> zeros(3).w.tolist(), zeros(3).b.tolist()
+        ([0.0, 0.0, 0.0], 0.0)
+    """
+    return Linear(w=jnp.zeros((num_features,), dtype), b=jnp.zeros((), dtype))
+
+
+def predict(params: Linear, X: jax.Array) -> jax.Array:
+    """Predictions ``X @ w + b``, one per row.
+
+    A 1-D ``X`` is one feature (d = 1): the prediction is ``m * x + b`` with
+    ``m = w[0]``, as in the tutorial.
+
+    Args:
+        params: a ``Linear``.
+        X: features, shape ``(N,)`` or ``(N, d)``.
+
+    Returns:
+        Predictions of shape ``(N,)``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> predict(Linear(jnp.array([2.0]), jnp.array(1.0)), jnp.array([0.0, 1.0, 2.0]))
+        Array([1., 3., 5.], dtype=float32)
+    """
+    if X.ndim == 1:
+        return X * params.w[0] + params.b
+    return X @ params.w + params.b

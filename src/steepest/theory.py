@@ -1,0 +1,115 @@
+"""What theory says about the problem: the closed form, the Hessian, the critical learning rate.
+
+The Hessian comes from the cost by autodiff (it is never written by hand), so
+these numbers hold for whatever loss is passed, ``losses.mse`` included. For
+the mean squared error of a linear model the Hessian is constant,
+
+.. math::
+
+    H = \\frac{2}{N} \\tilde X^\\top \\tilde X, \\qquad \\tilde X = [X \\; 1],
+
+and gradient descent with a fixed learning rate converges exactly when it is
+below the critical learning rate :math:`2 / L`, with :math:`L` the largest
+eigenvalue of :math:`H`. For other losses they hold locally, at ``params``.
+"""
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from .models import Linear
+
+# Above this many parameters the dense Hessian is too big to be worth forming.
+MAX_DENSE_HESSIAN = 2048
+
+
+def closed_form(X: np.ndarray, y: np.ndarray) -> Linear:
+    """The least-squares answer, from ``np.linalg.lstsq`` in float64.
+
+    Minimizes :math:`\\sum_i (y_i - (x_i \\cdot w + b))^2`; where the minimizer
+    is not unique (a constant column), the minimum-norm one.
+
+    Args:
+        X: features, shape ``(N,)`` or ``(N, d)``.
+        y: targets, shape ``(N,)``.
+
+    Returns:
+        A ``Linear`` of NumPy float64 arrays.
+
+    Example:
+        >>> import numpy as np
+        >>> p = closed_form(np.array([0.0, 1.0, 2.0]), np.array([1.0, 3.0, 5.0]))
+        >>> np.round(p.w, 12).tolist(), round(float(p.b), 12)
+        ([2.0], 1.0)
+    """
+    X = np.asarray(X, np.float64)
+    features = X[:, None] if X.ndim == 1 else X
+    design = np.column_stack([features, np.ones(len(features))])
+    solution, *_ = np.linalg.lstsq(design, np.asarray(y, np.float64), rcond=None)
+    return Linear(w=solution[:-1], b=solution[-1])
+
+
+def hessian(loss: Callable, params, *data) -> np.ndarray:
+    """The Hessian of ``loss`` at ``params``, by autodiff, as a dense float64 matrix.
+
+    The parameters are flattened in the order of ``jax.flatten_util.ravel_pytree``
+    (for ``Linear``: the weights, then the intercept). Each column is one
+    Hessian-vector product (forward over reverse), computed a few at a time so
+    that memory stays a small multiple of the data.
+
+    Raises:
+        ValueError: for more than ``MAX_DENSE_HESSIAN`` parameters.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from steepest import Linear, mse
+        >>> X = jnp.array([-1.0, 1.0]); y = jnp.zeros(2)
+        >>> hessian(mse, Linear(jnp.zeros(1), jnp.array(0.0)), X, y).tolist()  # 2/N X~^T X~
+        [[2.0, 0.0], [0.0, 2.0]]
+    """
+    flat, unravel = ravel_pytree(params)
+    if flat.size > MAX_DENSE_HESSIAN:
+        raise ValueError(
+            f"the Hessian of {flat.size} parameters is too large to form "
+            f"(limit {MAX_DENSE_HESSIAN}); pass a learning rate explicitly"
+        )
+
+    def flat_grad(p):
+        return ravel_pytree(jax.grad(loss)(unravel(p), *data))[0]
+
+    def column(direction):
+        return jax.jvp(flat_grad, (flat,), (direction,))[1]
+
+    basis = jnp.eye(flat.size, dtype=flat.dtype)
+    columns = jax.lax.map(column, basis, batch_size=min(flat.size, 16))
+    matrix = np.asarray(columns, np.float64)
+    return (matrix + matrix.T) / 2  # symmetric up to rounding; make it exactly so
+
+
+def largest_eigenvalue(loss: Callable, params, *data) -> float:
+    """L, the largest eigenvalue of the Hessian of ``loss`` at ``params``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from steepest import Linear, mse
+        >>> X = jnp.array([-1.0, 1.0]); y = jnp.zeros(2)
+        >>> largest_eigenvalue(mse, Linear(jnp.zeros(1), jnp.array(0.0)), X, y)
+        2.0
+    """
+    return float(np.linalg.eigvalsh(hessian(loss, params, *data))[-1])
+
+
+def critical_learning_rate(loss: Callable, params, *data) -> float:
+    """``2 / L``: gradient descent on a quadratic cost diverges at and above it.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from steepest import Linear, mse
+        >>> X = jnp.array([-1.0, 1.0]); y = jnp.zeros(2)
+        >>> critical_learning_rate(mse, Linear(jnp.zeros(1), jnp.array(0.0)), X, y)
+        1.0
+    """
+    return 2.0 / largest_eigenvalue(loss, params, *data)

@@ -119,12 +119,18 @@ class FitResult:
         return self.num_steps / self.seconds if self.seconds > 0 else math.inf
 
 
+def _global_norm(tree) -> jax.Array:
+    """The Euclidean norm of all leaves together, as if flattened into one vector."""
+    return jnp.sqrt(sum(jnp.sum(leaf**2) for leaf in jax.tree.leaves(tree)))
+
+
 class _LoopState(NamedTuple):
     params: Any
     last_finite_params: Any
     opt_state: Any
     step: jax.Array
     losses: jax.Array
+    loss: jax.Array
     initial_loss: jax.Array
     grad_norm: jax.Array
     status: jax.Array
@@ -143,7 +149,7 @@ def _compiled_chunk(loss: Callable, transformation: optax.GradientTransformation
 
         def one_step(s: _LoopState) -> _LoopState:
             value, grad = value_and_grad(s.params, *data)
-            grad_norm = optax.global_norm(grad)
+            grad_norm = _global_norm(grad)
             # Kept apart from the history: reading the buffer in the loop would make XLA copy it.
             initial = jnp.where(s.step == 0, value, s.initial_loss)
             diverged = has_diverged(value, initial, divergence_factor)
@@ -167,6 +173,7 @@ def _compiled_chunk(loss: Callable, transformation: optax.GradientTransformation
                 opt_state=keep_unless_running(opt_state, s.opt_state),
                 step=s.step + running.astype(s.step.dtype),
                 losses=s.losses.at[s.step].set(value),
+                loss=value,
                 initial_loss=initial,
                 grad_norm=jnp.where(diverged, s.grad_norm, grad_norm),
                 status=status.astype(s.status.dtype),
@@ -266,6 +273,7 @@ def fit(
         opt_state=opt_state,
         step=jnp.asarray(0, jnp.int32),
         losses=jnp.zeros(max_steps + 1, dtype),
+        loss=jnp.asarray(jnp.nan, dtype),
         initial_loss=jnp.asarray(jnp.nan, dtype),
         grad_norm=jnp.asarray(jnp.inf, dtype),
         status=jnp.asarray(_RUNNING, jnp.int32),
@@ -297,12 +305,11 @@ def fit(
             chunk = max(FIRST_CHUNK_STEPS, min(100 * chunk, int(done * CHUNK_SECONDS / elapsed)))
             step = new_step
             if on_chunk is not None:
-                last = max(step - 1, 0) if status_code == _RUNNING else step
                 on_chunk(
                     Progress(
                         step=step,
                         max_steps=max_steps,
-                        loss=float(state.losses[last]),
+                        loss=float(state.loss),
                         grad_norm=float(state.grad_norm),
                         seconds=run_seconds,
                     )
@@ -331,7 +338,7 @@ def _resolve_optimizer(optimizer, learning_rate, loss, params, *data):
 
 def _result(state: _LoopState, status_code, learning_rate, tol, run_seconds, compile_seconds):
     step = int(state.step)
-    losses = np.asarray(state.losses[: step + 1])
+    losses = np.asarray(state.losses)[: step + 1]  # sliced on the host: no compile per length
     grad_norm = float(state.grad_norm)
     if status_code == _DIVERGED:
         if step == 0:

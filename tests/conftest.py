@@ -1,0 +1,16 @@
+"""Shared fixtures. x64 is switched on per test (``x64`` fixture), never globally,
+so that the float32 default the users get is what most tests exercise."""
+
+import jax
+import pytest
+from hypothesis import settings
+
+settings.register_profile("default", deadline=None, derandomize=True, max_examples=50)
+settings.load_profile("default")
+
+
+@pytest.fixture
+def x64():
+    """Run the test with 64-bit JAX types enabled."""
+    with jax.enable_x64(True):
+        yield

@@ -1,0 +1,206 @@
+"""The compiled loop: least squares, stopping rules, divergence, no recompilation, Ctrl-C."""
+
+import os
+import signal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from problems import regression_problem
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import steepest
+from steepest import Linear, Status, fit, mse
+
+
+def zeros(features, dtype=jnp.float32):
+    return steepest.models.zeros(features, dtype)
+
+
+def assert_result_is_consistent(result):
+    """What every FitResult promises: finite, and the history ends at the params returned."""
+    assert len(result.losses) == result.num_steps + 1
+    assert np.all(np.isfinite(result.losses))
+    assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(result.params))
+    assert result.loss == result.losses[-1]
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(20, 200),
+    features=st.integers(1, 5),
+)
+def test_fit_reaches_lstsq_on_well_conditioned_problems(seed, rows, features):
+    X, y = regression_problem(seed, rows, features)
+    design = np.column_stack([X, np.ones(rows)])
+    assume(np.linalg.cond(design) < 10)
+    solution = np.linalg.lstsq(design, y, rcond=None)[0]
+    with jax.enable_x64(True):
+        result = fit(mse, zeros(features, jnp.float64), jnp.asarray(X), jnp.asarray(y),
+                     max_steps=100_000, tol=1e-12)  # fmt: skip
+    assert result.status is Status.CONVERGED, result.message
+    fitted = np.append(np.asarray(result.params.w), float(result.params.b))
+    np.testing.assert_allclose(fitted, solution, rtol=1e-8, atol=1e-8 * np.abs(solution).max())
+    assert_result_is_consistent(result)
+
+
+def test_default_learning_rate_is_one_over_L(x64):
+    X, y = (jnp.asarray(a) for a in regression_problem(0, 50, 3))
+    L = steepest.theory.largest_eigenvalue(mse, zeros(3, jnp.float64), X, y)
+    result = fit(mse, zeros(3, jnp.float64), X, y, max_steps=10)
+    assert result.learning_rate == pytest.approx(1 / L, rel=1e-12)
+
+
+def test_learning_rate_far_above_critical_diverges_without_nan(x64):
+    X, y = (jnp.asarray(a) for a in regression_problem(1, 100, 2))
+    critical = steepest.theory.critical_learning_rate(mse, zeros(2, jnp.float64), X, y)
+    result = fit(mse, zeros(2, jnp.float64), X, y, learning_rate=10 * critical)
+    assert result.status is Status.DIVERGED
+    assert "diverged at step" in result.message
+    assert result.num_steps > 0
+    assert_result_is_consistent(result)
+
+
+def test_divergence_to_infinity_in_float32_returns_last_finite_params():
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(2, 100, 2))
+    result = fit(mse, zeros(2), X, y, learning_rate=1e3, divergence_factor=np.inf)
+    assert result.status is Status.DIVERGED
+    assert_result_is_consistent(result)
+
+
+def test_max_steps_and_zero_steps():
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(3, 30, 1))
+    result = fit(mse, zeros(1), X, y, learning_rate=0.01, max_steps=5, tol=0.0)
+    assert (result.status, result.num_steps) == (Status.MAX_STEPS, 5)
+    assert "max_steps=5" in result.message
+    assert_result_is_consistent(result)
+    assert np.all(np.diff(result.losses) < 0)
+
+    nothing = fit(mse, zeros(1), X, y, learning_rate=0.01, max_steps=0)
+    assert (nothing.status, nothing.num_steps) == (Status.MAX_STEPS, 0)
+    assert float(nothing.params.b) == 0.0
+    assert nothing.loss == pytest.approx(float(mse(zeros(1), X, y)))
+
+
+def test_converged_means_gradient_norm_at_most_tol():
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(4, 80, 2))
+    result = fit(mse, zeros(2), X, y, tol=1e-3, max_steps=100_000)
+    assert result.status is Status.CONVERGED
+    grad = jax.grad(mse)(result.params, X, y)
+    norm = float(jnp.sqrt(jnp.sum(grad.w**2) + grad.b**2))
+    assert norm == pytest.approx(result.grad_norm, rel=1e-5)
+    assert norm <= 1e-3
+    assert_result_is_consistent(result)
+
+
+def test_stopping_rules():
+    assert steepest.has_converged(jnp.float32(1e-6), jnp.float32(1e-6))
+    assert not steepest.has_converged(jnp.float32(2e-6), jnp.float32(1e-6))
+    assert not steepest.has_converged(jnp.float32(jnp.nan), jnp.float32(1e-6))
+    assert steepest.has_diverged(jnp.float32(jnp.inf), jnp.float32(1.0), 1e8)
+    assert steepest.has_diverged(jnp.float32(jnp.nan), jnp.float32(1.0), 1e8)
+    assert steepest.has_diverged(jnp.float32(1.5e8), jnp.float32(1.0), 1e8)
+    assert not steepest.has_diverged(jnp.float32(0.9e8), jnp.float32(1.0), 1e8)
+
+
+def test_no_recompilation_for_a_new_learning_rate_or_new_data_of_the_same_shape():
+    compiles = []
+
+    def count(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(event)
+
+    first = [jnp.asarray(a, jnp.float32) for a in regression_problem(5, 64, 3)]
+    second = [jnp.asarray(a, jnp.float32) for a in regression_problem(6, 64, 3)]
+    fit(mse, zeros(3), *first, learning_rate=0.1, max_steps=50)
+    jax.monitoring.register_event_duration_secs_listener(count)
+    try:
+        fit(mse, zeros(3), *first, learning_rate=0.05, max_steps=50)
+        result = fit(mse, zeros(3), *second, learning_rate=0.2, max_steps=50, tol=1e-4)
+        assert compiles == []
+        # A different shape does compile: the counter can see compilation.
+        fit(mse, zeros(3), *first, learning_rate=0.1, max_steps=51)
+        assert compiles
+    finally:
+        jax.monitoring.unregister_event_duration_listener(count)
+    assert result.learning_rate == 0.2
+
+
+def test_ctrl_c_returns_what_was_reached():
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(7, 50, 2))
+    chunks = []
+
+    def interrupt(progress):
+        chunks.append(progress)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    result = fit(mse, zeros(2), X, y, learning_rate=1e-4, max_steps=10**9, tol=0.0,
+                 on_chunk=interrupt)  # fmt: skip
+    assert result.status is Status.INTERRUPTED
+    assert len(chunks) == 1 and chunks[0].step > 0
+    assert result.num_steps == chunks[0].step - 1
+    assert_result_is_consistent(result)
+    # The handler is restored: Ctrl-C raises KeyboardInterrupt again afterwards.
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_progress_reports_each_chunk():
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(8, 50, 2))
+    reports = []
+    result = fit(mse, zeros(2), X, y, learning_rate=1e-4, max_steps=20_000, tol=0.0,
+                 on_chunk=reports.append)  # fmt: skip
+    steps = [r.step for r in reports]
+    assert len(reports) >= 2 and steps == sorted(steps)
+    assert steps[-1] == result.num_steps == 20_000
+    assert reports[-1].loss == pytest.approx(result.loss)
+
+
+def test_callers_arrays_survive_the_donated_loop():
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(9, 30, 2))
+    start = zeros(2)
+    fit(mse, start, X, y, learning_rate=0.1, max_steps=10)
+    assert float(start.b) == 0.0 and float(mse(start, X, y)) > 0
+
+
+def test_generic_pytree_loss():
+    """fit is not tied to the linear model: any differentiable loss of any pytree."""
+
+    def bowl(params, center):
+        return jnp.sum((params["a"] - center) ** 2) + 3 * (params["b"] + 1.0) ** 2
+
+    start = {"a": jnp.zeros(4), "b": jnp.array(2.0)}
+    center = jnp.arange(4.0)
+    result = fit(bowl, start, center, tol=1e-5, max_steps=10_000)
+    assert result.status is Status.CONVERGED
+    np.testing.assert_allclose(result.params["a"], center, atol=1e-5)
+    assert float(result.params["b"]) == pytest.approx(-1.0, abs=1e-5)
+
+
+def test_float32_stays_float32_with_x64_on(x64):
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(10, 30, 2))
+    for name in steepest.optimizers.names():
+        result = fit(mse, zeros(2), X, y, optimizer=name, learning_rate=0.01, max_steps=20)
+        assert result.params.w.dtype == jnp.float32, name
+        assert result.losses.dtype == np.float32, name
+
+
+def test_bad_arguments_raise_clear_errors():
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(11, 30, 1))
+    with pytest.raises(ValueError, match="max_steps must be >= 0"):
+        fit(mse, zeros(1), X, y, learning_rate=0.1, max_steps=-1)
+    with pytest.raises(ValueError, match="tol must be >= 0"):
+        fit(mse, zeros(1), X, y, learning_rate=0.1, tol=float("nan"))
+    with pytest.raises(ValueError, match="learning_rate must be a positive number"):
+        fit(mse, zeros(1), X, y, learning_rate=0.0)
+    with pytest.raises(ValueError, match="unknown optimizer 'sdg'; known: gd, momentum"):
+        fit(mse, zeros(1), X, y, optimizer="sdg", learning_rate=0.1)
+    with pytest.raises(ValueError, match="carries its own"):
+        import optax
+
+        fit(mse, zeros(1), X, y, optimizer=optax.sgd(0.1), learning_rate=0.1)
+    nan_start = Linear(jnp.array([jnp.nan]), jnp.array(0.0))
+    with pytest.raises(ValueError, match="the cost at the initial params is nan"):
+        fit(mse, nan_start, X, y, learning_rate=0.1)

@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from problems import regression_problem
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from problems import regression_problem
 
 import steepest
 from steepest import Linear, Status, fit, mse

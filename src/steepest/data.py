@@ -269,7 +269,7 @@ def to_device(*arrays: np.ndarray, dtype=jnp.float32) -> tuple[jax.Array, ...]:
     for array in arrays:
         array = np.asarray(array)
         largest = float(np.max(np.abs(array), initial=0.0))
-        if largest > np.finfo(dtype).max:
+        if largest > float(np.finfo(dtype).max):
             raise DataError(
                 f"a value of magnitude {largest:.3g} does not fit {np.dtype(dtype).name}; "
                 "scale the data or use float64 (--x64)"

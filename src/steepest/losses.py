@@ -34,8 +34,8 @@ def mse(params: Linear, X: jax.Array, y: jax.Array) -> jax.Array:
         >>> X = jnp.array([1.0, 2.0, 3.0]); y = jnp.array([2.0, 4.0, 6.0])
         >>> float(mse(Linear(jnp.array([2.0]), jnp.array(0.0)), X, y))
         0.0
-        >>> float(mse(Linear(jnp.array([0.0]), jnp.array(0.0)), X, y))  # (4 + 16 + 36) / 3
-        18.666666...
+        >>> round(float(mse(Linear(jnp.array([0.0]), jnp.array(0.0)), X, y)), 4)  # (4+16+36)/3
+        18.6667
     """
     residual = y - predict(params, X)
     return jnp.mean(residual**2)

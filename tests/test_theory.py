@@ -1,0 +1,54 @@
+"""Theory from autodiff against the textbook formulas, and against the loop itself."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from problems import regression_problem
+
+import steepest
+from steepest import Linear, Status, fit, mse, theory
+
+
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(2, 60), features=st.integers(1, 4))
+def test_hessian_of_mse_is_two_over_n_xtx(seed, rows, features):
+    X, y = regression_problem(seed, rows, features)
+    design = np.column_stack([X, np.ones(rows)])
+    with jax.enable_x64(True):
+        got = theory.hessian(mse, steepest.models.zeros(features, jnp.float64),
+                             jnp.asarray(X), jnp.asarray(y))  # fmt: skip
+    np.testing.assert_allclose(got, 2 / rows * design.T @ design, rtol=1e-12, atol=1e-12)
+
+
+def test_closed_form_solves_the_normal_equations():
+    X, y = regression_problem(0, 50, 3)
+    exact = theory.closed_form(X, y)
+    design = np.column_stack([X, np.ones(50)])
+    normal = np.linalg.solve(design.T @ design, design.T @ y)
+    np.testing.assert_allclose(np.append(exact.w, exact.b), normal, rtol=1e-10)
+
+
+def test_critical_learning_rate_separates_convergence_from_divergence(x64):
+    """Just below 2/L gradient descent converges; just above, it diverges."""
+    X, y = (jnp.asarray(a) for a in regression_problem(1, 100, 2))
+    start = steepest.models.zeros(2, jnp.float64)
+    critical = theory.critical_learning_rate(mse, start, X, y)
+    below = fit(mse, start, X, y, learning_rate=0.98 * critical, max_steps=100_000, tol=1e-8)
+    above = fit(mse, start, X, y, learning_rate=1.02 * critical, max_steps=100_000, tol=1e-8)
+    assert below.status is Status.CONVERGED, below.message
+    assert above.status is Status.DIVERGED, above.message
+
+
+def test_largest_eigenvalue_of_a_known_hessian(x64):
+    X = jnp.array([[1.0, 0.0], [0.0, 3.0], [-1.0, 0.0], [0.0, -3.0]])
+    # 2/N X~^T X~ = diag(1, 9, 2): the intercept column is orthogonal to both features.
+    L = theory.largest_eigenvalue(mse, Linear(jnp.zeros(2), jnp.array(0.0)), X, jnp.zeros(4))
+    np.testing.assert_allclose(L, 9.0, rtol=1e-12)
+
+
+def test_too_many_parameters_for_a_dense_hessian():
+    big = {"p": jnp.zeros(theory.MAX_DENSE_HESSIAN + 1)}
+    with pytest.raises(ValueError, match="too large to form"):
+        theory.hessian(lambda p: jnp.sum(p["p"] ** 2), big)

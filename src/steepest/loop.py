@@ -336,6 +336,10 @@ def _resolve_optimizer(optimizer, learning_rate, loss, params, *data):
     return transformation, float(learning_rate)
 
 
+def _steps(count: int) -> str:
+    return f"{count} step" if count == 1 else f"{count} steps"
+
+
 def _result(state: _LoopState, status_code, learning_rate, tol, run_seconds, compile_seconds):
     step = int(state.step)
     losses = np.asarray(state.losses)[: step + 1]  # sliced on the host: no compile per length
@@ -347,25 +351,25 @@ def _result(state: _LoopState, status_code, learning_rate, tol, run_seconds, com
         status = Status.DIVERGED
         message = (
             f"diverged at step {step}: the cost went from {losses[0]:.6g} to {losses[step]:.6g}; "
-            f"returning the params of step {step - 1}, the last with a finite cost. "
+            f"returning the params of step {step - 1}, the last before it. "
             "Lower the learning rate"
         )
         losses = losses[:step]
         step -= 1
     elif status_code == _RUNNING:
-        params = state.params
         status = Status.INTERRUPTED
-        message = f"interrupted after {step} steps; returning the params reached"
-        losses = losses[:step]  # the cost at the current params is not evaluated yet
-        if step > 0:
-            step -= 1
-            params = state.last_finite_params
+        # The loop stopped between an update and the evaluation of its cost: return the
+        # last evaluated params. At least one step ran, since every chunk holds at least one.
+        step -= 1
+        params = state.last_finite_params
+        losses = losses[: step + 1]
+        message = f"interrupted after {_steps(step)}; returning the params reached"
     else:
         params = state.params
         status = _STATUS_OF_CODE[status_code]
         if status is Status.CONVERGED:
             message = (
-                f"converged after {step} steps: gradient norm {grad_norm:.3g} "
+                f"converged after {_steps(step)}: gradient norm {grad_norm:.3g} "
                 f"<= tol {float(tol):.3g}"
             )
         else:

@@ -21,7 +21,8 @@ def zeros(features, dtype=jnp.float32):
 
 def assert_result_is_consistent(result):
     """What every FitResult promises: finite, and the history ends at the params returned."""
-    assert len(result.losses) == result.num_steps + 1
+    assert len(result.losses) == len(result.loss_steps)
+    assert result.loss_steps[0] == 0 and result.loss_steps[-1] == result.num_steps
     assert np.all(np.isfinite(result.losses))
     assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(result.params))
     assert result.loss == result.losses[-1]
@@ -93,6 +94,25 @@ def test_converged_means_gradient_norm_at_most_tol():
     assert norm == pytest.approx(result.grad_norm, rel=1e-5)
     assert norm <= 1e-3
     assert_result_is_consistent(result)
+
+
+def test_history_is_thinned_on_long_runs_not_grown():
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(12, 20, 1))
+    start = zeros(1)
+    full = fit(mse, start, X, y, learning_rate=1e-3, max_steps=steepest.loop.MAX_HISTORY, tol=0)
+    np.testing.assert_array_equal(full.loss_steps, np.arange(steepest.loop.MAX_HISTORY + 1))
+    steps = 2 * steepest.loop.MAX_HISTORY + 5  # a stride of 3
+    thinned = fit(mse, start, X, y, learning_rate=1e-3, max_steps=steps, tol=0)
+    assert thinned.num_steps == steps
+    np.testing.assert_array_equal(thinned.loss_steps, [*range(0, steps, 3), steps])
+    shared = thinned.loss_steps[thinned.loss_steps <= full.num_steps]
+    np.testing.assert_array_equal(thinned.losses[: len(shared)], full.losses[shared])
+    assert thinned.loss == pytest.approx(float(mse(thinned.params, X, y)), rel=1e-5)
+    # A huge budget costs no memory: the default data converges at once.
+    quick = fit(mse, start, X, y, learning_rate=0.1, max_steps=steepest.loop.MAX_STEPS_LIMIT)
+    assert quick.status is Status.CONVERGED and len(quick.losses) < 1000
+    with pytest.raises(ValueError, match="max_steps must be between 0 and 2147483646"):
+        fit(mse, start, X, y, learning_rate=0.1, max_steps=2**31)
 
 
 def test_stopping_rules():
@@ -189,7 +209,7 @@ def test_float32_stays_float32_with_x64_on(x64):
 
 def test_bad_arguments_raise_clear_errors():
     X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(11, 30, 1))
-    with pytest.raises(ValueError, match="max_steps must be >= 0"):
+    with pytest.raises(ValueError, match="max_steps must be between 0 and"):
         fit(mse, zeros(1), X, y, learning_rate=0.1, max_steps=-1)
     with pytest.raises(ValueError, match="tol must be >= 0"):
         fit(mse, zeros(1), X, y, learning_rate=0.1, tol=float("nan"))

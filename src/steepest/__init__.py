@@ -8,6 +8,7 @@ any Optax optimizer.
 
 from . import analytic as analytic
 from . import data as data
+from . import loop as loop
 from . import optimizers as optimizers
 from . import theory as theory
 from . import tutorial as tutorial

@@ -41,10 +41,14 @@ def _non_negative_float(text: str) -> float:
 
 
 def _step_count(text: str) -> int:
-    """A non-negative whole number; ``1e6`` is accepted."""
+    """A whole number from 0 to the loop's limit; ``1e6`` is accepted."""
+    from .loop import MAX_STEPS_LIMIT
+
     value = _number(text)
-    if not (value >= 0 and value == int(value)):
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    if not (0 <= value <= MAX_STEPS_LIMIT and value == int(value)):
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 0 to {MAX_STEPS_LIMIT}, got {text!r}"
+        )
     return int(value)
 
 
@@ -117,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as error:
         sys.stderr.write(f"steepest: error: {error}\n")
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # Ctrl-C before the loop started; inside it, fit returns
+        sys.stderr.write("steepest: interrupted\n")
+        return EXIT_INTERRUPTED
 
 
 def _load_dataset(args):

@@ -8,6 +8,7 @@ place arrays reach the device.
 import csv
 import dataclasses
 import warnings
+import zipfile
 from pathlib import Path
 
 import jax
@@ -100,11 +101,23 @@ def load(path: str | Path, *, y: str | None = None, x: list[str] | None = None) 
 
 
 def _read_csv(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
-    with path.open(newline="") as file:
-        rows = list(csv.reader(file))
+    try:
+        # utf-8-sig: spreadsheet exports often start with a byte-order mark.
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            rows = list(csv.reader(file))
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{path} is not UTF-8 text (byte {error.start}); save it as UTF-8 CSV"
+        ) from None
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise DataError(f"{path} is empty: expected a header row of column names")
     header = [name.strip() for name in rows[0]]
+    for column, name in enumerate(header):
+        if header.index(name) != column:
+            raise DataError(
+                f"{path}: the header names column {name!r} twice "
+                f"(columns {header.index(name) + 1} and {column + 1})"
+            )
     body = [(number, row) for number, row in enumerate(rows[1:], start=2) if any(row)]
     if not body:
         raise DataError(f"{path} has a header but no data rows")
@@ -129,7 +142,7 @@ def _read_csv(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
 def _read_numpy(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"{path}: not a readable NumPy file ({error})") from None
     if isinstance(loaded, np.ndarray):
         if loaded.ndim != 2:

@@ -31,6 +31,11 @@ DIVERGENCE_FACTOR = 1e8
 # progress bar and a prompt Ctrl-C, long enough that the sync between chunks is noise.
 CHUNK_SECONDS = 0.2
 FIRST_CHUNK_STEPS = 16
+# The loss history keeps at most this many entries (every k-th step on longer runs),
+# so that memory does not grow with max_steps.
+MAX_HISTORY = 100_000
+# The step counter is int32 on every backend.
+MAX_STEPS_LIMIT = 2**31 - 2
 
 
 class Status(enum.Enum):
@@ -44,7 +49,6 @@ class Status(enum.Enum):
 
 # Status codes as the compiled loop carries them; RUNNING means "not stopped yet".
 _RUNNING, _CONVERGED, _MAX_STEPS, _DIVERGED = 0, 1, 2, 3
-_STATUS_OF_CODE = {_CONVERGED: Status.CONVERGED, _MAX_STEPS: Status.MAX_STEPS}
 
 
 def has_converged(grad_norm: jax.Array, tol: jax.Array) -> jax.Array:
@@ -72,7 +76,10 @@ def has_diverged(loss: jax.Array, initial_loss: jax.Array, factor: float) -> jax
 
 
 class Progress(NamedTuple):
-    """What ``fit`` reports to its ``on_chunk`` callback after each chunk of steps."""
+    """What ``fit`` reports to its ``on_chunk`` callback after each chunk of steps.
+
+    ``loss`` and ``grad_norm`` are those of the last iterate evaluated that did not diverge.
+    """
 
     step: int
     max_steps: int
@@ -86,10 +93,12 @@ class FitResult:
     """The outcome of ``fit``.
 
     Attributes:
-        params: the final parameters; for a diverged run, the last ones whose
-            cost was finite (never NaN).
-        losses: the cost at every iterate, the start included, so
-            ``losses[-1]`` is the cost at ``params`` and ``len(losses) == num_steps + 1``.
+        params: the final parameters; for a diverged run, the last ones before
+            the cost blew up (never NaN).
+        losses: the cost history, the start included: ``losses[i]`` is the cost
+            at step ``loss_steps[i]``, and ``losses[-1]`` the cost at ``params``.
+        loss_steps: the steps of ``losses``: every step when ``max_steps`` is at
+            most ``MAX_HISTORY``, else every k-th, the last step always included.
         num_steps: the number of updates that led to ``params``.
         status: why the run stopped.
         message: the same, as a sentence with the numbers.
@@ -101,6 +110,7 @@ class FitResult:
 
     params: Any
     losses: np.ndarray
+    loss_steps: np.ndarray
     num_steps: int
     status: Status
     message: str
@@ -125,15 +135,18 @@ def _global_norm(tree) -> jax.Array:
 
 
 class _LoopState(NamedTuple):
-    params: Any
-    last_finite_params: Any
+    params: Any  # the current iterate, number `step`; its cost may not be evaluated yet
     opt_state: Any
     step: jax.Array
-    losses: jax.Array
-    loss: jax.Array
-    initial_loss: jax.Array
-    grad_norm: jax.Array
     status: jax.Array
+    loss: jax.Array  # the cost last evaluated
+    initial_loss: jax.Array
+    # The last evaluated iterate that did not diverge: what a stopped run returns.
+    good_params: Any
+    good_loss: jax.Array
+    good_grad_norm: jax.Array
+    # history[i] is the cost at step i * stride; the last slot takes the other steps' writes.
+    history: jax.Array
 
 
 @functools.cache
@@ -141,16 +154,14 @@ def _compiled_chunk(loss: Callable, transformation: optax.GradientTransformation
     """The jitted chunk runner of one (loss, optimizer) pair, cached so jit's own cache applies."""
     value_and_grad = jax.value_and_grad(loss)
 
-    def run_chunk(state: _LoopState, chunk_end, tol, divergence_factor, data):
-        max_steps = state.losses.shape[0] - 1
-
+    def run_chunk(state: _LoopState, chunk_end, max_steps, stride, tol, divergence_factor, data):
         def not_done(s: _LoopState):
             return (s.status == _RUNNING) & (s.step < chunk_end)
 
         def one_step(s: _LoopState) -> _LoopState:
             value, grad = value_and_grad(s.params, *data)
             grad_norm = _global_norm(grad)
-            # Kept apart from the history: reading the buffer in the loop would make XLA copy it.
+            # Kept apart from the history: reading the buffer in the loop makes XLA copy it.
             initial = jnp.where(s.step == 0, value, s.initial_loss)
             diverged = has_diverged(value, initial, divergence_factor)
             status = jnp.select(
@@ -161,22 +172,22 @@ def _compiled_chunk(loss: Callable, transformation: optax.GradientTransformation
             updates, opt_state = transformation.update(grad, s.opt_state, s.params)
             stepped = optax.apply_updates(s.params, updates)
             running = status == _RUNNING
+            slot = jnp.where(s.step % stride == 0, s.step // stride, s.history.shape[0] - 1)
 
-            def keep_unless_running(new, old):
-                return jax.tree.map(lambda a, b: jnp.where(running, a, b), new, old)
+            def pick(condition, new, old):
+                return jax.tree.map(lambda a, b: jnp.where(condition, a, b), new, old)
 
             return _LoopState(
-                params=keep_unless_running(stepped, s.params),
-                last_finite_params=jax.tree.map(
-                    lambda old, now: jnp.where(diverged, old, now), s.last_finite_params, s.params
-                ),
-                opt_state=keep_unless_running(opt_state, s.opt_state),
+                params=pick(running, stepped, s.params),
+                opt_state=pick(running, opt_state, s.opt_state),
                 step=s.step + running.astype(s.step.dtype),
-                losses=s.losses.at[s.step].set(value),
+                status=status.astype(s.status.dtype),
                 loss=value,
                 initial_loss=initial,
-                grad_norm=jnp.where(diverged, s.grad_norm, grad_norm),
-                status=status.astype(s.status.dtype),
+                good_params=pick(diverged, s.good_params, s.params),
+                good_loss=jnp.where(diverged, s.good_loss, value),
+                good_grad_norm=jnp.where(diverged, s.good_grad_norm, grad_norm),
+                history=s.history.at[slot].set(value),
             )
 
         return jax.lax.while_loop(not_done, one_step, state)
@@ -202,11 +213,6 @@ class _InterruptFlag:
     def __exit__(self, *exc):
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
-
-
-def _check_finite_start(loss_value: float) -> None:
-    if not math.isfinite(loss_value):
-        raise ValueError(f"the cost at the initial params is {loss_value}; nothing to descend")
 
 
 def fit(
@@ -255,8 +261,8 @@ def fit(
         >>> result.status.value, [round(v, 3) for v in result.params.w.tolist()]
         ('converged', [2.0])
     """
-    if max_steps < 0:
-        raise ValueError(f"max_steps must be >= 0, got {max_steps}")
+    if not 0 <= max_steps <= MAX_STEPS_LIMIT:
+        raise ValueError(f"max_steps must be between 0 and {MAX_STEPS_LIMIT}, got {max_steps}")
     if not tol >= 0:
         raise ValueError(f"tol must be >= 0, got {tol}")
     transformation, learning_rate = _resolve_optimizer(
@@ -267,25 +273,27 @@ def fit(
     opt_state = transformation.init(params)
     if isinstance(optimizer, str):
         opt_state = optimizers.with_learning_rate(opt_state, learning_rate)
+    stride = max(1, math.ceil(max_steps / MAX_HISTORY))
+    nan = jnp.asarray(jnp.nan, dtype)
     state = _LoopState(
         params=params,
-        last_finite_params=params,
         opt_state=opt_state,
         step=jnp.asarray(0, jnp.int32),
-        losses=jnp.zeros(max_steps + 1, dtype),
-        loss=jnp.asarray(jnp.nan, dtype),
-        initial_loss=jnp.asarray(jnp.nan, dtype),
-        grad_norm=jnp.asarray(jnp.inf, dtype),
         status=jnp.asarray(_RUNNING, jnp.int32),
+        loss=nan,
+        initial_loss=nan,
+        good_params=params,
+        good_loss=nan,
+        good_grad_norm=nan,
+        history=jnp.zeros(max_steps // stride + 2, dtype),
     )
     # Copy the leaves so that donating the loop state never invalidates the caller's arrays.
     state = jax.tree.map(jnp.array, state)
     data = jax.tree.map(jnp.asarray, data)  # on the device once, not at every chunk
-    tol = jnp.asarray(tol, dtype)
-    factor = jnp.asarray(divergence_factor, dtype)
+    settings = (max_steps, stride, jnp.asarray(tol, dtype), jnp.asarray(divergence_factor, dtype))
 
     started = time.perf_counter()
-    state = run_chunk(state, 0, tol, factor, data)  # an empty chunk: compiles, runs no step
+    state = run_chunk(state, 0, *settings, data)  # an empty chunk: compiles, runs no step
     jax.block_until_ready(state)
     compile_seconds = time.perf_counter() - started
 
@@ -297,7 +305,7 @@ def fit(
         while True:
             chunk_end = min(step + chunk, max_steps + 1)
             began = time.perf_counter()
-            state = run_chunk(state, chunk_end, tol, factor, data)
+            state = run_chunk(state, chunk_end, *settings, data)
             new_step, status_code = int(state.step), int(state.status)  # the one sync per chunk
             elapsed = time.perf_counter() - began
             run_seconds += elapsed
@@ -309,14 +317,14 @@ def fit(
                     Progress(
                         step=step,
                         max_steps=max_steps,
-                        loss=float(state.loss),
-                        grad_norm=float(state.grad_norm),
+                        loss=float(state.good_loss),
+                        grad_norm=float(state.good_grad_norm),
                         seconds=run_seconds,
                     )
                 )
             if status_code != _RUNNING or interrupt.raised:
                 break
-    return _result(state, status_code, learning_rate, tol, run_seconds, compile_seconds)
+    return _result(state, stride, learning_rate, tol, run_seconds, compile_seconds)
 
 
 def _resolve_optimizer(optimizer, learning_rate, loss, params, *data):
@@ -340,47 +348,47 @@ def _steps(count: int) -> str:
     return f"{count} step" if count == 1 else f"{count} steps"
 
 
-def _result(state: _LoopState, status_code, learning_rate, tol, run_seconds, compile_seconds):
-    step = int(state.step)
-    losses = np.asarray(state.losses)[: step + 1]  # sliced on the host: no compile per length
-    grad_norm = float(state.grad_norm)
+def _result(state: _LoopState, stride, learning_rate, tol, run_seconds, compile_seconds):
+    step, status_code = int(state.step), int(state.status)
+    initial_loss = float(state.initial_loss)
+    if status_code == _DIVERGED and step == 0:
+        raise ValueError(f"the cost at the initial params is {initial_loss}; nothing to descend")
+    # Diverged and interrupted runs return the iterate before `step`: the last evaluated
+    # one that did not diverge (an interrupted loop stops between an update and its cost).
+    num_steps = step if status_code in (_CONVERGED, _MAX_STEPS) else step - 1
+    losses = np.asarray(state.history)[: num_steps // stride + 1]  # sliced on the host
+    loss_steps = np.arange(len(losses)) * stride
+    if loss_steps[-1] != num_steps:
+        losses = np.append(losses, state.good_loss)
+        loss_steps = np.append(loss_steps, num_steps)
+    grad_norm = float(state.good_grad_norm)
     if status_code == _DIVERGED:
-        if step == 0:
-            _check_finite_start(float(losses[0]))
-        params = state.last_finite_params
         status = Status.DIVERGED
         message = (
-            f"diverged at step {step}: the cost went from {losses[0]:.6g} to {losses[step]:.6g}; "
-            f"returning the params of step {step - 1}, the last before it. "
-            "Lower the learning rate"
+            f"diverged at step {step}: the cost went from {initial_loss:.6g} "
+            f"to {float(state.loss):.6g}; returning the params of step {num_steps}, "
+            "the last before it. Lower the learning rate"
         )
-        losses = losses[:step]
-        step -= 1
     elif status_code == _RUNNING:
         status = Status.INTERRUPTED
-        # The loop stopped between an update and the evaluation of its cost: return the
-        # last evaluated params. At least one step ran, since every chunk holds at least one.
-        step -= 1
-        params = state.last_finite_params
-        losses = losses[: step + 1]
-        message = f"interrupted after {_steps(step)}; returning the params reached"
+        message = f"interrupted after {_steps(num_steps)}; returning the params reached"
+    elif status_code == _CONVERGED:
+        status = Status.CONVERGED
+        message = (
+            f"converged after {_steps(num_steps)}: gradient norm {grad_norm:.3g} "
+            f"<= tol {float(tol):.3g}"
+        )
     else:
-        params = state.params
-        status = _STATUS_OF_CODE[status_code]
-        if status is Status.CONVERGED:
-            message = (
-                f"converged after {_steps(step)}: gradient norm {grad_norm:.3g} "
-                f"<= tol {float(tol):.3g}"
-            )
-        else:
-            message = (
-                f"stopped at max_steps={step}: gradient norm {grad_norm:.3g} "
-                f"is still above tol {float(tol):.3g}"
-            )
+        status = Status.MAX_STEPS
+        message = (
+            f"stopped at max_steps={num_steps}: gradient norm {grad_norm:.3g} "
+            f"is still above tol {float(tol):.3g}"
+        )
     return FitResult(
-        params=params,
+        params=state.good_params,
         losses=losses,
-        num_steps=step,
+        loss_steps=loss_steps,
+        num_steps=num_steps,
         status=status,
         message=message,
         grad_norm=grad_norm,

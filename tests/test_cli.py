@@ -1,0 +1,512 @@
+"""End-to-end tests of the console script ``steepest fit``, run as a real subprocess.
+
+Each run costs a JAX import and a compilation (about a second), so every run
+that does not need a live process (all but Ctrl-C) is listed once in ``RUNS``
+and the module starts them together, a few at a time, the first time a test
+asks for one. The tests then read the results by name. Data files are written
+under pytest's temporary folder, from fixed seeds.
+
+References are independent of the code under test: ``np.linalg.lstsq`` with an
+intercept column, computed here.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import steepest
+
+TIMEOUT_SECONDS = 180
+STABLE_KEYS = ("params", "loss", "steps", "status", "seconds", "closed_form", "learning_rate")
+FLOAT = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+
+
+def _command() -> list[str]:
+    """The installed console script next to this interpreter, else ``python -m steepest.cli``."""
+    script = Path(sys.executable).with_name("steepest")
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-m", "steepest.cli"]
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("JAX_ENABLE_X64", None)  # float32 unless the run says --x64
+    env["COLUMNS"] = "200"  # rich wraps nothing in the table
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def record(self) -> dict:
+        """stdout as strictly valid JSON (NaN and Infinity are not JSON)."""
+
+        def reject(constant):
+            raise ValueError(f"stdout holds {constant}, which is not valid JSON")
+
+        return json.loads(self.stdout, parse_constant=reject)
+
+    def describe(self) -> str:
+        return f"exit code {self.returncode}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+def run_fit(args: list[str], cwd: Path) -> Run:
+    try:
+        completed = subprocess.run(
+            [*_command(), "fit", *args],
+            cwd=cwd,
+            env=_environment(),
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:  # fails the one test that reads this run, not the module
+        return Run(-1, "", f"steepest fit {' '.join(args)} ran past {TIMEOUT_SECONDS} s")
+    return Run(completed.returncode, completed.stdout, completed.stderr)
+
+
+# ---------------------------------------------------------------- data and references
+
+
+def least_squares(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``[w..., b]`` from np.linalg.lstsq on ``[X 1]``."""
+    design = np.column_stack([X, np.ones(len(y))])
+    return np.linalg.lstsq(design, y, rcond=None)[0]
+
+
+def least_squares_cost(X: np.ndarray, y: np.ndarray) -> float:
+    solution = least_squares(X, y)
+    residual = y - (X @ solution[:-1] + solution[-1])
+    return float(np.mean(residual**2))
+
+
+def flat(params: dict) -> np.ndarray:
+    """``{"w": [...], "b": ...}`` as ``[w..., b]``."""
+    return np.array([*params["w"], params["b"]], dtype=float)
+
+
+BUILTIN = steepest.data.builtin(0)
+
+
+def _two_features(seed: int = 20240601, rows: int = 40):
+    """A well-conditioned problem: columns a, target, b (the target in the middle)."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(rows)
+    b = 3.0 + 2.0 * rng.standard_normal(rows)
+    target = 1.5 * a - 0.75 * b + 0.5 + 0.1 * rng.standard_normal(rows)
+    return {"a": a, "target": target, "b": b}
+
+
+TWO = _two_features()
+
+
+def _csv_text(columns: dict[str, np.ndarray]) -> str:
+    lines = [",".join(columns)]
+    lines += [",".join(repr(float(v)) for v in row) for row in zip(*columns.values(), strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def _write_text(text: str, encoding: str = "utf-8") -> Callable[[Path], None]:
+    return lambda path: path.write_bytes(text.encode(encoding))
+
+
+def _write_npz(**arrays) -> Callable[[Path], None]:
+    return lambda path: np.savez(path, **arrays)
+
+
+def _write_npy(array) -> Callable[[Path], None]:
+    return lambda path: np.save(path, array)
+
+
+# ---------------------------------------------------------------- every batch run, by name
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    args: list[str]
+    files: dict[str, Callable[[Path], None]] = dataclasses.field(default_factory=dict)
+
+
+_TWO_FEATURE_NPY = np.column_stack([TWO["a"], TWO["b"], TWO["target"]])
+_SMALL = "alpha,beta,gamma\n1,2,3\n4,5,7\n6,1,2\n2,8,1\n"
+
+# The bad inputs: each must exit 2 with one line on stderr naming what is wrong.
+# (name, spec, fragments the error message must contain)
+BAD_INPUTS = [
+    ("missing-file", Spec(["--data", "missing.csv"]), ["missing.csv"]),
+    (
+        "non-numeric-cell",
+        Spec(["--data", "f.csv"], {"f.csv": _write_text("a,b,y\n1,2,3\n4,abc,6\n7,8,10\n")}),
+        ["f.csv", "line 3", "column 2", "abc"],
+    ),
+    (
+        "nan-cell",
+        Spec(["--data", "f.csv"], {"f.csv": _write_text("a,b,y\n1,2,3\n4,5,6\n7,nan,9\n")}),
+        ["f.csv", "line 4", "nan"],
+    ),
+    (
+        "inf-cell",
+        Spec(["--data", "f.csv"], {"f.csv": _write_text("a,b,y\n1,2,3\n4,5,-inf\n7,8,9\n")}),
+        ["f.csv", "line 3", "inf"],
+    ),
+    ("empty-file", Spec(["--data", "f.csv"], {"f.csv": _write_text("")}), ["f.csv", "empty"]),
+    (
+        "header-only",
+        Spec(["--data", "f.csv"], {"f.csv": _write_text("a,b,y\n")}),
+        ["f.csv", "row"],
+    ),
+    (
+        "one-data-row",
+        Spec(["--data", "f.csv"], {"f.csv": _write_text("a,b,y\n1,2,3\n")}),
+        ["f.csv", "row"],
+    ),
+    (
+        "unknown-y-column",
+        Spec(["--data", "f.csv", "--y", "zeta"], {"f.csv": _write_text(_SMALL)}),
+        ["zeta", "alpha", "beta", "gamma"],
+    ),
+    (
+        "unknown-x-column",
+        Spec(["--data", "f.csv", "--x", "alpha", "zeta"], {"f.csv": _write_text(_SMALL)}),
+        ["zeta", "alpha", "beta", "gamma"],
+    ),
+    (
+        "ragged-row",
+        Spec(["--data", "f.csv"], {"f.csv": _write_text("a,b,y\n1,2,3\n4,5\n7,8,9\n")}),
+        ["f.csv", "line 3"],
+    ),
+    (
+        "npz-columns-differ-in-length",
+        Spec(
+            ["--data", "f.npz"],
+            {"f.npz": _write_npz(first=np.arange(5.0), second=np.arange(4.0))},
+        ),
+        ["f.npz", "first", "second"],
+    ),
+    ("lr-zero", Spec(["--lr", "0"]), ["--lr"]),
+    ("lr-negative", Spec(["--lr", "-1"]), ["--lr", "-1"]),
+    ("lr-nan", Spec(["--lr", "nan"]), ["--lr", "nan"]),
+    ("lr-not-a-number", Spec(["--lr", "abc"]), ["--lr", "abc"]),
+    ("steps-negative", Spec(["--steps", "-1"]), ["--steps", "-1"]),
+    ("steps-fraction", Spec(["--steps", "1.5"]), ["--steps", "1.5"]),
+    ("tol-negative", Spec(["--tol", "-1"]), ["--tol", "-1"]),
+    ("y-without-data", Spec(["--y", "sales"]), ["--data"]),
+    # A CSV saved in Latin-1 (e.g. by a spreadsheet on Windows) is not UTF-8 text.
+    (
+        "csv-not-utf8",
+        Spec(["--data", "f.csv"], {"f.csv": _write_text("température,y\n1,2\n3,5\n", "latin-1")}),
+        ["f.csv"],
+    ),
+    (
+        "npz-corrupt",
+        Spec(["--data", "f.npz"], {"f.npz": lambda path: path.write_bytes(b"PK\x03\x04junk")}),
+        ["f.npz"],
+    ),
+    # Two columns of one name: one of them would be dropped without a word.
+    (
+        "csv-duplicate-column",
+        Spec(["--data", "f.csv"], {"f.csv": _write_text("alpha,alpha,y\n1,5,3\n4,2,7\n6,1,2\n")}),
+        ["alpha"],
+    ),
+]
+
+_CSV_ARGS = ["--data", "two.csv", "--x64", "--json", "--tol", "1e-12"]
+_TWO_CSV = {"two.csv": _write_text(_csv_text(TWO))}
+_TWO_CSV_BOM = {"two.csv": _write_text(_csv_text(TWO), "utf-8-sig")}
+
+RUNS: dict[str, Spec] = {
+    "table": Spec([]),
+    "json-float32": Spec(["--json"]),
+    "json-x64": Spec(["--json", "--x64"]),
+    "json-x64-raw": Spec(
+        ["--json", "--x64", "--no-standardize", "--steps", "200000", "--tol", "1e-10"]
+    ),
+    "csv-explicit": Spec([*_CSV_ARGS, "--y", "target", "--x", "b", "a"], _TWO_CSV),
+    "csv-default": Spec(_CSV_ARGS, _TWO_CSV),
+    "csv-excel-bom": Spec([*_CSV_ARGS, "--y", "target", "--x", "b", "a"], _TWO_CSV_BOM),
+    "npz": Spec(
+        ["--data", "two.npz", "--x64", "--json", "--tol", "1e-12"],
+        {"two.npz": _write_npz(X=_TWO_FEATURE_NPY[:, :2], y=_TWO_FEATURE_NPY[:, 2])},
+    ),
+    "npy": Spec(
+        ["--data", "two.npy", "--x64", "--json", "--tol", "1e-12"],
+        {"two.npy": _write_npy(_TWO_FEATURE_NPY)},
+    ),
+    "constant-column": Spec(
+        ["--data", "f.csv", "--x64", "--json"],
+        {
+            "f.csv": _write_text(
+                _csv_text({"a": TWO["a"], "c": np.full(40, 3.0), "y": TWO["target"]})
+            )
+        },
+    ),
+    "diverged": Spec(["--lr", "5", "--json"]),
+    "huge-steps": Spec(["--steps", "1e15", "--json"]),
+    **{f"bad-{name}": spec for name, spec, _ in BAD_INPUTS},
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Run]:
+    """Every run in ``RUNS``, each in a folder of its own, a few at a time."""
+    root = tmp_path_factory.mktemp("cli")
+    folders = {}
+    for name, spec in RUNS.items():
+        folder = folders[name] = root / name
+        folder.mkdir()
+        for file_name, write in spec.files.items():
+            write(folder / file_name)
+    workers = max(4, min(8, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {name: pool.submit(run_fit, RUNS[name].args, folders[name]) for name in RUNS}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def assert_clean_exit(run: Run, code: int) -> None:
+    assert run.returncode == code, run.describe()
+    assert "Traceback" not in run.stderr, run.describe()
+
+
+def assert_record_shape(record: dict, features: int) -> None:
+    """The stable keys, with plain numbers of the right shapes."""
+    assert set(STABLE_KEYS) <= set(record), sorted(record)
+    for key in ("params", "closed_form"):
+        params = record[key]
+        assert set(params) == {"w", "b"}, params
+        assert len(params["w"]) == features, params
+        assert all(isinstance(v, float) and math.isfinite(v) for v in flat(params)), params
+    assert isinstance(record["steps"], int) and record["steps"] >= 0
+    assert record["status"] in {"converged", "max_steps", "diverged", "interrupted"}
+    assert isinstance(record["loss"], float) and math.isfinite(record["loss"])
+    assert isinstance(record["seconds"], float) and record["seconds"] >= 0
+    assert isinstance(record["learning_rate"], float) and record["learning_rate"] > 0
+
+
+def numbers_after(text: str, label: str) -> list[float]:
+    """The numbers on the one line of ``text`` that contains ``label``, after it."""
+    lines = [line for line in text.splitlines() if label in line]
+    assert len(lines) == 1, f"expected one line with {label!r} in:\n{text}"
+    return [float(v.replace(",", "")) for v in re.findall(FLOAT, lines[0].split(label, 1)[1])]
+
+
+# ---------------------------------------------------------------- 1. the default run
+
+
+def test_default_fit_prints_the_fit_next_to_the_closed_form(runs):
+    run = runs["table"]
+    assert_clean_exit(run, 0)
+    out = run.stdout
+    exact_m, exact_b = least_squares(BUILTIN.X, BUILTIN.y)
+    fitted_m, closed_m, _ = numbers_after(out, "m (radio)")
+    fitted_b, closed_b, _ = numbers_after(out, "b (intercept)")
+    np.testing.assert_allclose([closed_m, closed_b], [exact_m, exact_b], rtol=1e-7)
+    np.testing.assert_allclose([fitted_m, fitted_b], [exact_m, exact_b], rtol=1e-3)
+    assert "closed form" in out
+    exact_cost = least_squares_cost(BUILTIN.X, BUILTIN.y)
+    np.testing.assert_allclose(numbers_after(out, "final cost"), [exact_cost], rtol=1e-5)
+    np.testing.assert_allclose(numbers_after(out, "closed-form cost"), [exact_cost], rtol=1e-6)
+    steps = re.search(r"^\s*steps\s+(\d+)\s*$", out, re.MULTILINE)
+    assert steps is not None and int(steps.group(1)) >= 1, out
+    status = [line for line in out.splitlines() if re.match(r"\s*status\s", line)]
+    assert len(status) == 1 and "converged" in status[0], out
+    # 1/L with L = 2, the largest eigenvalue of the Hessian on standardized data.
+    assert numbers_after(out, "learning rate")[0] == pytest.approx(0.5, rel=1e-4)
+    wall = numbers_after(out, "wall time")
+    assert wall and wall[0] >= 0
+    assert "steps/s" in out
+
+
+# ---------------------------------------------------------------- 2. --json on the built-in data
+
+
+@pytest.mark.parametrize(
+    ("name", "dtype", "rtol"),
+    [
+        ("json-float32", "float32", 1e-3),
+        ("json-x64", "float64", 1e-8),
+        ("json-x64-raw", "float64", 1e-8),
+    ],
+)
+def test_json_on_builtin_data_matches_lstsq(runs, name, dtype, rtol):
+    run = runs[name]
+    assert_clean_exit(run, 0)
+    record = run.record()
+    assert_record_shape(record, features=1)
+    assert record["status"] == "converged", record
+    assert record["dtype"] == dtype
+    exact = least_squares(BUILTIN.X, BUILTIN.y)
+    np.testing.assert_allclose(flat(record["closed_form"]), exact, rtol=1e-10)
+    np.testing.assert_allclose(flat(record["params"]), exact, rtol=rtol, atol=0)
+    exact_cost = least_squares_cost(BUILTIN.X, BUILTIN.y)
+    assert record["loss"] == pytest.approx(exact_cost, rel=max(rtol, 1e-6))
+
+
+# ---------------------------------------------------------------- 3. data files
+
+
+@pytest.mark.parametrize(
+    ("name", "x_names", "y_name"),
+    [
+        ("csv-explicit", ["b", "a"], "target"),  # --x order is the order of w
+        ("csv-default", ["a", "target"], "b"),  # y is the last column, x the others
+        ("csv-excel-bom", ["b", "a"], "target"),  # a spreadsheet's UTF-8 with a BOM
+    ],
+)
+def test_csv_fit_matches_lstsq(runs, name, x_names, y_name):
+    run = runs[name]
+    assert_clean_exit(run, 0)
+    record = run.record()
+    assert_record_shape(record, features=2)
+    assert record["data"]["x"] == x_names
+    assert record["data"]["y"] == y_name
+    assert record["data"]["rows"] == 40
+    exact = least_squares(np.column_stack([TWO[x] for x in x_names]), TWO[y_name])
+    np.testing.assert_allclose(flat(record["params"]), exact, rtol=1e-8, atol=0)
+    np.testing.assert_allclose(flat(record["closed_form"]), exact, rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("name", "x_names", "y_name"),
+    [("npz", ["x0", "x1"], "y"), ("npy", ["0", "1"], "2")],
+)
+def test_numpy_file_fit_matches_lstsq(runs, name, x_names, y_name):
+    run = runs[name]
+    assert_clean_exit(run, 0)
+    record = run.record()
+    assert_record_shape(record, features=2)
+    assert record["data"]["x"] == x_names
+    assert record["data"]["y"] == y_name
+    exact = least_squares(_TWO_FEATURE_NPY[:, :2], _TWO_FEATURE_NPY[:, 2])
+    np.testing.assert_allclose(flat(record["params"]), exact, rtol=1e-8, atol=0)
+
+
+# ---------------------------------------------------------------- 4. bad input
+
+
+@pytest.mark.parametrize(
+    ("name", "fragments"),
+    [(name, fragments) for name, _, fragments in BAD_INPUTS],
+    ids=[name for name, _, _ in BAD_INPUTS],
+)
+def test_bad_input_is_one_line_and_exit_2(runs, name, fragments):
+    run = runs[f"bad-{name}"]
+    assert_clean_exit(run, 2)
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1, run.describe()
+    assert lines[0].startswith("steepest: error: "), run.describe()
+    for fragment in fragments:
+        assert fragment in lines[0], f"{fragment!r} is not in the message: {lines[0]}"
+    assert run.stdout == "", run.describe()
+
+
+def test_constant_column_warns_and_still_fits(runs):
+    run = runs["constant-column"]
+    assert_clean_exit(run, 0)
+    warnings = [line for line in run.stderr.splitlines() if line.startswith("steepest: warning:")]
+    assert len(warnings) == 1, run.describe()
+    assert "constant" in warnings[0] and "'c'" in warnings[0], warnings
+    record = run.record()
+    assert_record_shape(record, features=2)
+    assert record["status"] == "converged", record
+    # The minimizer is not unique; the cost is, and the fit reaches it.
+    exact_cost = least_squares_cost(np.column_stack([TWO["a"], np.full(40, 3.0)]), TWO["target"])
+    assert record["loss"] == pytest.approx(exact_cost, rel=1e-9)
+    assert record["closed_form_loss"] == pytest.approx(exact_cost, rel=1e-9)
+
+
+def test_step_budget_far_beyond_need_still_converges(runs):
+    """--steps is a most, not a cost: the built-in data converges in one step."""
+    run = runs["huge-steps"]
+    assert "Traceback" not in run.stderr, run.describe()
+    if run.returncode == 2:  # refusing a budget that cannot be honoured is fine, cleanly
+        assert len(run.stderr.splitlines()) == 1, run.describe()
+        assert run.stderr.startswith("steepest: error: "), run.describe()
+        return
+    assert_clean_exit(run, 0)
+    record = run.record()
+    assert record["status"] == "converged", record
+    assert record["steps"] <= 10, record
+
+
+# ---------------------------------------------------------------- 5. divergence
+
+
+def test_divergence_exits_1_with_the_critical_learning_rate(runs):
+    run = runs["diverged"]
+    assert_clean_exit(run, 1)
+    record = run.record()  # strict JSON: no NaN, no Infinity
+    assert_record_shape(record, features=1)  # params finite, not null
+    assert record["status"] == "diverged", record
+    assert record["learning_rate"] == 5.0
+    message = record["message"]
+    assert "critical learning rate" in message, message
+    # 2/L = 1 on the standardized built-in data.
+    critical = re.search(rf"critical learning rate.*?=\s*({FLOAT})", message)
+    assert critical is not None and float(critical.group(1)) == pytest.approx(1.0, rel=1e-4)
+
+
+# ---------------------------------------------------------------- 6. Ctrl-C
+
+
+@pytest.fixture(scope="module")
+def startup_seconds(tmp_path_factory) -> float:
+    """How long a run takes to import, compile and finish when it has nothing to do."""
+    started = time.perf_counter()
+    run = run_fit(
+        ["--no-standardize", "--steps", "0", "--tol", "0", "--json"],
+        tmp_path_factory.mktemp("startup"),
+    )
+    assert_clean_exit(run, 0)
+    return time.perf_counter() - started
+
+
+def test_ctrl_c_stops_the_run_and_reports_what_it_reached(tmp_path, startup_seconds):
+    process = subprocess.Popen(
+        [*_command(), "fit", "--no-standardize", "--steps", "1e9", "--tol", "0", "--json"],
+        cwd=tmp_path,
+        env=_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+    try:
+        # Twice the startup of an empty run, plus a second: well inside the loop by then.
+        time.sleep(max(4.0, 2 * startup_seconds + 1))
+        assert process.poll() is None, "the run ended before Ctrl-C"
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    run = Run(process.returncode, stdout, stderr)
+    assert_clean_exit(run, 130)
+    record = run.record()
+    assert_record_shape(record, features=1)
+    assert record["status"] == "interrupted", record
+    assert record["steps"] > 0, record
+    # The message counts the same steps as the record.
+    counts = [int(n) for n in re.findall(r"\d+", record["message"])]
+    assert record["steps"] in counts, record

@@ -85,6 +85,18 @@ def test_max_steps_and_zero_steps():
     assert nothing.loss == pytest.approx(float(mse(zeros(1), X, y)))
 
 
+def test_max_steps_says_when_float32_can_no_longer_move_the_params():
+    """On the raw built-in data, float32 steps for b fall below the spacing of numbers near 5."""
+    dataset = steepest.data.builtin()
+    X, y = steepest.data.to_device(dataset.X, dataset.y)
+    stuck = fit(mse, zeros(1), X, y, max_steps=300_000)
+    assert stuck.status is Status.MAX_STEPS
+    assert "the last update changed no parameter" in stuck.message
+    moving = fit(mse, zeros(1), X, y, max_steps=1000)
+    assert moving.status is Status.MAX_STEPS
+    assert "changed no parameter" not in moving.message
+
+
 def test_converged_means_gradient_norm_at_most_tol():
     X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(4, 80, 2))
     result = fit(mse, zeros(2), X, y, tol=1e-3, max_steps=100_000)

@@ -63,9 +63,10 @@ def _number(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import optimizers
+    from . import __version__, optimizers
 
     parser = _Parser(prog="steepest", description="Gradient descent in JAX, checked and compiled.")
+    parser.add_argument("--version", action="version", version=f"steepest {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     fit = commands.add_parser(
         "fit",

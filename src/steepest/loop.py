@@ -145,6 +145,7 @@ class _LoopState(NamedTuple):
     good_params: Any
     good_loss: jax.Array
     good_grad_norm: jax.Array
+    frozen: jax.Array  # the last update left every parameter exactly as it was
     # history[i] is the cost at step i * stride; the last slot takes the other steps' writes.
     history: jax.Array
 
@@ -171,6 +172,8 @@ def _compiled_chunk(loss: Callable, transformation: optax.GradientTransformation
             )
             updates, opt_state = transformation.update(grad, s.opt_state, s.params)
             stepped = optax.apply_updates(s.params, updates)
+            unchanged = jax.tree.map(lambda new, old: jnp.all(new == old), stepped, s.params)
+            frozen = jnp.all(jnp.stack(jax.tree.leaves(unchanged)))
             running = status == _RUNNING
             slot = jnp.where(s.step % stride == 0, s.step // stride, s.history.shape[0] - 1)
 
@@ -187,6 +190,7 @@ def _compiled_chunk(loss: Callable, transformation: optax.GradientTransformation
                 good_params=pick(diverged, s.good_params, s.params),
                 good_loss=jnp.where(diverged, s.good_loss, value),
                 good_grad_norm=jnp.where(diverged, s.good_grad_norm, grad_norm),
+                frozen=frozen,
                 history=s.history.at[slot].set(value),
             )
 
@@ -285,6 +289,7 @@ def fit(
         good_params=params,
         good_loss=nan,
         good_grad_norm=nan,
+        frozen=jnp.asarray(False),
         history=jnp.zeros(max_steps // stride + 2, dtype),
     )
     # Copy the leaves so that donating the loop state never invalidates the caller's arrays.
@@ -384,6 +389,11 @@ def _result(state: _LoopState, stride, learning_rate, tol, run_seconds, compile_
             f"stopped at max_steps={num_steps}: gradient norm {grad_norm:.3g} "
             f"is still above tol {float(tol):.3g}"
         )
+        if bool(state.frozen):
+            message += (
+                "; the last update changed no parameter (each step is below the spacing "
+                f"of {state.history.dtype} numbers there): use float64 or rescale the problem"
+            )
     return FitResult(
         params=state.good_params,
         losses=losses,

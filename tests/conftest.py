@@ -5,7 +5,9 @@ import jax
 import pytest
 from hypothesis import settings
 
-settings.register_profile("default", deadline=None, derandomize=True, max_examples=50)
+settings.register_profile(
+    "default", deadline=None, derandomize=True, max_examples=50, database=None
+)
 settings.load_profile("default")
 
 

@@ -19,13 +19,17 @@ def zeros(features, dtype=jnp.float32):
     return steepest.models.zeros(features, dtype)
 
 
-def assert_result_is_consistent(result):
+def assert_result_is_consistent(result, *data):
     """What every FitResult promises: finite, and the history ends at the params returned."""
     assert len(result.losses) == len(result.loss_steps)
     assert result.loss_steps[0] == 0 and result.loss_steps[-1] == result.num_steps
     assert np.all(np.isfinite(result.losses))
     assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(result.params))
     assert result.loss == result.losses[-1]
+    recomputed = float(mse(result.params, *data))
+    assert recomputed == pytest.approx(
+        result.loss, rel=1e-5 if result.losses.dtype == np.float32 else 1e-12
+    )
 
 
 @given(
@@ -39,12 +43,12 @@ def test_fit_reaches_lstsq_on_well_conditioned_problems(seed, rows, features):
     assume(np.linalg.cond(design) < 10)
     solution = np.linalg.lstsq(design, y, rcond=None)[0]
     with jax.enable_x64(True):
-        result = fit(mse, zeros(features, jnp.float64), jnp.asarray(X), jnp.asarray(y),
-                     max_steps=100_000, tol=1e-12)  # fmt: skip
+        X, y = jnp.asarray(X), jnp.asarray(y)
+        result = fit(mse, zeros(features, jnp.float64), X, y, max_steps=100_000, tol=1e-12)
+        assert_result_is_consistent(result, X, y)
     assert result.status is Status.CONVERGED, result.message
     fitted = np.append(np.asarray(result.params.w), float(result.params.b))
     np.testing.assert_allclose(fitted, solution, rtol=1e-8, atol=1e-8 * np.abs(solution).max())
-    assert_result_is_consistent(result)
 
 
 def test_default_learning_rate_is_one_over_L(x64):
@@ -61,14 +65,19 @@ def test_learning_rate_far_above_critical_diverges_without_nan(x64):
     assert result.status is Status.DIVERGED
     assert "diverged at step" in result.message
     assert result.num_steps > 0
-    assert_result_is_consistent(result)
+    assert_result_is_consistent(result, X, y)
+    # The params returned are the iterate of that step, as a run stopped there gives them.
+    same = fit(mse, zeros(2, jnp.float64), X, y, learning_rate=10 * critical,
+               max_steps=result.num_steps, tol=0.0)  # fmt: skip
+    np.testing.assert_array_equal(result.params.w, same.params.w)
+    np.testing.assert_array_equal(result.losses, same.losses)
 
 
 def test_divergence_to_infinity_in_float32_returns_last_finite_params():
     X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(2, 100, 2))
     result = fit(mse, zeros(2), X, y, learning_rate=1e3, divergence_factor=np.inf)
     assert result.status is Status.DIVERGED
-    assert_result_is_consistent(result)
+    assert_result_is_consistent(result, X, y)
 
 
 def test_max_steps_and_zero_steps():
@@ -76,7 +85,7 @@ def test_max_steps_and_zero_steps():
     result = fit(mse, zeros(1), X, y, learning_rate=0.01, max_steps=5, tol=0.0)
     assert (result.status, result.num_steps) == (Status.MAX_STEPS, 5)
     assert "max_steps=5" in result.message
-    assert_result_is_consistent(result)
+    assert_result_is_consistent(result, X, y)
     assert np.all(np.diff(result.losses) < 0)
 
     nothing = fit(mse, zeros(1), X, y, learning_rate=0.01, max_steps=0)
@@ -105,7 +114,7 @@ def test_converged_means_gradient_norm_at_most_tol():
     norm = float(jnp.sqrt(jnp.sum(grad.w**2) + grad.b**2))
     assert norm == pytest.approx(result.grad_norm, rel=1e-5)
     assert norm <= 1e-3
-    assert_result_is_consistent(result)
+    assert_result_is_consistent(result, X, y)
 
 
 def test_history_is_thinned_on_long_runs_not_grown():
@@ -127,17 +136,52 @@ def test_history_is_thinned_on_long_runs_not_grown():
         fit(mse, start, X, y, learning_rate=0.1, max_steps=2**31)
 
 
+def test_costs_near_zero_or_negative_are_not_divergence(x64):
+    X, y = (jnp.asarray(a) for a in regression_problem(13, 50, 2, noise=0.0))
+    exact = steepest.theory.closed_form(np.asarray(X), np.asarray(y))
+    warm = Linear(jnp.asarray(exact.w) + 1e-6, jnp.asarray(exact.b))
+    result = fit(mse, warm, X, y, optimizer="adam", learning_rate=0.05, max_steps=20_000,
+                 tol=1e-7)  # fmt: skip
+    assert result.status is Status.CONVERGED, result.message
+
+    def shifted_bowl(p):
+        return jnp.sum((p - 1.0) ** 2) - 10.0  # negative everywhere near its minimum
+
+    result = fit(shifted_bowl, jnp.zeros(2), learning_rate=0.1)
+    assert result.status is Status.CONVERGED, result.message
+    assert result.loss == pytest.approx(-10.0)
+
+
+def test_mixed_dtypes_follow_the_loss(x64):
+    """float32 params with float64 data: the history is float64, as the cost is."""
+    X, y = (jnp.asarray(a) for a in regression_problem(14, 30, 2))
+    result = fit(mse, zeros(2, jnp.float32), X, y, learning_rate=0.1, max_steps=100)
+    assert result.losses.dtype == np.float64
+    assert result.params.w.dtype == jnp.float32
+
+
+def test_no_default_learning_rate_without_positive_curvature():
+    with pytest.raises(ValueError, match=r"no default learning rate: .* is 0, not a positive"):
+        fit(lambda p: jnp.sum(p), jnp.zeros(2))
+    with pytest.raises(ValueError, match="the loss must return a scalar"):
+        fit(lambda p: p**2, jnp.zeros(2), learning_rate=0.1)
+
+
 def test_stopping_rules():
     assert steepest.has_converged(jnp.float32(1e-6), jnp.float32(1e-6))
     assert not steepest.has_converged(jnp.float32(2e-6), jnp.float32(1e-6))
     assert not steepest.has_converged(jnp.float32(jnp.nan), jnp.float32(1e-6))
     assert steepest.has_diverged(jnp.float32(jnp.inf), jnp.float32(1.0), 1e8)
     assert steepest.has_diverged(jnp.float32(jnp.nan), jnp.float32(1.0), 1e8)
-    assert steepest.has_diverged(jnp.float32(1.5e8), jnp.float32(1.0), 1e8)
+    assert steepest.has_diverged(jnp.float32(2.5e8), jnp.float32(1.0), 1e8)
     assert not steepest.has_diverged(jnp.float32(0.9e8), jnp.float32(1.0), 1e8)
+    assert not steepest.has_diverged(jnp.float32(1.0), jnp.float32(1e-12), 1e8)
+    assert steepest.has_diverged(jnp.float32(2e8), jnp.float32(1e-12), 1e8)
+    assert not steepest.has_diverged(jnp.float32(-5.0), jnp.float32(-10.0), 1e8)
 
 
-def test_no_recompilation_for_a_new_learning_rate_or_new_data_of_the_same_shape():
+def test_no_recompilation_for_new_values_of_the_same_shape():
+    """A new learning rate, new data, a new max_steps or tol, the default 1/L: no compile."""
     compiles = []
 
     def count(event, duration, **kwargs):
@@ -147,17 +191,20 @@ def test_no_recompilation_for_a_new_learning_rate_or_new_data_of_the_same_shape(
     first = [jnp.asarray(a, jnp.float32) for a in regression_problem(5, 64, 3)]
     second = [jnp.asarray(a, jnp.float32) for a in regression_problem(6, 64, 3)]
     fit(mse, zeros(3), *first, learning_rate=0.1, max_steps=50)
+    fit(mse, zeros(3), *first, max_steps=50)
     jax.monitoring.register_event_duration_secs_listener(count)
     try:
         fit(mse, zeros(3), *first, learning_rate=0.05, max_steps=50)
-        result = fit(mse, zeros(3), *second, learning_rate=0.2, max_steps=50, tol=1e-4)
+        result = fit(mse, zeros(3), *second, learning_rate=0.2, max_steps=70, tol=1e-4)
+        default = fit(mse, zeros(3), *second, max_steps=10**6)
         assert compiles == []
-        # A different shape does compile: the counter can see compilation.
-        fit(mse, zeros(3), *first, learning_rate=0.1, max_steps=51)
+        # Data of another shape does compile: the counter can see compilation.
+        fit(mse, zeros(3), first[0][:10], first[1][:10], learning_rate=0.1, max_steps=50)
         assert compiles
     finally:
         jax.monitoring.unregister_event_duration_listener(count)
     assert result.learning_rate == 0.2
+    assert default.status is Status.CONVERGED
 
 
 def test_ctrl_c_returns_what_was_reached():
@@ -173,10 +220,23 @@ def test_ctrl_c_returns_what_was_reached():
     assert result.status is Status.INTERRUPTED
     assert len(chunks) == 1 and chunks[0].step > 0
     assert result.num_steps == chunks[0].step - 1
-    assert_result_is_consistent(result)
+    assert_result_is_consistent(result, X, y)
     # The handler is restored: Ctrl-C raises KeyboardInterrupt again afterwards.
     with pytest.raises(KeyboardInterrupt):
         os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_second_ctrl_c_stops_at_once():
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(7, 50, 2))
+
+    def interrupt_twice(progress):
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(mse, zeros(2), X, y, learning_rate=1e-4, max_steps=10**9, tol=0.0,
+            on_chunk=interrupt_twice)  # fmt: skip
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_progress_reports_each_chunk():

@@ -52,6 +52,16 @@ def _step_count(text: str) -> int:
     return int(value)
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be zero or more, got {text!r}")
+    return value
+
+
 def _number(text: str) -> float:
     try:
         value = float(text)
@@ -106,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="descend on the raw features (default: standardized, reported in original units)",
     )
     fit.add_argument("--json", action="store_true", help="print the result as JSON")
-    fit.add_argument("--seed", type=int, default=0, help="seed of the built-in dataset")
+    fit.add_argument(
+        "--seed", type=_seed, default=0, help="seed of the built-in dataset (default 0)"
+    )
     return parser
 
 
@@ -119,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return _fit(args)
-    except DataError as error:
+    except (DataError, ValueError) as error:
+        # ValueError: input that passed the boundary checks but cannot be descended on,
+        # e.g. a cost that overflows at the start or a Hessian with no positive eigenvalue.
         sys.stderr.write(f"steepest: error: {error}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:  # Ctrl-C before the loop started; inside it, fit returns
@@ -159,11 +173,7 @@ def _fit(args) -> int:
     )
     X, y = data.to_device(standardizer.transform(dataset.X), dataset.y, dtype=dtype)
     start = models.zeros(dataset.X.shape[1], dtype)
-    if args.lr is None:
-        learning_rate = 1.0 / theory.largest_eigenvalue(mse, start, X, y)
-        lr_source = "1/L"
-    else:
-        learning_rate, lr_source = args.lr, "--lr"
+    lr_source = "1/L" if args.lr is None else "--lr"  # with None, fit derives 1/L itself
 
     with _ProgressBar(args.steps, enabled=not args.json) as bar:
         result = fit(
@@ -172,7 +182,7 @@ def _fit(args) -> int:
             X,
             y,
             optimizer=args.optimizer,
-            learning_rate=learning_rate,
+            learning_rate=args.lr,
             max_steps=args.steps,
             tol=args.tol,
             on_chunk=bar.update,
@@ -182,9 +192,14 @@ def _fit(args) -> int:
     exact = theory.closed_form(dataset.X, dataset.y)
     X_original, _ = data.to_device(dataset.X, dataset.y, dtype=dtype)
     exact_loss = float(mse(models.Linear(*(jnp.asarray(v, dtype) for v in exact)), X_original, y))
+    learning_rate = result.learning_rate
     message = result.message
     if result.status is Status.DIVERGED:
-        critical = theory.critical_learning_rate(mse, start, X, y)
+        critical = (
+            2 * learning_rate
+            if lr_source == "1/L"
+            else theory.critical_learning_rate(mse, start, X, y)
+        )
         message += (
             f" (critical learning rate 2/L = {critical:.6g}; this run used {learning_rate:.6g})"
         )

@@ -109,6 +109,8 @@ def _read_csv(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
         raise DataError(
             f"{path} is not UTF-8 text (byte {error.start}); save it as UTF-8 CSV"
         ) from None
+    except (OSError, csv.Error) as error:
+        raise DataError(f"{path}: cannot read it as CSV ({error})") from None
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise DataError(f"{path} is empty: expected a header row of column names")
     header = [name.strip() for name in rows[0]]
@@ -142,6 +144,9 @@ def _read_csv(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
 def _read_numpy(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
     try:
         loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded:
+                arrays = {key: loaded[key] for key in loaded.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"{path}: not a readable NumPy file ({error})") from None
     if isinstance(loaded, np.ndarray):
@@ -149,8 +154,6 @@ def _read_numpy(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
             raise DataError(f"{path}: expected a 2-D array, got shape {loaded.shape}")
         arrays = {str(j): loaded[:, j] for j in range(loaded.shape[1])}
     else:
-        with loaded:
-            arrays = {key: loaded[key] for key in loaded.files}
         if "X" in arrays and np.ndim(arrays["X"]) == 2:
             X = arrays.pop("X")
             arrays = {**{f"x{j}": X[:, j] for j in range(X.shape[1])}, **arrays}

@@ -25,14 +25,13 @@ import optax
 
 from . import optimizers, theory
 
-# A cost that grows this many times above its starting value counts as diverged.
+# A cost that rises more than this many times max(|start|, 1) above its start counts as diverged.
 DIVERGENCE_FACTOR = 1e8
 # The host aims for chunks of about this many seconds: short enough for a live
 # progress bar and a prompt Ctrl-C, long enough that the sync between chunks is noise.
 CHUNK_SECONDS = 0.2
-FIRST_CHUNK_STEPS = 16
-# The loss history keeps at most this many entries (every k-th step on longer runs),
-# so that memory does not grow with max_steps.
+# The loss history keeps at most this many entries (every k-th step on longer runs), so
+# that memory does not grow with max_steps and a new max_steps does not recompile.
 MAX_HISTORY = 100_000
 # The step counter is int32 on every backend.
 MAX_STEPS_LIMIT = 2**31 - 2
@@ -62,7 +61,11 @@ def has_converged(grad_norm: jax.Array, tol: jax.Array) -> jax.Array:
 
 
 def has_diverged(loss: jax.Array, initial_loss: jax.Array, factor: float) -> jax.Array:
-    """The divergence rule: the cost is not finite, or is above ``factor`` times its start.
+    """The divergence rule: the cost is not finite, or has exploded above its start.
+
+    Exploded means ``loss - initial_loss > factor * max(|initial_loss|, 1)``: relative
+    to the start for costs of size 1 or more, absolute below that, so that a cost
+    starting near zero (a warm start) or below zero is not flagged by a small rise.
 
     Example:
         >>> bool(has_diverged(jnp.float32(jnp.nan), jnp.float32(1.0), 1e8))
@@ -71,8 +74,11 @@ def has_diverged(loss: jax.Array, initial_loss: jax.Array, factor: float) -> jax
         True
         >>> bool(has_diverged(jnp.float32(5.0), jnp.float32(1.0), 1e8))
         False
+        >>> bool(has_diverged(jnp.float32(0.5), jnp.float32(1e-12), 1e8))  # a warm start
+        False
     """
-    return ~jnp.isfinite(loss) | (loss > factor * initial_loss)
+    scale = jnp.maximum(jnp.abs(initial_loss), 1.0)
+    return ~jnp.isfinite(loss) | (loss - initial_loss > factor * scale)
 
 
 class Progress(NamedTuple):
@@ -129,11 +135,6 @@ class FitResult:
         return self.num_steps / self.seconds if self.seconds > 0 else math.inf
 
 
-def _global_norm(tree) -> jax.Array:
-    """The Euclidean norm of all leaves together, as if flattened into one vector."""
-    return jnp.sqrt(sum(jnp.sum(leaf**2) for leaf in jax.tree.leaves(tree)))
-
-
 class _LoopState(NamedTuple):
     params: Any  # the current iterate, number `step`; its cost may not be evaluated yet
     opt_state: Any
@@ -150,7 +151,7 @@ class _LoopState(NamedTuple):
     history: jax.Array
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)  # bounded: each entry holds a loss closure and its executables
 def _compiled_chunk(loss: Callable, transformation: optax.GradientTransformation):
     """The jitted chunk runner of one (loss, optimizer) pair, cached so jit's own cache applies."""
     value_and_grad = jax.value_and_grad(loss)
@@ -161,7 +162,7 @@ def _compiled_chunk(loss: Callable, transformation: optax.GradientTransformation
 
         def one_step(s: _LoopState) -> _LoopState:
             value, grad = value_and_grad(s.params, *data)
-            grad_norm = _global_norm(grad)
+            grad_norm = optax.tree_utils.tree_norm(grad)
             # Kept apart from the history: reading the buffer in the loop makes XLA copy it.
             initial = jnp.where(s.step == 0, value, s.initial_loss)
             diverged = has_diverged(value, initial, divergence_factor)
@@ -200,23 +201,38 @@ def _compiled_chunk(loss: Callable, transformation: optax.GradientTransformation
 
 
 class _InterruptFlag:
-    """Turns Ctrl-C (SIGINT) into a flag that the host loop checks between chunks."""
+    """Turns Ctrl-C (SIGINT) into a flag that the host loop checks between chunks.
+
+    A second Ctrl-C restores the previous handler and raises ``KeyboardInterrupt``
+    at once, for when waiting for the chunk to end is not wanted.
+    """
 
     def __init__(self):
         self.raised = False
+        self._installed = False
         self._previous = None
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
         return self
 
     def _handle(self, signum, frame):
+        if self.raised:
+            self._restore()
+            raise KeyboardInterrupt
         self.raised = True
 
+    def _restore(self):
+        if self._installed:
+            # None means a handler not installed from Python; Python's default stands in.
+            previous = signal.default_int_handler if self._previous is None else self._previous
+            signal.signal(signal.SIGINT, previous)
+            self._installed = False
+
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        self._restore()
 
 
 def fit(
@@ -273,12 +289,12 @@ def fit(
         optimizer, learning_rate, loss, params, *data
     )
     run_chunk = _compiled_chunk(loss, transformation)
-    dtype = jnp.result_type(*jax.tree.leaves(params))
+    loss_dtype, norm_dtype = _dtypes(loss, params, *data)
     opt_state = transformation.init(params)
     if isinstance(optimizer, str):
         opt_state = optimizers.with_learning_rate(opt_state, learning_rate)
     stride = max(1, math.ceil(max_steps / MAX_HISTORY))
-    nan = jnp.asarray(jnp.nan, dtype)
+    nan = jnp.asarray(jnp.nan, loss_dtype)
     state = _LoopState(
         params=params,
         opt_state=opt_state,
@@ -288,14 +304,19 @@ def fit(
         initial_loss=nan,
         good_params=params,
         good_loss=nan,
-        good_grad_norm=nan,
+        good_grad_norm=jnp.asarray(jnp.nan, norm_dtype),
         frozen=jnp.asarray(False),
-        history=jnp.zeros(max_steps // stride + 2, dtype),
+        history=jnp.zeros(MAX_HISTORY + 2, loss_dtype),
     )
     # Copy the leaves so that donating the loop state never invalidates the caller's arrays.
     state = jax.tree.map(jnp.array, state)
     data = jax.tree.map(jnp.asarray, data)  # on the device once, not at every chunk
-    settings = (max_steps, stride, jnp.asarray(tol, dtype), jnp.asarray(divergence_factor, dtype))
+    settings = (
+        max_steps,
+        stride,
+        jnp.asarray(tol, norm_dtype),
+        jnp.asarray(divergence_factor, loss_dtype),
+    )
 
     started = time.perf_counter()
     state = run_chunk(state, 0, *settings, data)  # an empty chunk: compiles, runs no step
@@ -303,7 +324,7 @@ def fit(
     compile_seconds = time.perf_counter() - started
 
     run_seconds = 0.0
-    chunk = FIRST_CHUNK_STEPS
+    chunk = 1
     step = 0
     status_code = _RUNNING
     with _InterruptFlag() as interrupt:
@@ -315,7 +336,7 @@ def fit(
             elapsed = time.perf_counter() - began
             run_seconds += elapsed
             done = max(new_step - step, 1)
-            chunk = max(FIRST_CHUNK_STEPS, min(100 * chunk, int(done * CHUNK_SECONDS / elapsed)))
+            chunk = max(1, min(100 * chunk, int(done * CHUNK_SECONDS / elapsed)))
             step = new_step
             if on_chunk is not None:
                 on_chunk(
@@ -343,10 +364,25 @@ def _resolve_optimizer(optimizer, learning_rate, loss, params, *data):
         return optimizer, None
     transformation = optimizers.get(optimizer)
     if learning_rate is None:
-        learning_rate = 1.0 / theory.largest_eigenvalue(loss, params, *data)
+        curvature = theory.largest_eigenvalue(loss, params, *data)
+        if not (math.isfinite(curvature) and curvature > 0):
+            raise ValueError(
+                f"no default learning rate: the largest eigenvalue of the Hessian at the "
+                f"start is {curvature:.6g}, not a positive number; pass learning_rate"
+            )
+        learning_rate = 1.0 / curvature
     if not (math.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate}")
     return transformation, float(learning_rate)
+
+
+def _dtypes(loss, params, *data):
+    """The dtypes of the cost and of the gradient's norm, found without computing either."""
+    value = jax.eval_shape(loss, params, *data)
+    if getattr(value, "shape", None) != ():
+        raise ValueError(f"the loss must return a scalar, got {value}")
+    grads = jax.eval_shape(jax.grad(loss), params, *data)
+    return value.dtype, jnp.result_type(*jax.tree.leaves(grads))
 
 
 def _steps(count: int) -> str:
@@ -357,7 +393,10 @@ def _result(state: _LoopState, stride, learning_rate, tol, run_seconds, compile_
     step, status_code = int(state.step), int(state.status)
     initial_loss = float(state.initial_loss)
     if status_code == _DIVERGED and step == 0:
-        raise ValueError(f"the cost at the initial params is {initial_loss}; nothing to descend")
+        raise ValueError(
+            f"the cost at the initial params is {initial_loss} in {state.loss.dtype}; "
+            "nothing to descend"
+        )
     # Diverged and interrupted runs return the iterate before `step`: the last evaluated
     # one that did not diverge (an interrupted loop stops between an update and its cost).
     num_steps = step if status_code in (_CONVERGED, _MAX_STEPS) else step - 1

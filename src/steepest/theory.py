@@ -13,6 +13,7 @@ below the critical learning rate :math:`2 / L`, with :math:`L` the largest
 eigenvalue of :math:`H`. For other losses they hold locally, at ``params``.
 """
 
+import functools
 from collections.abc import Callable
 
 import jax
@@ -70,23 +71,33 @@ def hessian(loss: Callable, params, *data) -> np.ndarray:
         >>> hessian(mse, Linear(jnp.zeros(1), jnp.array(0.0)), X, y).tolist()  # 2/N X~^T X~
         [[2.0, 0.0], [0.0, 2.0]]
     """
-    flat, unravel = ravel_pytree(params)
-    if flat.size > MAX_DENSE_HESSIAN:
+    size = sum(np.size(leaf) for leaf in jax.tree.leaves(params))
+    if size > MAX_DENSE_HESSIAN:
         raise ValueError(
-            f"the Hessian of {flat.size} parameters is too large to form "
+            f"the Hessian of {size} parameters is too large to form "
             f"(limit {MAX_DENSE_HESSIAN}); pass a learning rate explicitly"
         )
-
-    def flat_grad(p):
-        return ravel_pytree(jax.grad(loss)(unravel(p), *data))[0]
-
-    def column(direction):
-        return jax.jvp(flat_grad, (flat,), (direction,))[1]
-
-    basis = jnp.eye(flat.size, dtype=flat.dtype)
-    columns = jax.lax.map(column, basis, batch_size=min(flat.size, 16))
-    matrix = np.asarray(columns, np.float64)
+    matrix = np.asarray(_hessian_columns(loss)(params, data), np.float64)
     return (matrix + matrix.T) / 2  # symmetric up to rounding; make it exactly so
+
+
+@functools.lru_cache(maxsize=64)
+def _hessian_columns(loss: Callable):
+    """A jitted Hessian of one loss, cached so that a second call with new values reuses it."""
+
+    def columns(params, data):
+        flat, unravel = ravel_pytree(params)
+
+        def flat_grad(p):
+            return ravel_pytree(jax.grad(loss)(unravel(p), *data))[0]
+
+        def column(direction):
+            return jax.jvp(flat_grad, (flat,), (direction,))[1]
+
+        basis = jnp.eye(flat.size, dtype=flat.dtype)
+        return jax.lax.map(column, basis, batch_size=min(flat.size, 16))
+
+    return jax.jit(columns)
 
 
 def largest_eigenvalue(loss: Callable, params, *data) -> float:

@@ -3,9 +3,9 @@
 One compiled call runs a chunk of steps inside ``lax.while_loop`` (loss and
 gradient, the stopping rules, the optimizer update, the loss history), so the
 host touches the device only between chunks: to time them, to report progress
-and to honour Ctrl-C. The learning rate, the tolerance and the chunk's end are
-traced arguments; a second ``fit`` with other values, or other data of the same
-shape, reuses the compiled loop.
+and to honour Ctrl-C. The learning rate, the tolerance, max_steps and the chunk's
+end are traced arguments and the loss history has a fixed size; a second ``fit``
+with other values, or other data of the same shape, reuses the compiled loop.
 """
 
 import dataclasses
@@ -252,8 +252,9 @@ def fit(
     at the current params, then applies the optimizer's update; for ``"gd"``,
     the tutorial's rule ``params <- params - learning_rate * g``. The run stops
     when ``||g|| <= tol`` (converged), after ``max_steps`` updates, when the
-    cost is not finite or exceeds ``divergence_factor`` times its start
-    (diverged), or on Ctrl-C (interrupted; what was reached is returned).
+    cost is not finite or has exploded (``has_diverged``; diverged), or on
+    Ctrl-C (interrupted; what was reached is returned, and a second Ctrl-C
+    raises ``KeyboardInterrupt`` at once).
 
     Args:
         loss: a differentiable function ``loss(params, *data) -> scalar``.
@@ -267,7 +268,8 @@ def fit(
             on a quadratic; a rough default for adaptive optimizers).
         max_steps: the most updates to apply.
         tol: the gradient-norm tolerance of the stopping rule.
-        divergence_factor: how far the cost may grow above its start.
+        divergence_factor: how far the cost may rise above its start, in units
+            of ``max(|start|, 1)``; ``math.inf`` leaves only non-finite costs.
         on_chunk: called with a ``Progress`` after each chunk of steps.
 
     Returns:

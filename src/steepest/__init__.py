@@ -10,9 +10,12 @@ from . import analytic as analytic
 from . import data as data
 from . import loop as loop
 from . import optimizers as optimizers
+from . import testing as testing
 from . import theory as theory
 from . import tutorial as tutorial
 from .data import DataError as DataError
+from .gradcheck import GradientReport as GradientReport
+from .gradcheck import check_gradient as check_gradient
 from .loop import FitResult as FitResult
 from .loop import Progress as Progress
 from .loop import Status as Status

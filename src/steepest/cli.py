@@ -1,8 +1,9 @@
-"""The command line: ``steepest fit``.
+"""The command line: ``steepest fit`` and ``steepest check``.
 
 The only module that parses arguments or prints. Bad input prints one line,
 ``steepest: error: ...``, and exits 2. A fit exits 0 when it converged or ran
-its steps, 1 when it diverged and 130 when Ctrl-C stopped it.
+its steps, 1 when it diverged and 130 when Ctrl-C stopped it. A gradient check
+exits 0 when it passes and 1 when it fails.
 """
 
 import argparse
@@ -14,6 +15,7 @@ import warnings
 import jax
 
 EXIT_OK, EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CHECK_FAILED = 1
 # The progress bar appears only for runs longer than this.
 PROGRESS_AFTER_SECONDS = 1.0
 
@@ -50,6 +52,13 @@ def _step_count(text: str) -> int:
             f"must be a whole number from 0 to {MAX_STEPS_LIMIT}, got {text!r}"
         )
     return int(value)
+
+
+def _point_count(text: str) -> int:
+    value = _seed(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
 
 
 def _seed(text: str) -> int:
@@ -119,18 +128,59 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--seed", type=_seed, default=0, help="seed of the built-in dataset (default 0)"
     )
+
+    from .gradcheck import DEFAULT_FD_RTOL, DEFAULT_RTOL
+
+    check = commands.add_parser(
+        "check",
+        help="check a hand-derived gradient against autodiff and finite differences",
+        description="Compare a hand-derived gradient with jax.grad and with central finite "
+        "differences, in float64, at the params and at random points near them; say what "
+        "is wrong when they differ. Without LOSS, checks the tutorial's linear-regression "
+        "gradient on the built-in dataset. Exits 0 when the check passes, 1 when it fails.",
+    )
+    check.add_argument(
+        "loss", nargs="?", metavar="LOSS", help="the loss as FILE.py:FUNCTION, loss(params, ...)"
+    )
+    check.add_argument("--grad", metavar="FILE.py:FUNCTION", help="the hand-derived gradient")
+    check.add_argument(
+        "--params",
+        nargs="+",
+        metavar="NAME=SHAPE",
+        help="the params, a dict of arrays: e.g. w=3 b=scalar W=4x2 (random normal values)",
+    )
+    check.add_argument(
+        "--data",
+        metavar="FILE.npz",
+        help="arrays passed after params, matched by the loss's argument names",
+    )
+    check.add_argument("--points", type=_point_count, default=3, help="points to check (3)")
+    check.add_argument("--seed", type=_seed, default=0, help="seed of params and points (0)")
+    check.add_argument(
+        "--rtol", type=_positive_float, default=DEFAULT_RTOL,
+        help=f"hand-derived vs autodiff tolerance, relative (default {DEFAULT_RTOL:g})",
+    )  # fmt: skip
+    check.add_argument(
+        "--fd-rtol", type=_positive_float, default=DEFAULT_FD_RTOL,
+        help=f"autodiff vs finite differences tolerance, relative (default {DEFAULT_FD_RTOL:g})",
+    )  # fmt: skip
+    check.add_argument(
+        "--atol", type=_non_negative_float, default=0.0, help="absolute floor (default 0)"
+    )
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """The console script ``steepest``."""
     args = build_parser().parse_args(argv)
-    if args.x64:
+    if getattr(args, "x64", False):
         jax.config.update("jax_enable_x64", True)
     from .data import DataError
 
+    command = {"fit": _fit, "check": _check}[args.command]
     try:
-        return _fit(args)
+        return command(args)
     except (DataError, ValueError) as error:
         # ValueError: input that passed the boundary checks but cannot be descended on,
         # e.g. a cost that overflows at the start or a Hessian with no positive eigenvalue.
@@ -155,6 +205,46 @@ def _load_dataset(args):
     for warning in caught:
         sys.stderr.write(f"steepest: warning: {warning.message}\n")
     return dataset
+
+
+def _check(args) -> int:
+    import numpy as np
+
+    from . import analytic, data, models, records, sources
+    from .gradcheck import check_gradient
+    from .losses import mse
+
+    if args.loss is None:
+        if args.grad or args.params or args.data:
+            raise data.DataError("--grad, --params and --data go with a LOSS to check")
+        builtin = data.builtin()
+        loss, grad = mse, analytic.mse_grad
+        params = models.Linear(w=np.zeros(1), b=np.float64(0.0))  # the tutorial's start
+        arrays = [builtin.X, builtin.y]
+    else:
+        if args.grad is None or args.params is None:
+            raise data.DataError("checking a LOSS needs --grad FILE.py:FUNCTION and --params")
+        loss = sources.load_function(args.loss)
+        grad = sources.load_function(args.grad)
+        params = sources.random_params(sources.parse_shapes(args.params), args.seed)
+        arrays = sources.data_for(loss, args.data)
+    try:
+        report = check_gradient(
+            loss, grad, params, *arrays,
+            num_points=args.points, key=args.seed,
+            rtol=args.rtol, fd_rtol=args.fd_rtol, atol=args.atol,
+        )  # fmt: skip
+    except Exception as error:  # the user's functions failed on these params and data
+        message = str(error).strip().splitlines()
+        raise data.DataError(
+            f"evaluating the loss or gradient failed: {type(error).__name__}"
+            + (f": {message[0]}" if message else "")
+        ) from None
+    if args.json:
+        print(records.dumps(report.to_dict()))
+    else:
+        print(report)
+    return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
 
 def _fit(args) -> int:

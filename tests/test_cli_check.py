@@ -1,0 +1,136 @@
+"""End-to-end tests of ``steepest check``: pass, fail, and bad input, as a real subprocess."""
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "experiments" / "gradients"
+RIDGE = str(EXAMPLES / "ridge.py")
+COMMAND = [str(Path(sys.executable).with_name("steepest")), "check"]
+
+
+def write_ridge_data(folder: Path) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    np.savez(folder / "ridge.npz", X=X, y=X @ np.array([1.0, -2.0, 0.5]) + 1)
+    np.savez(folder / "no_y.npz", X=X)
+    (folder / "broken.py").write_text("def loss(params, X, y):\n    return (\n")
+    (folder / "empty.py").write_text("def helper():\n    pass\n")
+
+
+RIDGE_ARGS = ["--params", "w=3", "b=scalar", "--data", "ridge.npz"]
+RUNS = {
+    "builtin": [],
+    "builtin-json": ["--json"],
+    "ridge-right": [f"{RIDGE}:loss", "--grad", f"{RIDGE}:grad", *RIDGE_ARGS],
+    "ridge-buggy": [f"{RIDGE}:loss", "--grad", f"{RIDGE}:grad_buggy", *RIDGE_ARGS, "--json"],
+}
+# (args, fragments the one-line error must contain)
+BAD = {
+    "missing-file": (["nope.py:loss", "--grad", "nope.py:grad", "--params", "w=3"], ["nope.py"]),
+    "no-colon": ([RIDGE, "--grad", f"{RIDGE}:grad", *RIDGE_ARGS], ["FILE.py:FUNCTION"]),
+    "missing-function": (
+        [f"{RIDGE}:lose", "--grad", f"{RIDGE}:grad", *RIDGE_ARGS],
+        ["no function 'lose'", "grad, grad_buggy, loss"],
+    ),
+    "syntax-error": (
+        ["broken.py:loss", "--grad", "broken.py:loss", *RIDGE_ARGS],
+        ["broken.py", "SyntaxError"],
+    ),
+    "nothing-defined": (
+        [f"{RIDGE}:loss", "--grad", "empty.py:grad", *RIDGE_ARGS],
+        ["empty.py", "helper"],
+    ),
+    "bad-shape": (
+        [f"{RIDGE}:loss", "--grad", f"{RIDGE}:grad", "--params", "w=abc"],
+        ["w=abc", "scalar"],
+    ),
+    "no-grad": ([f"{RIDGE}:loss", *RIDGE_ARGS], ["--grad"]),
+    "no-params": ([f"{RIDGE}:loss", "--grad", f"{RIDGE}:grad"], ["--params"]),
+    "no-data": (
+        [f"{RIDGE}:loss", "--grad", f"{RIDGE}:grad", "--params", "w=3", "b=scalar"],
+        ["X, y", "--data"],
+    ),
+    "missing-array": (
+        [
+            f"{RIDGE}:loss",
+            "--grad",
+            f"{RIDGE}:grad",
+            "--params",
+            "w=3",
+            "b=scalar",
+            "--data",
+            "no_y.npz",
+        ],
+        ["no array 'y'", "holds: X"],
+    ),
+    "shapes-do-not-fit": (
+        [
+            f"{RIDGE}:loss",
+            "--grad",
+            f"{RIDGE}:grad",
+            "--params",
+            "w=5",
+            "b=scalar",
+            "--data",
+            "ridge.npz",
+        ],
+        ["evaluating the loss or gradient failed", "TypeError"],
+    ),
+    "points-zero": (["--points", "0"], ["--points"]),
+    "grad-without-loss": (["--grad", f"{RIDGE}:grad"], ["LOSS"]),
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("check")
+    write_ridge_data(folder)
+    everything = {**RUNS, **{f"bad-{name}": args for name, (args, _) in BAD.items()}}
+
+    def run(args):
+        return subprocess.run(
+            [*COMMAND, *args], cwd=folder, capture_output=True, text=True, timeout=180
+        )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = dict(zip(everything, pool.map(run, everything.values()), strict=True))
+    return results
+
+
+def test_builtin_check_passes(runs):
+    run = runs["builtin"]
+    assert run.returncode == 0, run.stderr
+    assert "PASS" in run.stdout and "in float64" in run.stdout
+    record = json.loads(runs["builtin-json"].stdout)
+    assert record["ok"] is True and record["diagnosis"] is None
+    assert {check["leaf"] for check in record["checks"]} == {"w", "b"}
+
+
+def test_a_right_gradient_from_a_file_passes(runs):
+    run = runs["ridge-right"]
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "PASS" in run.stdout
+
+
+def test_a_buggy_gradient_fails_with_exit_1_and_its_diagnosis(runs):
+    run = runs["ridge-buggy"]
+    assert run.returncode == 1, run.stdout + run.stderr
+    record = json.loads(run.stdout)
+    assert record["ok"] is False
+    assert "w is wrong in every element" in record["diagnosis"]
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_bad_input_is_one_line_and_exit_2(runs, name):
+    run = runs[f"bad-{name}"]
+    assert run.returncode == 2, f"{run.returncode}\n{run.stdout}\n{run.stderr}"
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("steepest: error: "), run.stderr
+    for fragment in BAD[name][1]:
+        assert fragment in lines[0], lines[0]

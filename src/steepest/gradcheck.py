@@ -13,6 +13,7 @@ some elements only).
 """
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 
@@ -166,9 +167,11 @@ def check_gradient(
         params64, args64 = _upcast(params), _upcast(args)
         points = _points(params64, num_points, key)
         names, shapes = _leaf_names_and_shapes(params64)
+        # The hand-derived gradient runs as given: it need not be traceable by JAX.
         hand = [grad(p, *args64) for p in points]
-        autodiff = [jax.grad(loss)(p, *args64) for p in points]
-        finite_differences = [_central_differences(loss, p, args64) for p in points]
+        references = [_references(loss)(p, args64) for p in points]
+        autodiff = [a for a, _ in references]
+        finite_differences = [f for _, f in references]
         structure_problem = _structure_problem(hand[0], params64, names, shapes)
         if structure_problem is not None:
             return GradientReport(
@@ -272,22 +275,30 @@ def _structure_problem(hand, params, names, shapes) -> str | None:
     return None
 
 
-def _central_differences(loss: Callable, params, args):
-    """Central differences of ``loss`` along each parameter, as a pytree like params."""
-    flat, unravel = ravel_pytree(params)
+@functools.lru_cache(maxsize=64)
+def _references(loss: Callable):
+    """A jitted ``(jax.grad(loss), central differences of loss)`` at a point, for one loss."""
 
-    def f(vector):
-        return loss(unravel(vector), *args)
+    def central_differences(params, args):
+        flat, unravel = ravel_pytree(params)
 
-    def along(i):
-        step = jnp.finfo(jnp.float64).eps ** (1 / 3) * jnp.maximum(jnp.abs(flat[i]), 1.0)
-        forward = flat.at[i].add(step)
-        backward = flat.at[i].add(-step)
-        # The steps actually taken, after rounding, are what the difference divides by.
-        return (f(forward) - f(backward)) / (forward[i] - backward[i])
+        def f(vector):
+            return loss(unravel(vector), *args)
 
-    derivatives = jax.lax.map(along, jnp.arange(flat.size), batch_size=min(flat.size, 64))
-    return unravel(derivatives)
+        def along(i):
+            step = jnp.finfo(flat.dtype).eps ** (1 / 3) * jnp.maximum(jnp.abs(flat[i]), 1.0)
+            forward = flat.at[i].add(step)
+            backward = flat.at[i].add(-step)
+            # The steps actually taken, after rounding, are what the difference divides by.
+            return (f(forward) - f(backward)) / (forward[i] - backward[i])
+
+        derivatives = jax.lax.map(along, jnp.arange(flat.size), batch_size=min(flat.size, 64))
+        return unravel(derivatives)
+
+    def references(params, args):
+        return jax.grad(loss)(params, *args), central_differences(params, args)
+
+    return jax.jit(references)
 
 
 def _discrepancy(tested, reference, scale, rtol, atol) -> Discrepancy:

@@ -24,3 +24,9 @@ def test_example(name):
     buggy = run_all.check(module, "grad_buggy")
     assert not buggy.ok
     assert module.BUG in buggy.diagnosis, buggy.diagnosis
+
+
+def test_run_all_writes_the_record_and_the_data(tmp_path):
+    assert run_all.main(["--out", str(tmp_path / "g.json"), "--data-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "g.json").stat().st_size > 0
+    assert {path.stem for path in tmp_path.glob("*.npz")} == set(run_all.EXAMPLES)

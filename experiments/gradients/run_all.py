@@ -1,5 +1,8 @@
 """Check every example's correct and buggy gradient; print the verdicts and write JSON.
 
+It also writes each example's data as ``results/gradients/NAME.npz``, for
+``steepest check FILE.py:loss --grad FILE.py:grad --params ... --data NAME.npz``.
+
 Each module here defines ``loss``, ``grad`` (right), ``grad_buggy`` (one
 planted mistake), ``PARAMS`` (shapes), ``make_data(seed)`` and ``BUG`` (what
 the diagnosis must say). Params are drawn from a fixed seed.
@@ -39,10 +42,13 @@ def check(module, which: str, seed: int = 0) -> steepest.GradientReport:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/gradients.json")
+    parser.add_argument("--data-dir", default="results/gradients")
     args = parser.parse_args(argv)
+    Path(args.data_dir).mkdir(parents=True, exist_ok=True)
     results, all_as_expected = {}, True
     for name in EXAMPLES:
         module = load(name)
+        np.savez(Path(args.data_dir) / f"{name}.npz", **module.make_data(0))
         right, buggy = check(module, "grad"), check(module, "grad_buggy")
         as_expected = right.ok and not buggy.ok and module.BUG in (buggy.diagnosis or "")
         all_as_expected &= as_expected

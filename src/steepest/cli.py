@@ -54,14 +54,14 @@ def _step_count(text: str) -> int:
     return int(value)
 
 
-def _point_count(text: str) -> int:
-    value = _seed(text)
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
     return value
 
 
-def _seed(text: str) -> int:
+def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--json", action="store_true", help="print the result as JSON")
     fit.add_argument(
-        "--seed", type=_seed, default=0, help="seed of the built-in dataset (default 0)"
+        "--seed", type=_non_negative_int, default=0, help="seed of the built-in dataset (default 0)"
     )
 
     from .gradcheck import DEFAULT_FD_RTOL, DEFAULT_RTOL
@@ -154,8 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE.npz",
         help="arrays passed after params, matched by the loss's argument names",
     )
-    check.add_argument("--points", type=_point_count, default=3, help="points to check (3)")
-    check.add_argument("--seed", type=_seed, default=0, help="seed of params and points (0)")
+    check.add_argument("--points", type=_positive_int, default=3, help="points to check (3)")
+    check.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="seed of params and points (0)"
+    )
     check.add_argument(
         "--rtol", type=_positive_float, default=DEFAULT_RTOL,
         help=f"hand-derived vs autodiff tolerance, relative (default {DEFAULT_RTOL:g})",

@@ -83,6 +83,11 @@ BAD = {
         ["evaluating the loss or gradient failed", "TypeError"],
     ),
     "points-zero": (["--points", "0"], ["--points"]),
+    "seed-too-large": (["--seed", "99999999999999999999"], ["--seed", "4294967295"]),
+    "too-many-params": (
+        [f"{RIDGE}:loss", "--grad", f"{RIDGE}:grad", "--params", "w=100000x100000"],
+        ["--params", "at most 100000"],
+    ),
     "grad-without-loss": (["--grad", f"{RIDGE}:grad"], ["LOSS"]),
 }
 

@@ -55,19 +55,22 @@ def _step_count(text: str) -> int:
 
 
 def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
+    return _whole_number(text, 1, 10**6)
 
 
-def _non_negative_int(text: str) -> int:
+def _seed(text: str) -> int:
+    return _whole_number(text, 0, 2**32 - 1)
+
+
+def _whole_number(text: str, smallest: int, largest: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be zero or more, got {text!r}")
+    if not smallest <= value <= largest:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from {smallest} to {largest}, got {text!r}"
+        )
     return value
 
 
@@ -126,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--json", action="store_true", help="print the result as JSON")
     fit.add_argument(
-        "--seed", type=_non_negative_int, default=0, help="seed of the built-in dataset (default 0)"
+        "--seed", type=_seed, default=0, help="seed of the built-in dataset (default 0)"
     )
 
     from .gradcheck import DEFAULT_FD_RTOL, DEFAULT_RTOL
@@ -155,9 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="arrays passed after params, matched by the loss's argument names",
     )
     check.add_argument("--points", type=_positive_int, default=3, help="points to check (3)")
-    check.add_argument(
-        "--seed", type=_non_negative_int, default=0, help="seed of params and points (0)"
-    )
+    check.add_argument("--seed", type=_seed, default=0, help="seed of params and points (0)")
     check.add_argument(
         "--rtol", type=_positive_float, default=DEFAULT_RTOL,
         help=f"hand-derived vs autodiff tolerance, relative (default {DEFAULT_RTOL:g})",

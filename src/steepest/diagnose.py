@@ -111,13 +111,15 @@ def _hand_mistake(names, hand, autodiff, tolerances, num_rows) -> str | None:
 def _describe_leaf(j, names, hand, autodiff, tolerances, num_rows, explained) -> str:
     name = names[j]
     tolerance = tolerances[j]
+    if _negligible(hand, j, tolerance):
+        return f"{name} is zero, but its true gradient is not"
     if _close_everywhere(hand, j, _negated(autodiff), j, tolerance):
         return f"{name} has its sign flipped"
     factor = _factor(hand, autodiff, [j], tolerances)
     if factor is not None:
         return f"{name} is off by a factor of {_name_factor(factor, num_rows)}"
     for k, other in enumerate(names):
-        if k == j:
+        if k == j or _negligible(autodiff, k, tolerances[k]):  # a zero gradient matches nothing
             continue
         pair_tolerance = max(tolerance, tolerances[k])
         if _close_everywhere(hand, j, autodiff, k, pair_tolerance):
@@ -146,20 +148,30 @@ def _describe_leaf(j, names, hand, autodiff, tolerances, num_rows, explained) ->
     return f"{name} is wrong in every element, in no pattern recognized"
 
 
+def _negligible(leaves: Leaves, j: int, tolerance: float) -> bool:
+    return all(float(np.max(np.abs(point[j]), initial=0.0)) <= tolerance for point in leaves)
+
+
 def _negated(leaves: Leaves) -> Leaves:
     return [[-leaf for leaf in point] for point in leaves]
 
 
 def _factor(hand, autodiff, leaves: list[int], tolerances) -> float | None:
-    """The one constant c with hand = c * autodiff on these leaves at every point, if any."""
+    """The one constant c with hand = c * autodiff on these leaves at every point, if any.
+
+    Named only where at least two values of the true gradient stand above their
+    tolerance: any one wrong number is some multiple of one right number.
+    """
     numerator = denominator = 0.0
+    significant = 0
     for h, a in zip(hand, autodiff, strict=True):
         for j in leaves:
             if h[j].size != a[j].size:
                 return None
             numerator += float(np.dot(h[j].ravel(), a[j].ravel()))
             denominator += float(np.dot(a[j].ravel(), a[j].ravel()))
-    if denominator == 0.0:
+            significant += int(np.sum(np.abs(a[j]) > tolerances[j]))
+    if denominator == 0.0 or significant < 2:
         return None
     factor = numerator / denominator
     if abs(factor - 1.0) < 1e-9 or factor == 0.0:

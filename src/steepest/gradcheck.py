@@ -13,7 +13,6 @@ some elements only).
 """
 
 import dataclasses
-import functools
 import math
 from collections.abc import Callable
 
@@ -29,8 +28,17 @@ DEFAULT_RTOL = 1e-6
 # Autodiff vs central differences: their truncation and rounding error is about
 # eps**(2/3) ~ 4e-11 relative on smooth losses; 1e-5 leaves a wide margin.
 DEFAULT_FD_RTOL = 1e-5
-# Random points are params + PERTURBATION * (|params| + 1) * N(0, 1), element by element.
+# Random points are params + PERTURBATION * s * N(0, 1), element by element, with the
+# element's scale s = max(|p_i|, 0.1 * max|leaf|) (1 for an all-zero leaf): relative, so
+# that small positive params stay positive (inside a log's domain, say).
 PERTURBATION = 0.1
+# An absolute floor for every leaf, relative to the largest gradient of any leaf: a leaf
+# whose true gradient is zero shows autodiff rounding of about eps times the others' size.
+RELATIVE_FLOOR = 1e-8
+# Finite differences cannot resolve better than the rounding of the cost they difference:
+# about eps * |f| / h. This many times that is added to their tolerance, element by element.
+FD_ROUNDING_MARGIN = 100
+FD_BATCH = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,11 +136,15 @@ def check_gradient(
     with :math:`\\epsilon` the float64 epsilon (the step that balances
     truncation against rounding). On each leaf, a gradient passes when its
     largest absolute difference from the reference is at most
-    ``rtol * scale + atol``, where ``scale`` is the largest autodiff magnitude of
-    that leaf over all points: relative to the gradient's size, yet not a false
-    alarm where the gradient is near zero (at an optimum), since the random
-    points nearby set the scale. With ``num_points=1`` at a stationary point,
-    pass an ``atol``.
+    ``rtol * scale + floor``, where ``scale`` is the largest autodiff magnitude
+    of that leaf over all points, and ``floor = atol + 1e-8 * (the largest scale
+    of any leaf)``: relative to the gradient's size, yet not a false alarm
+    where the gradient is near zero (at an optimum the random points nearby set
+    the scale; a leaf whose true gradient is zero falls under the floor). Finite
+    differences are also allowed the rounding of the cost they difference,
+    ``100 * eps * |f| / h``. With ``num_points=1`` at a stationary point, pass
+    an ``atol``. The step :math:`h_i` and the random points scale with each
+    element's size (``max(|p_i|, 0.1 max|leaf|)`` in place of ``max(|p_i|, 1)``).
 
     Args:
         loss: ``loss(params, *args) -> scalar``.
@@ -165,25 +177,33 @@ def check_gradient(
         raise ValueError(f"num_points must be at least 1, got {num_points}")
     with jax.enable_x64(True), jax.default_matmul_precision("highest"):
         params64, args64 = _upcast(params), _upcast(args)
-        points = _points(params64, num_points, key)
+        element_scales = _element_scales(params64)
+        points = _points(params64, element_scales, num_points, key)
         names, shapes = _leaf_names_and_shapes(params64)
+        problem = _non_finite_cost(loss, points, args64)
+        # Everything runs eagerly, op by op: nothing is cached across calls (a loss that
+        # reads a global sees its current value), and non-array args stay concrete.
         # The hand-derived gradient runs as given: it need not be traceable by JAX.
-        hand = [grad(p, *args64) for p in points]
-        references = [_references(loss)(p, args64) for p in points]
-        autodiff = [a for a, _ in references]
-        finite_differences = [f for _, f in references]
-        structure_problem = _structure_problem(hand[0], params64, names, shapes)
-        if structure_problem is not None:
+        hand = [grad(p, *args64) for p in points] if problem is None else []
+        problem = problem or _structure_problem(hand[0], params64, names, shapes)
+        if problem is not None:
             return GradientReport(
-                ok=False, checks=(), diagnosis=structure_problem, num_points=num_points,
+                ok=False, checks=(), diagnosis=problem, num_points=num_points,
                 rtol=rtol, fd_rtol=fd_rtol, atol=atol,
             )  # fmt: skip
         hand = [_leaves(h) for h in hand]
-        autodiff = [_leaves(a) for a in autodiff]
-        finite_differences = [_leaves(f) for f in finite_differences]
+        autodiff = [_leaves(jax.grad(loss)(p, *args64)) for p in points]
+        differences = [_central_differences(loss, p, args64, element_scales) for p in points]
+        finite_differences = [_leaves(f) for f, _ in differences]
+        fd_rounding = [_leaves(r) for _, r in differences]
 
     scales = [
         max(float(np.max(np.abs(a[j]), initial=0.0)) for a in autodiff) for j in range(len(names))
+    ]
+    floor = atol + RELATIVE_FLOOR * max(scales, default=0.0)
+    fd_floors = [
+        floor + max(float(np.max(r[j], initial=0.0)) for r in fd_rounding)
+        for j in range(len(names))
     ]
     checks = []
     for point in range(num_points):
@@ -196,20 +216,24 @@ def check_gradient(
                     shape=shape,
                     hand_shape=tested.shape,
                     hand_vs_autodiff=_discrepancy(
-                        tested.reshape(shape), autodiff[point][j], scales[j], rtol, atol
+                        tested.reshape(shape), autodiff[point][j], scales[j], rtol, floor
                     ),
                     autodiff_vs_fd=_discrepancy(
-                        autodiff[point][j], finite_differences[point][j], scales[j], fd_rtol, atol
+                        autodiff[point][j],
+                        finite_differences[point][j],
+                        scales[j],
+                        fd_rtol,
+                        fd_floors[j],
                     ),
                 )
             )
     ok = all(check.ok for check in checks)
     diagnosis = None
     if not ok:
-        tolerances = [rtol * scale + atol for scale in scales]
+        tolerances = [rtol * scale + floor for scale in scales]
         diagnosis = diagnose(
             names, hand, autodiff, finite_differences, tolerances,
-            fd_tolerances=[fd_rtol * scale + atol for scale in scales],
+            fd_tolerances=[fd_rtol * scale + f for scale, f in zip(scales, fd_floors, strict=True)],
             num_rows=num_rows if num_rows is not None else _num_rows(args),
         )  # fmt: skip
     return GradientReport(
@@ -230,11 +254,20 @@ def _upcast(tree):
     return jax.tree.map(upcast, tree)
 
 
-def _points(params, num_points: int, key) -> list:
-    """``params`` itself, then random points around it."""
+def _element_scales(params) -> np.ndarray:
+    """Each element's size, ``max(|p_i|, 0.1 max|leaf|)`` (1 in an all-zero leaf), flattened."""
+    scales = []
     for leaf in jax.tree.leaves(params):
         if not jnp.issubdtype(leaf.dtype, jnp.floating):
             raise ValueError(f"params must be floating arrays to differentiate, got {leaf.dtype}")
+        values = np.abs(np.asarray(leaf, np.float64)).ravel()
+        typical = float(values.max(initial=0.0)) or 1.0
+        scales.append(np.maximum(values, 0.1 * typical))
+    return np.concatenate(scales) if scales else np.zeros(0)
+
+
+def _points(params, element_scales: np.ndarray, num_points: int, key) -> list:
+    """``params`` itself, then random points around it."""
     if key is None:
         key = 0
     if isinstance(key, int):
@@ -243,8 +276,20 @@ def _points(params, num_points: int, key) -> list:
     points = [params]
     for subkey in jax.random.split(key, num_points - 1) if num_points > 1 else []:
         noise = jax.random.normal(subkey, flat.shape, jnp.float64)
-        points.append(unravel(flat + PERTURBATION * (jnp.abs(flat) + 1.0) * noise))
+        points.append(unravel(flat + PERTURBATION * element_scales * noise))
     return points
+
+
+def _non_finite_cost(loss, points, args) -> str | None:
+    for index, point in enumerate(points):
+        value = float(loss(point, *args))
+        if not math.isfinite(value):
+            where = "at params" if index == 0 else f"at point {index}, a random point near params"
+            return (
+                f"the cost is {value} {where}: outside the loss's domain? "
+                "Check other params, a smaller neighbourhood, or num_points=1"
+            )
+    return None
 
 
 def _leaf_names_and_shapes(params) -> tuple[list[str], list[tuple[int, ...]]]:
@@ -275,30 +320,33 @@ def _structure_problem(hand, params, names, shapes) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=64)
-def _references(loss: Callable):
-    """A jitted ``(jax.grad(loss), central differences of loss)`` at a point, for one loss."""
+def _central_differences(loss: Callable, params, args, element_scales: np.ndarray):
+    """Central differences of ``loss`` along each parameter, and their rounding error.
 
-    def central_differences(params, args):
-        flat, unravel = ravel_pytree(params)
-
-        def f(vector):
-            return loss(unravel(vector), *args)
-
-        def along(i):
-            step = jnp.finfo(flat.dtype).eps ** (1 / 3) * jnp.maximum(jnp.abs(flat[i]), 1.0)
-            forward = flat.at[i].add(step)
-            backward = flat.at[i].add(-step)
-            # The steps actually taken, after rounding, are what the difference divides by.
-            return (f(forward) - f(backward)) / (forward[i] - backward[i])
-
-        derivatives = jax.lax.map(along, jnp.arange(flat.size), batch_size=min(flat.size, 64))
-        return unravel(derivatives)
-
-    def references(params, args):
-        return jax.grad(loss)(params, *args), central_differences(params, args)
-
-    return jax.jit(references)
+    Returns two pytrees like params: the differences, and ``100 eps |f| / h``
+    for each element, the resolution below which they cannot be trusted.
+    """
+    flat, unravel = ravel_pytree(params)
+    flat = np.asarray(flat)
+    eps = np.finfo(np.float64).eps
+    steps = eps ** (1 / 3) * element_scales
+    derivatives = np.zeros(flat.size)
+    rounding = np.zeros(flat.size)
+    batched = jax.vmap(lambda vector: loss(unravel(vector), *args))
+    for start in range(0, flat.size, FD_BATCH):
+        which = np.arange(start, min(start + FD_BATCH, flat.size))
+        rows = np.arange(which.size)
+        shift = np.zeros((which.size, flat.size))
+        shift[rows, which] = steps[which]
+        forward, backward = flat + shift, flat - shift
+        f_forward = np.asarray(batched(jnp.asarray(forward)), np.float64)
+        f_backward = np.asarray(batched(jnp.asarray(backward)), np.float64)
+        # The steps actually taken, after rounding, are what the difference divides by.
+        taken = forward[rows, which] - backward[rows, which]
+        derivatives[which] = (f_forward - f_backward) / taken
+        largest = np.maximum(np.abs(f_forward), np.abs(f_backward))
+        rounding[which] = FD_ROUNDING_MARGIN * eps * largest / taken
+    return unravel(jnp.asarray(derivatives)), unravel(jnp.asarray(rounding))
 
 
 def _discrepancy(tested, reference, scale, rtol, atol) -> Discrepancy:

@@ -5,6 +5,7 @@ Like ``data.py``, a boundary: every problem becomes a one-line ``DataError``.
 
 import importlib.util
 import inspect
+import math
 import sys
 import zipfile
 from collections.abc import Callable
@@ -13,6 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from .data import DataError
+
+# Finite differences evaluate the loss twice per parameter: beyond this the check is too slow.
+MAX_PARAMS = 100_000
 
 
 def load_function(spec: str) -> Callable:
@@ -78,6 +82,12 @@ def parse_shapes(specs: list[str]) -> dict[str, tuple[int, ...]]:
         if any(size < 1 for size in shape):
             raise DataError(f"--params {spec!r}: sizes must be at least 1")
         shapes[name] = shape
+    total = sum(math.prod(shape) for shape in shapes.values())
+    if total > MAX_PARAMS:
+        raise DataError(
+            f"--params: {total} elements in all; the check evaluates the loss twice per "
+            f"element, so at most {MAX_PARAMS}"
+        )
     return shapes
 
 

@@ -29,7 +29,7 @@ DEFAULT_RTOL = 1e-6
 # eps**(2/3) ~ 4e-11 relative on smooth losses; 1e-5 leaves a wide margin.
 DEFAULT_FD_RTOL = 1e-5
 # Random points are params + PERTURBATION * s * N(0, 1), element by element, with the
-# element's scale s = max(|p_i|, 0.1 * max|leaf|) (1 for an all-zero leaf): relative, so
+# element's scale s = max(|p_i|, 0.1 * max|leaf|) (1 in an all-zero leaf): relative, so
 # that small positive params stay positive (inside a log's domain, say).
 PERTURBATION = 0.1
 # An absolute floor for every leaf, relative to the largest gradient of any leaf: a leaf
@@ -261,8 +261,8 @@ def _element_scales(params) -> np.ndarray:
         if not jnp.issubdtype(leaf.dtype, jnp.floating):
             raise ValueError(f"params must be floating arrays to differentiate, got {leaf.dtype}")
         values = np.abs(np.asarray(leaf, np.float64)).ravel()
-        typical = float(values.max(initial=0.0)) or 1.0
-        scales.append(np.maximum(values, 0.1 * typical))
+        typical = float(values.max(initial=0.0))
+        scales.append(np.maximum(values, 0.1 * typical) if typical > 0 else np.ones_like(values))
     return np.concatenate(scales) if scales else np.zeros(0)
 
 

@@ -283,6 +283,7 @@ RUNS: dict[str, Spec] = {
     "huge-steps": Spec(["--steps", "2147483646", "--json"]),
     "adam": Spec(["--optimizer", "adam", "--lr", "0.1", "--steps", "1e5", "--json"]),
     "seed-1": Spec(["--seed", "1", "--json"]),
+    "lbfgs": Spec(["--optimizer", "lbfgs", "--no-standardize", "--json"]),
     **{f"bad-{name}": spec for name, spec, _ in BAD_INPUTS},
 }
 
@@ -470,6 +471,14 @@ def test_adam_reaches_least_squares(runs):
     assert record["status"] == "converged", record
     data = steepest.data.builtin()
     np.testing.assert_allclose(flat(record["params"]), least_squares(data.X, data.y), rtol=1e-3)
+
+
+def test_lbfgs_converges_in_a_few_steps_on_raw_data(runs):
+    record = runs["lbfgs"].record()
+    assert record["status"] == "converged" and record["steps"] <= 20, record
+    assert record["learning_rate_source"] == "the default for lbfgs"
+    data = steepest.data.builtin()
+    np.testing.assert_allclose(flat(record["params"]), least_squares(data.X, data.y), rtol=1e-4)
 
 
 def test_seed_selects_the_builtin_data(runs):

@@ -50,19 +50,24 @@ def test_unknown_name_lists_the_known_ones():
 
 def test_registry_starts_with_the_issues_set():
     assert optimizers.names()[:6] == ["gd", "momentum", "nesterov", "adam", "rmsprop", "adagrad"]
+    assert {"adamw", "adabelief", "lion", "lbfgs"} <= set(optimizers.names())
 
 
 # (learning rate, tolerance on the params) on a standardized problem (L near 2).
 # Plain methods run at 1/L or below and converge to the gradient tolerance.
-# RMSProp with a constant learning rate cannot: near the optimum its step is about
-# learning_rate * sign(g) whatever |g| is, so it ends in a cycle of that amplitude
-# (measured: 0.025 at lr 0.05, 5e-4 at lr 1e-3); it is held to that, honestly.
+# RMSProp and Lion with a constant learning rate cannot: near the optimum their step is
+# about learning_rate * sign(g) whatever |g| is, so they end in a cycle of that amplitude
+# (RMSProp measured: 0.025 at lr 0.05, 5e-4 at lr 1e-3); they are held to that, honestly.
+# AdamW's weight decay (1e-4) moves its fixed point by about that much.
 # A newly registered optimizer gets the default row and is tested automatically.
 EXPECTATIONS = {
     "gd": (0.5, 1e-6),
     "momentum": (0.1, 1e-6),
     "nesterov": (0.1, 1e-6),
     "rmsprop": (1e-3, 1e-3),
+    "lion": (1e-3, 1e-3),
+    "adamw": (0.05, 1e-3),
+    "lbfgs": (1.0, 1e-6),
 }
 DEFAULT_EXPECTATION = (0.05, 1e-6)
 
@@ -81,3 +86,13 @@ def test_every_registered_optimizer_reaches_least_squares(name, x64):
     assert result.status is not Status.DIVERGED
     np.testing.assert_allclose(result.params.w, exact.w, atol=atol)
     assert float(result.params.b) == pytest.approx(exact.b, abs=atol)
+
+
+def test_lbfgs_line_search_runs_in_the_loop_and_defaults_to_the_undamped_step():
+    dataset = steepest.data.builtin()
+    X, y = steepest.data.to_device(dataset.X, dataset.y)  # raw: condition number ~1e3
+    result = fit(mse, steepest.models.zeros(1), X, y, optimizer="lbfgs", tol=1e-4)
+    assert result.learning_rate == 1.0
+    assert result.status is Status.CONVERGED and result.num_steps <= 20, result.message
+    exact = steepest.theory.closed_form(dataset.X, dataset.y)
+    np.testing.assert_allclose(result.params.w, exact.w, rtol=1e-4)

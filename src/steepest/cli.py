@@ -253,7 +253,7 @@ def _check(args) -> int:
 def _fit(args) -> int:
     import jax.numpy as jnp
 
-    from . import data, models, records, theory
+    from . import data, models, optimizers, records, theory
     from .loop import Status, fit
     from .losses import mse
 
@@ -266,7 +266,12 @@ def _fit(args) -> int:
     )
     X, y = data.to_device(standardizer.transform(dataset.X), dataset.y, dtype=dtype)
     start = models.zeros(dataset.X.shape[1], dtype)
-    lr_source = "1/L" if args.lr is None else "--lr"  # with None, fit derives 1/L itself
+    if args.lr is not None:
+        lr_source = "--lr"
+    elif args.optimizer in optimizers.DEFAULT_LEARNING_RATES:
+        lr_source = f"the default for {args.optimizer}"
+    else:
+        lr_source = "1/L"  # with None, fit derives 1/L itself
 
     with _ProgressBar(args.steps, enabled=not args.json) as bar:
         result = fit(

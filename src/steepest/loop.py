@@ -155,6 +155,8 @@ class _LoopState(NamedTuple):
 def _compiled_chunk(loss: Callable, transformation: optax.GradientTransformation):
     """The jitted chunk runner of one (loss, optimizer) pair, cached so jit's own cache applies."""
     value_and_grad = jax.value_and_grad(loss)
+    # Line searches (L-BFGS) need the value and a value function; others ignore them.
+    transformation = optax.with_extra_args_support(transformation)
 
     def run_chunk(state: _LoopState, chunk_end, max_steps, stride, tol, divergence_factor, data):
         def not_done(s: _LoopState):
@@ -171,7 +173,14 @@ def _compiled_chunk(loss: Callable, transformation: optax.GradientTransformation
                 [_DIVERGED, _CONVERGED, _MAX_STEPS],
                 _RUNNING,
             )
-            updates, opt_state = transformation.update(grad, s.opt_state, s.params)
+            updates, opt_state = transformation.update(
+                grad,
+                s.opt_state,
+                s.params,
+                value=value,
+                grad=grad,
+                value_fn=lambda params: loss(params, *data),
+            )
             stepped = optax.apply_updates(s.params, updates)
             unchanged = jax.tree.map(lambda new, old: jnp.all(new == old), stepped, s.params)
             frozen = jnp.all(jnp.stack(jax.tree.leaves(unchanged)))
@@ -262,10 +271,12 @@ def fit(
         *data: the remaining arguments of ``loss`` (e.g. ``X, y``).
         optimizer: a name from ``steepest.optimizers.names()``, or any
             ``optax.GradientTransformation`` (then ``learning_rate`` must be None).
-        learning_rate: the step size. When None with a named optimizer:
-            ``1 / L``, with ``L`` the largest eigenvalue of the Hessian of
-            ``loss`` at the starting point (the safe step for gradient descent
-            on a quadratic; a rough default for adaptive optimizers).
+        learning_rate: the step size. When None with a named optimizer: the
+            optimizer's entry in ``optimizers.DEFAULT_LEARNING_RATES`` (1 for
+            L-BFGS, whose line search sets the step), else ``1 / L``, with ``L``
+            the largest eigenvalue of the Hessian of ``loss`` at the starting
+            point (the safe step for gradient descent on a quadratic; a rough
+            default for adaptive optimizers).
         max_steps: the most updates to apply.
         tol: the gradient-norm tolerance of the stopping rule.
         divergence_factor: how far the cost may rise above its start, in units
@@ -365,6 +376,8 @@ def _resolve_optimizer(optimizer, learning_rate, loss, params, *data):
             )
         return optimizer, None
     transformation = optimizers.get(optimizer)
+    if learning_rate is None:
+        learning_rate = optimizers.DEFAULT_LEARNING_RATES.get(optimizer)
     if learning_rate is None:
         curvature = theory.largest_eigenvalue(loss, params, *data)
         if not (math.isfinite(curvature) and curvature > 0):

@@ -2,7 +2,9 @@
 
 ``"gd"`` is the tutorial's rule, written here as a transformation of its own
 (a test shows it equals ``optax.sgd`` step for step). The others come from
-optax. Adding one is one line in ``REGISTRY``.
+optax. Adding one is one line in ``REGISTRY``; the loop passes every optimizer
+``value``, ``grad`` and ``value_fn`` as extra arguments, so line-search methods
+such as L-BFGS run in it too.
 
 Every optimizer is wrapped in ``optax.inject_hyperparams``, so the learning
 rate lives in the optimizer state as an array: the compiled loop takes it as
@@ -46,7 +48,19 @@ REGISTRY: dict[str, Callable[[float], optax.GradientTransformation]] = {
     "adam": lambda learning_rate: optax.adam(learning_rate),
     "rmsprop": lambda learning_rate: optax.rmsprop(learning_rate),
     "adagrad": lambda learning_rate: optax.adagrad(learning_rate),
+    # Decoupled weight decay (optax's default 1e-4) pulls the answer slightly toward zero.
+    "adamw": lambda learning_rate: optax.adamw(learning_rate),
+    "adabelief": lambda learning_rate: optax.adabelief(learning_rate),
+    "lion": lambda learning_rate: optax.lion(learning_rate),
+    # L-BFGS with optax's zoom line search; the loop passes it the value and value_fn it needs.
+    # The learning rate scales the direction before the line search.
+    "lbfgs": lambda learning_rate: optax.lbfgs(learning_rate),
 }
+
+
+# Learning rates used when none is given, for optimizers where 1/L is the wrong default:
+# a line search wants the undamped direction.
+DEFAULT_LEARNING_RATES: dict[str, float] = {"lbfgs": 1.0}
 
 
 def names() -> list[str]:

@@ -52,3 +52,30 @@ def test_too_many_parameters_for_a_dense_hessian():
     big = {"p": jnp.zeros(theory.MAX_DENSE_HESSIAN + 1)}
     with pytest.raises(ValueError, match="too large to form"):
         theory.hessian(lambda p: jnp.sum(p["p"] ** 2), big)
+
+
+def test_curvature_matches_the_spectrum_of_two_over_n_xtx_and_predicts_the_rate(x64):
+    X, y = regression_problem(4, 80, 3)
+    design = np.column_stack([X, np.ones(80)])
+    expected = np.linalg.eigvalsh(2 / 80 * design.T @ design)
+    start = steepest.models.zeros(3, jnp.float64)
+    found = theory.curvature(mse, start, jnp.asarray(X), jnp.asarray(y))
+    np.testing.assert_allclose(found.eigenvalues, expected, rtol=1e-12)
+    assert (found.L, found.mu) == (pytest.approx(expected[-1]), pytest.approx(expected[0]))
+    assert found.condition_number == pytest.approx(expected[-1] / expected[0])
+    assert found.optimal_learning_rate == pytest.approx(2 / (expected[-1] + expected[0]))
+
+    # At the optimal step, the distance to the minimum shrinks by the predicted factor.
+    exact = theory.closed_form(X, y)
+    solution = np.append(exact.w, exact.b)
+    distances = []
+    for steps in (5, 10):
+        result = fit(mse, start, jnp.asarray(X), jnp.asarray(y), tol=0.0, max_steps=steps,
+                     learning_rate=found.optimal_learning_rate)  # fmt: skip
+        fitted = np.append(np.asarray(result.params.w), float(result.params.b))
+        distances.append(np.linalg.norm(fitted - solution))
+    observed = (distances[1] / distances[0]) ** (1 / 5)
+    assert observed <= found.optimal_rate * (1 + 1e-9)
+    assert observed == pytest.approx(found.optimal_rate, rel=0.05)
+    assert found.rate(found.optimal_learning_rate) == pytest.approx(found.optimal_rate)
+    assert found.rate(found.critical_learning_rate) == pytest.approx(1.0)

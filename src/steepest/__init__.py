@@ -25,5 +25,7 @@ from .loop import has_diverged as has_diverged
 from .losses import mse as mse
 from .models import Linear as Linear
 from .models import predict as predict
+from .sweep import SweepResult as SweepResult
+from .sweep import sweep as sweep
 
 __version__ = "0.1.0"

@@ -152,8 +152,14 @@ class _LoopState(NamedTuple):
 
 
 @functools.lru_cache(maxsize=64)  # bounded: each entry holds a loss closure and its executables
-def _compiled_chunk(loss: Callable, transformation: optax.GradientTransformation):
-    """The jitted chunk runner of one (loss, optimizer) pair, cached so jit's own cache applies."""
+def _compiled_chunk(
+    loss: Callable, transformation: optax.GradientTransformation, batched: bool = False
+):
+    """The jitted chunk runner of one (loss, optimizer) pair, cached so jit's own cache applies.
+
+    ``batched``: the runner takes a stack of loop states (one per learning rate, say)
+    and runs them side by side, ``jax.vmap`` over the states with the data shared.
+    """
     value_and_grad = jax.value_and_grad(loss)
     # Line searches (L-BFGS) need the value and a value function; others ignore them.
     transformation = optax.with_extra_args_support(transformation)
@@ -206,6 +212,10 @@ def _compiled_chunk(loss: Callable, transformation: optax.GradientTransformation
 
         return jax.lax.while_loop(not_done, one_step, state)
 
+    if batched:
+        # Under vmap the loop runs until every state has stopped; a stopped state is
+        # left exactly as it was (the batched while_loop selects by each state's own test).
+        run_chunk = jax.vmap(run_chunk, in_axes=(0, None, None, None, None, None, None))
     return jax.jit(run_chunk, donate_argnums=0)
 
 
@@ -307,6 +317,20 @@ def fit(
     if isinstance(optimizer, str):
         opt_state = optimizers.with_learning_rate(opt_state, learning_rate)
     stride = max(1, math.ceil(max_steps / MAX_HISTORY))
+    state = _initial_state(params, opt_state, loss_dtype, norm_dtype)
+    settings = (
+        max_steps,
+        stride,
+        jnp.asarray(tol, norm_dtype),
+        jnp.asarray(divergence_factor, loss_dtype),
+    )
+    state, run_seconds, compile_seconds = _drive(
+        run_chunk, state, settings, data, max_steps, on_chunk
+    )
+    return _result(state, stride, learning_rate, tol, run_seconds, compile_seconds)
+
+
+def _initial_state(params, opt_state, loss_dtype, norm_dtype) -> _LoopState:
     nan = jnp.asarray(jnp.nan, loss_dtype)
     state = _LoopState(
         params=params,
@@ -322,15 +346,15 @@ def fit(
         history=jnp.zeros(MAX_HISTORY + 2, loss_dtype),
     )
     # Copy the leaves so that donating the loop state never invalidates the caller's arrays.
-    state = jax.tree.map(jnp.array, state)
-    data = jax.tree.map(jnp.asarray, data)  # on the device once, not at every chunk
-    settings = (
-        max_steps,
-        stride,
-        jnp.asarray(tol, norm_dtype),
-        jnp.asarray(divergence_factor, loss_dtype),
-    )
+    return jax.tree.map(jnp.array, state)
 
+
+def _drive(run_chunk, state, settings, data, max_steps, on_chunk):
+    """Run chunks until the state (every state, when batched) stops or Ctrl-C.
+
+    Returns the final state, the seconds spent in steps, and the seconds spent compiling.
+    """
+    data = jax.tree.map(jnp.asarray, data)  # on the device once, not at every chunk
     started = time.perf_counter()
     state = run_chunk(state, 0, *settings, data)  # an empty chunk: compiles, runs no step
     jax.block_until_ready(state)
@@ -339,15 +363,15 @@ def fit(
     run_seconds = 0.0
     chunk = 1
     step = 0
-    status_code = _RUNNING
     with _InterruptFlag() as interrupt:
         while True:
             chunk_end = min(step + chunk, max_steps + 1)
             began = time.perf_counter()
             state = run_chunk(state, chunk_end, *settings, data)
-            new_step, status_code = int(state.step), int(state.status)  # the one sync per chunk
+            steps, statuses = np.asarray(state.step), np.asarray(state.status)  # the one sync
             elapsed = time.perf_counter() - began
             run_seconds += elapsed
+            new_step = int(steps.max())
             done = max(new_step - step, 1)
             chunk = max(1, min(100 * chunk, int(done * CHUNK_SECONDS / elapsed)))
             step = new_step
@@ -356,14 +380,14 @@ def fit(
                     Progress(
                         step=step,
                         max_steps=max_steps,
-                        loss=float(state.good_loss),
-                        grad_norm=float(state.good_grad_norm),
+                        loss=float(np.asarray(state.good_loss).min()),
+                        grad_norm=float(np.asarray(state.good_grad_norm).min()),
                         seconds=run_seconds,
                     )
                 )
-            if status_code != _RUNNING or interrupt.raised:
+            if not np.any(statuses == _RUNNING) or interrupt.raised:
                 break
-    return _result(state, stride, learning_rate, tol, run_seconds, compile_seconds)
+    return state, run_seconds, compile_seconds
 
 
 def _resolve_optimizer(optimizer, learning_rate, loss, params, *data):

@@ -10,10 +10,16 @@ the mean squared error of a linear model the Hessian is constant,
 
 and gradient descent with a fixed learning rate converges exactly when it is
 below the critical learning rate :math:`2 / L`, with :math:`L` the largest
-eigenvalue of :math:`H`. For other losses they hold locally, at ``params``.
+eigenvalue of :math:`H`. With :math:`\\mu` the smallest, the error after each
+step of size :math:`\\eta` shrinks by at most :math:`\\max_i |1 - \\eta \\lambda_i|
+= \\max(|1 - \\eta \\mu|, |1 - \\eta L|)`; the step :math:`2 / (L + \\mu)` makes
+that smallest, :math:`(\\kappa - 1) / (\\kappa + 1)` with :math:`\\kappa = L / \\mu`
+the condition number. For other losses these hold locally, at ``params``.
 """
 
+import dataclasses
 import functools
+import math
 from collections.abc import Callable
 
 import jax
@@ -124,3 +130,60 @@ def critical_learning_rate(loss: Callable, params, *data) -> float:
         1.0
     """
     return 2.0 / largest_eigenvalue(loss, params, *data)
+
+
+@dataclasses.dataclass(frozen=True)
+class Curvature:
+    """The Hessian's spectrum and what it says about gradient descent with a fixed step.
+
+    Attributes:
+        eigenvalues: of the Hessian, ascending.
+        L: the largest eigenvalue.
+        mu: the smallest eigenvalue.
+        condition_number: ``L / mu`` (infinite when ``mu <= 0``).
+        critical_learning_rate: ``2 / L``; at and above it gradient descent diverges.
+        optimal_learning_rate: ``2 / (L + mu)``, the fixed step that converges fastest.
+        optimal_rate: ``(L - mu) / (L + mu)``, the factor by which that step shrinks
+            the distance to the minimum at every step.
+    """
+
+    eigenvalues: np.ndarray
+    L: float
+    mu: float
+    condition_number: float
+    critical_learning_rate: float
+    optimal_learning_rate: float
+    optimal_rate: float
+
+    def rate(self, learning_rate: float) -> float:
+        """``max_i |1 - learning_rate * lambda_i|``: the worst-case error factor per step.
+
+        Below 1 the descent converges linearly; at or above 1 it does not.
+        """
+        return float(np.max(np.abs(1.0 - learning_rate * self.eigenvalues)))
+
+
+def curvature(loss: Callable, params, *data) -> Curvature:
+    """The spectrum of the Hessian of ``loss`` at ``params``, and the step sizes it implies.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from steepest import Linear, mse
+        >>> X = jnp.array([[1.0, 0.0], [0.0, 3.0], [-1.0, 0.0], [0.0, -3.0]])
+        >>> c = curvature(mse, Linear(jnp.zeros(2), jnp.array(0.0)), X, jnp.zeros(4))
+        >>> c.eigenvalues.tolist(), c.L, c.mu, c.condition_number  # 2/N X~^T X~ = diag(1, 9, 2)
+        ([1.0, 2.0, 9.0], 9.0, 1.0, 9.0)
+        >>> c.critical_learning_rate, c.optimal_learning_rate, c.optimal_rate
+        (0.2222222222222222, 0.2, 0.8)
+    """
+    eigenvalues = np.linalg.eigvalsh(hessian(loss, params, *data))
+    largest, smallest = float(eigenvalues[-1]), float(eigenvalues[0])
+    return Curvature(
+        eigenvalues=eigenvalues,
+        L=largest,
+        mu=smallest,
+        condition_number=largest / smallest if smallest > 0 else math.inf,
+        critical_learning_rate=2.0 / largest,
+        optimal_learning_rate=2.0 / (largest + smallest),
+        optimal_rate=(largest - smallest) / (largest + smallest),
+    )

@@ -1,0 +1,147 @@
+"""Many learning rates in one compiled call: ``sweep``.
+
+The loop of ``fit`` runs once per learning rate, side by side, ``jax.vmap`` over
+the loop states with the data shared. The learning rate is a traced value in
+each state (``optax.inject_hyperparams``), so one compilation serves every
+learning rate of the sweep, and every later sweep of the same size.
+"""
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import optimizers
+from .loop import (
+    DIVERGENCE_FACTOR,
+    MAX_HISTORY,
+    MAX_STEPS_LIMIT,
+    FitResult,
+    Progress,
+    Status,
+    _compiled_chunk,
+    _drive,
+    _dtypes,
+    _initial_state,
+    _result,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepResult:
+    """One ``FitResult`` per learning rate, in the order given.
+
+    Each result is what ``fit`` with that learning rate returns, except that
+    ``seconds`` and ``compile_seconds`` are those of the whole sweep.
+    """
+
+    learning_rates: np.ndarray
+    results: tuple[FitResult, ...]
+    seconds: float
+    compile_seconds: float
+
+    @property
+    def final_losses(self) -> np.ndarray:
+        return np.array([result.loss for result in self.results])
+
+    @property
+    def statuses(self) -> list[Status]:
+        return [result.status for result in self.results]
+
+    def divergence_threshold(self) -> float | None:
+        """Where divergence starts: the geometric midpoint between the largest learning
+        rate that did not diverge and the smallest that did, both among those swept.
+
+        None when none diverged, when all did, or when they do not split cleanly
+        (a diverged learning rate below one that did not diverge).
+        """
+        order = np.argsort(self.learning_rates)
+        diverged = np.array([self.results[i].status is Status.DIVERGED for i in order])
+        if diverged.all() or not diverged.any():
+            return None
+        first = int(np.argmax(diverged))
+        if not diverged[first:].all():
+            return None
+        low, high = self.learning_rates[order[first - 1]], self.learning_rates[order[first]]
+        return float(math.sqrt(low * high))
+
+
+def sweep(
+    loss: Callable,
+    params,
+    *data,
+    learning_rates: Sequence[float],
+    optimizer: str = "gd",
+    max_steps: int = 10_000,
+    tol: float = 1e-5,
+    divergence_factor: float = DIVERGENCE_FACTOR,
+    on_chunk: Callable[[Progress], None] | None = None,
+) -> SweepResult:
+    """Run ``fit`` for every learning rate at once, in one compiled call.
+
+    Every run starts at ``params`` and follows the rules of ``fit`` (stopping,
+    divergence, loss history); runs that stop early wait, unchanged, for the
+    others. Ctrl-C stops them all and returns what each reached.
+
+    Args:
+        loss, params, *data, optimizer, max_steps, tol, divergence_factor,
+        on_chunk: as for ``fit`` (``on_chunk`` sees the furthest step and the
+            lowest cost among the runs).
+        learning_rates: one run per value, each positive.
+
+    Returns:
+        A ``SweepResult``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from steepest import Linear, mse
+        >>> X = jnp.array([-1.0, 1.0]); y = jnp.array([0.0, 2.0])  # Hessian 2I: 2/L = 1
+        >>> result = sweep(mse, Linear(jnp.zeros(1), jnp.array(0.0)), X, y,
+        ...                learning_rates=[0.1, 0.5, 0.9, 1.1, 2.0])
+        >>> [status.value for status in result.statuses]
+        ['converged', 'converged', 'converged', 'diverged', 'diverged']
+    """
+    rates = np.asarray(learning_rates, np.float64).ravel()
+    if rates.size == 0:
+        raise ValueError("learning_rates is empty")
+    if not np.all(np.isfinite(rates) & (rates > 0)):
+        raise ValueError(f"learning_rates must be positive numbers, got {rates.tolist()}")
+    if not 0 <= max_steps <= MAX_STEPS_LIMIT:
+        raise ValueError(f"max_steps must be between 0 and {MAX_STEPS_LIMIT}, got {max_steps}")
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0, got {tol}")
+    transformation = optimizers.get(optimizer)
+    loss_dtype, norm_dtype = _dtypes(loss, params, *data)
+    one = _initial_state(params, transformation.init(params), loss_dtype, norm_dtype)
+    stacked = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (rates.size, *leaf.shape)), one)
+    state = stacked._replace(
+        opt_state=optimizers.with_learning_rate(stacked.opt_state, jnp.asarray(rates))
+    )
+    state = jax.tree.map(jnp.array, state)  # owned, writable copies for donation
+    stride = max(1, math.ceil(max_steps / MAX_HISTORY))
+    settings = (
+        max_steps,
+        stride,
+        jnp.asarray(tol, norm_dtype),
+        jnp.asarray(divergence_factor, loss_dtype),
+    )
+    run_chunk = _compiled_chunk(loss, transformation, batched=True)
+    state, run_seconds, compile_seconds = _drive(
+        run_chunk, state, settings, data, max_steps, on_chunk
+    )
+    state = jax.device_get(state)  # one transfer; each run is then sliced on the host
+    results = tuple(
+        _result(
+            jax.tree.map(lambda leaf, i=i: leaf[i], state),
+            stride,
+            float(rate),
+            tol,
+            run_seconds,
+            compile_seconds,
+        )
+        for i, rate in enumerate(rates)
+    )
+    return SweepResult(rates, results, run_seconds, compile_seconds)

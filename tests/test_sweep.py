@@ -1,0 +1,82 @@
+"""sweep: many learning rates in one compiled call, equal run by run to separate fits."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from problems import regression_problem
+
+import steepest
+from steepest import Status, fit, mse, sweep, theory
+
+
+class CompileCounter:
+    """Counts XLA compilations, by the name of the function compiled."""
+
+    def __init__(self):
+        self.names = []
+
+    def __call__(self, event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            self.names.append(kwargs.get("fun_name", ""))
+
+    def __enter__(self):
+        jax.monitoring.register_event_duration_secs_listener(self)
+        return self
+
+    def __exit__(self, *exc):
+        jax.monitoring.unregister_event_duration_listener(self)
+
+
+def test_32_learning_rates_compile_once_and_equal_32_separate_fits(x64):
+    X, y = (jnp.asarray(a) for a in regression_problem(0, 50, 3))
+    start = steepest.models.zeros(3, jnp.float64)
+    critical = theory.critical_learning_rate(mse, start, X, y)
+    rates = np.geomspace(1e-4, 1.5, 32) * critical
+    with CompileCounter() as counter:
+        swept = sweep(mse, start, X, y, learning_rates=rates, max_steps=3000, tol=1e-8)
+    assert sum("run_chunk" in name for name in counter.names) == 1, counter.names
+    with CompileCounter() as counter:
+        again = sweep(mse, start, X, y, learning_rates=rates * 0.99, max_steps=3000, tol=1e-8)
+    assert counter.names == []
+    assert len(again.results) == 32
+
+    statuses = set()
+    for rate, result in zip(rates, swept.results, strict=True):
+        alone = fit(mse, start, X, y, learning_rate=rate, max_steps=3000, tol=1e-8)
+        assert (result.status, result.num_steps) == (alone.status, alone.num_steps), rate
+        np.testing.assert_allclose(result.params.w, alone.params.w, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(result.losses, alone.losses, rtol=1e-12)
+        assert result.learning_rate == pytest.approx(rate)
+        statuses.add(result.status)
+    assert statuses == {Status.CONVERGED, Status.MAX_STEPS, Status.DIVERGED}
+
+
+@pytest.mark.parametrize("problem", ["builtin", "random"])
+def test_divergence_threshold_agrees_with_two_over_L_within_2_percent(problem):
+    if problem == "builtin":
+        dataset = steepest.data.builtin()
+        X = steepest.data.Standardizer.of(dataset.X).transform(dataset.X)
+        y = dataset.y
+    else:
+        X, y = regression_problem(1, 100, 3)
+    X, y = steepest.data.to_device(X, y)
+    start = steepest.models.zeros(X.shape[1])
+    critical = theory.critical_learning_rate(mse, start, X, y)
+    rates = np.geomspace(0.5, 1.5, 64) * critical  # neighbours 1.8% apart
+    result = sweep(mse, start, X, y, learning_rates=rates, max_steps=20_000, tol=1e-4)
+    threshold = result.divergence_threshold()
+    assert threshold is not None, [s.value for s in result.statuses]
+    assert threshold == pytest.approx(critical, rel=0.02)
+    assert all(np.isfinite(r.loss) for r in result.results)
+
+
+def test_bad_learning_rates():
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(2, 20, 1))
+    start = steepest.models.zeros(1)
+    with pytest.raises(ValueError, match="learning_rates is empty"):
+        sweep(mse, start, X, y, learning_rates=[])
+    with pytest.raises(ValueError, match="learning_rates must be positive"):
+        sweep(mse, start, X, y, learning_rates=[0.1, -1.0])
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        sweep(mse, start, X, y, learning_rates=[0.1], optimizer="nope")

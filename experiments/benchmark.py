@@ -31,10 +31,6 @@ Usage:
 
 import argparse
 import dataclasses
-import datetime
-import importlib.metadata
-import os
-import platform
 import statistics
 import sys
 import time
@@ -215,41 +211,6 @@ def benchmark(problem: Problem) -> tuple[list[dict], dict]:
 # --- reporting ---
 
 
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux), else what ``platform`` knows."""
-    try:
-        with open("/proc/cpuinfo") as file:
-            for line in file:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def environment() -> dict:
-    device = jax.devices()[0]
-    return {
-        "machine": {
-            "platform": platform.platform(),
-            "processor": cpu_model(),
-            "cpu_count": os.cpu_count(),
-        },
-        "versions": {
-            "python": sys.version.split()[0],
-            **{name: importlib.metadata.version(name) for name in ("jax", "jaxlib", "optax")},
-            "numpy": np.__version__,
-        },
-        "jax_device": {
-            "platform": device.platform,
-            "kind": device.device_kind,
-            "description": str(device),
-            "count": jax.device_count(),
-        },
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-
-
 def format_us(microseconds: float) -> str:
     """Three significant digits, without exponents: 0.948, 19.5, 3,470."""
     return f"{microseconds:,.0f}" if microseconds >= 100 else f"{microseconds:.3g}"
@@ -311,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         agreements[problem.name] = agreement
         console.print(agreement_line(problem, agreement))
 
-    info = environment()
+    info = records.environment()
     console.print(table(all_rows))
     console.print(
         f"{info['machine']['processor']}, {info['machine']['cpu_count']} CPUs; "

@@ -84,6 +84,25 @@ def _number(text: str) -> float:
     return value
 
 
+def _add_data_arguments(command) -> None:
+    """The options every command on a dataset shares."""
+    command.add_argument("--data", metavar="FILE", help="a .csv (with a header), .npy or .npz")
+    command.add_argument("--y", metavar="COLUMN", help="the target column (default: the last)")
+    command.add_argument(
+        "--x", metavar="COLUMN", nargs="+", help="feature columns (default: all but --y)"
+    )
+    command.add_argument("--x64", action="store_true", help="compute in float64 (default float32)")
+    command.add_argument(
+        "--no-standardize",
+        dest="standardize",
+        action="store_false",
+        help="descend on the raw features (default: standardized, reported in original units)",
+    )
+    command.add_argument(
+        "--seed", type=_seed, default=0, help="seed of the built-in dataset (default 0)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__, optimizers
 
@@ -96,11 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit y ≈ X w + b by minimizing the mean squared error with a compiled loop. "
         "Without --data, fits the built-in dataset.",
     )
-    fit.add_argument("--data", metavar="FILE", help="a .csv (with a header), .npy or .npz file")
-    fit.add_argument("--y", metavar="COLUMN", help="the target column (default: the last one)")
-    fit.add_argument(
-        "--x", metavar="COLUMN", nargs="+", help="feature columns (default: all but --y)"
-    )
+    _add_data_arguments(fit)
     fit.add_argument(
         "--lr",
         type=_positive_float,
@@ -120,17 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"one of {', '.join(optimizers.names())} (default gd, the tutorial's rule)",
     )
-    fit.add_argument("--x64", action="store_true", help="compute in float64 (default float32)")
-    fit.add_argument(
-        "--no-standardize",
-        dest="standardize",
-        action="store_false",
-        help="descend on the raw features (default: standardized, reported in original units)",
-    )
     fit.add_argument("--json", action="store_true", help="print the result as JSON")
-    fit.add_argument(
-        "--seed", type=_seed, default=0, help="seed of the built-in dataset (default 0)"
-    )
+    from . import cli_experiments
+
+    cli_experiments.add_commands(commands)
 
     from .gradcheck import DEFAULT_FD_RTOL, DEFAULT_RTOL
 
@@ -179,9 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "x64", False):
         jax.config.update("jax_enable_x64", True)
+    from . import cli_experiments
     from .data import DataError
 
-    command = {"fit": _fit, "check": _check}[args.command]
+    command = {
+        "fit": _fit,
+        "check": _check,
+        "compare": cli_experiments.compare,
+        "sweep": cli_experiments.sweep,
+        "plot-surface": cli_experiments.plot_surface,
+    }[args.command]
     try:
         return command(args)
     except (DataError, ValueError) as error:
@@ -192,6 +207,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C before the loop started; inside it, fit returns
         sys.stderr.write("steepest: interrupted\n")
         return EXIT_INTERRUPTED
+
+
+def prepare(args):
+    """The dataset of the data options, its standardizer, X and y on the device, a zero start."""
+    import jax.numpy as jnp
+
+    from . import data, models
+
+    dataset = _load_dataset(args)
+    dtype = jnp.float64 if args.x64 else jnp.float32
+    standardizer = (
+        data.Standardizer.of(dataset.X)
+        if args.standardize
+        else data.Standardizer.identity(dataset.X.shape[1])
+    )
+    X, y = data.to_device(standardizer.transform(dataset.X), dataset.y, dtype=dtype)
+    return dataset, standardizer, X, y, models.zeros(dataset.X.shape[1], dtype)
 
 
 def _load_dataset(args):
@@ -257,15 +289,8 @@ def _fit(args) -> int:
     from .loop import Status, fit
     from .losses import mse
 
-    dataset = _load_dataset(args)
-    dtype = jnp.float64 if args.x64 else jnp.float32
-    standardizer = (
-        data.Standardizer.of(dataset.X)
-        if args.standardize
-        else data.Standardizer.identity(dataset.X.shape[1])
-    )
-    X, y = data.to_device(standardizer.transform(dataset.X), dataset.y, dtype=dtype)
-    start = models.zeros(dataset.X.shape[1], dtype)
+    dataset, standardizer, X, y, start = prepare(args)
+    dtype = X.dtype
     if args.lr is not None:
         lr_source = "--lr"
     elif args.optimizer in optimizers.DEFAULT_LEARNING_RATES:

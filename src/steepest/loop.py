@@ -210,12 +210,17 @@ def _compiled_chunk(
                 history=s.history.at[slot].set(value),
             )
 
-        return jax.lax.while_loop(not_done, one_step, state)
+        if not batched:
+            return jax.lax.while_loop(not_done, one_step, state)
+        # Side by side: one loop steps every state until none is running. A stopped state
+        # is stepped too, and stays as it was: its params, optimizer state and step are
+        # held (see `pick`), so it recomputes the same cost and status. (vmap of the
+        # while_loop itself would select the whole state, the loss history included,
+        # lane by lane at every step: a copy of the history per step.)
+        return jax.lax.while_loop(
+            lambda s: jnp.any(jax.vmap(not_done)(s)), jax.vmap(one_step), state
+        )
 
-    if batched:
-        # Under vmap the loop runs until every state has stopped; a stopped state is
-        # left exactly as it was (the batched while_loop selects by each state's own test).
-        run_chunk = jax.vmap(run_chunk, in_axes=(0, None, None, None, None, None, None))
     return jax.jit(run_chunk, donate_argnums=0)
 
 
@@ -484,3 +489,36 @@ def _result(state: _LoopState, stride, learning_rate, tol, run_seconds, compile_
         seconds=run_seconds,
         compile_seconds=compile_seconds,
     )
+
+
+def trajectory(
+    loss: Callable, params, *data, learning_rate: float, steps: int, optimizer: str = "gd"
+):
+    """Every iterate of ``steps`` plain steps (no stopping rule): for drawing paths.
+
+    Returns the iterates stacked along a new leading axis, the start included
+    (``steps + 1`` of them), as a pytree like ``params``. Iterates that overflow
+    are kept as they are: this is for pictures of short runs, not for results.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> path = trajectory(lambda p: jnp.sum(p**2), jnp.array([1.0]), learning_rate=0.25,
+        ...                   steps=2)
+        >>> path.ravel().tolist()  # each step multiplies p by 1 - 2 * 0.25
+        [1.0, 0.5, 0.25]
+    """
+    transformation = optax.with_extra_args_support(optimizers.get(optimizer))
+    state = optimizers.with_learning_rate(transformation.init(params), learning_rate)
+
+    def one_step(carry, _):
+        current, opt_state = carry
+        value, grad = jax.value_and_grad(loss)(current, *data)
+        updates, opt_state = transformation.update(
+            grad, opt_state, current, value=value, grad=grad,
+            value_fn=lambda p: loss(p, *data),
+        )  # fmt: skip
+        following = optax.apply_updates(current, updates)
+        return (following, opt_state), following
+
+    _, path = jax.lax.scan(one_step, (params, state), length=steps)
+    return jax.tree.map(lambda start, rest: jnp.concatenate([start[None], rest]), params, path)

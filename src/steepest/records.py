@@ -1,8 +1,12 @@
 """Results as JSON: stable keys, plain numbers, files written atomically."""
 
+import datetime
+import importlib.metadata
 import json
 import math
 import os
+import platform
+import sys
 import tempfile
 from pathlib import Path
 
@@ -56,3 +60,48 @@ def write_json(path: str | Path, record: dict) -> Path:
         temporary = Path(file.name)
     os.replace(temporary, path)
     return path
+
+
+def environment() -> dict:
+    """What made a result: machine, package versions, JAX device and the date (UTC).
+
+    Example:
+        >>> sorted(environment())
+        ['date', 'jax_device', 'machine', 'versions']
+    """
+    import jax
+
+    device = jax.devices()[0]
+    return {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": _cpu_model(),
+            "cpu_count": os.cpu_count(),
+        },
+        "versions": {
+            "python": sys.version.split()[0],
+            **{
+                name: importlib.metadata.version(name)
+                for name in ("steepest", "jax", "jaxlib", "optax", "numpy")
+            },
+        },
+        "jax_device": {
+            "platform": device.platform,
+            "kind": device.device_kind,
+            "description": str(device),
+            "count": jax.device_count(),
+        },
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as file:
+            for line in file:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -51,9 +51,8 @@ class SweepResult:
     def statuses(self) -> list[Status]:
         return [result.status for result in self.results]
 
-    def divergence_threshold(self) -> float | None:
-        """Where divergence starts: the geometric midpoint between the largest learning
-        rate that did not diverge and the smallest that did, both among those swept.
+    def divergence_bracket(self) -> tuple[float, float] | None:
+        """The largest learning rate that did not diverge and the smallest that did.
 
         None when none diverged, when all did, or when they do not split cleanly
         (a diverged learning rate below one that did not diverge).
@@ -65,8 +64,18 @@ class SweepResult:
         first = int(np.argmax(diverged))
         if not diverged[first:].all():
             return None
-        low, high = self.learning_rates[order[first - 1]], self.learning_rates[order[first]]
-        return float(math.sqrt(low * high))
+        return float(self.learning_rates[order[first - 1]]), float(
+            self.learning_rates[order[first]]
+        )
+
+    def divergence_threshold(self) -> float | None:
+        """Where divergence starts: the geometric midpoint of ``divergence_bracket``.
+
+        Its error is at most half a grid step (in ratio); sweep again inside the
+        bracket to narrow it.
+        """
+        bracket = self.divergence_bracket()
+        return None if bracket is None else float(math.sqrt(bracket[0] * bracket[1]))
 
 
 def sweep(

@@ -1,0 +1,135 @@
+"""End-to-end tests of ``steepest compare``, ``steepest sweep`` and ``steepest plot-surface``."""
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import steepest
+
+COMMAND = [str(Path(sys.executable).with_name("steepest"))]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+RUNS = {
+    "compare": ["compare", "--json", "--plot", "compare.png"],
+    "compare-table": ["compare", "--optimizers", "gd,adam"],
+    "compare-csv": ["compare", "--data", "two.csv", "--optimizers", "gd,lbfgs", "--json"],
+    "sweep": ["sweep", "--json", "--plot", "sweep.png"],
+    "sweep-csv": ["sweep", "--data", "two.csv", "--json", "--num", "32"],
+    "surface": ["plot-surface", "--out", "surface.png", "--json", "--steps", "10"],
+    "surface-table": ["plot-surface", "--out", "raw.png", "--no-standardize"],
+    "bad-optimizers": ["compare", "--optimizers", "gd,nope"],
+    "bad-lr-range": ["sweep", "--lr-min", "2", "--lr-max", "1"],
+    "bad-surface-features": ["plot-surface", "--data", "two.csv", "--out", "x.png"],
+    "bad-surface-no-out": ["plot-surface"],
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("experiments")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 2))
+    y = X @ np.array([1.5, -0.5]) + 2 + 0.1 * rng.standard_normal(40)
+    rows = "\n".join(f"{a},{b},{t}" for (a, b), t in zip(X, y, strict=True))
+    (folder / "two.csv").write_text(f"a,b,target\n{rows}\n")
+
+    def run(args):
+        return subprocess.run(
+            [*COMMAND, *args], cwd=folder, capture_output=True, text=True, timeout=300
+        )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = dict(zip(RUNS, pool.map(run, RUNS.values()), strict=True))
+    return folder, results
+
+
+def png(path: Path) -> bytes:
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE) and len(data) > 10_000, path
+    return data
+
+
+def test_compare_reaches_the_closed_form_and_plots(runs):
+    folder, results = runs
+    run = results["compare"]
+    assert run.returncode == 0, run.stderr
+    record = json.loads(run.stdout)
+    assert [r["optimizer"] for r in record["runs"]] == [
+        "gd",
+        "momentum",
+        "nesterov",
+        "adam",
+        "lbfgs",
+    ]
+    for row in record["runs"]:
+        assert row["status"] == "converged", row
+        assert row["distance_to_closed_form"] < 1e-4, row
+    png(folder / "compare.png")
+    table = results["compare-table"]
+    assert table.returncode == 0 and "adam" in table.stdout and "|p - p*|" in table.stdout
+    csv = json.loads(results["compare-csv"].stdout)
+    assert {r["optimizer"]: r["status"] for r in csv["runs"]} == {
+        "gd": "converged",
+        "lbfgs": "converged",
+    }
+
+
+def test_sweep_finds_the_divergence_threshold_at_two_over_L(runs):
+    folder, results = runs
+    for name in ("sweep", "sweep-csv"):
+        run = results[name]
+        assert run.returncode == 0, run.stderr
+        record = json.loads(run.stdout)
+        assert record["threshold_over_critical"] == pytest.approx(1.0, abs=0.02), record
+        statuses = {r["status"] for r in record["runs"]}
+        assert {"converged", "diverged"} <= statuses
+    record = json.loads(results["sweep"].stdout)
+    assert len(record["runs"]) == 64 and record["critical_learning_rate"] == pytest.approx(1.0)
+    png(folder / "sweep.png")
+
+
+def test_plot_surface_draws_three_paths(runs):
+    folder, results = runs
+    run = results["surface"]
+    assert run.returncode == 0, run.stderr
+    record = json.loads(run.stdout)
+    assert len(record["paths"]) == 3
+    for path in record["paths"].values():
+        assert len(path["m"]) == 11
+        assert path["m"][0] == 0.0 and path["b"][0] == 0.0  # the tutorial's start
+    png(folder / "surface.png")
+    assert results["surface-table"].returncode == 0
+    png(folder / "raw.png")
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("bad-optimizers", "unknown 'nope'"),
+        ("bad-lr-range", "--lr-min"),
+        ("bad-surface-features", "one feature"),
+        ("bad-surface-no-out", "--out"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(runs, name, fragment):
+    run = runs[1][name]
+    assert run.returncode == 2, run.stdout + run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("steepest: error:") and fragment in lines[0]
+
+
+def test_trajectory_follows_the_fit_iterates(x64):
+    import jax.numpy as jnp
+
+    data = steepest.data.builtin()
+    X, y = steepest.data.to_device(data.X, data.y, dtype=jnp.float64)
+    start = steepest.models.zeros(1, jnp.float64)
+    path = steepest.loop.trajectory(steepest.mse, start, X, y, learning_rate=5e-4, steps=7)
+    result = steepest.fit(steepest.mse, start, X, y, learning_rate=5e-4, max_steps=7, tol=0.0)
+    np.testing.assert_allclose(path.w[-1], result.params.w, rtol=1e-12)
+    assert path.b.shape == (8,)

@@ -61,7 +61,7 @@ def add_commands(commands) -> None:
         help="the cost surface f(m, b) with descent paths (one feature)",
         description="Draw the contours of the cost over (m, b), in the coordinates the "
         "descent sees, with the paths of gradient descent at a small learning rate "
-        "(0.1 x 2/L), the best fixed one (2/(L + mu)) and a too-large one (1.05 x 2/L).",
+        "(0.2/L), a good one (1/L) and a too-large one (2.1/L, above the critical 2/L).",
     )
     _add_data_arguments(surface)
     surface.add_argument("--steps", type=_positive_int, default=30, help="steps drawn (30)")
@@ -250,14 +250,11 @@ def plot_surface(args) -> int:
         raise DataError(f"plot-surface draws one feature (m, b); the data has {dataset.X.shape[1]}")
     curvature = theory.curvature(mse, start, X, y)
     exact = theory.closed_form(np.asarray(X, np.float64), np.asarray(y, np.float64))
+    inverse_L = 1 / curvature.L
     rates = {
-        f"small: 0.1 x 2/L = {0.1 * curvature.critical_learning_rate:.3g}": (
-            0.1 * curvature.critical_learning_rate
-        ),
-        f"best: 2/(L+mu) = {curvature.optimal_learning_rate:.3g}": curvature.optimal_learning_rate,
-        f"too large: 1.05 x 2/L = {1.05 * curvature.critical_learning_rate:.3g}": (
-            1.05 * curvature.critical_learning_rate
-        ),
+        f"small: 0.2/L = {0.2 * inverse_L:.3g}": 0.2 * inverse_L,
+        f"good: 1/L = {inverse_L:.3g}": inverse_L,
+        f"too large: 2.1/L = {2.1 * inverse_L:.3g}": 2.1 * inverse_L,
     }
     paths = {}
     for label, rate in rates.items():
@@ -268,6 +265,11 @@ def plot_surface(args) -> int:
     b_span = 1.6 * max(abs(b_star), 1e-3)
     m_grid = np.linspace(m_star - m_span, m_star + m_span, 121)
     b_grid = np.linspace(b_star - b_span, b_star + b_span, 121)
+    for label, (ms, bs) in paths.items():  # a diverging path: drawn until it leaves the frame
+        outside = (np.abs(ms - m_star) > 2 * m_span) | (np.abs(bs - b_star) > 2 * b_span)
+        if outside.any():
+            end = int(np.argmax(outside)) + 1
+            paths[label] = (ms[:end], bs[:end])
 
     def cost_at(m, b):
         return mse(Linear(jnp.reshape(m, (1,)), b), X, y)

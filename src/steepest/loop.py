@@ -361,7 +361,10 @@ def _drive(run_chunk, state, settings, data, max_steps, on_chunk):
     """
     data = jax.tree.map(jnp.asarray, data)  # on the device once, not at every chunk
     started = time.perf_counter()
-    state = run_chunk(state, 0, *settings, data)  # an empty chunk: compiles, runs no step
+    # Empty chunks: they compile and run no step. Twice, since an optimizer's state may
+    # come back with other weak types than it went in (L-BFGS's does): a second variant.
+    for _ in range(2):
+        state = run_chunk(state, 0, *settings, data)
     jax.block_until_ready(state)
     compile_seconds = time.perf_counter() - started
 

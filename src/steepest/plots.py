@@ -33,8 +33,9 @@ def loss_curves(curves: dict, best_loss: float, path: str | Path, *, title: str)
         title: the figure's title.
     """
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    floor = max(abs(best_loss), 1e-300) * np.finfo(np.float32).eps
     for name, (steps, costs) in curves.items():
+        # Below the rounding of the cost in its own dtype, the gap is noise: clip it there.
+        floor = max(abs(best_loss), 1e-300) * np.finfo(np.asarray(costs).dtype).eps
         gap = np.maximum(np.asarray(costs, np.float64) - best_loss, floor)
         axes.plot(np.asarray(steps), gap, label=name, linewidth=1.5)
     axes.set_xscale("symlog", linthresh=10)

@@ -58,6 +58,7 @@ def write_json(path: str | Path, record: dict) -> Path:
     ) as file:
         file.write(dumps(record) + "\n")
         temporary = Path(file.name)
+    temporary.chmod(0o644)  # NamedTemporaryFile makes it private; a record is for reading
     os.replace(temporary, path)
     return path
 

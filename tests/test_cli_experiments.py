@@ -20,6 +20,8 @@ RUNS = {
     "compare-csv": ["compare", "--data", "two.csv", "--optimizers", "gd,lbfgs", "--json"],
     "sweep": ["sweep", "--json", "--plot", "sweep.png"],
     "sweep-csv": ["sweep", "--data", "two.csv", "--json", "--num", "32"],
+    "sweep-seeds": ["sweep", "--seeds", "2", "--num", "8", "--json"],
+    "surface-csv": ["plot-surface", "--data", "one.csv", "--out", "one.png"],
     "surface": ["plot-surface", "--out", "surface.png", "--json", "--steps", "10"],
     "surface-table": ["plot-surface", "--out", "raw.png", "--no-standardize"],
     "bad-optimizers": ["compare", "--optimizers", "gd,nope"],
@@ -37,6 +39,8 @@ def runs(tmp_path_factory):
     y = X @ np.array([1.5, -0.5]) + 2 + 0.1 * rng.standard_normal(40)
     rows = "\n".join(f"{a},{b},{t}" for (a, b), t in zip(X, y, strict=True))
     (folder / "two.csv").write_text(f"a,b,target\n{rows}\n")
+    ones = "\n".join(f"{a},{t}" for (a, _), t in zip(X, y, strict=True))
+    (folder / "one.csv").write_text(f"a,target\n{ones}\n")
 
     def run(args):
         return subprocess.run(
@@ -105,6 +109,15 @@ def test_plot_surface_draws_three_paths(runs):
     png(folder / "surface.png")
     assert results["surface-table"].returncode == 0
     png(folder / "raw.png")
+    assert results["surface-csv"].returncode == 0, results["surface-csv"].stderr
+    png(folder / "one.png")
+
+
+def test_sweep_from_several_seeds(runs):
+    record = json.loads(runs[1]["sweep-seeds"].stdout)
+    assert record["seeds"] == 2 and len(record["runs"]) == 16
+    assert {run["start"] for run in record["runs"]} == {0, 1}
+    assert record["threshold_over_critical"] == pytest.approx(1.0, abs=0.05)
 
 
 @pytest.mark.parametrize(

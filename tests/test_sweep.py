@@ -71,6 +71,25 @@ def test_divergence_threshold_agrees_with_two_over_L_within_2_percent(problem):
     assert all(np.isfinite(r.loss) for r in result.results)
 
 
+def test_several_starts_run_side_by_side_and_equal_separate_fits(x64):
+    X, y = (jnp.asarray(a) for a in regression_problem(3, 40, 2))
+    rng = np.random.default_rng(0)
+    starts = [
+        steepest.Linear(jnp.asarray(rng.standard_normal(2)), jnp.asarray(rng.standard_normal()))
+        for _ in range(3)
+    ]
+    rates = [0.05, 0.3, 2.0]
+    result = sweep(mse, starts[0], X, y, learning_rates=rates, starts=starts, max_steps=2000)
+    assert result.learning_rates.tolist() == [0.05] * 3 + [0.3] * 3 + [2.0] * 3
+    assert result.start_indices.tolist() == [0, 1, 2] * 3
+    for rate, index, run in zip(result.learning_rates, result.start_indices, result.results,
+                                strict=True):  # fmt: skip
+        alone = fit(mse, starts[index], X, y, learning_rate=rate, max_steps=2000)
+        assert (run.status, run.num_steps) == (alone.status, alone.num_steps)
+        np.testing.assert_allclose(run.params.w, alone.params.w, rtol=1e-12, atol=1e-12)
+    assert result.divergence_bracket() == (0.3, 2.0)
+
+
 def test_bad_learning_rates():
     X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(2, 20, 1))
     start = steepest.models.zeros(1)

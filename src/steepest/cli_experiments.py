@@ -53,6 +53,13 @@ def add_commands(commands) -> None:
     sweep.add_argument("--num", type=_positive_int, default=64, help="learning rates (64)")
     sweep.add_argument("--lr-min", type=_positive_float, default=0.01, help="x 2/L (0.01)")
     sweep.add_argument("--lr-max", type=_positive_float, default=1.5, help="x 2/L (1.5)")
+    sweep.add_argument(
+        "--seeds",
+        type=_positive_int,
+        metavar="K",
+        help="run every learning rate from K random starts (standard normal params in the "
+        "coordinates the descent sees, seeds 0..K-1) instead of from zero",
+    )
     _add_run_arguments(sweep)
     sweep.add_argument("--plot", metavar="FILE.png", help="write cost and steps against lr")
 
@@ -150,9 +157,12 @@ def compare(args) -> int:
 
 
 def sweep(args) -> int:
+    import jax
+
     from . import plots, records, theory
     from .data import DataError
     from .losses import mse
+    from .models import Linear
     from .sweep import sweep as run_sweep
 
     if args.lr_min >= args.lr_max:
@@ -161,15 +171,22 @@ def sweep(args) -> int:
     curvature = theory.curvature(mse, start, X, y)
     critical = curvature.critical_learning_rate
     rates = np.geomspace(args.lr_min, args.lr_max, args.num) * critical
+    starts = None
+    if args.seeds:
+        starts = [
+            Linear(*(jax.random.normal(key, leaf.shape, leaf.dtype) for key, leaf in
+                     zip(jax.random.split(jax.random.key(seed)), start, strict=True)))
+            for seed in range(args.seeds)
+        ]  # fmt: skip
     result = run_sweep(
-        mse, start, X, y, learning_rates=rates, optimizer=args.optimizer,
+        mse, start, X, y, learning_rates=rates, starts=starts, optimizer=args.optimizer,
         max_steps=args.steps, tol=args.tol,
     )  # fmt: skip
     threshold = result.divergence_threshold()
     bracket = result.divergence_bracket()
     if bracket is not None:  # narrow it: a second sweep inside, same shapes, no compile
         refined = run_sweep(
-            mse, start, X, y, learning_rates=np.geomspace(*bracket, args.num),
+            mse, start, X, y, learning_rates=np.geomspace(*bracket, args.num), starts=starts,
             optimizer=args.optimizer, max_steps=args.steps, tol=args.tol,
         )  # fmt: skip
         threshold = refined.divergence_threshold() or threshold
@@ -184,19 +201,23 @@ def sweep(args) -> int:
         "threshold_over_critical": None if threshold is None else threshold / critical,
         "seconds": result.seconds,
         "compile_seconds": result.compile_seconds,
+        "seeds": args.seeds,
         "runs": [
             {
                 "learning_rate": float(rate),
+                "start": int(start_index),
                 "status": run.status.value,
                 "steps": run.num_steps,
                 "loss": run.loss,
             }
-            for rate, run in zip(rates, result.results, strict=True)
+            for rate, start_index, run in zip(
+                result.learning_rates, result.start_indices, result.results, strict=True
+            )
         ],
     }
     if args.plot:
         plots.learning_rate_sweep(
-            rates,
+            result.learning_rates,
             result.final_losses,
             np.array([run.num_steps for run in result.results]),
             np.array([run.status.value == "diverged" for run in result.results]),
@@ -211,13 +232,18 @@ def sweep(args) -> int:
     table = Table(title=f"steepest sweep: {args.optimizer} on {dataset.source}")
     for column in ("learning rate", "x 2/L", "status", "steps", "final cost"):
         table.add_column(column, justify="left" if column == "status" else "right")
-    for run in record["runs"]:
+    for rate in rates:  # one row per learning rate; its starts summarized
+        runs = [run for run in record["runs"] if run["learning_rate"] == float(rate)]
+        statuses = [run["status"] for run in runs]
         table.add_row(
-            f"{run['learning_rate']:.4g}",
-            f"{run['learning_rate'] / critical:.3f}",
-            run["status"],
-            str(run["steps"]),
-            f"{run['loss']:.6g}",
+            f"{rate:.4g}",
+            f"{rate / critical:.3f}",
+            ", ".join(
+                f"{status} x{statuses.count(status)}" if len(runs) > 1 else status
+                for status in dict.fromkeys(statuses)
+            ),
+            str(int(np.median([run["steps"] for run in runs]))),
+            f"{max(run['loss'] for run in runs):.6g}",
         )
     console = Console()
     console.print(table)
@@ -228,7 +254,7 @@ def sweep(args) -> int:
     )
     console.print(
         f"2/L = {critical:.6g} (L = {curvature.L:.6g}, from the Hessian by autodiff); {found}; "
-        f"{args.num} runs in one compiled call: {result.seconds:.3f} s "
+        f"{len(result.results)} runs in one compiled call: {result.seconds:.3f} s "
         f"plus {result.compile_seconds:.2f} s to compile (then a second sweep inside the "
         "bracket narrows the threshold)"
     )

@@ -32,13 +32,15 @@ from .loop import (
 
 @dataclasses.dataclass(frozen=True)
 class SweepResult:
-    """One ``FitResult`` per learning rate, in the order given.
+    """One ``FitResult`` per run: per learning rate, and per start within it.
 
-    Each result is what ``fit`` with that learning rate returns, except that
-    ``seconds`` and ``compile_seconds`` are those of the whole sweep.
+    Each result is what ``fit`` from that start with that learning rate returns,
+    except that ``seconds`` and ``compile_seconds`` are those of the whole sweep.
+    ``learning_rates[i]`` and ``start_indices[i]`` say what run ``i`` was.
     """
 
     learning_rates: np.ndarray
+    start_indices: np.ndarray
     results: tuple[FitResult, ...]
     seconds: float
     compile_seconds: float
@@ -57,16 +59,23 @@ class SweepResult:
         None when none diverged, when all did, or when they do not split cleanly
         (a diverged learning rate below one that did not diverge).
         """
-        order = np.argsort(self.learning_rates)
-        diverged = np.array([self.results[i].status is Status.DIVERGED for i in order])
+        rates = np.unique(self.learning_rates)  # sorted; a rate diverges if any start does
+        diverged = np.array(
+            [
+                any(
+                    result.status is Status.DIVERGED
+                    for result, rate_of_run in zip(self.results, self.learning_rates, strict=True)
+                    if rate_of_run == rate
+                )
+                for rate in rates
+            ]
+        )
         if diverged.all() or not diverged.any():
             return None
         first = int(np.argmax(diverged))
         if not diverged[first:].all():
             return None
-        return float(self.learning_rates[order[first - 1]]), float(
-            self.learning_rates[order[first]]
-        )
+        return float(rates[first - 1]), float(rates[first])
 
     def divergence_threshold(self) -> float | None:
         """Where divergence starts: the geometric midpoint of ``divergence_bracket``.
@@ -83,6 +92,7 @@ def sweep(
     params,
     *data,
     learning_rates: Sequence[float],
+    starts: Sequence | None = None,
     optimizer: str = "gd",
     max_steps: int = 10_000,
     tol: float = 1e-5,
@@ -91,15 +101,19 @@ def sweep(
 ) -> SweepResult:
     """Run ``fit`` for every learning rate at once, in one compiled call.
 
-    Every run starts at ``params`` and follows the rules of ``fit`` (stopping,
-    divergence, loss history); runs that stop early wait, unchanged, for the
-    others. Ctrl-C stops them all and returns what each reached.
+    Every run starts at ``params`` (or at each of ``starts``) and follows the
+    rules of ``fit`` (stopping, divergence, loss history); runs that stop early
+    wait, unchanged, for the others. Ctrl-C stops them all and returns what each
+    reached.
 
     Args:
         loss, params, *data, optimizer, max_steps, tol, divergence_factor,
         on_chunk: as for ``fit`` (``on_chunk`` sees the furthest step and the
             lowest cost among the runs).
-        learning_rates: one run per value, each positive.
+        learning_rates: one run per value (per start), each positive.
+        starts: several starting points, pytrees like ``params``, e.g. from
+            different seeds: every learning rate runs from each. By default,
+            ``params`` alone.
 
     Returns:
         A ``SweepResult``.
@@ -122,14 +136,22 @@ def sweep(
         raise ValueError(f"max_steps must be between 0 and {MAX_STEPS_LIMIT}, got {max_steps}")
     if not tol >= 0:
         raise ValueError(f"tol must be >= 0, got {tol}")
+    starts = [params] if starts is None else list(starts)
+    if not starts:
+        raise ValueError("starts is empty")
     transformation = optimizers.get(optimizer)
     loss_dtype, norm_dtype = _dtypes(loss, params, *data)
-    one = _initial_state(params, transformation.init(params), loss_dtype, norm_dtype)
-    stacked = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (rates.size, *leaf.shape)), one)
+    initial = [
+        _initial_state(start, transformation.init(start), loss_dtype, norm_dtype)
+        for start in starts
+    ]
+    # Runs are ordered by learning rate, then by start.
+    run_rates = np.repeat(rates, len(starts))
+    run_starts = np.tile(np.arange(len(starts)), rates.size)
+    stacked = jax.tree.map(lambda *leaves: jnp.stack([leaves[i] for i in run_starts]), *initial)
     state = stacked._replace(
-        opt_state=optimizers.with_learning_rate(stacked.opt_state, jnp.asarray(rates))
+        opt_state=optimizers.with_learning_rate(stacked.opt_state, jnp.asarray(run_rates))
     )
-    state = jax.tree.map(jnp.array, state)  # owned, writable copies for donation
     stride = max(1, math.ceil(max_steps / MAX_HISTORY))
     settings = (
         max_steps,
@@ -151,6 +173,6 @@ def sweep(
             run_seconds,
             compile_seconds,
         )
-        for i, rate in enumerate(rates)
+        for i, rate in enumerate(run_rates)
     )
-    return SweepResult(rates, results, run_seconds, compile_seconds)
+    return SweepResult(run_rates, run_starts, results, run_seconds, compile_seconds)

@@ -20,7 +20,20 @@ RUNS = {
     "compare-csv": ["compare", "--data", "two.csv", "--optimizers", "gd,lbfgs", "--json"],
     "sweep": ["sweep", "--json", "--plot", "sweep.png"],
     "sweep-csv": ["sweep", "--data", "two.csv", "--json", "--num", "32"],
-    "sweep-seeds": ["sweep", "--seeds", "2", "--num", "8", "--json"],
+    "sweep-seeds": ["sweep", "--seeds", "2", "--num", "16", "--json"],
+    "sweep-all-diverge": ["sweep", "--lr-min", "1.2", "--lr-max", "1.5", "--num", "4"],
+    "surface-flat": [
+        "plot-surface",
+        "--data",
+        "steep.csv",
+        "--no-standardize",
+        "--steps",
+        "300",
+        "--out",
+        "steep.png",
+        "--json",
+    ],
+    "bad-plot-path": ["compare", "--optimizers", "gd", "--plot", "two.csv/x.png"],
     "surface-csv": ["plot-surface", "--data", "one.csv", "--out", "one.png"],
     "surface": ["plot-surface", "--out", "surface.png", "--json", "--steps", "10"],
     "surface-table": ["plot-surface", "--out", "raw.png", "--no-standardize"],
@@ -40,6 +53,10 @@ def runs(tmp_path_factory):
     rows = "\n".join(f"{a},{b},{t}" for (a, b), t in zip(X, y, strict=True))
     (folder / "two.csv").write_text(f"a,b,target\n{rows}\n")
     ones = "\n".join(f"{a},{t}" for (a, _), t in zip(X, y, strict=True))
+    # y = 1000 x: the intercept's optimum is near zero, where a frame sized by it collapses.
+    x = np.linspace(0, 50, 100)
+    steep = "\n".join(f"{a},{1000 * a + e}" for a, e in zip(x, rng.normal(0, 1, 100), strict=True))
+    (folder / "steep.csv").write_text(f"x,y\n{steep}\n")
     (folder / "one.csv").write_text(f"a,target\n{ones}\n")
 
     def run(args):
@@ -103,8 +120,10 @@ def test_plot_surface_draws_three_paths(runs):
     assert run.returncode == 0, run.stderr
     record = json.loads(run.stdout)
     assert len(record["paths"]) == 3
-    for path in record["paths"].values():
-        assert len(path["m"]) == 11
+    small, good, too_large = record["paths"].values()
+    assert len(small["m"]) == len(good["m"]) == 11
+    assert 2 <= len(too_large["m"]) <= 11  # drawn until it leaves the frame
+    for path in (small, good, too_large):
         assert path["m"][0] == 0.0 and path["b"][0] == 0.0  # the tutorial's start
     png(folder / "surface.png")
     assert results["surface-table"].returncode == 0
@@ -115,9 +134,24 @@ def test_plot_surface_draws_three_paths(runs):
 
 def test_sweep_from_several_seeds(runs):
     record = json.loads(runs[1]["sweep-seeds"].stdout)
-    assert record["seeds"] == 2 and len(record["runs"]) == 16
+    assert record["seeds"] == 2 and len(record["runs"]) == 32
     assert {run["start"] for run in record["runs"]} == {0, 1}
-    assert record["threshold_over_critical"] == pytest.approx(1.0, abs=0.05)
+    assert record["threshold_over_critical"] == pytest.approx(1.0, abs=0.02)
+
+
+def test_sweep_says_when_every_run_diverged(runs):
+    run = runs[1]["sweep-all-diverge"]
+    assert run.returncode == 0
+    assert "every run diverged" in " ".join(run.stdout.split())
+    assert "narrowed" not in run.stdout
+
+
+def test_plot_surface_frames_paths_near_a_zero_optimum(runs):
+    folder, results = runs
+    record = json.loads(results["surface-flat"].stdout)
+    small, good, _ = record["paths"].values()
+    assert len(small["m"]) == len(good["m"]) == 301
+    png(folder / "steep.png")
 
 
 @pytest.mark.parametrize(
@@ -127,6 +161,7 @@ def test_sweep_from_several_seeds(runs):
         ("bad-lr-range", "--lr-min"),
         ("bad-surface-features", "one feature"),
         ("bad-surface-no-out", "--out"),
+        ("bad-plot-path", "cannot write"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(runs, name, fragment):

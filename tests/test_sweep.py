@@ -90,6 +90,22 @@ def test_several_starts_run_side_by_side_and_equal_separate_fits(x64):
     assert result.divergence_bracket() == (0.3, 2.0)
 
 
+def test_ctrl_c_stops_every_run_and_claims_no_threshold():
+    import os
+    import signal
+
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(5, 30, 1))
+    start = steepest.models.zeros(1)
+
+    def interrupt(progress):
+        os.kill(os.getpid(), signal.SIGINT)
+
+    result = sweep(mse, start, X, y, learning_rates=[1e-4, 0.1, 5.0], max_steps=10**9, tol=0.0,
+                   on_chunk=interrupt)  # fmt: skip
+    assert Status.INTERRUPTED in result.statuses
+    assert result.divergence_bracket() is None and result.divergence_threshold() is None
+
+
 def test_bad_learning_rates():
     X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(2, 20, 1))
     start = steepest.models.zeros(1)

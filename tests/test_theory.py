@@ -79,3 +79,14 @@ def test_curvature_matches_the_spectrum_of_two_over_n_xtx_and_predicts_the_rate(
     assert observed == pytest.approx(found.optimal_rate, rel=0.05)
     assert found.rate(found.optimal_learning_rate) == pytest.approx(found.optimal_rate)
     assert found.rate(found.critical_learning_rate) == pytest.approx(1.0)
+
+
+def test_curvature_of_a_saddle_names_no_optimal_step():
+    def saddle(p):
+        return 0.5 * (p[0] ** 2 - p[1] ** 2)
+
+    found = theory.curvature(saddle, jnp.zeros(2))
+    assert (found.L, found.mu) == (pytest.approx(1.0), pytest.approx(-1.0))
+    assert found.condition_number == np.inf
+    assert np.isnan(found.optimal_learning_rate) and np.isnan(found.optimal_rate)
+    assert found.critical_learning_rate == pytest.approx(2.0)

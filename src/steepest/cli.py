@@ -204,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         # e.g. a cost that overflows at the start or a Hessian with no positive eigenvalue.
         sys.stderr.write(f"steepest: error: {error}\n")
         return EXIT_BAD_INPUT
+    except OSError as error:  # a figure or record that cannot be written
+        sys.stderr.write(f"steepest: error: cannot write {error.filename}: {error.strerror}\n")
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:  # Ctrl-C before the loop started; inside it, fit returns
         sys.stderr.write("steepest: interrupted\n")
         return EXIT_INTERRUPTED

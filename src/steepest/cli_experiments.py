@@ -90,8 +90,9 @@ def _flat(params) -> np.ndarray:
 
 def compare(args) -> int:
     from . import optimizers, plots, records, theory
+    from .cli import EXIT_INTERRUPTED
     from .data import DataError
-    from .loop import fit
+    from .loop import Status, fit
     from .losses import mse
 
     names = [name.strip() for name in args.optimizers.split(",") if name.strip()]
@@ -121,6 +122,9 @@ def compare(args) -> int:
             }
         )
         curves[name] = (result.loss_steps, result.losses)
+        if result.status is Status.INTERRUPTED:  # Ctrl-C stops the comparison, not one run
+            break
+    interrupted = result.status is Status.INTERRUPTED
     record = {
         "data": dataset.source,
         "tol": args.tol,
@@ -132,9 +136,10 @@ def compare(args) -> int:
         plots.loss_curves(
             curves, exact_loss, args.plot, title=f"{dataset.source}: tolerance {args.tol:g}"
         )
+    code = EXIT_INTERRUPTED if interrupted else EXIT_OK
     if args.json:
         print(records.dumps(record))
-        return EXIT_OK
+        return code
     table = Table(title=f"steepest compare: {dataset.source}, tol {args.tol:g}")
     for column in ("optimizer", "lr", "steps", "status", "final cost", "|p - p*|", "seconds"):
         table.add_column(column, justify="left" if column in ("optimizer", "status") else "right")
@@ -153,14 +158,16 @@ def compare(args) -> int:
     console.print(
         f"least-squares cost {exact_loss:.8g}" + (f"; wrote {args.plot}" if args.plot else "")
     )
-    return EXIT_OK
+    return code
 
 
 def sweep(args) -> int:
     import jax
 
     from . import plots, records, theory
+    from .cli import EXIT_INTERRUPTED
     from .data import DataError
+    from .loop import Status
     from .losses import mse
     from .models import Linear
     from .sweep import sweep as run_sweep
@@ -182,14 +189,17 @@ def sweep(args) -> int:
         mse, start, X, y, learning_rates=rates, starts=starts, optimizer=args.optimizer,
         max_steps=args.steps, tol=args.tol,
     )  # fmt: skip
+    interrupted = any(run.status is Status.INTERRUPTED for run in result.results)
     threshold = result.divergence_threshold()
     bracket = result.divergence_bracket()
+    refined = None
     if bracket is not None:  # narrow it: a second sweep inside, same shapes, no compile
         refined = run_sweep(
             mse, start, X, y, learning_rates=np.geomspace(*bracket, args.num), starts=starts,
             optimizer=args.optimizer, max_steps=args.steps, tol=args.tol,
         )  # fmt: skip
-        threshold = refined.divergence_threshold() or threshold
+        interrupted = any(run.status is Status.INTERRUPTED for run in refined.results)
+        threshold = None if interrupted else (refined.divergence_threshold() or threshold)
     record = {
         "data": dataset.source,
         "optimizer": args.optimizer,
@@ -226,9 +236,10 @@ def sweep(args) -> int:
             title=f"{args.optimizer} on {dataset.source}: {args.num} learning rates, one call",
             threshold=threshold,
         )
+    code = EXIT_INTERRUPTED if interrupted else EXIT_OK
     if args.json:
         print(records.dumps(record))
-        return EXIT_OK
+        return code
     table = Table(title=f"steepest sweep: {args.optimizer} on {dataset.source}")
     for column in ("learning rate", "x 2/L", "status", "steps", "final cost"):
         table.add_column(column, justify="left" if column == "status" else "right")
@@ -247,18 +258,36 @@ def sweep(args) -> int:
         )
     console = Console()
     console.print(table)
-    found = (
-        "no divergence in the range swept"
-        if threshold is None
-        else f"diverges from {threshold:.6g} ({100 * (threshold / critical - 1):+.2f}% from 2/L)"
-    )
     console.print(
-        f"2/L = {critical:.6g} (L = {curvature.L:.6g}, from the Hessian by autodiff); {found}; "
+        f"2/L = {critical:.6g} (L = {curvature.L:.6g}, from the Hessian by autodiff); "
+        f"{_threshold_sentence(result, threshold, critical, interrupted)}; "
         f"{len(result.results)} runs in one compiled call: {result.seconds:.3f} s "
-        f"plus {result.compile_seconds:.2f} s to compile (then a second sweep inside the "
-        "bracket narrows the threshold)"
+        f"plus {result.compile_seconds:.2f} s to compile"
+        + ("; a second sweep inside the bracket narrowed it" if refined is not None else "")
     )
-    return EXIT_OK
+    return code
+
+
+def _threshold_sentence(result, threshold, critical, interrupted) -> str:
+    from .loop import Status
+
+    if interrupted:
+        return "interrupted: no threshold from runs that did not finish"
+    if threshold is not None:
+        return f"diverges from {threshold:.6g} ({100 * (threshold / critical - 1):+.2f}% from 2/L)"
+    diverged = [run.status is Status.DIVERGED for run in result.results]
+    if all(diverged):
+        return "every run diverged: sweep lower learning rates (--lr-min)"
+    if not any(diverged):
+        return "no run diverged in the range swept (--lr-max)"
+    return "diverged and converging runs interleave: no single threshold"
+
+
+def _axis(values, points: int = 121) -> np.ndarray:
+    """A grid covering ``values`` with 25% to spare on each side (never of zero width)."""
+    low, high = float(np.min(values)), float(np.max(values))
+    spare = max(0.25 * (high - low), 1e-3 * max(abs(low), abs(high), 1.0))
+    return np.linspace(low - spare, high + spare, points)
 
 
 def plot_surface(args) -> int:
@@ -287,12 +316,14 @@ def plot_surface(args) -> int:
         path = trajectory(mse, start, X, y, learning_rate=rate, steps=args.steps)
         paths[label] = (np.asarray(path.w[:, 0], np.float64), np.asarray(path.b, np.float64))
     m_star, b_star = float(exact.w[0]), float(exact.b)
-    m_span = 1.6 * max(abs(m_star), 1e-3)
-    b_span = 1.6 * max(abs(b_star), 1e-3)
-    m_grid = np.linspace(m_star - m_span, m_star + m_span, 121)
-    b_grid = np.linspace(b_star - b_span, b_star + b_span, 121)
+    # The frame holds the optimum and the paths below 2/L (the last one diverges), padded.
+    stable = list(paths.values())[:2]
+    m_grid = _axis([m_star, *np.concatenate([ms for ms, _ in stable])])
+    b_grid = _axis([b_star, *np.concatenate([bs for _, bs in stable])])
     for label, (ms, bs) in paths.items():  # a diverging path: drawn until it leaves the frame
-        outside = (np.abs(ms - m_star) > 2 * m_span) | (np.abs(bs - b_star) > 2 * b_span)
+        outside = (np.abs(ms - m_grid.mean()) > 3 * np.ptp(m_grid)) | (
+            np.abs(bs - b_grid.mean()) > 3 * np.ptp(b_grid)
+        )
         if outside.any():
             end = int(np.argmax(outside)) + 1
             paths[label] = (ms[:end], bs[:end])
@@ -303,6 +334,10 @@ def plot_surface(args) -> int:
     costs = jax.vmap(jax.vmap(cost_at, in_axes=(0, None)), in_axes=(None, 0))(
         jnp.asarray(m_grid, X.dtype), jnp.asarray(b_grid, X.dtype)
     )
+    if not np.all(np.isfinite(costs)):
+        raise DataError(
+            f"the cost overflows {X.dtype} on the plotted grid; try --x64 or standardized features"
+        )
     coordinates = "standardized" if args.standardize else "raw"
     plots.cost_surface(
         m_grid, b_grid, np.asarray(costs, np.float64), paths, (m_star, b_star), args.out,

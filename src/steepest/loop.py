@@ -335,7 +335,9 @@ def fit(
     return _result(state, stride, learning_rate, tol, run_seconds, compile_seconds)
 
 
-def _initial_state(params, opt_state, loss_dtype, norm_dtype) -> _LoopState:
+def _initial_state(
+    params, opt_state, loss_dtype, norm_dtype, history_size: int = MAX_HISTORY + 2
+) -> _LoopState:
     nan = jnp.asarray(jnp.nan, loss_dtype)
     state = _LoopState(
         params=params,
@@ -348,7 +350,7 @@ def _initial_state(params, opt_state, loss_dtype, norm_dtype) -> _LoopState:
         good_loss=nan,
         good_grad_norm=jnp.asarray(jnp.nan, norm_dtype),
         frozen=jnp.asarray(False),
-        history=jnp.zeros(MAX_HISTORY + 2, loss_dtype),
+        history=jnp.zeros(history_size, loss_dtype),
     )
     # Copy the leaves so that donating the loop state never invalidates the caller's arrays.
     return jax.tree.map(jnp.array, state)

@@ -34,8 +34,9 @@ from .loop import (
 class SweepResult:
     """One ``FitResult`` per run: per learning rate, and per start within it.
 
-    Each result is what ``fit`` from that start with that learning rate returns,
-    except that ``seconds`` and ``compile_seconds`` are those of the whole sweep.
+    Each result is what ``fit`` from that start with that learning rate returns
+    (up to rounding: batched arithmetic may round differently), except that
+    ``seconds`` and ``compile_seconds`` are those of the whole sweep.
     ``learning_rates[i]`` and ``start_indices[i]`` say what run ``i`` was.
     """
 
@@ -56,9 +57,12 @@ class SweepResult:
     def divergence_bracket(self) -> tuple[float, float] | None:
         """The largest learning rate that did not diverge and the smallest that did.
 
-        None when none diverged, when all did, or when they do not split cleanly
-        (a diverged learning rate below one that did not diverge).
+        None when none diverged, when all did, when they do not split cleanly
+        (a diverged learning rate below one that did not diverge), or when a run
+        was interrupted (its fate is unknown).
         """
+        if any(result.status is Status.INTERRUPTED for result in self.results):
+            return None
         rates = np.unique(self.learning_rates)  # sorted; a rate diverges if any start does
         diverged = np.array(
             [
@@ -141,18 +145,20 @@ def sweep(
         raise ValueError("starts is empty")
     transformation = optimizers.get(optimizer)
     loss_dtype, norm_dtype = _dtypes(loss, params, *data)
+    stride = max(1, math.ceil(max_steps / MAX_HISTORY))
+    # A history per run, sized to the run (fit keeps one fixed size, to never recompile).
+    history_size = max_steps // stride + 2
     initial = [
-        _initial_state(start, transformation.init(start), loss_dtype, norm_dtype)
+        _initial_state(start, transformation.init(start), loss_dtype, norm_dtype, history_size)
         for start in starts
     ]
     # Runs are ordered by learning rate, then by start.
     run_rates = np.repeat(rates, len(starts))
     run_starts = np.tile(np.arange(len(starts)), rates.size)
-    stacked = jax.tree.map(lambda *leaves: jnp.stack([leaves[i] for i in run_starts]), *initial)
+    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves)[run_starts], *initial)
     state = stacked._replace(
         opt_state=optimizers.with_learning_rate(stacked.opt_state, jnp.asarray(run_rates))
     )
-    stride = max(1, math.ceil(max_steps / MAX_HISTORY))
     settings = (
         max_steps,
         stride,

@@ -142,9 +142,10 @@ class Curvature:
         mu: the smallest eigenvalue.
         condition_number: ``L / mu`` (infinite when ``mu <= 0``).
         critical_learning_rate: ``2 / L``; at and above it gradient descent diverges.
-        optimal_learning_rate: ``2 / (L + mu)``, the fixed step that converges fastest.
+        optimal_learning_rate: ``2 / (L + mu)``, the fixed step that converges fastest
+            (NaN unless ``mu > 0``).
         optimal_rate: ``(L - mu) / (L + mu)``, the factor by which that step shrinks
-            the distance to the minimum at every step.
+            the distance to the minimum at every step (NaN unless ``mu > 0``).
     """
 
     eigenvalues: np.ndarray
@@ -178,12 +179,13 @@ def curvature(loss: Callable, params, *data) -> Curvature:
     """
     eigenvalues = np.linalg.eigvalsh(hessian(loss, params, *data))
     largest, smallest = float(eigenvalues[-1]), float(eigenvalues[0])
+    convex = smallest > 0  # else no fixed step converges from everywhere: no optimum to name
     return Curvature(
         eigenvalues=eigenvalues,
         L=largest,
         mu=smallest,
-        condition_number=largest / smallest if smallest > 0 else math.inf,
-        critical_learning_rate=2.0 / largest,
-        optimal_learning_rate=2.0 / (largest + smallest),
-        optimal_rate=(largest - smallest) / (largest + smallest),
+        condition_number=largest / smallest if convex else math.inf,
+        critical_learning_rate=2.0 / largest if largest > 0 else math.inf,
+        optimal_learning_rate=2.0 / (largest + smallest) if convex else math.nan,
+        optimal_rate=(largest - smallest) / (largest + smallest) if convex else math.nan,
     )

@@ -309,10 +309,7 @@ def fit(
         >>> result.status.value, [round(v, 3) for v in result.params.w.tolist()]
         ('converged', [2.0])
     """
-    if not 0 <= max_steps <= MAX_STEPS_LIMIT:
-        raise ValueError(f"max_steps must be between 0 and {MAX_STEPS_LIMIT}, got {max_steps}")
-    if not tol >= 0:
-        raise ValueError(f"tol must be >= 0, got {tol}")
+    _check_settings(max_steps, tol)
     transformation, learning_rate = _resolve_optimizer(
         optimizer, learning_rate, loss, params, *data
     )
@@ -333,6 +330,13 @@ def fit(
         run_chunk, state, settings, data, max_steps, on_chunk
     )
     return _result(state, stride, learning_rate, tol, run_seconds, compile_seconds)
+
+
+def _check_settings(max_steps: int, tol: float) -> None:
+    if not 0 <= max_steps <= MAX_STEPS_LIMIT:
+        raise ValueError(f"max_steps must be between 0 and {MAX_STEPS_LIMIT}, got {max_steps}")
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0, got {tol}")
 
 
 def _initial_state(

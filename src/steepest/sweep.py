@@ -18,10 +18,10 @@ from . import optimizers
 from .loop import (
     DIVERGENCE_FACTOR,
     MAX_HISTORY,
-    MAX_STEPS_LIMIT,
     FitResult,
     Progress,
     Status,
+    _check_settings,
     _compiled_chunk,
     _drive,
     _dtypes,
@@ -136,10 +136,7 @@ def sweep(
         raise ValueError("learning_rates is empty")
     if not np.all(np.isfinite(rates) & (rates > 0)):
         raise ValueError(f"learning_rates must be positive numbers, got {rates.tolist()}")
-    if not 0 <= max_steps <= MAX_STEPS_LIMIT:
-        raise ValueError(f"max_steps must be between 0 and {MAX_STEPS_LIMIT}, got {max_steps}")
-    if not tol >= 0:
-        raise ValueError(f"tol must be >= 0, got {tol}")
+    _check_settings(max_steps, tol)
     starts = [params] if starts is None else list(starts)
     if not starts:
         raise ValueError("starts is empty")

@@ -135,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"one of {', '.join(optimizers.names())} (default gd, the tutorial's rule)",
     )
+    fit.add_argument(
+        "--method",
+        choices=["loop", "quadratic"],
+        default="loop",
+        help="quadratic: take the Hessian and gradient once, then step in O(d^2) (mse is "
+        "quadratic in w and b; same iterates up to rounding)",
+    )
     fit.add_argument("--json", action="store_true", help="print the result as JSON")
     from . import cli_experiments
 
@@ -312,6 +319,7 @@ def _fit(args) -> int:
             max_steps=args.steps,
             tol=args.tol,
             on_chunk=bar.update,
+            method=args.method,
         )
 
     fitted = standardizer.to_original(result.params)
@@ -342,6 +350,7 @@ def _fit(args) -> int:
         "learning_rate": learning_rate,
         "learning_rate_source": lr_source,
         "optimizer": args.optimizer,
+        "method": args.method,
         "dtype": jnp.dtype(dtype).name,
         "standardized": args.standardize,
         "data": {

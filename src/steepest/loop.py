@@ -269,6 +269,7 @@ def fit(
     tol: float = 1e-5,
     divergence_factor: float = DIVERGENCE_FACTOR,
     on_chunk: Callable[[Progress], None] | None = None,
+    method: str = "loop",
 ) -> FitResult:
     """Minimize ``loss(params, *data)`` by a compiled optimizer loop.
 
@@ -297,6 +298,12 @@ def fit(
         divergence_factor: how far the cost may rise above its start, in units
             of ``max(|start|, 1)``; ``math.inf`` leaves only non-finite costs.
         on_chunk: called with a ``Progress`` after each chunk of steps.
+        method: ``"loop"`` evaluates ``loss`` and its gradient on the data at every
+            step. ``"quadratic"``, for a loss exactly quadratic in its params (the
+            mean squared error of a linear model, ridge), first takes its Hessian H
+            and gradient g once by autodiff (one pass over the data), then steps
+            with the gradient ``g + H (p - p0)``: O(d^2) a step whatever N is, the
+            same iterates up to rounding. It refuses a loss that is not quadratic.
 
     Returns:
         A ``FitResult``.
@@ -310,6 +317,10 @@ def fit(
         ('converged', [2.0])
     """
     _check_settings(max_steps, tol)
+    if method == "quadratic":
+        loss, data = theory.quadratic_loss, theory.quadratic_model(loss, params, *data)
+    elif method != "loop":
+        raise ValueError(f"method must be 'loop' or 'quadratic', got {method!r}")
     transformation, learning_rate = _resolve_optimizer(
         optimizer, learning_rate, loss, params, *data
     )

@@ -101,7 +101,12 @@ def _hessian_columns(loss: Callable):
             return jax.jvp(flat_grad, (flat,), (direction,))[1]
 
         basis = jnp.eye(flat.size, dtype=flat.dtype)
-        return jax.lax.map(column, basis, batch_size=min(flat.size, 16))
+        # As many columns at once as keep the intermediates (a few of the data's length
+        # each) near 2**26 elements: for the mean squared error a batch of columns is two
+        # matmuls over X, so fewer, larger batches mean fewer passes over the data.
+        rows = max((leaf.shape[0] for leaf in jax.tree.leaves(data) if leaf.ndim), default=1)
+        batch = max(1, min(flat.size, 2**26 // rows))
+        return jax.lax.map(column, basis, batch_size=batch)
 
     return jax.jit(columns)
 
@@ -189,3 +194,62 @@ def curvature(loss: Callable, params, *data) -> Curvature:
         optimal_learning_rate=2.0 / (largest + smallest) if convex else math.nan,
         optimal_rate=(largest - smallest) / (largest + smallest) if convex else math.nan,
     )
+
+
+def quadratic_model(loss: Callable, params, *data) -> tuple:
+    """The exact quadratic a quadratic loss is, from autodiff at ``params``: one pass over data.
+
+    A loss that is exactly quadratic in its params (the mean squared error of a
+    linear model, ridge) equals
+
+    .. math::
+
+        f(p) = f(p_0) + g^\\top (p - p_0) + \\tfrac12 (p - p_0)^\\top H (p - p_0)
+
+    with :math:`g = \\nabla f(p_0)` and :math:`H` its Hessian, so its gradient
+    :math:`g + H (p - p_0)` costs O(d^2) whatever the size of the data.
+
+    Returns:
+        ``(hessian, gradient, value, center)``: H, g and f(p_0) at
+        ``center`` = p_0, flattened as ``jax.flatten_util.ravel_pytree`` does.
+
+    Raises:
+        ValueError: when the loss is not quadratic: its Hessian or its value at
+            a second point disagrees with the model beyond rounding.
+    """
+    flat, unravel = ravel_pytree(params)
+    hessian_matrix = jnp.asarray(hessian(loss, params, *data), flat.dtype)
+    value, grad = jax.value_and_grad(loss)(params, *data)
+    gradient = ravel_pytree(grad)[0]
+    # A second point, one unit away in every coordinate: the model's value and its
+    # curvature along that direction must hold there too (one more pass over the data).
+    step = jnp.ones_like(flat)
+    predicted = value + gradient @ step + 0.5 * step @ hessian_matrix @ step
+    actual = loss(unravel(flat + step), *data)
+    rounding = 1e3 * jnp.finfo(flat.dtype).eps * (jnp.abs(value) + jnp.abs(actual) + 1.0)
+    curvature_there = jax.jvp(
+        lambda p: ravel_pytree(jax.grad(loss)(unravel(p), *data))[0], (flat + step,), (step,)
+    )[1]
+    expected = hessian_matrix @ step
+    scale = float(jnp.max(jnp.abs(expected))) + 1.0
+    if not (
+        abs(float(predicted) - float(actual)) <= float(rounding)
+        and float(jnp.max(jnp.abs(curvature_there - expected))) <= 1e-4 * scale
+    ):
+        raise ValueError(
+            "the loss is not quadratic in its params (its Hessian or value moves between "
+            "two points): the quadratic method does not apply"
+        )
+    return hessian_matrix, gradient, value, flat
+
+
+def quadratic_loss(params, hessian_matrix, gradient, value, center):
+    """The model of ``quadratic_model`` evaluated at ``params``: a loss ``fit`` can run.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> float(quadratic_loss(jnp.array([1.0]), jnp.eye(1), jnp.zeros(1), 0.0, jnp.zeros(1)))
+        0.5
+    """
+    delta = ravel_pytree(params)[0] - center
+    return value + gradient @ delta + 0.5 * delta @ (hessian_matrix @ delta)

@@ -1,0 +1,41 @@
+"""fit(method="quadratic"): the same iterates as the plain loop, at O(d^2) a step."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from problems import regression_problem
+
+import steepest
+from steepest import Status, fit, mse, optimizers
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "momentum", "adam", "lbfgs"])
+def test_quadratic_method_gives_the_same_iterates_as_the_loop(optimizer, x64):
+    X, y = (jnp.asarray(a) for a in regression_problem(0, 500, 4))
+    start = steepest.models.zeros(4, jnp.float64)
+    rate = optimizers.DEFAULT_LEARNING_RATES.get(optimizer, 0.05)
+    plain = fit(mse, start, X, y, optimizer=optimizer, learning_rate=rate, max_steps=200, tol=0)
+    quick = fit(mse, start, X, y, optimizer=optimizer, learning_rate=rate, max_steps=200, tol=0,
+                method="quadratic")  # fmt: skip
+    assert quick.num_steps == plain.num_steps
+    np.testing.assert_allclose(quick.params.w, plain.params.w, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(float(quick.params.b), float(plain.params.b), atol=1e-10)
+    np.testing.assert_allclose(quick.losses, plain.losses, rtol=1e-10)
+
+
+def test_quadratic_method_reaches_lstsq_and_refuses_a_loss_that_is_not_quadratic(x64):
+    X, y = regression_problem(1, 300, 3)
+    start = steepest.models.zeros(3, jnp.float64)
+    result = fit(mse, start, jnp.asarray(X), jnp.asarray(y), method="quadratic", tol=1e-12,
+                 max_steps=100_000)  # fmt: skip
+    assert result.status is Status.CONVERGED
+    exact = steepest.theory.closed_form(X, y)
+    np.testing.assert_allclose(result.params.w, exact.w, rtol=1e-8)
+
+    def quartic(params, X, y):
+        return mse(params, X, y) + jnp.sum(params.w**4)
+
+    with pytest.raises(ValueError, match="not quadratic"):
+        fit(quartic, start, jnp.asarray(X), jnp.asarray(y), method="quadratic", learning_rate=0.1)
+    with pytest.raises(ValueError, match="method must be 'loop' or 'quadratic'"):
+        fit(mse, start, jnp.asarray(X), jnp.asarray(y), method="newton", learning_rate=0.1)

@@ -103,6 +103,18 @@ def _add_data_arguments(command) -> None:
     )
 
 
+def add_run_arguments(command) -> None:
+    """The options every command that runs the loop shares: its budget and its output."""
+    command.add_argument("--steps", type=_step_count, default=10_000, help="most steps (1e4)")
+    command.add_argument(
+        "--tol",
+        type=_non_negative_float,
+        default=1e-5,
+        help="stop when the gradient norm is at most this (default 1e-5)",
+    )
+    command.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__, optimizers
 
@@ -121,13 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         help="learning rate (default: 1/L, L the largest eigenvalue of the Hessian of the cost)",
     )
-    fit.add_argument("--steps", type=_step_count, default=10_000, help="most steps (default 1e4)")
-    fit.add_argument(
-        "--tol",
-        type=_non_negative_float,
-        default=1e-5,
-        help="stop when the gradient norm is at most this (default 1e-5)",
-    )
+    add_run_arguments(fit)
     fit.add_argument(
         "--optimizer",
         default="gd",
@@ -142,7 +148,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="quadratic: take the Hessian and gradient once, then step in O(d^2) (mse is "
         "quadratic in w and b; same iterates up to rounding)",
     )
-    fit.add_argument("--json", action="store_true", help="print the result as JSON")
     from . import cli_experiments
 
     cli_experiments.add_commands(commands)

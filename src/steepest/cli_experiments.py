@@ -12,10 +12,9 @@ from rich.table import Table
 from .cli import (
     EXIT_OK,
     _add_data_arguments,
-    _non_negative_float,
     _positive_float,
     _positive_int,
-    _step_count,
+    add_run_arguments,
     prepare,
 )
 
@@ -38,7 +37,7 @@ def add_commands(commands) -> None:
         metavar="A,B,...",
         help=f"comma-separated, from: {', '.join(optimizers.names())} (default {DEFAULT_COMPARE})",
     )
-    _add_run_arguments(compare)
+    add_run_arguments(compare)
     compare.add_argument("--plot", metavar="FILE.png", help="write loss-vs-step curves")
 
     sweep = commands.add_parser(
@@ -60,7 +59,7 @@ def add_commands(commands) -> None:
         help="run every learning rate from K random starts (standard normal params in the "
         "coordinates the descent sees, seeds 0..K-1) instead of from zero",
     )
-    _add_run_arguments(sweep)
+    add_run_arguments(sweep)
     sweep.add_argument("--plot", metavar="FILE.png", help="write cost and steps against lr")
 
     surface = commands.add_parser(
@@ -74,14 +73,6 @@ def add_commands(commands) -> None:
     surface.add_argument("--steps", type=_positive_int, default=30, help="steps drawn (30)")
     surface.add_argument("--out", metavar="FILE.png", required=True, help="the PNG to write")
     surface.add_argument("--json", action="store_true", help="print the paths as JSON")
-
-
-def _add_run_arguments(command) -> None:
-    command.add_argument("--steps", type=_step_count, default=10_000, help="most steps (1e4)")
-    command.add_argument(
-        "--tol", type=_non_negative_float, default=1e-5, help="gradient-norm tolerance (1e-5)"
-    )
-    command.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
 def _flat(params) -> np.ndarray:

@@ -179,15 +179,9 @@ def _compiled_chunk(
                 [_DIVERGED, _CONVERGED, _MAX_STEPS],
                 _RUNNING,
             )
-            updates, opt_state = transformation.update(
-                grad,
-                s.opt_state,
-                s.params,
-                value=value,
-                grad=grad,
-                value_fn=lambda params: loss(params, *data),
+            stepped, opt_state = _update(
+                transformation, loss, data, s.params, s.opt_state, value, grad
             )
-            stepped = optax.apply_updates(s.params, updates)
             unchanged = jax.tree.map(lambda new, old: jnp.all(new == old), stepped, s.params)
             frozen = jnp.all(jnp.stack(jax.tree.leaves(unchanged)))
             running = status == _RUNNING
@@ -222,6 +216,18 @@ def _compiled_chunk(
         )
 
     return jax.jit(run_chunk, donate_argnums=0)
+
+
+def _update(transformation, loss, data, params, opt_state, value, grad):
+    """One optimizer step: the new params and optimizer state.
+
+    Every optimizer gets ``value``, ``grad`` and ``value_fn`` as extra arguments:
+    line searches (L-BFGS) need them, the others ignore them.
+    """
+    updates, opt_state = transformation.update(
+        grad, opt_state, params, value=value, grad=grad, value_fn=lambda p: loss(p, *data)
+    )
+    return optax.apply_updates(params, updates), opt_state
 
 
 class _InterruptFlag:
@@ -533,11 +539,7 @@ def trajectory(
     def one_step(carry, _):
         current, opt_state = carry
         value, grad = jax.value_and_grad(loss)(current, *data)
-        updates, opt_state = transformation.update(
-            grad, opt_state, current, value=value, grad=grad,
-            value_fn=lambda p: loss(p, *data),
-        )  # fmt: skip
-        following = optax.apply_updates(current, updates)
+        following, opt_state = _update(transformation, loss, data, current, opt_state, value, grad)
         return (following, opt_state), following
 
     _, path = jax.lax.scan(one_step, (params, state), length=steps)

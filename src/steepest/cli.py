@@ -285,10 +285,8 @@ def _check(args) -> int:
             rtol=args.rtol, fd_rtol=args.fd_rtol, atol=args.atol,
         )  # fmt: skip
     except Exception as error:  # the user's functions failed on these params and data
-        message = str(error).strip().splitlines()
         raise data.DataError(
-            f"evaluating the loss or gradient failed: {type(error).__name__}"
-            + (f": {message[0]}" if message else "")
+            f"evaluating the loss or gradient failed: {sources.describe_error(error)}"
         ) from None
     if args.json:
         print(records.dumps(report.to_dict()))

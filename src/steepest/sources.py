@@ -43,7 +43,7 @@ def load_function(spec: str) -> Callable:
         module_spec.loader.exec_module(module)
     except Exception as error:
         del sys.modules[module_name]
-        raise DataError(f"{path}: importing it failed: {_first_line(error)}") from None
+        raise DataError(f"{path}: importing it failed: {describe_error(error)}") from None
     function = getattr(module, name, None)
     if not callable(function):
         defined = sorted(
@@ -120,14 +120,14 @@ def data_for(function: Callable, path: str | Path | None) -> list[np.ndarray]:
     try:
         loaded = np.load(path, allow_pickle=False)
     except unreadable as error:
-        raise DataError(f"{path}: not a readable .npz file ({_first_line(error)})") from None
+        raise DataError(f"{path}: not a readable .npz file ({describe_error(error)})") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise DataError(f"{path}: expected an .npz file of named arrays")
     try:
         with loaded:
             arrays = {key: loaded[key] for key in loaded.files}
     except unreadable as error:
-        raise DataError(f"{path}: not a readable .npz file ({_first_line(error)})") from None
+        raise DataError(f"{path}: not a readable .npz file ({describe_error(error)})") from None
     if any(p.kind == p.VAR_POSITIONAL for p in parameters):
         return list(arrays.values())
     missing = [p.name for p in parameters if p.name not in arrays and p.default is p.empty]
@@ -139,6 +139,7 @@ def data_for(function: Callable, path: str | Path | None) -> list[np.ndarray]:
     return [arrays[p.name] for p in parameters if p.name in arrays]
 
 
-def _first_line(error: BaseException) -> str:
+def describe_error(error: BaseException) -> str:
+    """``TypeError: the first line of its message``: an error in one line."""
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__

@@ -7,12 +7,14 @@ any Optax optimizer.
 """
 
 from . import analytic as analytic
+from . import blocks as blocks
 from . import data as data
 from . import loop as loop
 from . import optimizers as optimizers
 from . import testing as testing
 from . import theory as theory
 from . import tutorial as tutorial
+from .blocks import row_mean as row_mean
 from .data import DataError as DataError
 from .gradcheck import GradientReport as GradientReport
 from .gradcheck import check_gradient as check_gradient

@@ -8,9 +8,11 @@ by autodiff; ``analytic.py`` holds the hand derivation kept to check against it.
 import jax
 import jax.numpy as jnp
 
+from .blocks import row_mean
 from .models import Linear, predict
 
 
+@row_mean
 def mse(params: Linear, X: jax.Array, y: jax.Array) -> jax.Array:
     """Mean squared error of a linear model.
 
@@ -18,7 +20,8 @@ def mse(params: Linear, X: jax.Array, y: jax.Array) -> jax.Array:
 
         f(w, b) = \\frac{1}{N} \\sum_{i=1}^{N} \\bigl(y_i - (x_i \\cdot w + b)\\bigr)^2
 
-    With one feature this is the tutorial's ``f(m, b)``.
+    With one feature this is the tutorial's ``f(m, b)``. It is marked ``row_mean``
+    (a mean over the rows of ``X`` and ``y``), so ``fit`` may evaluate it in row blocks.
 
     Args:
         params: a ``Linear(w, b)``.

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import optimizers
+from . import blocks, optimizers
 from .loop import (
     DIVERGENCE_FACTOR,
     MAX_HISTORY,
@@ -27,6 +27,7 @@ from .loop import (
     _dtypes,
     _initial_state,
     _result,
+    unroll_for,
 )
 
 
@@ -102,6 +103,7 @@ def sweep(
     tol: float = 1e-5,
     divergence_factor: float = DIVERGENCE_FACTOR,
     on_chunk: Callable[[Progress], None] | None = None,
+    block_rows: int | str | None = "auto",
 ) -> SweepResult:
     """Run ``fit`` for every learning rate at once, in one compiled call.
 
@@ -112,7 +114,7 @@ def sweep(
 
     Args:
         loss, params, *data, optimizer, max_steps, tol, divergence_factor,
-        on_chunk: as for ``fit`` (``on_chunk`` sees the furthest step and the
+        block_rows, on_chunk: as for ``fit`` (``on_chunk`` sees the furthest step and the
             lowest cost among the runs).
         learning_rates: one run per value (per start), each positive.
         starts: several starting points, pytrees like ``params``, e.g. from
@@ -162,7 +164,13 @@ def sweep(
         jnp.asarray(tol, norm_dtype),
         jnp.asarray(divergence_factor, loss_dtype),
     )
-    run_chunk = _compiled_chunk(loss, transformation, batched=True)
+    run_chunk = _compiled_chunk(
+        loss,
+        transformation,
+        batched=True,
+        block_rows=blocks.resolve_block_rows(block_rows, loss, data),
+        unroll=unroll_for(optimizer, data),
+    )
     state, run_seconds, compile_seconds = _drive(
         run_chunk, state, settings, data, max_steps, on_chunk
     )

@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import cli_experiments
 
     cli_experiments.add_commands(commands)
+    from . import cli_bench
+
+    cli_bench.add_command(commands)
 
     from .gradcheck import DEFAULT_FD_RTOL, DEFAULT_RTOL
 
@@ -199,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "x64", False):
         jax.config.update("jax_enable_x64", True)
-    from . import cli_experiments
+    from . import cli_bench, cli_experiments
     from .data import DataError
 
     command = {
@@ -208,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         "compare": cli_experiments.compare,
         "sweep": cli_experiments.sweep,
         "plot-surface": cli_experiments.plot_surface,
+        "bench": cli_bench.run,
     }[args.command]
     try:
         return command(args)

@@ -1,0 +1,349 @@
+"""``steepest bench``: time per step of full-batch gradient descent, steepest against its peers.
+
+What is timed: ``steps`` steps of ``w <- w - lr * grad_w``, ``b <- b - lr * grad_b``
+on the mean squared error of a linear model, float32, from zero, by
+
+- the peers (``peers.py``): the tutorial's pure-Python loop (N = 200 only), NumPy,
+  PyTorch autograd with ``torch.optim.SGD`` and optimistix ``GradientDescent``
+  (each when installed; otherwise skipped, with a note);
+- ``steepest.fit`` (``optimizer="gd"``, ``tol=0``): ``FitResult.seconds``, the
+  steps with compilation excluded;
+- ``steepest.sweep`` over many learning rates at once: the time of a step of all runs;
+- ``fit(method="quadratic")``: the whole call, forming the Hessian included;
+- the floor: one read of X and y on the same device (a jitted ``sum(X) + sum(y)``).
+
+How: each method runs once first (compiling, warming caches) and that time is
+dropped; then ``REPEATS`` timed runs, whose median is reported. Every timed run
+ends when its result is ready on the device. Before timing, every method runs
+``check_steps`` steps from zero and its params are compared with NumPy's, so the
+times compare one computation.
+
+The bars of issue 5 are checked against the medians of the same run
+(``Bar``); ``docs/benchmarks.md`` holds the tables.
+"""
+
+import dataclasses
+import statistics
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import data, losses, models, peers
+from .loop import fit
+from .sweep import sweep
+
+REPEATS = 5
+FLOOR = "floor (one read)"
+QUADRATIC = "steepest.fit quadratic"
+AGREEMENT = 1e-4  # largest |params - NumPy's| / max|NumPy's| after check_steps steps
+
+
+@dataclasses.dataclass(frozen=True)
+class Bar:
+    """A speed target, judged on the medians of one run.
+
+    ``kind``: ``"floor"`` (fit's step <= limit x the floor), ``"numpy"`` (fit's step
+    <= NumPy's / limit), ``"faster"`` (fit's step < the step of the peer ``limit``
+    names), ``"seconds"`` (fit's step <= limit seconds), ``"sweep"`` (a step of
+    every run together <= limit x fit's step), ``"quadratic"`` (the quadratic
+    path's whole run <= limit x fit's step).
+    """
+
+    label: str
+    kind: str
+    limit: float | str
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """A random regression problem (or the built-in one) and what runs on it."""
+
+    rows: int
+    features: int
+    steps: dict[str, int]  # method -> steps per timed run
+    learning_rate: float = 0.1
+    builtin: bool = False
+    check_steps: int = 20
+    sweep_rates: int = 0  # learning rates of the sweep, 0: no sweep
+    quadratic_steps: int = 0  # steps of the quadratic path, 0: not timed
+    bars: tuple[Bar, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"N={_count(self.rows)}, d={self.features}"
+
+
+def _count(number: int) -> str:
+    """1e7 for 10_000_000, 200 for 200."""
+    exponent = len(str(number)) - 1
+    return f"1e{exponent}" if number == 10**exponent and exponent >= 3 else str(number)
+
+
+def problems(size: str, platform: str) -> list[Problem]:
+    """The problems of a run: ``size`` is ``"all"`` or ``"small"``, ``platform`` cpu or gpu."""
+    fast = ("numpy", "torch", "optimistix")
+    builtin = Problem(
+        rows=200,
+        features=1,
+        learning_rate=0.01,
+        builtin=True,
+        check_steps=200,
+        steps={"tutorial": 300, "numpy": 20_000, "torch": 2_000, "optimistix": 200_000}
+        | {"steepest.fit": 200_000},
+        bars=(Bar("<= 1/20 of NumPy's step", "numpy", 20),)
+        if platform == "cpu"
+        else (Bar("under 1.5 us a step", "seconds", 1.5e-6),),
+    )
+    if size == "small":
+        builtin = dataclasses.replace(
+            builtin, steps={method: steps // 100 for method, steps in builtin.steps.items()}
+        )
+        return [
+            builtin,
+            Problem(rows=100_000, features=1, steps=dict.fromkeys((*fast, "steepest.fit"), 10)),
+            Problem(
+                rows=10_000,
+                features=64,
+                steps=dict.fromkeys((*fast, "steepest.fit"), 10),
+                sweep_rates=8,
+                quadratic_steps=100,
+            ),
+        ]
+    if platform == "gpu":
+        narrow_rows, wide_rows = 100_000_000, 10_000_000
+        narrow_bars = (Bar("<= 1.15x the floor", "floor", 1.15),)
+        wide_bars = (Bar("under 1.8 ms a step", "seconds", 1.8e-3),)
+        slow_steps = {"numpy": 3, "torch": 50, "optimistix": 100, "steepest.fit": 100}
+    else:
+        narrow_rows, wide_rows = 10_000_000, 1_000_000
+        narrow_bars = (Bar("<= 1.3x the floor", "floor", 1.3),)
+        wide_bars = (
+            Bar("<= 2.2x the floor", "floor", 2.2),
+            Bar("faster than NumPy", "faster", "numpy"),
+            Bar("faster than PyTorch", "faster", "torch"),
+        )
+        slow_steps = {"numpy": 5, "torch": 5, "optimistix": 30, "steepest.fit": 30}
+    return [
+        builtin,
+        Problem(rows=narrow_rows, features=1, steps=slow_steps, bars=narrow_bars),
+        Problem(
+            rows=wide_rows,
+            features=64,
+            steps=slow_steps,
+            sweep_rates=64,
+            quadratic_steps=1000,
+            bars=(
+                *wide_bars,
+                Bar("64 learning rates <= 3x one run", "sweep", 3),
+                Bar("quadratic path, 1000 steps <= 3 steps", "quadratic", 3),
+            ),
+        ),
+    ]
+
+
+def problem_data(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """float32 X of shape (N, d) and y: the built-in data standardized, else seeded random."""
+    if problem.builtin:
+        dataset = data.builtin()
+        X = data.Standardizer.of(dataset.X).transform(dataset.X)
+        return X.astype(np.float32), dataset.y.astype(np.float32)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((problem.rows, problem.features), dtype=np.float32)
+    w = rng.standard_normal(problem.features, dtype=np.float32)
+    noise = rng.standard_normal(problem.rows, dtype=np.float32)
+    return X, X @ w + np.float32(0.5) + noise
+
+
+# --- steepest's methods, shaped like the peers: prepare(...) -> run(steps) ---
+
+
+def _flat(params) -> np.ndarray:
+    return np.append(np.asarray(params.w), np.asarray(params.b)).astype(np.float64)
+
+
+def prepare_fit(X, y, learning_rate, device, method="loop"):
+    """``steepest.fit`` with ``tol=0``, so that it takes exactly ``steps`` steps."""
+    X, y = jax.device_put((X, y), device)
+
+    def run(steps: int):
+        started = time.perf_counter()
+        result = fit(
+            losses.mse,
+            models.zeros(X.shape[1]),
+            X,
+            y,
+            learning_rate=learning_rate,
+            max_steps=steps,
+            tol=0.0,
+            method=method,
+        )
+        params = jax.block_until_ready(result.params)
+        wall = time.perf_counter() - started
+        if result.num_steps != steps:
+            raise RuntimeError(f"fit ran {result.num_steps} of {steps} steps: {result.message}")
+        # The quadratic path is timed whole (it forms the Hessian first); the loop by its steps.
+        return _flat(params), wall if method == "quadratic" else result.seconds
+
+    return run
+
+
+def prepare_sweep(X, y, learning_rate, device, count):
+    """``steepest.sweep`` over ``count`` learning rates up to ``learning_rate``; the params
+    returned are those of the run at ``learning_rate``."""
+    X, y = jax.device_put((X, y), device)
+    rates = learning_rate * np.geomspace(1 / 8, 1, count)
+
+    def run(steps: int):
+        result = sweep(
+            losses.mse, models.zeros(X.shape[1]), X, y, learning_rates=rates, max_steps=steps, tol=0
+        )
+        return _flat(result.results[-1].params), result.seconds
+
+    return run
+
+
+def prepare_floor(X, y, learning_rate, device):
+    """One read of X and y: a jitted ``sum(X) + sum(y)`` per "step"; params: none."""
+    X, y = jax.device_put((X, y), device)
+    read = jax.jit(lambda X, y: jnp.sum(X) + jnp.sum(y))
+
+    def run(steps: int):
+        started = time.perf_counter()
+        for _ in range(steps):
+            total = read(X, y)
+        jax.block_until_ready(total)
+        return None, time.perf_counter() - started
+
+    return run
+
+
+# --- measuring ---
+
+
+def _sweep_name(problem: Problem) -> str:
+    return f"steepest.sweep ({problem.sweep_rates} rates)"
+
+
+def _methods(problem: Problem) -> dict[str, tuple[Callable, int]]:
+    """Every method of ``problem``: name -> (prepare, steps per timed run)."""
+    fit_steps = problem.steps["steepest.fit"]
+    methods = {
+        name: (peers.PEERS[name], steps)
+        for name, steps in problem.steps.items()
+        if name in peers.PEERS
+    }
+    methods["steepest.fit"] = (prepare_fit, fit_steps)
+    if problem.sweep_rates:
+        count = problem.sweep_rates
+
+        def prepare(X, y, learning_rate, device):
+            return prepare_sweep(X, y, learning_rate, device, count)
+
+        methods[_sweep_name(problem)] = (prepare, max(1, fit_steps // 3))
+    if problem.quadratic_steps:
+
+        def prepare(X, y, learning_rate, device):
+            return prepare_fit(X, y, learning_rate, device, method="quadratic")
+
+        methods[QUADRATIC] = (prepare, problem.quadratic_steps)
+    if not problem.builtin:
+        methods[FLOOR] = (prepare_floor, 100)
+    return methods
+
+
+def measure(problem: Problem, device, status: Callable[[str], None] = lambda _: None) -> dict:
+    """Time every method on ``problem``: rows for the table, the agreement, skipped peers."""
+    X, y = problem_data(problem)
+    rows, finals, skipped = [], {}, {}
+    for name, (prepare, steps) in _methods(problem).items():
+        status(f"{problem.name}: {name}")
+        try:
+            run = prepare(X, y, problem.learning_rate, device)
+        except peers.PeerMissing as missing:
+            skipped[name] = str(missing)
+            continue
+        finals[name] = run(problem.check_steps)[0]
+        run(steps)  # warm-up
+        times = [run(steps)[1] / steps for _ in range(REPEATS)]
+        rows.append(
+            {
+                "problem": problem.name,
+                "method": name,
+                "steps": steps,
+                "seconds_per_step": statistics.median(times),
+                "seconds_per_step_all_repeats": times,
+            }
+        )
+    reference = finals["numpy"]
+    scale = float(np.max(np.abs(reference)))
+    differences = {
+        name: float(np.max(np.abs(params - reference))) / scale
+        for name, params in finals.items()
+        if params is not None and name != "numpy"
+    }
+    _add_ratios(rows)
+    return {
+        "problem": problem.name,
+        "rows": rows,
+        "skipped": skipped,
+        "agreement": {
+            "steps": problem.check_steps,
+            "max_relative_difference_to_numpy": differences,
+            "agree": all(difference <= AGREEMENT for difference in differences.values()),
+        },
+        "bars": judge(problem, {row["method"]: row["seconds_per_step"] for row in rows}),
+    }
+
+
+def _add_ratios(rows: list[dict]) -> None:
+    """Each row's speed-up over NumPy and multiple of the floor (whole runs for quadratic)."""
+    step = {row["method"]: row["seconds_per_step"] for row in rows}
+    for row in rows:
+        seconds = row["seconds_per_step"]
+        if row["method"] == QUADRATIC:
+            seconds *= row["steps"]  # one whole run, set against one step of the others
+        row["speedup_vs_numpy"] = step["numpy"] / seconds
+        floor = step.get(FLOOR)
+        row["times_floor"] = None if floor is None else seconds / floor
+
+
+def judge(problem: Problem, step: dict[str, float]) -> list[dict]:
+    """Each bar of ``problem``: what was measured (a number and a phrase), and whether it is met.
+
+    ``measured`` is the ratio the bar names (seconds for a ``"seconds"`` bar); it
+    and ``met`` are None for a bar on a peer that was skipped.
+    """
+    judged = []
+    for bar in problem.bars:
+        measured, met, shown = _judge(bar, problem, step)
+        judged.append(
+            {"bar": bar.label, "limit": bar.limit, "measured": measured, "shown": shown, "met": met}
+        )
+    return judged
+
+
+def _judge(bar: Bar, problem: Problem, step: dict[str, float]):
+    fit_step = step["steepest.fit"]
+    if bar.kind == "floor":
+        ratio = fit_step / step[FLOOR]
+        return ratio, ratio <= bar.limit, f"{ratio:.3g}x the floor"
+    if bar.kind == "numpy":
+        ratio = step["numpy"] / fit_step
+        return ratio, ratio >= bar.limit, f"1/{ratio:.3g} of NumPy's"
+    if bar.kind == "faster":
+        if bar.limit not in step:
+            return None, None, f"{bar.limit} not installed"
+        ratio = step[bar.limit] / fit_step
+        return ratio, ratio > 1, f"{ratio:.3g}x faster than {bar.limit}"
+    if bar.kind == "seconds":
+        return fit_step, fit_step <= bar.limit, f"{fit_step * 1e6:.3g} us"
+    if bar.kind == "sweep":
+        ratio = step[_sweep_name(problem)] / fit_step
+        return ratio, ratio <= bar.limit, f"{ratio:.3g}x one run"
+    if bar.kind == "quadratic":
+        ratio = step[QUADRATIC] * problem.quadratic_steps / fit_step
+        return ratio, ratio <= bar.limit, f"{ratio:.3g} steps"
+    raise ValueError(f"unknown kind of bar {bar.kind!r}")

@@ -1,0 +1,427 @@
+"""The fast paths give the iterates of the plain loop: row blocks and unrolled steps.
+
+Row blocks (``steepest.blocks``) evaluate a ``row_mean`` loss as the weighted sum over
+blocks of rows; unrolling runs ``loop.UNROLL`` steps per trip of the compiled loop. Each
+is compared, in float64, with the plain path it stands in for. The shapes are shared
+between tests (60 rows, 3 features) so that compiled loops are reused.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from jax.flatten_util import ravel_pytree
+from problems import regression_problem
+
+import steepest
+from steepest import Linear, Status, blocks, fit, loop, mse, sweep
+
+ROWS, FEATURES = 60, 3  # 12 divides 60 (a scan over equal blocks), 7 does not (slices)
+DIVIDES, LEAVES_A_REST = 12, 7
+
+
+class CompileCounter:
+    """Counts XLA compilations."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            self.count += 1
+
+    def __enter__(self):
+        jax.monitoring.register_event_duration_secs_listener(self)
+        return self
+
+    def __exit__(self, *exc):
+        jax.monitoring.unregister_event_duration_listener(self)
+
+
+def problem(seed: int, rows: int = ROWS, features: int = FEATURES):
+    """float64 data on the device (call under x64)."""
+    X, y = regression_problem(seed, rows, features)
+    return jnp.asarray(X), jnp.asarray(y)
+
+
+def start(features: int = FEATURES, seed: int = 100) -> Linear:
+    rng = np.random.default_rng(seed)
+    return Linear(jnp.asarray(rng.standard_normal(features)), jnp.asarray(rng.standard_normal()))
+
+
+def assert_close(actual, expected, rtol):
+    """Two pytrees equal to ``rtol``, relative to the largest entry of ``expected``."""
+    actual, expected = np.asarray(ravel_pytree(actual)[0]), np.asarray(ravel_pytree(expected)[0])
+    scale = np.abs(expected).max() if expected.size else 0.0
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
+
+
+def assert_same_run(result, reference, rtol):
+    """The same run: status, steps, loss history and final params."""
+    assert (result.status, result.num_steps) == (reference.status, reference.num_steps), (
+        result.message,
+        reference.message,
+    )
+    np.testing.assert_array_equal(result.loss_steps, reference.loss_steps)
+    np.testing.assert_allclose(result.losses, reference.losses, rtol=rtol)
+    assert_close(result.params, reference.params, rtol)
+
+
+# --- blocks.value_and_grad ------------------------------------------------------------------
+
+
+def divisors(n: int) -> list[int]:
+    return [k for k in range(1, n + 1) if n % k == 0]
+
+
+@st.composite
+def blocked_mse_cases(draw):
+    """(rows, features, flat X, block_rows, seed): half the time block_rows divides rows."""
+    rows = draw(st.integers(1, 300))
+    flat = draw(st.booleans())  # X of shape (N,): one feature
+    features = 1 if flat else draw(st.integers(1, 5))
+    if draw(st.booleans()):
+        block_rows = draw(st.sampled_from(divisors(rows)))
+    else:
+        block_rows = draw(st.integers(1, rows + 3))
+    return rows, features, flat, block_rows, draw(st.integers(0, 2**16))
+
+
+@settings(max_examples=25)
+@given(case=blocked_mse_cases())
+# Every path, whatever hypothesis draws: scan, slices with a shorter last block, one
+# block (k >= N), blocks of one row; X 2-D and 1-D.
+@example(case=(60, 3, False, 12, 0))
+@example(case=(61, 3, False, 7, 1))
+@example(case=(60, 1, True, 15, 2))
+@example(case=(59, 1, True, 8, 3))
+@example(case=(5, 2, False, 8, 4))
+@example(case=(9, 4, False, 1, 5))
+@example(case=(1, 1, True, 1, 6))
+def test_blocked_value_and_grad_of_mse_equals_jax_value_and_grad(case):
+    rows, features, flat, block_rows, seed = case
+    X, y = regression_problem(seed, rows, features)
+    if flat:
+        X = X[:, 0]
+    with jax.enable_x64(True):
+        params = start(features, seed)
+        X, y = jnp.asarray(X), jnp.asarray(y)
+        plain = jax.jit(jax.value_and_grad(mse))(params, X, y)
+        blocked = jax.jit(blocks.value_and_grad(mse, block_rows))(params, X, y)
+        assert blocked[0].dtype == jnp.float64
+        assert_close(blocked, plain, 1e-12)
+
+
+@pytest.mark.parametrize("block_rows", [1, 3, 4, 5, 12, 13])
+def test_blocks_are_the_weighted_sum_over_blocks_of_rows(block_rows, x64):
+    """With a loss that is not a row mean, the blocks show: each block's cost, weighted by
+    its share of the rows (so mse above cannot pass by never splitting)."""
+
+    @steepest.row_mean  # a false promise: the square of the mean is not a mean over rows
+    def squared_mean(c, x):
+        return c * jnp.mean(x) ** 2
+
+    x = jnp.arange(12.0) ** 2
+    value, grad = jax.jit(blocks.value_and_grad(squared_mean, block_rows))(jnp.array(2.0), x)
+    chunks = [np.asarray(x)[i : i + block_rows] for i in range(0, 12, block_rows)]
+    expected = sum(len(chunk) / 12 * chunk.mean() ** 2 for chunk in chunks)
+    assert float(grad) == pytest.approx(expected, rel=1e-12)
+    assert float(value) == pytest.approx(2 * expected, rel=1e-12)
+    if block_rows < 12:
+        assert float(grad) != pytest.approx(float(jnp.mean(x)) ** 2, rel=1e-3)
+
+
+def test_no_blocks_is_jax_value_and_grad():
+    assert blocks.value_and_grad(mse, None) is not None
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(0, 10, 2))
+    plain = jax.value_and_grad(mse)(start(2), X, y)
+    np.testing.assert_array_equal(
+        ravel_pytree(blocks.value_and_grad(mse, None)(start(2), X, y))[0], ravel_pytree(plain)[0]
+    )
+
+
+# --- fit and sweep with blocks --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block_rows", [DIVIDES, LEAVES_A_REST])
+@pytest.mark.parametrize(
+    ("optimizer", "learning_rate"), [("gd", 0.1), ("momentum", 0.02), ("adam", 0.05)]
+)
+def test_fit_with_blocks_follows_the_plain_loop(block_rows, optimizer, learning_rate, x64):
+    X, y = problem(0)
+    settings_ = dict(optimizer=optimizer, learning_rate=learning_rate, max_steps=3000, tol=1e-8)
+    plain = fit(mse, start(), X, y, block_rows=None, **settings_)
+    blocked = fit(mse, start(), X, y, block_rows=block_rows, **settings_)
+    assert plain.status is Status.CONVERGED, plain.message
+    assert plain.num_steps > 20
+    assert blocked.losses.dtype == np.float64
+    assert_same_run(blocked, plain, 1e-10)
+
+
+@pytest.mark.parametrize("block_rows", [DIVIDES, LEAVES_A_REST])
+def test_fit_with_blocks_diverges_at_the_same_step(block_rows, x64):
+    X, y = problem(0)
+    critical = steepest.theory.critical_learning_rate(mse, start(), X, y)
+    settings_ = dict(learning_rate=1.5 * critical, max_steps=3000, tol=1e-8)
+    plain = fit(mse, start(), X, y, block_rows=None, **settings_)
+    blocked = fit(mse, start(), X, y, block_rows=block_rows, **settings_)
+    assert plain.status is Status.DIVERGED and plain.num_steps > 10, plain.message
+    assert blocked.message.startswith(f"diverged at step {plain.num_steps + 1}:"), blocked.message
+    assert_same_run(blocked, plain, 1e-10)
+
+
+def test_fit_passes_block_rows_to_the_loop(x64):
+    """A loss falsely marked row_mean fits differently in blocks: the setting reaches the
+    loop (else the comparisons above would pass with blocks never used)."""
+
+    @steepest.row_mean
+    def squared_mean_error(params, X, y):  # not a row mean
+        return jnp.mean(y - steepest.predict(params, X)) ** 2 + 0.1 * jnp.sum(params.w**2)
+
+    X, y = problem(0)
+    settings_ = dict(learning_rate=0.1, max_steps=50, tol=0.0)
+    plain = fit(squared_mean_error, start(), X, y, block_rows=None, **settings_)
+    blocked = fit(squared_mean_error, start(), X, y, block_rows=DIVIDES, **settings_)
+    assert abs(blocked.losses[1] - plain.losses[1]) > 1e-6 * abs(plain.losses[1])
+
+
+@pytest.mark.parametrize("block_rows", [DIVIDES, LEAVES_A_REST])
+def test_sweep_with_blocks_follows_the_plain_sweep(block_rows, x64):
+    X, y = problem(0)
+    critical = steepest.theory.critical_learning_rate(mse, start(), X, y)
+    rates = np.geomspace(1e-3, 1.5, 8) * critical
+    settings_ = dict(learning_rates=rates, max_steps=400, tol=1e-8)
+    plain = sweep(mse, start(), X, y, block_rows=None, **settings_)
+    blocked = sweep(mse, start(), X, y, block_rows=block_rows, **settings_)
+    assert set(plain.statuses) == {Status.CONVERGED, Status.MAX_STEPS, Status.DIVERGED}
+    for run, reference in zip(blocked.results, plain.results, strict=True):
+        assert_same_run(run, reference, 1e-10)
+
+
+def test_sweep_passes_block_rows_to_the_loop(x64):
+    @steepest.row_mean
+    def squared_mean_error(params, X, y):  # not a row mean
+        return jnp.mean(y - steepest.predict(params, X)) ** 2
+
+    X, y = problem(0)
+    settings_ = dict(learning_rates=[0.1, 0.2], max_steps=5, tol=0.0)
+    plain = sweep(squared_mean_error, start(), X, y, block_rows=None, **settings_)
+    blocked = sweep(squared_mean_error, start(), X, y, block_rows=LEAVES_A_REST, **settings_)
+    assert np.all(np.abs(blocked.final_losses - plain.final_losses) > 1e-9)
+
+
+LAMBDA = 0.3
+
+
+@steepest.row_mean
+def ridge(params, X, y):
+    """A user's loss: a row mean plus a penalty of the params alone."""
+    return mse(params, X, y) + LAMBDA * jnp.sum(params.w**2)
+
+
+@pytest.mark.parametrize("block_rows", [DIVIDES, LEAVES_A_REST])
+def test_a_users_ridge_loss_marked_row_mean_blocks_correctly(block_rows, x64):
+    X, y = problem(1)
+    assert steepest.blocks.is_row_mean(ridge) and not blocks.is_row_mean(lambda p, X, y: 0.0)
+    plain_value = jax.value_and_grad(ridge)(start(), X, y)
+    assert_close(blocks.value_and_grad(ridge, block_rows)(start(), X, y), plain_value, 1e-12)
+
+    settings_ = dict(learning_rate=0.1, max_steps=3000, tol=1e-8)
+    plain = fit(ridge, start(), X, y, block_rows=None, **settings_)
+    blocked = fit(ridge, start(), X, y, block_rows=block_rows, **settings_)
+    assert plain.status is Status.CONVERGED, plain.message
+    assert_same_run(blocked, plain, 1e-10)
+    # The penalty is counted once, not once per block: the answer is ridge's closed form.
+    design = np.column_stack([np.asarray(X), np.ones(ROWS)])
+    penalty = np.diag([LAMBDA] * FEATURES + [0.0]) * ROWS
+    solution = np.linalg.solve(design.T @ design + penalty, design.T @ np.asarray(y))
+    fitted = np.append(np.asarray(blocked.params.w), float(blocked.params.b))
+    np.testing.assert_allclose(fitted, solution, rtol=1e-6, atol=1e-7)
+
+
+# --- bad settings ---------------------------------------------------------------------------
+
+
+def test_block_rows_needs_a_loss_marked_row_mean():
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(2, 20, 1))
+
+    def unmarked(params, X, y):
+        return mse(params, X, y)
+
+    for run in (
+        lambda: fit(unmarked, start(1), X, y, learning_rate=0.1, block_rows=4),
+        lambda: sweep(unmarked, start(1), X, y, learning_rates=[0.1], block_rows=4),
+    ):
+        with pytest.raises(ValueError, match=r"block_rows needs a loss marked @steepest.row_mean"):
+            run()
+    # Without blocks, or with the automatic choice, an unmarked loss is fine.
+    for setting in (None, "auto"):
+        result = fit(unmarked, start(1), X, y, learning_rate=0.1, max_steps=3, block_rows=setting)
+        assert result.num_steps == 3
+
+
+@pytest.mark.parametrize("setting", [0, -1, True, False, 2.5, "x", "4"])
+def test_block_rows_must_be_auto_none_or_a_positive_int(setting):
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(2, 20, 1))
+    message = rf"block_rows must be 'auto', None or a positive int, got {setting!r}"
+    with pytest.raises(ValueError, match=message):
+        fit(mse, start(1), X, y, learning_rate=0.1, block_rows=setting)
+    with pytest.raises(ValueError, match=message):
+        sweep(mse, start(1), X, y, learning_rates=[0.1], block_rows=setting)
+
+
+def test_block_rows_needs_data_with_one_number_of_rows():
+    @steepest.row_mean
+    def two_means(c, a, b):
+        return jnp.mean((a - c) ** 2) + jnp.mean((b - c) ** 2)
+
+    message = "block_rows needs data arrays that all have the same number of rows"
+    with pytest.raises(ValueError, match=message):
+        fit(two_means, jnp.array(0.0), jnp.ones(10), jnp.ones(11), learning_rate=0.1, block_rows=4)
+    with pytest.raises(ValueError, match=message):  # a scalar has no rows
+        fit(two_means, jnp.array(0.0), jnp.ones(10), jnp.array(1.0), learning_rate=0.1,
+            block_rows=4)  # fmt: skip
+    with pytest.raises(ValueError, match=message):
+        sweep(two_means, jnp.array(0.0), jnp.ones(10), jnp.ones(11), learning_rates=[0.1],
+              block_rows=4)  # fmt: skip
+    # The same data with equal rows is accepted.
+    result = fit(two_means, jnp.array(0.0), jnp.ones(10), 3 * jnp.ones(10), learning_rate=0.1,
+                 block_rows=4)  # fmt: skip
+    assert float(result.params) == pytest.approx(2.0, abs=1e-4)
+
+
+# --- the automatic choice -------------------------------------------------------------------
+
+
+def wide(rows: int, features: int, dtype=np.float32):
+    """Data of that shape without the memory: size_in_bytes reads shapes only."""
+    X = np.broadcast_to(np.zeros(1, dtype), (rows, features))
+    y = np.broadcast_to(np.zeros(1, dtype), (rows,))
+    return X, y
+
+
+def test_automatic_block_rows_is_none_where_blocks_do_not_pay_off():
+    large = wide(10**6, 64)
+    assert blocks.automatic_block_rows(lambda p, X, y: mse(p, X, y), large) is None  # unmarked
+    assert blocks.automatic_block_rows(mse, wide(1000, 64)) is None  # small data
+    assert blocks.automatic_block_rows(mse, wide(10**6, 8)) is None  # narrow rows
+    assert blocks.automatic_block_rows(mse, wide(10**6, 1)) is None
+    flat = np.broadcast_to(np.zeros(1, np.float32), (10**6,))
+    assert blocks.automatic_block_rows(mse, (flat, flat)) is None
+    assert blocks.resolve_block_rows("auto", mse, wide(1000, 64)) is None
+    assert blocks.resolve_block_rows(None, mse, large) is None
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="blocks are for the CPU only")
+def test_automatic_block_rows_on_wide_large_data_divides_the_rows():
+    data = wide(10**6, 64)
+    assert blocks.size_in_bytes(data) == 10**6 * 65 * 4
+    block_rows = blocks.automatic_block_rows(mse, data)
+    assert isinstance(block_rows, int) and block_rows > 0
+    assert 10**6 % block_rows == 0
+    block_bytes = block_rows * 65 * 4
+    assert blocks.BLOCK_BYTES / 2 <= block_bytes <= 2 * blocks.BLOCK_BYTES
+    assert blocks.resolve_block_rows("auto", mse, data) == block_rows
+
+
+# --- unrolled steps -------------------------------------------------------------------------
+
+
+def test_unroll_for():
+    X, y = wide(ROWS, FEATURES)
+    assert loop.unroll_for("gd", (X, y)) == loop.UNROLL == 8
+    assert loop.unroll_for("adam", (X, y)) == 8
+    assert loop.unroll_for("lbfgs", (X, y)) == 1
+    assert loop.unroll_for(optax.sgd(0.1), (X, y)) == 1
+    at_limit = np.broadcast_to(np.zeros(1, np.float32), (loop.UNROLL_MAX_DATA_BYTES // 4,))
+    above = np.broadcast_to(np.zeros(1, np.float32), (loop.UNROLL_MAX_DATA_BYTES // 4 + 1,))
+    assert loop.unroll_for("gd", (at_limit,)) == 8
+    assert loop.unroll_for("gd", (above,)) == 1
+    assert loop.unroll_for("gd", wide(10**6, 64)) == 1
+
+
+def unrolled_and_not(monkeypatch, run):
+    """``run()`` with the default unrolling, then with one step per trip."""
+    unrolled = run()
+    with monkeypatch.context() as patch:
+        patch.setattr(loop, "UNROLL", 1)
+        single = run()
+    return unrolled, single
+
+
+@pytest.mark.parametrize("outcome", ["converged", "max_steps", "diverged"])
+def test_unrolled_loop_stops_where_the_plain_loop_stops(outcome, monkeypatch, x64):
+    X, y = problem(0)
+    assert loop.unroll_for("gd", (X, y)) == 8
+    critical = steepest.theory.critical_learning_rate(mse, start(), X, y)
+    settings_ = {
+        "converged": dict(learning_rate=0.1, max_steps=3000, tol=1e-6),
+        "max_steps": dict(learning_rate=0.1, max_steps=13, tol=0.0),
+        "diverged": dict(learning_rate=1.5 * critical, max_steps=3000, tol=1e-6),
+    }[outcome]
+    unrolled, single = unrolled_and_not(monkeypatch, lambda: fit(mse, start(), X, y, **settings_))
+    assert unrolled.status.value == outcome, unrolled.message
+    assert unrolled.num_steps % 8 != 0 and (unrolled.num_steps + 1) % 8 != 0
+    assert_same_run(unrolled, single, 1e-12)
+    np.testing.assert_allclose(unrolled.grad_norm, single.grad_norm, rtol=1e-12)
+
+
+def test_unrolled_loop_holds_a_stopped_state_in_float32(monkeypatch):
+    """float32, where a stopped state stepped again would show at once."""
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(0, ROWS, FEATURES))
+    params = steepest.models.zeros(FEATURES)
+    for settings_ in (dict(max_steps=13, tol=0.0), dict(max_steps=3000, tol=1e-3)):
+        unrolled, single = unrolled_and_not(
+            monkeypatch, lambda s=settings_: fit(mse, params, X, y, learning_rate=0.1, **s)
+        )
+        assert unrolled.status in (Status.MAX_STEPS, Status.CONVERGED)
+        assert unrolled.num_steps % 8 != 0, unrolled.num_steps
+        assert_same_run(unrolled, single, 1e-6)
+
+
+def test_unrolled_sweep_holds_stopped_runs(monkeypatch, x64):
+    X, y = problem(0)
+    critical = steepest.theory.critical_learning_rate(mse, start(), X, y)
+    rates = np.geomspace(1e-3, 1.5, 8) * critical
+    unrolled, single = unrolled_and_not(
+        monkeypatch,
+        lambda: sweep(mse, start(), X, y, learning_rates=rates, max_steps=400, tol=1e-8),
+    )
+    assert set(unrolled.statuses) == {Status.CONVERGED, Status.MAX_STEPS, Status.DIVERGED}
+    assert any(run.num_steps % 8 for run in unrolled.results)
+    for run, reference in zip(unrolled.results, single.results, strict=True):
+        assert_same_run(run, reference, 1e-12)
+
+
+# --- no recompilation -----------------------------------------------------------------------
+
+
+def test_a_second_fit_with_blocks_compiles_nothing(x64):
+    """Other data of the same shape, another start, learning rate, max_steps, tol: no compile."""
+    first, second = problem(0), problem(5)
+    fit(mse, start(), *first, learning_rate=0.1, max_steps=50, block_rows=LEAVES_A_REST)
+    sweep(mse, start(), *first, learning_rates=[0.1, 0.2], max_steps=50, block_rows=LEAVES_A_REST)
+    with CompileCounter() as counter:
+        result = fit(mse, start(seed=7), *second, learning_rate=0.05, max_steps=70, tol=1e-4,
+                     block_rows=LEAVES_A_REST)  # fmt: skip
+        swept = sweep(mse, start(seed=7), *second, learning_rates=[0.05, 0.3], max_steps=30,
+                      block_rows=LEAVES_A_REST)  # fmt: skip
+    assert counter.count == 0
+    assert result.learning_rate == 0.05 and result.num_steps > 0
+    assert swept.learning_rates.tolist() == [0.05, 0.3]
+    # Another block size is another loop: the counter does see compilations.
+    with CompileCounter() as counter:
+        fit(mse, start(), *second, learning_rate=0.05, max_steps=70, block_rows=DIVIDES - 1)
+    assert counter.count > 0
+
+
+def test_size_in_bytes_reads_shapes():
+    assert blocks.size_in_bytes(wide(10**6, 64)) == 260 * 10**6
+    assert blocks.size_in_bytes((np.zeros(3, np.float32), {"a": np.zeros((2, 2), np.int8)})) == 16
+    assert blocks.size_in_bytes(()) == 0
+    assert math.isclose(blocks.size_in_bytes(wide(2, 2)), 24)

@@ -22,6 +22,7 @@ Only a loss that says it is a row mean is split: ``steepest.mse`` does, and
 """
 
 import math
+import numbers
 from collections.abc import Callable
 
 import jax
@@ -97,10 +98,7 @@ def automatic_block_rows(loss: Callable, data: tuple) -> int | None:
     rows = num_rows(data)
     if not is_row_mean(loss) or not rows or jax.default_backend() != "cpu":
         return None
-    data_bytes = sum(
-        math.prod(jnp.shape(leaf)) * jnp.dtype(leaf.dtype).itemsize
-        for leaf in jax.tree.leaves(data)
-    )
+    data_bytes = size_in_bytes(data)
     row_bytes = data_bytes // rows
     if row_bytes < MIN_ROW_BYTES or data_bytes < MIN_DATA_BYTES:
         return None
@@ -117,7 +115,7 @@ def resolve_block_rows(setting: int | str | None, loss: Callable, data: tuple) -
         return automatic_block_rows(loss, data)
     if setting is None:
         return None
-    if isinstance(setting, bool) or not isinstance(setting, int) or setting < 1:
+    if isinstance(setting, bool) or not isinstance(setting, numbers.Integral) or setting < 1:
         raise ValueError(f"block_rows must be 'auto', None or a positive int, got {setting!r}")
     if not is_row_mean(loss):
         raise ValueError(
@@ -125,7 +123,7 @@ def resolve_block_rows(setting: int | str | None, loss: Callable, data: tuple) -
         )
     if num_rows(data) is None:
         raise ValueError("block_rows needs data arrays that all have the same number of rows")
-    return setting
+    return int(setting)
 
 
 def _near_divisor(rows: int, target: int) -> int:

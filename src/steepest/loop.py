@@ -346,8 +346,52 @@ def fit(
         >>> result.status.value, [round(v, 3) for v in result.params.w.tolist()]
         ('converged', [2.0])
     """
+    setup = _setup(
+        loss,
+        params,
+        data,
+        optimizer,
+        learning_rate,
+        max_steps,
+        tol,
+        divergence_factor,
+        method,
+        block_rows,
+    )
+    state, run_seconds, compile_seconds = _drive(
+        setup.run_chunk, setup.state, setup.settings, setup.data, max_steps, on_chunk
+    )
+    return _result(state, setup.stride, setup.learning_rate, tol, run_seconds, compile_seconds)
+
+
+class _Setup(NamedTuple):
+    run_chunk: Callable
+    state: _LoopState
+    settings: tuple
+    data: tuple
+    stride: int
+    learning_rate: float | None
+
+
+def _setup(
+    loss,
+    params,
+    data,
+    optimizer,
+    learning_rate,
+    max_steps,
+    tol,
+    divergence_factor,
+    method,
+    block_rows,
+) -> _Setup:
+    """What ``fit`` runs: the chunk runner, the initial loop state, its settings, the data."""
     _check_settings(max_steps, tol)
     if method == "quadratic":
+        if block_rows not in ("auto", None):
+            raise ValueError(
+                "block_rows applies to method='loop': the quadratic method reads the data once"
+            )
         loss, data = theory.quadratic_loss, theory.quadratic_model(loss, params, *data)
     elif method != "loop":
         raise ValueError(f"method must be 'loop' or 'quadratic', got {method!r}")
@@ -372,10 +416,46 @@ def fit(
         jnp.asarray(tol, norm_dtype),
         jnp.asarray(divergence_factor, loss_dtype),
     )
-    state, run_seconds, compile_seconds = _drive(
-        run_chunk, state, settings, data, max_steps, on_chunk
-    )
-    return _result(state, stride, learning_rate, tol, run_seconds, compile_seconds)
+    return _Setup(run_chunk, state, settings, tuple(data), stride, learning_rate)
+
+
+def memory(loss: Callable, params, *data, **options) -> dict[str, int]:
+    """Bytes of device memory a ``fit`` with these arguments uses, from XLA's plan.
+
+    ``data``: the bytes of ``data``. ``state``: the loop state (params, optimizer
+    state, loss history), which is donated, so updated in place. ``temporary``:
+    XLA's scratch memory while the compiled loop runs. Peak use is about
+    ``data + state + temporary``. ``options`` are ``fit``'s keywords.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from steepest import Linear, mse
+        >>> X = jnp.zeros((100_000, 4)); y = jnp.zeros(100_000)
+        >>> plan = memory(mse, Linear(jnp.zeros(4), jnp.array(0.0)), X, y, learning_rate=0.1)
+        >>> plan["data"], plan["temporary"] < plan["data"]
+        (2000000, True)
+    """
+    defaults = {
+        "optimizer": "gd",
+        "learning_rate": None,
+        "max_steps": 10_000,
+        "tol": 1e-5,
+        "divergence_factor": DIVERGENCE_FACTOR,
+        "method": "loop",
+        "block_rows": "auto",
+    }
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise TypeError(f"memory() got unexpected options {sorted(unknown)}")
+    setup = _setup(loss, params, data, **(defaults | options))
+    data = jax.tree.map(jnp.asarray, setup.data)
+    compiled = setup.run_chunk.lower(setup.state, 0, *setup.settings, data).compile()
+    analysis = compiled.memory_analysis()
+    return {
+        "data": blocks.size_in_bytes(data),
+        "state": blocks.size_in_bytes(setup.state),
+        "temporary": int(analysis.temp_size_in_bytes),
+    }
 
 
 def unroll_for(optimizer: str | optax.GradientTransformation, data: tuple) -> int:

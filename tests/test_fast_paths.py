@@ -301,12 +301,21 @@ def test_automatic_block_rows_is_none_where_blocks_do_not_pay_off():
     large = wide(10**6, 64)
     assert blocks.automatic_block_rows(lambda p, X, y: mse(p, X, y), large) is None  # unmarked
     assert blocks.automatic_block_rows(mse, wide(1000, 64)) is None  # small data
-    assert blocks.automatic_block_rows(mse, wide(10**6, 8)) is None  # narrow rows
-    assert blocks.automatic_block_rows(mse, wide(10**6, 1)) is None
+    assert blocks.automatic_block_rows(mse, wide(10**6, 1)) is None  # 8 MB: small
     flat = np.broadcast_to(np.zeros(1, np.float32), (10**6,))
     assert blocks.automatic_block_rows(mse, (flat, flat)) is None
     assert blocks.resolve_block_rows("auto", mse, wide(1000, 64)) is None
     assert blocks.resolve_block_rows(None, mse, large) is None
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="blocks are for the CPU only")
+def test_automatic_block_rows_starts_at_min_data_bytes_whatever_the_width():
+    rows = blocks.MIN_DATA_BYTES // 8  # X (rows, 1) and y: 8 bytes a row in float32
+    assert blocks.automatic_block_rows(mse, wide(rows - 1, 1)) is None
+    assert blocks.automatic_block_rows(mse, wide(rows, 1)) is not None
+    block_rows = blocks.automatic_block_rows(mse, wide(10**7, 1))  # narrow and tall
+    assert 10**7 % block_rows == 0
+    assert blocks.BLOCK_BYTES / 2 <= block_rows * 8 <= 2 * blocks.BLOCK_BYTES
 
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="blocks are for the CPU only")
@@ -408,3 +417,48 @@ def test_size_in_bytes_reads_shapes():
     assert blocks.size_in_bytes((np.zeros(3, np.float32), {"a": np.zeros((2, 2), np.int8)})) == 16
     assert blocks.size_in_bytes(()) == 0
     assert blocks.size_in_bytes(wide(2, 2)) == 24
+
+
+# --- the Hessian and the quadratic model in blocks ------------------------------------------
+
+
+@pytest.fixture
+def blocks_everywhere(monkeypatch):
+    """The automatic rule picks blocks of 7 rows (of 60: a rest) even for the tests' small data."""
+    row_bytes = (FEATURES + 1) * 8  # float64 X row and y
+    monkeypatch.setattr(blocks, "MIN_DATA_BYTES", 0)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", LEAVES_A_REST * row_bytes)
+    X, y = problem(0)
+    assert blocks.automatic_block_rows(mse, (X, y)) in (6, 7, 10, 12)  # a divisor near 7, or 7
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="blocks are for the CPU only")
+def test_hessian_and_quadratic_model_in_blocks_equal_one_pass(x64, monkeypatch):
+    X, y = problem(0)
+    params = start()
+    one_pass = steepest.theory.hessian(mse, params, X, y)
+    model = steepest.theory.quadratic_model(mse, params, X, y)
+    false_promise = steepest.theory.hessian(squared_mean_error, params, X, y)
+    row_bytes = (FEATURES + 1) * 8
+    monkeypatch.setattr(blocks, "MIN_DATA_BYTES", 0)
+    for block_rows in (LEAVES_A_REST, DIVIDES):  # slices with a rest; a scan of equal blocks
+        monkeypatch.setattr(blocks, "BLOCK_BYTES", block_rows * row_bytes)
+        assert blocks.automatic_block_rows(mse, (X, y)) is not None
+        np.testing.assert_allclose(
+            steepest.theory.hessian(mse, params, X, y), one_pass, rtol=1e-12, atol=1e-12
+        )
+        # The blocks are really used: a loss falsely marked row_mean comes out otherwise.
+        blocked = steepest.theory.hessian(squared_mean_error, params, X, y)
+        assert not np.allclose(blocked, false_promise, rtol=1e-6)
+        for blocked, plain in zip(
+            steepest.theory.quadratic_model(mse, params, X, y), model, strict=True
+        ):
+            np.testing.assert_allclose(blocked, plain, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="blocks are for the CPU only")
+def test_quadratic_method_in_blocks_gives_the_loops_iterates(x64, blocks_everywhere):
+    X, y = problem(1)
+    plain = fit(mse, start(), X, y, learning_rate=0.1, max_steps=150, tol=0, block_rows=None)
+    quick = fit(mse, start(), X, y, learning_rate=0.1, max_steps=150, tol=0, method="quadratic")
+    assert_same_run(quick, plain, rtol=1e-10)

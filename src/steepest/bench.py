@@ -23,6 +23,7 @@ The bars of issue 5 are checked against the medians of the same run
 """
 
 import dataclasses
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -31,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import data, losses, models, peers
+from . import blocks, data, losses, models, peers
 from .loop import fit
 from .sweep import sweep
 
@@ -347,3 +348,50 @@ def _judge(bar: Bar, problem: Problem, step: dict[str, float]):
         ratio = step[QUADRATIC] * problem.quadratic_steps / fit_step
         return ratio, ratio <= bar.limit, f"{ratio:.3g} steps"
     raise ValueError(f"unknown kind of bar {bar.kind!r}")
+
+
+# --- how often a compiled step reads X ---
+
+_DEFINITION = re.compile(r"^\s*(?:ROOT )?%([\w.\-]+) = (\S+?)(?:\{[\d,]*\})? ([\w\-]+)\((.*)$")
+# Instructions that pass an array on without reading its elements.
+_PASS_THROUGH = {"bitcast", "tuple", "get-tuple-element", "parameter", "while", "call"}
+
+
+def reads_of(hlo_text: str, shapes: set[str]) -> list[str]:
+    """The instructions of compiled HLO that read an array of one of ``shapes`` (e.g.
+    ``"f32[1000000,64]"``): each is a pass over it, in whole or in blocks.
+
+    Example:
+        >>> step = jax.jit(lambda X, w: X.T @ (X @ w))
+        >>> text = step.lower(jnp.zeros((1000, 8)), jnp.zeros(8)).compile().as_text()
+        >>> len(reads_of(text, {"f32[1000,8]"}))  # X @ w, then X.T @ r: two passes
+        2
+    """
+    fused = set(re.findall(r"calls=%([\w.\-]+)", hlo_text))  # counted once, as the fusion
+    shape_of, instructions, computation = {}, [], None
+    for line in hlo_text.splitlines():
+        header = re.match(r"^(?:ENTRY )?%([\w.\-]+) \(.*\{$", line)
+        if header:
+            computation = header.group(1)
+        elif match := _DEFINITION.match(line):
+            name, shape, opcode, rest = match.groups()
+            shape_of[name] = shape
+            if computation not in fused and opcode not in _PASS_THROUGH:
+                instructions.append((name, opcode, re.findall(r"%([\w.\-]+)", rest)))
+    return [
+        f"{opcode} {name}"
+        for name, opcode, operands in instructions
+        if any(shape_of.get(operand) in shapes for operand in operands)
+    ]
+
+
+def passes_over_X(rows: int, features: int, block_rows: int | None) -> list[str]:
+    """The reads of X (whole, or stacked in blocks) in one compiled cost-and-gradient step."""
+    X = jax.ShapeDtypeStruct((rows, features), jnp.float32)
+    y = jax.ShapeDtypeStruct((rows,), jnp.float32)
+    step = jax.jit(blocks.value_and_grad(losses.mse, block_rows))
+    text = step.lower(models.zeros(features), X, y).compile().as_text()
+    shapes = {f"f32[{rows},{features}]"}
+    if block_rows is not None and rows % block_rows == 0:
+        shapes.add(f"f32[{rows // block_rows},{block_rows},{features}]")
+    return reads_of(text, shapes)

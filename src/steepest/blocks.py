@@ -15,8 +15,8 @@ gradient of ``mean((X w + b - y)**2)`` reads ``X`` twice (``X w`` forward,
 ``X.T r`` backward), and XLA on CPU runs the two passes one after the other over
 the whole of ``X``. Block by block, the second pass reads a block still in the
 cache, so a step reads ``X`` from memory once: at N = 1e6, d = 64 on a 2-core CPU
-a step takes about 10 ms instead of 19 (docs/benchmarks.md). And the intermediates
-(the residual, N numbers: half the data at d = 1) are those of one block.
+a step takes about 11 ms instead of 19-24 (docs/benchmarks.md). And the
+intermediates (the residual, N numbers: half the data at d = 1) are a block's.
 
 Only a loss that says it is a row mean is split: ``steepest.mse`` does, and
 ``@row_mean`` marks a user's own. Splitting is never guessed from the code.
@@ -32,9 +32,9 @@ import jax.numpy as jnp
 _MARK = "__steepest_row_mean__"
 
 # The automatic rule, from measurements on a 2-core CPU (docs/benchmarks.md): once the
-# data outgrows the cache, blocks of about 4 MB halve a step on wide rows (d = 64) and
-# cut XLA's scratch memory from up to half the data (the residual, at d = 1) to a block;
-# on narrow rows they cost a few percent of speed.
+# data outgrows the cache, blocks of about 4 MB nearly halve a step (at d = 1 and at
+# d = 64) and cut XLA's scratch memory from up to half the data (the residual, at
+# d = 1) to a block's.
 MIN_DATA_BYTES = 32 * 2**20
 BLOCK_BYTES = 4 * 2**20
 
@@ -163,8 +163,9 @@ def by_blocks(function: Callable, block_rows: int | None) -> Callable:
     Hessian, a Hessian-vector product), ``sum_k (N_k / N) function(params, *block_k)``
     equals ``function(params, *data)`` (the module's docstring). With ``block_rows``
     None, or at least the number of rows, this is ``function`` itself; otherwise a
-    ``lax.scan`` over equal blocks when ``block_rows`` divides the rows, else a loop
-    of slices and one last, shorter block.
+    loop over slices of ``block_rows`` rows, and a last, shorter block for the rest.
+    (Slices, not a scan over the data reshaped into blocks: with one feature, XLA
+    copied the whole reshaped X before such a scan.)
 
     Example:
         >>> import jax.numpy as jnp
@@ -186,12 +187,6 @@ def by_blocks(function: Callable, block_rows: int | None) -> Callable:
             return jax.tree.map(jnp.add, total, function(params, *block))
 
         zero = jax.tree.map(jnp.zeros_like, jax.eval_shape(function, params, *data))
-        if rest == 0:
-            stacked = jax.tree.map(
-                lambda leaf: leaf.reshape(full_blocks, block_rows, *leaf.shape[1:]), data
-            )
-            total, _ = jax.lax.scan(lambda t, b: (add_block(t, b), None), zero, stacked)
-            return _scale(total, block_rows / rows)
 
         def slice_block(index):
             return jax.tree.map(
@@ -200,8 +195,11 @@ def by_blocks(function: Callable, block_rows: int | None) -> Callable:
             )
 
         total = jax.lax.fori_loop(0, full_blocks, lambda i, t: add_block(t, slice_block(i)), zero)
+        total = _scale(total, block_rows / rows)
+        if rest == 0:
+            return total
         last = function(params, *jax.tree.map(lambda leaf: leaf[full_blocks * block_rows :], data))
-        return jax.tree.map(jnp.add, _scale(total, block_rows / rows), _scale(last, rest / rows))
+        return jax.tree.map(jnp.add, total, _scale(last, rest / rows))
 
     return blocked
 

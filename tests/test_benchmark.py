@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import pytest
 
 from steepest import bench, cli
@@ -39,13 +40,16 @@ def test_small_benchmark_runs_and_records(tmp_path):
         timed = {row["method"] for row in result["rows"]}
         for peer in ("torch", "optimistix"):
             assert (peer in timed) != (peer in result["skipped"])
+    plan = problems["N=1e4, d=64"]["plan"]
+    assert plan["memory_bytes"]["data"] == 10_000 * 65 * 4
+    assert plan["reads_of_X"]["one pass"] and problems["N=200, d=1"]["plan"] is None
     [bar] = problems["N=200, d=1"]["bars"]
     assert bar["met"] in (True, False) and bar["measured"] > 0
     assert record["versions"]["jax"] and record["device"]["platform"] == "cpu"
 
 
 def test_a_missing_device_is_one_line_and_exit_2(capsys):
-    if any(device.platform == "gpu" for device in __import__("jax").devices()):
+    if any(device.platform == "gpu" for device in jax.devices()):
         pytest.skip("a GPU is present")
     assert cli.main(["bench", "--device", "gpu"]) == 2
     error = capsys.readouterr().err
@@ -67,6 +71,7 @@ def test_bars_are_judged_from_the_medians():
             bench.Bar("seconds", "seconds", 1e-3),
             bench.Bar("sweep", "sweep", 3),
             bench.Bar("quadratic", "quadratic", 3),
+            bench.MEMORY_BAR,
         ),
     )
     step = {
@@ -77,7 +82,8 @@ def test_bars_are_judged_from_the_medians():
         "steepest.sweep (4 rates)": 2e-3,  # 2x one run: met
         bench.QUADRATIC: 5e-5,  # 100 steps of it = 5 ordinary steps: missed
     }
-    judged = {bar["bar"]: (bar["measured"], bar["met"]) for bar in bench.judge(problem, step)}
+    plan = {"memory_bytes": {"data": 1000, "state": 10, "temporary": 250}}  # 1.25x: missed
+    judged = {bar["bar"]: (bar["measured"], bar["met"]) for bar in bench.judge(problem, step, plan)}
     assert judged == {
         "floor": (pytest.approx(2.5), False),
         "numpy": (pytest.approx(25), True),
@@ -86,4 +92,13 @@ def test_bars_are_judged_from_the_medians():
         "seconds": (pytest.approx(1e-3), True),
         "sweep": (pytest.approx(2), True),
         "quadratic": (pytest.approx(5), False),
+        bench.MEMORY_BAR.label: (pytest.approx(1.25), False),
     }
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="blocks are for the CPU only")
+def test_blocks_read_X_once_per_step_where_one_pass_reads_it_twice():
+    # One pass: X @ w forward and X.T @ r backward, each over all of X.
+    assert [read.split()[0] for read in bench.passes_over_X(100_000, 64, None)] == ["dot", "dot"]
+    # Blocks: one slice of each block per step; the two products then read the slice (cached).
+    assert len(bench.passes_over_X(100_000, 64, 10_000)) == 1

@@ -5,6 +5,8 @@ not: they are reported, not enforced), 1 when one disagrees, 2 (one
 line, as every command) for ``--device gpu`` with no GPU.
 """
 
+from pathlib import Path
+
 import jax
 from rich.console import Console
 from rich.table import Table
@@ -32,7 +34,7 @@ def add_command(commands) -> None:
 
 
 def run(args) -> int:
-    from . import bench, records
+    from . import bench, peers, records
 
     try:
         device = jax.devices(args.device)[0]
@@ -50,9 +52,12 @@ def run(args) -> int:
         console.print(_agreement_line(result))
         for name, why in result["skipped"].items():
             console.print(f"  skipped {name}: {why}")
+        if result["plan"] is not None:
+            console.print(_plan_line(result["plan"]))
     console.print(_table(measured))
     console.print(_bars_table(measured))
     info = records.environment()
+    info["versions"] |= peers.versions()
     console.print(
         f"{info['machine']['processor']}, {info['machine']['cpu_count']} CPUs; "
         f"jax {info['versions']['jax']} on {device.device_kind} ({device.platform})"
@@ -65,6 +70,9 @@ def run(args) -> int:
         **info,
     }
     console.print(f"wrote {records.write_json(args.out, record)}")
+    markdown = Path(args.out).with_suffix(".md")
+    markdown.write_text(markdown_tables(record))
+    console.print(f"wrote {markdown}")
     agree = all(result["agreement"]["agree"] for result in measured)
     return EXIT_OK if agree else EXIT_DISAGREE
 
@@ -113,6 +121,47 @@ def _bars_table(measured: list[dict]) -> Table:
             met = {True: "[green]yes[/]", False: "[red]no[/]", None: "not measured"}[bar["met"]]
             table.add_row(result["problem"], bar["bar"], bar["shown"], met)
     return table
+
+
+def markdown_tables(record: dict) -> str:
+    """The run's tables in Markdown, for docs/benchmarks.md."""
+    lines = [
+        f"{record['machine']['processor']}, {record['machine']['cpu_count']} CPUs, "
+        f"{record['device']['kind']} ({record['device']['platform']}); "
+        + ", ".join(f"{name} {version}" for name, version in record["versions"].items())
+        + f"; median of {record['repeats']} after a warm-up.",
+        "",
+        "| problem | method | steps | per step | vs NumPy | x floor |",
+        "|---|---|---|---|---|---|",
+    ]
+    for result in record["problems"]:
+        for row in result["rows"]:
+            seconds = row["seconds_per_step"]
+            if row["method"].endswith("quadratic"):
+                seconds *= row["steps"]  # the whole run
+            floor = row["times_floor"]
+            lines.append(
+                f"| {row['problem']} | {row['method']} | {row['steps']:,} | {_time(seconds)} "
+                f"| {row['speedup_vs_numpy']:.3g} | {'-' if floor is None else f'{floor:.3g}'} |"
+            )
+    lines += ["", "| problem | bar | measured | met |", "|---|---|---|---|"]
+    for result in record["problems"]:
+        for bar in result["bars"]:
+            met = {True: "yes", False: "**no**", None: "not measured"}[bar["met"]]
+            lines.append(f"| {result['problem']} | {bar['bar']} | {bar['shown']} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+def _plan_line(plan: dict) -> str:
+    """What XLA made of fit: who reads X in a step, and the memory."""
+    memory = plan["memory_bytes"]
+    blocks = "one pass" if plan["block_rows"] is None else f"blocks of {plan['block_rows']:,} rows"
+    return (
+        f"  fit: {blocks}; instructions reading X per step: {len(plan['reads_of_X']['fit'])} "
+        f"(without blocks: {len(plan['reads_of_X']['one pass'])}); memory: X and y "
+        f"{memory['data'] / 2**20:,.1f} MB, loop state {memory['state'] / 2**20:,.2f} MB, "
+        f"XLA scratch {memory['temporary'] / 2**20:,.2f} MB"
+    )
 
 
 def _agreement_line(result: dict) -> str:

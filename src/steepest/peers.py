@@ -12,7 +12,9 @@ raises ``PeerMissing`` with the line to install it; the benchmark skips that
 peer and says so, it never fakes a number.
 """
 
+import contextlib
 import importlib
+import importlib.metadata
 import time
 from collections.abc import Callable
 
@@ -136,6 +138,15 @@ def prepare_optimistix(X: np.ndarray, y: np.ndarray, learning_rate: float, devic
         return np.append(np.asarray(params.w), np.asarray(params.b)).astype(np.float64), seconds
 
     return run
+
+
+def versions() -> dict[str, str]:
+    """The installed versions of the optional peers."""
+    found = {}
+    for name in ("torch", "optimistix"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found[name] = importlib.metadata.version(name)
+    return found
 
 
 PEERS: dict[str, Callable[..., Run]] = {

@@ -19,7 +19,7 @@ from problems import regression_problem
 import steepest
 from steepest import Linear, Status, blocks, fit, loop, mse, sweep
 
-ROWS, FEATURES = 60, 3  # 12 divides 60 (a scan over equal blocks), 7 does not (slices)
+ROWS, FEATURES = 60, 3  # 12 divides 60 (equal blocks), 7 does not (a last, shorter block)
 DIVIDES, LEAVES_A_REST = 12, 7
 
 
@@ -92,7 +92,7 @@ def blocked_mse_cases(draw):
 
 @settings(max_examples=20)
 @given(case=blocked_mse_cases())
-# Every path, whatever hypothesis draws: scan, slices with a shorter last block, and one
+# Every path, whatever hypothesis draws: equal blocks, a shorter last block, and one
 # block (k >= N); X 2-D and 1-D.
 @example(case=(60, 3, False, 12, 0))
 @example(case=(61, 3, False, 7, 1))
@@ -441,7 +441,7 @@ def test_hessian_and_quadratic_model_in_blocks_equal_one_pass(x64, monkeypatch):
     false_promise = steepest.theory.hessian(squared_mean_error, params, X, y)
     row_bytes = (FEATURES + 1) * 8
     monkeypatch.setattr(blocks, "MIN_DATA_BYTES", 0)
-    for block_rows in (LEAVES_A_REST, DIVIDES):  # slices with a rest; a scan of equal blocks
+    for block_rows in (LEAVES_A_REST, DIVIDES):  # a shorter last block; equal blocks
         monkeypatch.setattr(blocks, "BLOCK_BYTES", block_rows * row_bytes)
         assert blocks.automatic_block_rows(mse, (X, y)) is not None
         np.testing.assert_allclose(
@@ -462,3 +462,49 @@ def test_quadratic_method_in_blocks_gives_the_loops_iterates(x64, blocks_everywh
     plain = fit(mse, start(), X, y, learning_rate=0.1, max_steps=150, tol=0, block_rows=None)
     quick = fit(mse, start(), X, y, learning_rate=0.1, max_steps=150, tol=0, method="quadratic")
     assert_same_run(quick, plain, rtol=1e-10)
+
+
+def test_float32_fit_with_blocks_follows_the_plain_loop():
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(3, 1000, 4))
+    start32 = steepest.models.zeros(4)
+    plain = fit(mse, start32, X, y, learning_rate=0.1, max_steps=200, tol=0, block_rows=None)
+    blocked = fit(mse, start32, X, y, learning_rate=0.1, max_steps=200, tol=0, block_rows=96)
+    assert (blocked.status, blocked.num_steps) == (plain.status, plain.num_steps)
+    # Summing by blocks rounds differently: float32 agreement, not bit for bit.
+    np.testing.assert_allclose(blocked.losses, plain.losses, rtol=1e-5)
+    assert_close(blocked.params, plain.params, rtol=1e-5)
+
+
+def test_memory_plan_of_blocks_is_a_blocks_worth():
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(4, 400_000, 1))
+    start32 = steepest.models.zeros(1)
+    one_pass = loop.memory(mse, start32, X, y, learning_rate=0.1, block_rows=None)
+    blocked = loop.memory(mse, start32, X, y, learning_rate=0.1, block_rows=20_000)
+    assert one_pass["data"] == blocked["data"] == 400_000 * 2 * 4
+    # One pass keeps the residual of every row (half of X and y); blocks, a block's.
+    assert one_pass["temporary"] >= one_pass["data"] / 2
+    assert blocked["temporary"] <= blocked["data"] / 10
+    # The quadratic method's plan still reports the user's data; on_chunk is accepted.
+    quadratic = loop.memory(
+        mse, start32, X, y, learning_rate=0.1, method="quadratic", on_chunk=print
+    )
+    assert quadratic["data"] == one_pass["data"] and quadratic["temporary"] < 2**16
+
+
+def test_unrolling_is_for_small_costs_only():
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(5, 100, 1))
+    limit = loop.UNROLL_MAX_EQUATIONS
+    assert loop.unroll_for("gd", (X, y), equations=limit) == loop.UNROLL
+    assert loop.unroll_for("gd", (X, y), equations=limit + 1) == 1
+    assert loop._step_shape(mse, steepest.models.zeros(1), X, y).equations <= limit
+
+    def deep_net(layers, X, y):  # 12 tanh layers: a cost far larger than mse's
+        hidden = X
+        for weights in layers:
+            hidden = jnp.tanh(hidden @ weights)
+        return jnp.mean((hidden[:, 0] - y) ** 2)
+
+    layers = [jnp.ones((1, 8))] + [jnp.ones((8, 8))] * 10 + [jnp.ones((8, 1))]
+    assert loop._step_shape(deep_net, layers, X, y).equations > limit
+    # A jitted loss counts the operations inside it, not one call.
+    assert loop._step_shape(jax.jit(deep_net), layers, X, y).equations > limit

@@ -87,7 +87,12 @@ def _count(number: int) -> str:
 
 
 def problems(size: str, platform: str) -> list[Problem]:
-    """The problems of a run: ``size`` is ``"all"`` or ``"small"``, ``platform`` cpu or gpu."""
+    """The problems of a run: ``size`` is ``"all"`` or ``"small"``, ``platform`` cpu or gpu.
+
+    Example:
+        >>> [problem.name for problem in problems("all", "cpu")]
+        ['N=200, d=1', 'N=1e7, d=1', 'N=1e6, d=64']
+    """
     fast = ("numpy", "torch", "optimistix")
     builtin = Problem(
         rows=200,
@@ -150,7 +155,13 @@ def problems(size: str, platform: str) -> list[Problem]:
 
 
 def problem_data(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
-    """float32 X of shape (N, d) and y: the built-in data standardized, else seeded random."""
+    """float32 X of shape (N, d) and y: the built-in data standardized, else seeded random.
+
+    Example:
+        >>> X, y = problem_data(Problem(rows=1000, features=3, steps={}))
+        >>> X.shape, y.shape, X.dtype
+        ((1000, 3), (1000,), dtype('float32'))
+    """
     if problem.builtin:
         dataset = data.builtin()
         X = data.Standardizer.of(dataset.X).transform(dataset.X)
@@ -323,12 +334,14 @@ def compiled_plan(X, y, learning_rate, device) -> dict:
 
 
 def _add_ratios(rows: list[dict]) -> None:
-    """Each row's speed-up over NumPy and multiple of the floor (whole runs for quadratic)."""
+    """Each row's time as shown (a step; the whole run for quadratic), its speed-up over
+    NumPy and its multiple of the floor."""
     step = {row["method"]: row["seconds_per_step"] for row in rows}
     for row in rows:
         seconds = row["seconds_per_step"]
         if row["method"] == QUADRATIC:
             seconds *= row["steps"]  # one whole run, set against one step of the others
+        row["seconds_shown"] = seconds
         row["speedup_vs_numpy"] = step["numpy"] / seconds
         floor = step.get(FLOOR)
         row["times_floor"] = None if floor is None else seconds / floor
@@ -413,12 +426,18 @@ def reads_of(hlo_text: str, shapes: set[str]) -> list[str]:
 
 
 def passes_over_X(rows: int, features: int, block_rows: int | None) -> list[str]:
-    """The reads of X (whole, or stacked in blocks) in one compiled cost-and-gradient step."""
+    """The instructions that read X in one compiled cost-and-gradient step of ``mse``
+    (float32, on JAX's default device), in blocks of ``block_rows`` rows or in one pass.
+
+    Inside the loop over blocks an instruction reads one block per trip: with blocks,
+    each instruction is one pass over X in all.
+
+    Example:
+        >>> [read.split()[0] for read in passes_over_X(10_000, 64, None)]  # X @ w; X.T @ r
+        ['dot', 'dot']
+    """
     X = jax.ShapeDtypeStruct((rows, features), jnp.float32)
     y = jax.ShapeDtypeStruct((rows,), jnp.float32)
     step = jax.jit(blocks.value_and_grad(losses.mse, block_rows))
     text = step.lower(models.zeros(features), X, y).compile().as_text()
-    shapes = {f"f32[{rows},{features}]"}
-    if block_rows is not None and rows % block_rows == 0:
-        shapes.add(f"f32[{rows // block_rows},{block_rows},{features}]")
-    return reads_of(text, shapes)
+    return reads_of(text, {f"f32[{rows},{features}]"})

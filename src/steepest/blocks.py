@@ -59,12 +59,24 @@ def row_mean(loss: Callable) -> Callable:
 
 
 def is_row_mean(loss: Callable) -> bool:
-    """Whether ``loss`` is marked by ``row_mean``."""
+    """Whether ``loss`` is marked by ``row_mean``.
+
+    Example:
+        >>> from steepest import mse
+        >>> is_row_mean(mse), is_row_mean(lambda p, x: (x - p).mean())
+        (True, False)
+    """
     return getattr(loss, _MARK, False) is True
 
 
 def num_rows(data: tuple) -> int | None:
-    """The common leading length of every data array, or None when they have none."""
+    """The common leading length of every data array, or None when they have none.
+
+    Example:
+        >>> import numpy as np
+        >>> num_rows((np.zeros((5, 2)), np.zeros(5))), num_rows((np.zeros(5), 1.0))
+        (5, None)
+    """
     leaves = jax.tree.leaves(data)
     lengths = {leaf.shape[0] if jnp.ndim(leaf) else None for leaf in leaves}
     if len(lengths) != 1 or None in lengths:
@@ -73,7 +85,13 @@ def num_rows(data: tuple) -> int | None:
 
 
 def size_in_bytes(data) -> int:
-    """The bytes of every array in ``data``, read from shapes (nothing leaves the device)."""
+    """The bytes of every array in ``data`` in the dtype JAX computes in, from shapes alone.
+
+    Example:
+        >>> import numpy as np
+        >>> size_in_bytes((np.zeros((5, 2), np.float32), np.zeros(5, np.float32)))
+        60
+    """
     return sum(
         math.prod(jnp.shape(leaf)) * jnp.result_type(leaf).itemsize
         for leaf in jax.tree.leaves(data)
@@ -83,21 +101,23 @@ def size_in_bytes(data) -> int:
 def automatic_block_rows(loss: Callable, data: tuple) -> int | None:
     """Rows per block for ``fit``'s default, or None for one pass over all rows.
 
-    Blocks are used for a ``row_mean`` loss on the CPU when the data holds at least
-    ``MIN_DATA_BYTES``; a block then holds about ``BLOCK_BYTES``. On a GPU one pass
-    keeps every core busy: no blocks.
+    Blocks are used for a ``row_mean`` loss on data of at least ``MIN_DATA_BYTES``
+    that lives on the CPU (the data's device; for NumPy data, JAX's default
+    device); a block then holds about ``BLOCK_BYTES``. On a GPU one pass keeps
+    every core busy: no blocks.
 
     Example:
         >>> import numpy as np
         >>> from steepest import mse
         >>> X, y = np.zeros((1_000_000, 64), np.float32), np.zeros(1_000_000, np.float32)
-        >>> automatic_block_rows(mse, (X, y)) if jax.default_backend() == "cpu" else 15_625
+        >>> with jax.default_device(jax.devices("cpu")[0]):
+        ...     automatic_block_rows(mse, (X, y))
         15625
         >>> automatic_block_rows(mse, (X[:1000], y[:1000])) is None  # small: one pass
         True
     """
     rows = num_rows(data)
-    if not is_row_mean(loss) or not rows or jax.default_backend() != "cpu":
+    if not is_row_mean(loss) or not rows or _platform(data) != "cpu":
         return None
     data_bytes = size_in_bytes(data)
     if data_bytes < MIN_DATA_BYTES:
@@ -105,11 +125,30 @@ def automatic_block_rows(loss: Callable, data: tuple) -> int | None:
     return _near_divisor(rows, max(1, BLOCK_BYTES * rows // data_bytes))
 
 
+def _platform(data) -> str:
+    """Where a computation on ``data`` runs: its arrays' device, else JAX's default device."""
+    for leaf in jax.tree.leaves(data):
+        if isinstance(leaf, jax.Array):
+            return next(iter(leaf.devices())).platform
+    default = jax.config.jax_default_device
+    if isinstance(default, str):
+        return default
+    return default.platform if default is not None else jax.default_backend()
+
+
 def resolve_block_rows(setting: int | str | None, loss: Callable, data: tuple) -> int | None:
     """The rows per block that ``fit(..., block_rows=setting)`` runs with (None: no blocks).
 
     ``"auto"``: ``automatic_block_rows``. None: no blocks. A positive int: that
     many rows per block, for a ``row_mean`` loss whose data arrays share their rows.
+
+    Example:
+        >>> import numpy as np
+        >>> from steepest import mse
+        >>> resolve_block_rows(50, mse, (np.zeros((200, 3)), np.zeros(200)))
+        50
+        >>> resolve_block_rows(None, mse, (np.zeros((200, 3)), np.zeros(200))) is None
+        True
     """
     if setting == "auto":
         return automatic_block_rows(loss, data)
@@ -127,15 +166,13 @@ def resolve_block_rows(setting: int | str | None, loss: Callable, data: tuple) -
 
 
 def _near_divisor(rows: int, target: int) -> int:
-    """A divisor of ``rows`` within a factor of 2 of ``target`` if there is one, else ``target``.
+    """The divisor of ``rows`` nearest ``target`` within a factor of 2, else ``target``.
 
-    Equal blocks are a free reshape of the data; otherwise the blocks are sliced.
+    Equal blocks need no last, shorter block (a second compiled evaluation).
     """
-    for distance in range(target // 2 + 1):
-        for candidate in (target + distance, target - distance):
-            if target // 2 <= candidate <= 2 * target and rows % candidate == 0:
-                return candidate
-    return target
+    small = (i for i in range(1, math.isqrt(rows) + 1) if rows % i == 0)
+    near = [d for i in small for d in (i, rows // i) if target / 2 <= d <= 2 * target]
+    return min(near, key=lambda d: (abs(d - target), d)) if near else target
 
 
 def value_and_grad(loss: Callable, block_rows: int | None) -> Callable:

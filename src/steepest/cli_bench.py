@@ -5,6 +5,7 @@ not: they are reported, not enforced), 1 when one disagrees, 2 (one
 line, as every command) for ``--device gpu`` with no GPU.
 """
 
+import os
 from pathlib import Path
 
 import jax
@@ -14,6 +15,7 @@ from rich.table import Table
 from .cli import EXIT_OK
 
 EXIT_DISAGREE = 1
+NOT_MEASURED = "not measured"
 
 
 def add_command(commands) -> None:
@@ -36,6 +38,12 @@ def add_command(commands) -> None:
 def run(args) -> int:
     from . import bench, peers, records
 
+    out = Path(args.out)
+    if out.suffix != ".json":
+        raise ValueError(f"--out {args.out}: the record is JSON; name it *.json")
+    out.parent.mkdir(parents=True, exist_ok=True)  # unwritable: an OSError now, not after
+    if not os.access(out.parent, os.W_OK):
+        raise ValueError(f"--out {args.out}: cannot write to {out.parent}")
     try:
         device = jax.devices(args.device)[0]
     except RuntimeError:
@@ -96,9 +104,7 @@ def _table(measured: list[dict]) -> Table:
         table.add_column(column, justify="left" if column in ("problem", "method") else "right")
     for result in measured:
         for row in result["rows"]:
-            seconds = row["seconds_per_step"]
-            if row["method"].endswith("quadratic"):
-                seconds *= row["steps"]
+            seconds = row["seconds_shown"]
             floor = row["times_floor"]
             table.add_row(
                 row["problem"],
@@ -118,7 +124,7 @@ def _bars_table(measured: list[dict]) -> Table:
         table.add_column(column)
     for result in measured:
         for bar in result["bars"]:
-            met = {True: "[green]yes[/]", False: "[red]no[/]", None: "not measured"}[bar["met"]]
+            met = {True: "[green]yes[/]", False: "[red]no[/]", None: NOT_MEASURED}[bar["met"]]
             table.add_row(result["problem"], bar["bar"], bar["shown"], met)
     return table
 
@@ -136,9 +142,7 @@ def markdown_tables(record: dict) -> str:
     ]
     for result in record["problems"]:
         for row in result["rows"]:
-            seconds = row["seconds_per_step"]
-            if row["method"].endswith("quadratic"):
-                seconds *= row["steps"]  # the whole run
+            seconds = row["seconds_shown"]
             floor = row["times_floor"]
             lines.append(
                 f"| {row['problem']} | {row['method']} | {row['steps']:,} | {_time(seconds)} "
@@ -147,7 +151,7 @@ def markdown_tables(record: dict) -> str:
     lines += ["", "| problem | bar | measured | met |", "|---|---|---|---|"]
     for result in record["problems"]:
         for bar in result["bars"]:
-            met = {True: "yes", False: "**no**", None: "not measured"}[bar["met"]]
+            met = {True: "yes", False: "**no**", None: NOT_MEASURED}[bar["met"]]
             lines.append(f"| {result['problem']} | {bar['bar']} | {bar['shown']} | {met} |")
     return "\n".join(lines) + "\n"
 

@@ -11,6 +11,7 @@ with other values, or other data of the same shape, reuses the compiled loop.
 import dataclasses
 import enum
 import functools
+import inspect
 import math
 import signal
 import threading
@@ -35,9 +36,11 @@ CHUNK_SECONDS = 0.2
 MAX_HISTORY = 100_000
 # Small problems take UNROLL steps per trip of the compiled loop, which halves the loop's
 # overhead (1.0 -> 0.6 us a step at N = 200 on a 2-core CPU). Not for a line search
-# (L-BFGS): its compile time grows several-fold, its steps are slow anyway.
+# (L-BFGS) nor a large cost (a deep net: 126 operations, against 13 for mse): their
+# compile time grows several-fold, and their steps are slow anyway.
 UNROLL = 8
 UNROLL_MAX_DATA_BYTES = 256 * 2**10
+UNROLL_MAX_EQUATIONS = 64
 _NOT_UNROLLED = frozenset({"lbfgs"})
 # The step counter is int32 on every backend.
 MAX_STEPS_LIMIT = 2**31 - 2
@@ -217,8 +220,10 @@ def _compiled_chunk(
             )
 
         def steps(s: _LoopState) -> _LoopState:
-            # Unrolled: a stopped state is held (`pick`), so the steps after a stop, or
-            # past chunk_end, change nothing but the time; they save the loop's overhead.
+            # Unrolled: a state that stops is held from then on (`pick`), so the steps
+            # after a stop change nothing. A trip may run past chunk_end (by up to
+            # unroll - 1 real steps): chunks only pace the host, max_steps is enforced
+            # at each step.
             for _ in range(unroll):
                 s = one_step(s)
             return s
@@ -387,34 +392,36 @@ def _setup(
 ) -> _Setup:
     """What ``fit`` runs: the chunk runner, the initial loop state, its settings, the data."""
     _check_settings(max_steps, tol)
+    if method not in ("loop", "quadratic"):
+        raise ValueError(f"method must be 'loop' or 'quadratic', got {method!r}")
+    rows_per_block = blocks.resolve_block_rows(block_rows, loss, data)  # checks it first
     if method == "quadratic":
         if block_rows not in ("auto", None):
             raise ValueError(
                 "block_rows applies to method='loop': the quadratic method reads the data once"
             )
-        loss, data = theory.quadratic_loss, theory.quadratic_model(loss, params, *data)
-    elif method != "loop":
-        raise ValueError(f"method must be 'loop' or 'quadratic', got {method!r}")
+        model = theory.quadratic_model(loss, params, *data, block_rows=rows_per_block)
+        loss, data, rows_per_block = theory.quadratic_loss, model, None
+    shape = _step_shape(loss, params, *data)
     transformation, learning_rate = _resolve_optimizer(
-        optimizer, learning_rate, loss, params, *data
+        optimizer, learning_rate, loss, params, *data, block_rows=rows_per_block
     )
     run_chunk = _compiled_chunk(
         loss,
         transformation,
-        block_rows=blocks.resolve_block_rows(block_rows, loss, data),
-        unroll=unroll_for(optimizer, data),
+        block_rows=rows_per_block,
+        unroll=unroll_for(optimizer, data, shape.equations),
     )
-    loss_dtype, norm_dtype = _dtypes(loss, params, *data)
     opt_state = transformation.init(params)
     if isinstance(optimizer, str):
         opt_state = optimizers.with_learning_rate(opt_state, learning_rate)
     stride = max(1, math.ceil(max_steps / MAX_HISTORY))
-    state = _initial_state(params, opt_state, loss_dtype, norm_dtype)
+    state = _initial_state(params, opt_state, shape.loss_dtype, shape.norm_dtype)
     settings = (
         max_steps,
         stride,
-        jnp.asarray(tol, norm_dtype),
-        jnp.asarray(divergence_factor, loss_dtype),
+        jnp.asarray(tol, shape.norm_dtype),
+        jnp.asarray(divergence_factor, shape.loss_dtype),
     )
     return _Setup(run_chunk, state, settings, tuple(data), stride, learning_rate)
 
@@ -425,7 +432,9 @@ def memory(loss: Callable, params, *data, **options) -> dict[str, int]:
     ``data``: the bytes of ``data``. ``state``: the loop state (params, optimizer
     state, loss history), which is donated, so updated in place. ``temporary``:
     XLA's scratch memory while the compiled loop runs. Peak use is about
-    ``data + state + temporary``. ``options`` are ``fit``'s keywords.
+    ``data + state + temporary``. ``options`` are ``fit``'s keywords. (With
+    ``method="quadratic"`` the loop runs on the quadratic model, of O(d^2) bytes;
+    forming it is one more pass over the data, in blocks where ``fit`` uses them.)
 
     Example:
         >>> import jax.numpy as jnp
@@ -435,41 +444,41 @@ def memory(loss: Callable, params, *data, **options) -> dict[str, int]:
         >>> plan["data"], plan["temporary"] < plan["data"]
         (2000000, True)
     """
-    defaults = {
-        "optimizer": "gd",
-        "learning_rate": None,
-        "max_steps": 10_000,
-        "tol": 1e-5,
-        "divergence_factor": DIVERGENCE_FACTOR,
-        "method": "loop",
-        "block_rows": "auto",
+    arguments = inspect.signature(fit).bind(loss, params, *data, **options)
+    arguments.apply_defaults()
+    settings = {
+        name: value
+        for name, value in arguments.arguments.items()
+        if name not in ("loss", "params", "data", "on_chunk")
     }
-    unknown = set(options) - set(defaults)
-    if unknown:
-        raise TypeError(f"memory() got unexpected options {sorted(unknown)}")
-    setup = _setup(loss, params, data, **(defaults | options))
-    data = jax.tree.map(jnp.asarray, setup.data)
-    compiled = setup.run_chunk.lower(setup.state, 0, *setup.settings, data).compile()
-    analysis = compiled.memory_analysis()
+    setup = _setup(loss, params, data, **settings)
+    loop_data = jax.tree.map(jnp.asarray, setup.data)
+    compiled = setup.run_chunk.lower(setup.state, 0, *setup.settings, loop_data).compile()
     return {
         "data": blocks.size_in_bytes(data),
         "state": blocks.size_in_bytes(setup.state),
-        "temporary": int(analysis.temp_size_in_bytes),
+        "temporary": int(compiled.memory_analysis().temp_size_in_bytes),
     }
 
 
-def unroll_for(optimizer: str | optax.GradientTransformation, data: tuple) -> int:
+def unroll_for(
+    optimizer: str | optax.GradientTransformation, data: tuple, equations: int = 0
+) -> int:
     """Steps per trip of the compiled loop: ``UNROLL`` for a named optimizer (L-BFGS
-    aside) on data of at most ``UNROLL_MAX_DATA_BYTES``, else 1.
+    aside) on data of at most ``UNROLL_MAX_DATA_BYTES`` with a cost and gradient of at
+    most ``UNROLL_MAX_EQUATIONS`` traced operations (``equations``), else 1.
 
     Example:
         >>> import numpy as np
         >>> unroll_for("gd", (np.zeros(200), np.zeros(200))), unroll_for("lbfgs", ())
         (8, 1)
+        >>> unroll_for("gd", (np.zeros(200), np.zeros(200)), equations=500)  # a deep net
+        1
     """
     if not isinstance(optimizer, str) or optimizer in _NOT_UNROLLED:
         return 1
-    return UNROLL if blocks.size_in_bytes(data) <= UNROLL_MAX_DATA_BYTES else 1
+    small = blocks.size_in_bytes(data) <= UNROLL_MAX_DATA_BYTES
+    return UNROLL if small and equations <= UNROLL_MAX_EQUATIONS else 1
 
 
 def _check_settings(max_steps: int, tol: float) -> None:
@@ -544,7 +553,7 @@ def _drive(run_chunk, state, settings, data, max_steps, on_chunk):
     return state, run_seconds, compile_seconds
 
 
-def _resolve_optimizer(optimizer, learning_rate, loss, params, *data):
+def _resolve_optimizer(optimizer, learning_rate, loss, params, *data, block_rows=None):
     """The transformation to run, and the learning rate it runs with."""
     if not isinstance(optimizer, str):
         if learning_rate is not None:
@@ -557,7 +566,7 @@ def _resolve_optimizer(optimizer, learning_rate, loss, params, *data):
     if learning_rate is None:
         learning_rate = optimizers.DEFAULT_LEARNING_RATES.get(optimizer)
     if learning_rate is None:
-        curvature = theory.largest_eigenvalue(loss, params, *data)
+        curvature = theory.largest_eigenvalue(loss, params, *data, block_rows=block_rows)
         if not (math.isfinite(curvature) and curvature > 0):
             raise ValueError(
                 f"no default learning rate: the largest eigenvalue of the Hessian at the "
@@ -569,13 +578,33 @@ def _resolve_optimizer(optimizer, learning_rate, loss, params, *data):
     return transformation, float(learning_rate)
 
 
-def _dtypes(loss, params, *data):
-    """The dtypes of the cost and of the gradient's norm, found without computing either."""
+class _StepShape(NamedTuple):
+    loss_dtype: Any
+    norm_dtype: Any
+    equations: int  # operations in the traced cost and gradient: a proxy for compile time
+
+
+def _step_shape(loss, params, *data) -> _StepShape:
+    """The dtypes of the cost and of the gradient's norm, and the step's size, by tracing."""
     value = jax.eval_shape(loss, params, *data)
     if getattr(value, "shape", None) != ():
         raise ValueError(f"the loss must return a scalar, got {value}")
-    grads = jax.eval_shape(jax.grad(loss), params, *data)
-    return value.dtype, jnp.result_type(*jax.tree.leaves(grads))
+    traced = jax.make_jaxpr(jax.value_and_grad(loss))(params, *data)
+    grads = traced.out_avals[1:]
+    return _StepShape(value.dtype, jnp.result_type(*grads), _count_equations(traced.jaxpr))
+
+
+def _count_equations(jaxpr) -> int:
+    """Equations in a jaxpr, those of the jaxprs inside it (jit, cond, scan) included."""
+    count = 0
+    for equation in jaxpr.eqns:
+        count += 1
+        for value in equation.params.values():
+            for inner in value if isinstance(value, tuple | list) else (value,):
+                inner = getattr(inner, "jaxpr", inner)  # a ClosedJaxpr holds a Jaxpr
+                if hasattr(inner, "eqns"):
+                    count += _count_equations(inner)
+    return count
 
 
 def _steps(count: int) -> str:

@@ -141,7 +141,12 @@ def prepare_optimistix(X: np.ndarray, y: np.ndarray, learning_rate: float, devic
 
 
 def versions() -> dict[str, str]:
-    """The installed versions of the optional peers."""
+    """The installed versions of the optional peers (none when neither is installed).
+
+    Example:
+        >>> set(versions()) <= {"torch", "optimistix"}
+        True
+    """
     found = {}
     for name in ("torch", "optimistix"):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):

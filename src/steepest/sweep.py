@@ -24,9 +24,9 @@ from .loop import (
     _check_settings,
     _compiled_chunk,
     _drive,
-    _dtypes,
     _initial_state,
     _result,
+    _step_shape,
     unroll_for,
 )
 
@@ -143,7 +143,7 @@ def sweep(
     if not starts:
         raise ValueError("starts is empty")
     transformation = optimizers.get(optimizer)
-    loss_dtype, norm_dtype = _dtypes(loss, params, *data)
+    loss_dtype, norm_dtype, equations = _step_shape(loss, params, *data)
     stride = max(1, math.ceil(max_steps / MAX_HISTORY))
     # A history per run, sized to the run (fit keeps one fixed size, to never recompile).
     history_size = max_steps // stride + 2
@@ -169,7 +169,7 @@ def sweep(
         transformation,
         batched=True,
         block_rows=blocks.resolve_block_rows(block_rows, loss, data),
-        unroll=unroll_for(optimizer, data),
+        unroll=unroll_for(optimizer, data, equations),
     )
     state, run_seconds, compile_seconds = _drive(
         run_chunk, state, settings, data, max_steps, on_chunk

@@ -60,13 +60,16 @@ def closed_form(X: np.ndarray, y: np.ndarray) -> Linear:
     return Linear(w=solution[:-1], b=solution[-1])
 
 
-def hessian(loss: Callable, params, *data) -> np.ndarray:
+def hessian(loss: Callable, params, *data, block_rows: int | str | None = "auto") -> np.ndarray:
     """The Hessian of ``loss`` at ``params``, by autodiff, as a dense float64 matrix.
 
     The parameters are flattened in the order of ``jax.flatten_util.ravel_pytree``
     (for ``Linear``: the weights, then the intercept). Each column is one
     Hessian-vector product (forward over reverse), computed a few at a time so
     that memory stays a small multiple of the data.
+
+    ``block_rows``: as for ``fit``; for a ``row_mean`` loss the Hessian is then the
+    weighted sum over blocks of rows (``blocks.by_blocks``).
 
     Raises:
         ValueError: for more than ``MAX_DENSE_HESSIAN`` parameters.
@@ -79,7 +82,7 @@ def hessian(loss: Callable, params, *data) -> np.ndarray:
         [[2.0, 0.0], [0.0, 2.0]]
     """
     _check_dense(params)
-    columns = _compiled_hessian(loss, blocks.automatic_block_rows(loss, data))
+    columns = _compiled_hessian(loss, blocks.resolve_block_rows(block_rows, loss, data))
     return _symmetric(columns(params, *data))
 
 
@@ -131,7 +134,9 @@ def _compiled_hessian(loss: Callable, block_rows: int | None):
     return jax.jit(blocks.by_blocks(_hessian_columns(loss), block_rows))
 
 
-def largest_eigenvalue(loss: Callable, params, *data) -> float:
+def largest_eigenvalue(
+    loss: Callable, params, *data, block_rows: int | str | None = "auto"
+) -> float:
     """L, the largest eigenvalue of the Hessian of ``loss`` at ``params``.
 
     Example:
@@ -141,7 +146,7 @@ def largest_eigenvalue(loss: Callable, params, *data) -> float:
         >>> largest_eigenvalue(mse, Linear(jnp.zeros(1), jnp.array(0.0)), X, y)
         2.0
     """
-    return float(np.linalg.eigvalsh(hessian(loss, params, *data))[-1])
+    return float(np.linalg.eigvalsh(hessian(loss, params, *data, block_rows=block_rows))[-1])
 
 
 def critical_learning_rate(loss: Callable, params, *data) -> float:
@@ -216,7 +221,7 @@ def curvature(loss: Callable, params, *data) -> Curvature:
     )
 
 
-def quadratic_model(loss: Callable, params, *data) -> tuple:
+def quadratic_model(loss: Callable, params, *data, block_rows: int | str | None = "auto") -> tuple:
     """The exact quadratic a quadratic loss is, from autodiff at ``params``: one pass over data.
 
     A loss that is exactly quadratic in its params (the mean squared error of a
@@ -233,13 +238,23 @@ def quadratic_model(loss: Callable, params, *data) -> tuple:
         ``(hessian, gradient, value, center)``: H, g and f(p_0) at
         ``center`` = p_0, flattened as ``jax.flatten_util.ravel_pytree`` does.
 
+    ``block_rows``: as for ``fit``.
+
     Raises:
         ValueError: when the loss is not quadratic: its Hessian or its value at
             a second point disagrees with the model beyond rounding.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from steepest import Linear, mse
+        >>> X = jnp.array([-1.0, 1.0]); y = jnp.array([0.0, 2.0])
+        >>> H, g, value, center = quadratic_model(mse, Linear(jnp.zeros(1), jnp.array(0.0)), X, y)
+        >>> H.tolist(), g.tolist(), float(value)  # w, then b
+        ([[2.0, 0.0], [0.0, 2.0]], [-2.0, -2.0], 2.0)
     """
     _check_dense(params)
     flat = ravel_pytree(params)[0]
-    pieces = _compiled_quadratic_pieces(loss, blocks.automatic_block_rows(loss, data))
+    pieces = _compiled_quadratic_pieces(loss, blocks.resolve_block_rows(block_rows, loss, data))
     hessian_matrix, value, gradient, actual, curvature_there = pieces(params, *data)
     hessian_matrix = jnp.asarray(_symmetric(hessian_matrix), flat.dtype)
     # A second point, one unit away in every coordinate: the model's value and its

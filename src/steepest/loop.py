@@ -335,10 +335,11 @@ def fit(
             same iterates up to rounding. It refuses a loss that is not quadratic.
         block_rows: for a loss marked ``@row_mean`` (``mse`` is), evaluate the cost
             and gradient as the weighted sum over blocks of this many rows, which
-            reads wide data once per step instead of twice (``steepest.blocks``);
+            reads the data from memory once per step (``steepest.blocks``);
             the same iterates up to rounding. ``"auto"`` picks blocks only where
-            they were measured to pay off (wide rows, large data, on the CPU);
-            None never uses them.
+            they were measured to pay off (data of 32 MB or more, on the CPU);
+            None never uses them. The Hessian behind the default learning rate
+            and the quadratic method follows the same setting.
 
     Returns:
         A ``FitResult``.

@@ -1,31 +1,13 @@
 """sweep: many learning rates in one compiled call, equal run by run to separate fits."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from compiles import CompileCounter
 from problems import regression_problem
 
 import steepest
 from steepest import Status, fit, mse, sweep, theory
-
-
-class CompileCounter:
-    """Counts XLA compilations, by the name of the function compiled."""
-
-    def __init__(self):
-        self.names = []
-
-    def __call__(self, event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
-            self.names.append(kwargs.get("fun_name", ""))
-
-    def __enter__(self):
-        jax.monitoring.register_event_duration_secs_listener(self)
-        return self
-
-    def __exit__(self, *exc):
-        jax.monitoring.unregister_event_duration_listener(self)
 
 
 def test_32_learning_rates_compile_once_and_equal_32_separate_fits(x64):

@@ -176,10 +176,6 @@ def problem_data(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
 # --- steepest's methods, shaped like the peers: prepare(...) -> run(steps) ---
 
 
-def _flat(params) -> np.ndarray:
-    return np.append(np.asarray(params.w), np.asarray(params.b)).astype(np.float64)
-
-
 def prepare_fit(X, y, learning_rate, device, method="loop"):
     """``steepest.fit`` with ``tol=0``, so that it takes exactly ``steps`` steps."""
     X, y = jax.device_put((X, y), device)
@@ -201,7 +197,7 @@ def prepare_fit(X, y, learning_rate, device, method="loop"):
         if result.num_steps != steps:
             raise RuntimeError(f"fit ran {result.num_steps} of {steps} steps: {result.message}")
         # The quadratic path is timed whole (it forms the Hessian first); the loop by its steps.
-        return _flat(params), wall if method == "quadratic" else result.seconds
+        return models.flat(params), wall if method == "quadratic" else result.seconds
 
     return run
 
@@ -216,7 +212,7 @@ def prepare_sweep(X, y, learning_rate, device, count):
         result = sweep(
             losses.mse, models.zeros(X.shape[1]), X, y, learning_rates=rates, max_steps=steps, tol=0
         )
-        return _flat(result.results[-1].params), result.seconds
+        return models.flat(result.results[-1].params), result.seconds
 
     return run
 

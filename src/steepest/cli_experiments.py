@@ -75,12 +75,8 @@ def add_commands(commands) -> None:
     surface.add_argument("--json", action="store_true", help="print the paths as JSON")
 
 
-def _flat(params) -> np.ndarray:
-    return np.append(np.ravel(params.w), float(params.b))
-
-
 def compare(args) -> int:
-    from . import optimizers, plots, records, theory
+    from . import models, optimizers, plots, records, theory
     from .cli import EXIT_INTERRUPTED
     from .data import DataError
     from .loop import Status, fit
@@ -107,7 +103,9 @@ def compare(args) -> int:
                 "steps": result.num_steps,
                 "status": result.status.value,
                 "loss": result.loss,
-                "distance_to_closed_form": float(np.linalg.norm(_flat(fitted) - _flat(exact))),
+                "distance_to_closed_form": float(
+                    np.linalg.norm(models.flat(fitted) - models.flat(exact))
+                ),
                 "seconds": result.seconds,
                 "params": records.params_to_dict(fitted),
             }

@@ -4,6 +4,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 class Linear(NamedTuple):
@@ -35,6 +36,17 @@ def zeros(num_features: int, dtype=jnp.float32) -> Linear:
         ([0.0, 0.0, 0.0], 0.0)
     """
     return Linear(w=jnp.zeros((num_features,), dtype), b=jnp.zeros((), dtype))
+
+
+def flat(params: Linear) -> np.ndarray:
+    """The params as one float64 NumPy array on the host, ``[w..., b]``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> flat(Linear(jnp.array([2.0, 3.0]), jnp.array(1.0))).tolist()
+        [2.0, 3.0, 1.0]
+    """
+    return np.append(np.ravel(params.w), params.b).astype(np.float64)
 
 
 def predict(params: Linear, X: jax.Array) -> jax.Array:

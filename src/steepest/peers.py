@@ -135,7 +135,7 @@ def prepare_optimistix(X: np.ndarray, y: np.ndarray, learning_rate: float, devic
         seconds = time.perf_counter() - started
         if int(solution.stats["num_steps"]) != steps + 1:
             raise RuntimeError(f"optimistix took {solution.stats['num_steps']} of {steps + 1}")
-        return np.append(np.asarray(params.w), np.asarray(params.b)).astype(np.float64), seconds
+        return models.flat(params), seconds
 
     return run
 

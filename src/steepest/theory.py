@@ -101,14 +101,17 @@ def _symmetric(matrix) -> np.ndarray:
     return (matrix + matrix.T) / 2
 
 
+def _flat_gradient(loss: Callable, unravel: Callable, data: tuple) -> Callable:
+    """The gradient of ``loss`` as a function of the flattened params, flattened."""
+    return lambda flat: ravel_pytree(jax.grad(loss)(unravel(flat), *data))[0]
+
+
 def _hessian_columns(loss: Callable) -> Callable:
     """``columns(params, *data)``: the Hessian, one Hessian-vector product per column."""
 
     def columns(params, *data):
         flat, unravel = ravel_pytree(params)
-
-        def flat_grad(p):
-            return ravel_pytree(jax.grad(loss)(unravel(p), *data))[0]
+        flat_grad = _flat_gradient(loss, unravel, data)
 
         def column(direction):
             return jax.jvp(flat_grad, (flat,), (direction,))[1]
@@ -286,10 +289,7 @@ def _compiled_quadratic_pieces(loss: Callable, block_rows: int | None):
         flat, unravel = ravel_pytree(params)
         step = jnp.ones_like(flat)
         value, grad = jax.value_and_grad(loss)(params, *data)
-
-        def flat_grad(p):
-            return ravel_pytree(jax.grad(loss)(unravel(p), *data))[0]
-
+        flat_grad = _flat_gradient(loss, unravel, data)
         curvature_there = jax.jvp(flat_grad, (flat + step,), (step,))[1]
         value_there = loss(unravel(flat + step), *data)
         return columns(params, *data), value, ravel_pytree(grad)[0], value_there, curvature_there

@@ -94,65 +94,79 @@ def _time(seconds: float) -> str:
     raise AssertionError
 
 
+TIME_COLUMNS = ("problem", "method", "steps", "per step", "vs NumPy", "x floor")
+BAR_COLUMNS = ("problem", "bar", "measured", "met")
+
+
+def _time_cells(result: dict) -> list[tuple[str, ...]]:
+    """One problem's rows of the time table, as text cells in ``TIME_COLUMNS`` order."""
+    return [
+        (
+            row["problem"],
+            row["method"],
+            f"{row['steps']:,}",
+            _time(row["seconds_shown"]),
+            f"{row['speedup_vs_numpy']:.3g}",
+            "-" if row["times_floor"] is None else f"{row['times_floor']:.3g}",
+        )
+        for row in result["rows"]
+    ]
+
+
+def _bar_cells(result: dict, met: dict) -> list[tuple[str, ...]]:
+    """One problem's rows of the bars table; ``met`` words True, False and None."""
+    return [
+        (result["problem"], bar["bar"], bar["shown"], met[bar["met"]]) for bar in result["bars"]
+    ]
+
+
 def _table(measured: list[dict]) -> Table:
     table = Table(
         title="Full-batch gradient descent, float32: time per step (median)",
         caption="quadratic: the whole run (Hessian, gradient, every step) per row; "
         "sweep: one step of every run together",
     )
-    for column in ("problem", "method", "steps", "per step", "vs NumPy", "x floor"):
+    for column in TIME_COLUMNS:
         table.add_column(column, justify="left" if column in ("problem", "method") else "right")
     for result in measured:
-        for row in result["rows"]:
-            seconds = row["seconds_shown"]
-            floor = row["times_floor"]
-            table.add_row(
-                row["problem"],
-                row["method"],
-                f"{row['steps']:,}",
-                _time(seconds),
-                f"{row['speedup_vs_numpy']:.3g}",
-                "-" if floor is None else f"{floor:.3g}",
-            )
+        for cells in _time_cells(result):
+            table.add_row(*cells)
         table.add_section()
     return table
 
 
 def _bars_table(measured: list[dict]) -> Table:
     table = Table(title="The bars (issue 5), judged on this run")
-    for column in ("problem", "bar", "measured", "met"):
+    for column in BAR_COLUMNS:
         table.add_column(column)
+    met = {True: "[green]yes[/]", False: "[red]no[/]", None: NOT_MEASURED}
     for result in measured:
-        for bar in result["bars"]:
-            met = {True: "[green]yes[/]", False: "[red]no[/]", None: NOT_MEASURED}[bar["met"]]
-            table.add_row(result["problem"], bar["bar"], bar["shown"], met)
+        for cells in _bar_cells(result, met):
+            table.add_row(*cells)
     return table
 
 
 def markdown_tables(record: dict) -> str:
     """The run's tables in Markdown, for docs/benchmarks.md."""
+
+    def markdown(cells) -> str:
+        return "| " + " | ".join(cells) + " |"
+
     lines = [
         f"{record['machine']['processor']}, {record['machine']['cpu_count']} CPUs, "
         f"{record['device']['kind']} ({record['device']['platform']}); "
         + ", ".join(f"{name} {version}" for name, version in record["versions"].items())
         + f"; median of {record['repeats']} after a warm-up.",
         "",
-        "| problem | method | steps | per step | vs NumPy | x floor |",
-        "|---|---|---|---|---|---|",
+        markdown(TIME_COLUMNS),
+        "|" + "---|" * len(TIME_COLUMNS),
     ]
     for result in record["problems"]:
-        for row in result["rows"]:
-            seconds = row["seconds_shown"]
-            floor = row["times_floor"]
-            lines.append(
-                f"| {row['problem']} | {row['method']} | {row['steps']:,} | {_time(seconds)} "
-                f"| {row['speedup_vs_numpy']:.3g} | {'-' if floor is None else f'{floor:.3g}'} |"
-            )
-    lines += ["", "| problem | bar | measured | met |", "|---|---|---|---|"]
+        lines += map(markdown, _time_cells(result))
+    lines += ["", markdown(BAR_COLUMNS), "|" + "---|" * len(BAR_COLUMNS)]
+    met = {True: "yes", False: "**no**", None: NOT_MEASURED}
     for result in record["problems"]:
-        for bar in result["bars"]:
-            met = {True: "yes", False: "**no**", None: NOT_MEASURED}[bar["met"]]
-            lines.append(f"| {result['problem']} | {bar['bar']} | {bar['shown']} | {met} |")
+        lines += map(markdown, _bar_cells(result, met))
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,4 @@
-"""The benchmark of issue 5: ``steepest bench``, the same code (``steepest/bench.py``).
+"""The benchmark: ``steepest bench``, the same code (``steepest._src.bench``).
 
 Usage:
     .venv/bin/python experiments/benchmark.py [--size small] [--device gpu] [--out FILE]

@@ -11,24 +11,26 @@ import statistics
 import sys
 
 import steepest
-from steepest import bench, blocks, data, loop, models
+from steepest import Linear, data
+from steepest._src import blocks  # the rule behind block_rows="auto": internal, shown here
+from steepest._src.bench import measure
 
 
 def main(argv: list[str]) -> None:
     rows, features = (int(float(argv[0])), int(argv[1])) if argv else (1_000_000, 64)
-    problem = bench.Problem(rows=rows, features=features, steps={})
-    X, y = data.to_device(*bench.problem_data(problem))
+    problem = measure.Problem(rows=rows, features=features, steps={})
+    X, y = data.to_device(*measure.problem_data(problem))
     for setting in [None, "auto", *(int(a) for a in argv[2:])]:
         chosen = blocks.resolve_block_rows(setting, steepest.mse, (X, y))
         times = []
         for _ in range(4):
             result = steepest.fit(
-                steepest.mse, models.zeros(features), X, y, learning_rate=0.1, max_steps=30,
+                steepest.mse, Linear.zeros(features), X, y, learning_rate=0.1, max_steps=30,
                 tol=0.0, block_rows=setting,
             )  # fmt: skip
             times.append(result.seconds / 30)
-        plan = loop.memory(
-            steepest.mse, models.zeros(features), X, y, learning_rate=0.1, block_rows=setting
+        plan = steepest.memory(
+            steepest.mse, Linear.zeros(features), X, y, learning_rate=0.1, block_rows=setting
         )
         print(
             f"block_rows={setting!s:>7} ({chosen} rows): {statistics.median(times[1:]) * 1e3:6.2f} "

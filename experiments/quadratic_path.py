@@ -31,7 +31,7 @@ def main():
     X = rng.standard_normal((1_000_000, 64), dtype=np.float32)
     y = X @ rng.standard_normal(64, dtype=np.float32) + rng.standard_normal(1_000_000, np.float32)
     X, y = steepest.data.to_device(X, y)
-    start = steepest.models.zeros(64)
+    start = steepest.Linear.zeros(64)
 
     def ordinary():
         return steepest.fit(steepest.mse, start, X, y, learning_rate=0.1, max_steps=20, tol=0)

@@ -7,5 +7,5 @@ from record import FIGURES, run_and_record
 
 if __name__ == "__main__":
     png = FIGURES / "surface.png"
-    arguments = ["plot-surface", "--no-standardize", "--x64", "--steps", "3000", "--out", str(png)]
+    arguments = ["plot-surface", "--no-standardize", "--x64", "--steps", "3000", "--plot", str(png)]
     run_and_record(arguments, FIGURES / "surface.json")

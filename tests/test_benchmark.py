@@ -8,7 +8,9 @@ from pathlib import Path
 import jax
 import pytest
 
-from steepest import bench, cli
+from steepest import cli
+from steepest._src.bench import hlo
+from steepest._src.bench import measure as bench
 
 SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "benchmark.py"
 
@@ -99,9 +101,9 @@ def test_bars_are_judged_from_the_medians():
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="blocks are for the CPU only")
 def test_blocks_read_X_once_per_step_where_one_pass_reads_it_twice():
     # One pass: X @ w forward and X.T @ r backward, each over all of X.
-    assert [read.split()[0] for read in bench.passes_over_X(100_000, 64, None)] == ["dot", "dot"]
+    assert [read.split()[0] for read in hlo.passes_over_X(100_000, 64, None)] == ["dot", "dot"]
     # Blocks: one slice of each block per step; the two products then read the slice (cached).
-    assert len(bench.passes_over_X(100_000, 64, 10_000)) == 1
+    assert len(hlo.passes_over_X(100_000, 64, 10_000)) == 1
 
 
 def test_methods_that_disagree_exit_1_and_the_record_says_so(monkeypatch, tmp_path):

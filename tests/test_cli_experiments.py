@@ -29,18 +29,18 @@ RUNS = {
         "--no-standardize",
         "--steps",
         "300",
-        "--out",
+        "--plot",
         "steep.png",
         "--json",
     ],
     "bad-plot-path": ["compare", "--optimizers", "gd", "--plot", "two.csv/x.png"],
-    "surface-csv": ["plot-surface", "--data", "one.csv", "--out", "one.png"],
-    "surface": ["plot-surface", "--out", "surface.png", "--json", "--steps", "10"],
-    "surface-table": ["plot-surface", "--out", "raw.png", "--no-standardize"],
+    "surface-csv": ["plot-surface", "--data", "one.csv", "--plot", "one.png"],
+    "surface": ["plot-surface", "--plot", "surface.png", "--json", "--steps", "10"],
+    "surface-table": ["plot-surface", "--plot", "raw.png", "--no-standardize"],
     "bad-optimizers": ["compare", "--optimizers", "gd,nope"],
     "bad-lr-range": ["sweep", "--lr-min", "2", "--lr-max", "1"],
-    "bad-surface-features": ["plot-surface", "--data", "two.csv", "--out", "x.png"],
-    "bad-surface-no-out": ["plot-surface"],
+    "bad-surface-features": ["plot-surface", "--data", "two.csv", "--plot", "x.png"],
+    "bad-surface-no-plot": ["plot-surface"],
 }
 
 
@@ -160,7 +160,7 @@ def test_plot_surface_frames_paths_near_a_zero_optimum(runs):
         ("bad-optimizers", "unknown 'nope'"),
         ("bad-lr-range", "--lr-min"),
         ("bad-surface-features", "one feature"),
-        ("bad-surface-no-out", "--out"),
+        ("bad-surface-no-plot", "--plot"),
         ("bad-plot-path", "cannot write"),
     ],
 )
@@ -176,8 +176,8 @@ def test_trajectory_follows_the_fit_iterates(x64):
 
     data = steepest.data.builtin()
     X, y = steepest.data.to_device(data.X, data.y, dtype=jnp.float64)
-    start = steepest.models.zeros(1, jnp.float64)
-    path = steepest.loop.trajectory(steepest.mse, start, X, y, learning_rate=5e-4, steps=7)
+    start = steepest.Linear.zeros(1, jnp.float64)
+    path = steepest.trajectory(steepest.mse, start, X, y, learning_rate=5e-4, steps=7)
     result = steepest.fit(steepest.mse, start, X, y, learning_rate=5e-4, max_steps=7, tol=0.0)
     np.testing.assert_allclose(path.w[-1], result.params.w, rtol=1e-12)
     assert path.b.shape == (8,)

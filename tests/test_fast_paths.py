@@ -1,7 +1,7 @@
 """The fast paths give the iterates of the plain loop: row blocks and unrolled steps.
 
-Row blocks (``steepest.blocks``) evaluate a ``row_mean`` loss as the weighted sum over
-blocks of rows; unrolling runs ``loop.UNROLL`` steps per trip of the compiled loop. Each
+Row blocks (``steepest._src.blocks``) evaluate a row-mean loss as the weighted sum over
+blocks of rows; unrolling runs ``engine.UNROLL`` steps per trip of the compiled loop. Each
 is compared, in float64, with the plain path it stands in for. The shapes are shared
 between tests (60 rows, 3 features) so that compiled loops are reused.
 """
@@ -18,7 +18,8 @@ from jax.flatten_util import ravel_pytree
 from problems import regression_problem
 
 import steepest
-from steepest import Linear, Status, blocks, fit, loop, mse, sweep
+from steepest import Linear, Status, fit, mse, row_mean_tag, sweep
+from steepest._src import blocks, engine
 
 ROWS, FEATURES = 60, 3  # 12 divides 60 (equal blocks), 7 does not (a last, shorter block)
 DIVIDES, LEAVES_A_REST = 12, 7
@@ -101,7 +102,7 @@ def test_blocks_are_the_weighted_sum_over_blocks_of_rows(block_rows, x64):
     """With a loss that is not a row mean, the blocks show: each block's cost, weighted by
     its share of the rows (so mse above cannot pass by never splitting)."""
 
-    @steepest.row_mean  # a false promise: the square of the mean is not a mean over rows
+    # (a row mean falsely: the square of the mean is not a mean over rows)
     def squared_mean(c, x):
         return c * jnp.mean(x) ** 2
 
@@ -151,21 +152,20 @@ def test_fit_with_blocks_diverges_at_the_same_step(block_rows, x64):
     assert_same_run(blocked, plain, 1e-10)
 
 
-@steepest.row_mean  # a false promise: the square of a mean is not a mean over rows
-def squared_mean_error(params, X, y):
+def squared_mean_error(params, X, y):  # falsely tagged row_mean below
     return jnp.mean(y - steepest.predict(params, X)) ** 2
 
 
 def test_fit_and_sweep_pass_block_rows_to_the_loop(monkeypatch, x64):
-    """A loss falsely marked row_mean runs differently in blocks: the setting reaches the
+    """A loss falsely tagged row_mean runs differently in blocks: the setting reaches the
     loop (else the comparisons with the plain loop would pass with blocks never used)."""
-    monkeypatch.setattr(loop, "UNROLL", 1)  # quicker to compile
+    monkeypatch.setattr(engine, "UNROLL", 1)  # quicker to compile
     X, y = problem(0)
-    fit_settings = dict(learning_rate=0.1, max_steps=5, tol=0.0)
+    fit_settings = dict(learning_rate=0.1, max_steps=5, tol=0.0, tags={row_mean_tag})
     plain = fit(squared_mean_error, start(), X, y, block_rows=None, **fit_settings)
     blocked = fit(squared_mean_error, start(), X, y, block_rows=LEAVES_A_REST, **fit_settings)
     assert np.all(np.abs(blocked.losses - plain.losses) > 1e-9 * np.abs(plain.losses))
-    sweep_settings = dict(learning_rates=[0.1, 0.2], max_steps=5, tol=0.0)
+    sweep_settings = dict(learning_rates=[0.1, 0.2], max_steps=5, tol=0.0, tags={row_mean_tag})
     plain = sweep(squared_mean_error, start(), X, y, block_rows=None, **sweep_settings)
     blocked = sweep(squared_mean_error, start(), X, y, block_rows=DIVIDES, **sweep_settings)
     assert np.all(np.abs(blocked.final_losses - plain.final_losses) > 1e-9)
@@ -187,21 +187,22 @@ def test_sweep_with_blocks_follows_the_plain_sweep(block_rows, x64):
 LAMBDA = 0.3
 
 
-@steepest.row_mean
 def ridge(params, X, y):
     """A user's loss: a row mean plus a penalty of the params alone."""
     return mse(params, X, y) + LAMBDA * jnp.sum(params.w**2)
 
 
-def test_a_users_ridge_loss_marked_row_mean_blocks_correctly(x64):
+def test_a_users_ridge_loss_tagged_row_mean_blocks_correctly(x64):
     X, y = problem(1)
-    assert steepest.blocks.is_row_mean(ridge) and not blocks.is_row_mean(lambda p, X, y: 0.0)
+    tags = {row_mean_tag}
+    assert blocks.is_row_mean(ridge, tags) and not blocks.is_row_mean(lambda p, X, y: 0.0)
+    assert not blocks.is_row_mean(ridge)  # a tag is declared where it is passed, never stored
     plain_value = jax.value_and_grad(ridge)(start(), X, y)
     for block_rows in (DIVIDES, LEAVES_A_REST):
         blocked_value = jax.jit(blocks.value_and_grad(ridge, block_rows))(start(), X, y)
         assert_close(blocked_value, plain_value, 1e-12)
 
-    settings_ = dict(learning_rate=0.1, max_steps=3000, tol=1e-8)
+    settings_ = dict(learning_rate=0.1, max_steps=3000, tol=1e-8, tags=tags)
     plain = fit(ridge, start(), X, y, block_rows=None, **settings_)
     blocked = fit(ridge, start(), X, y, block_rows=LEAVES_A_REST, **settings_)
     assert plain.status is Status.CONVERGED, plain.message
@@ -217,7 +218,7 @@ def test_a_users_ridge_loss_marked_row_mean_blocks_correctly(x64):
 # --- bad settings ---------------------------------------------------------------------------
 
 
-def test_block_rows_needs_a_loss_marked_row_mean():
+def test_block_rows_needs_a_loss_tagged_row_mean():
     X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(2, 20, 1))
 
     def unmarked(params, X, y):
@@ -227,7 +228,7 @@ def test_block_rows_needs_a_loss_marked_row_mean():
         lambda: fit(unmarked, start(1), X, y, learning_rate=0.1, block_rows=4),
         lambda: sweep(unmarked, start(1), X, y, learning_rates=[0.1], block_rows=4),
     ):
-        with pytest.raises(ValueError, match=r"block_rows needs a loss marked @steepest.row_mean"):
+        with pytest.raises(ValueError, match=r"block_rows needs a row-mean loss: pass tags="):
             run()
     # Without blocks, or with the automatic choice, an unmarked loss is fine.
     assert blocks.resolve_block_rows(None, unmarked, (X, y)) is None
@@ -253,21 +254,23 @@ def test_block_rows_takes_any_integer_type_and_not_the_quadratic_method():
 
 
 def test_block_rows_needs_data_with_one_number_of_rows():
-    @steepest.row_mean
     def two_means(c, a, b):
         return jnp.mean((a - c) ** 2) + jnp.mean((b - c) ** 2)
 
+    tags = {row_mean_tag}
+
     message = "block_rows needs data arrays that all have the same number of rows"
     with pytest.raises(ValueError, match=message):
-        fit(two_means, jnp.array(0.0), jnp.ones(10), jnp.ones(11), learning_rate=0.1, block_rows=4)
+        fit(two_means, jnp.array(0.0), jnp.ones(10), jnp.ones(11), learning_rate=0.1,
+            block_rows=4, tags=tags)  # fmt: skip
     with pytest.raises(ValueError, match=message):  # a scalar has no rows
         fit(two_means, jnp.array(0.0), jnp.ones(10), jnp.array(1.0), learning_rate=0.1,
-            block_rows=4)  # fmt: skip
+            block_rows=4, tags=tags)  # fmt: skip
     with pytest.raises(ValueError, match=message):
         sweep(two_means, jnp.array(0.0), jnp.ones(10), jnp.ones(11), learning_rates=[0.1],
-              block_rows=4)  # fmt: skip
+              block_rows=4, tags=tags)  # fmt: skip
     # Data with equal rows is accepted.
-    assert blocks.resolve_block_rows(4, two_means, (jnp.ones(10), jnp.ones((10, 2)))) == 4
+    assert blocks.resolve_block_rows(4, two_means, (jnp.ones(10), jnp.ones((10, 2))), tags) == 4
 
 
 # --- the automatic choice -------------------------------------------------------------------
@@ -318,15 +321,15 @@ def test_automatic_block_rows_on_wide_large_data_divides_the_rows():
 
 def test_unroll_for():
     X, y = wide(ROWS, FEATURES)
-    assert loop.unroll_for("gd", (X, y)) == loop.UNROLL == 8
-    assert loop.unroll_for("adam", (X, y)) == 8
-    assert loop.unroll_for("lbfgs", (X, y)) == 1
-    assert loop.unroll_for(optax.sgd(0.1), (X, y)) == 1
-    at_limit = np.broadcast_to(np.zeros(1, np.float32), (loop.UNROLL_MAX_DATA_BYTES // 4,))
-    above = np.broadcast_to(np.zeros(1, np.float32), (loop.UNROLL_MAX_DATA_BYTES // 4 + 1,))
-    assert loop.unroll_for("gd", (at_limit,)) == 8
-    assert loop.unroll_for("gd", (above,)) == 1
-    assert loop.unroll_for("gd", wide(10**6, 64)) == 1
+    assert engine.unroll_for("gd", (X, y)) == engine.UNROLL == 8
+    assert engine.unroll_for("adam", (X, y)) == 8
+    assert engine.unroll_for("lbfgs", (X, y)) == 1
+    assert engine.unroll_for(optax.sgd(0.1), (X, y)) == 1
+    at_limit = np.broadcast_to(np.zeros(1, np.float32), (engine.UNROLL_MAX_DATA_BYTES // 4,))
+    above = np.broadcast_to(np.zeros(1, np.float32), (engine.UNROLL_MAX_DATA_BYTES // 4 + 1,))
+    assert engine.unroll_for("gd", (at_limit,)) == 8
+    assert engine.unroll_for("gd", (above,)) == 1
+    assert engine.unroll_for("gd", wide(10**6, 64)) == 1
 
 
 # Unrolling changes no arithmetic on the CPU: the iterates are equal bit for bit.
@@ -337,7 +340,7 @@ def unrolled_and_not(monkeypatch, run):
     """``run()`` with the default unrolling, then with one step per trip."""
     unrolled = run()
     with monkeypatch.context() as patch:
-        patch.setattr(loop, "UNROLL", 1)
+        patch.setattr(engine, "UNROLL", 1)
         single = run()
     return unrolled, single
 
@@ -345,7 +348,7 @@ def unrolled_and_not(monkeypatch, run):
 @pytest.mark.parametrize("outcome", ["converged", "max_steps", "diverged"])
 def test_unrolled_loop_stops_where_the_plain_loop_stops(outcome, monkeypatch, x64):
     X, y = problem(0)
-    assert loop.unroll_for("gd", (X, y)) == 8
+    assert engine.unroll_for("gd", (X, y)) == 8
     critical = steepest.theory.critical_learning_rate(mse, start(), X, y)
     settings_ = {
         "converged": dict(learning_rate=0.1, max_steps=3000, tol=1e-6),
@@ -421,7 +424,7 @@ def test_hessian_and_quadratic_model_in_blocks_equal_one_pass(x64, monkeypatch):
     params = start()
     one_pass = steepest.theory.hessian(mse, params, X, y)
     model = steepest.theory.quadratic_model(mse, params, X, y)
-    false_promise = steepest.theory.hessian(squared_mean_error, params, X, y)
+    false_promise = steepest.theory.hessian(squared_mean_error, params, X, y, tags={row_mean_tag})
     row_bytes = (FEATURES + 1) * 8
     monkeypatch.setattr(blocks, "MIN_DATA_BYTES", 0)
     for block_rows in (LEAVES_A_REST, DIVIDES):  # a shorter last block; equal blocks
@@ -430,8 +433,8 @@ def test_hessian_and_quadratic_model_in_blocks_equal_one_pass(x64, monkeypatch):
         np.testing.assert_allclose(
             steepest.theory.hessian(mse, params, X, y), one_pass, rtol=1e-12, atol=1e-12
         )
-        # The blocks are really used: a loss falsely marked row_mean comes out otherwise.
-        blocked = steepest.theory.hessian(squared_mean_error, params, X, y)
+        # The blocks are really used: a loss falsely tagged row_mean comes out otherwise.
+        blocked = steepest.theory.hessian(squared_mean_error, params, X, y, tags={row_mean_tag})
         assert not np.allclose(blocked, false_promise, rtol=1e-6)
         for blocked, plain in zip(
             steepest.theory.quadratic_model(mse, params, X, y), model, strict=True
@@ -449,7 +452,7 @@ def test_quadratic_method_in_blocks_gives_the_loops_iterates(x64, blocks_everywh
 
 def test_float32_fit_with_blocks_follows_the_plain_loop():
     X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(3, 1000, 4))
-    start32 = steepest.models.zeros(4)
+    start32 = steepest.Linear.zeros(4)
     plain = fit(mse, start32, X, y, learning_rate=0.1, max_steps=200, tol=0, block_rows=None)
     blocked = fit(mse, start32, X, y, learning_rate=0.1, max_steps=200, tol=0, block_rows=96)
     assert (blocked.status, blocked.num_steps) == (plain.status, plain.num_steps)
@@ -460,15 +463,15 @@ def test_float32_fit_with_blocks_follows_the_plain_loop():
 
 def test_memory_plan_of_blocks_is_a_blocks_worth():
     X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(4, 400_000, 1))
-    start32 = steepest.models.zeros(1)
-    one_pass = loop.memory(mse, start32, X, y, learning_rate=0.1, block_rows=None)
-    blocked = loop.memory(mse, start32, X, y, learning_rate=0.1, block_rows=20_000)
+    start32 = steepest.Linear.zeros(1)
+    one_pass = steepest.memory(mse, start32, X, y, learning_rate=0.1, block_rows=None)
+    blocked = steepest.memory(mse, start32, X, y, learning_rate=0.1, block_rows=20_000)
     assert one_pass["data"] == blocked["data"] == 400_000 * 2 * 4
     # One pass keeps the residual of every row (half of X and y); blocks, a block's.
     assert one_pass["temporary"] >= one_pass["data"] / 2
     assert blocked["temporary"] <= blocked["data"] / 10
     # The quadratic method's plan still reports the user's data; on_chunk is accepted.
-    quadratic = loop.memory(
+    quadratic = steepest.memory(
         mse, start32, X, y, learning_rate=0.1, method="quadratic", on_chunk=print
     )
     assert quadratic["data"] == one_pass["data"] and quadratic["temporary"] < 2**16
@@ -476,10 +479,10 @@ def test_memory_plan_of_blocks_is_a_blocks_worth():
 
 def test_unrolling_is_for_small_costs_only():
     X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(5, 100, 1))
-    limit = loop.UNROLL_MAX_EQUATIONS
-    assert loop.unroll_for("gd", (X, y), equations=limit) == loop.UNROLL
-    assert loop.unroll_for("gd", (X, y), equations=limit + 1) == 1
-    assert loop._step_shape(mse, steepest.models.zeros(1), X, y).equations <= limit
+    limit = engine.UNROLL_MAX_EQUATIONS
+    assert engine.unroll_for("gd", (X, y), equations=limit) == engine.UNROLL
+    assert engine.unroll_for("gd", (X, y), equations=limit + 1) == 1
+    assert engine.equations_of(mse, steepest.Linear.zeros(1), X, y) <= limit
 
     def deep_net(layers, X, y):  # 12 tanh layers: a cost far larger than mse's
         hidden = X
@@ -488,6 +491,6 @@ def test_unrolling_is_for_small_costs_only():
         return jnp.mean((hidden[:, 0] - y) ** 2)
 
     layers = [jnp.ones((1, 8))] + [jnp.ones((8, 8))] * 10 + [jnp.ones((8, 1))]
-    assert loop._step_shape(deep_net, layers, X, y).equations > limit
+    assert engine.equations_of(deep_net, layers, X, y) > limit
     # A jitted loss counts the operations inside it, not one call.
-    assert loop._step_shape(jax.jit(deep_net), layers, X, y).equations > limit
+    assert engine.equations_of(jax.jit(deep_net), layers, X, y) > limit

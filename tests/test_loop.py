@@ -16,7 +16,7 @@ from steepest import Linear, Status, fit, mse
 
 
 def zeros(features, dtype=jnp.float32):
-    return steepest.models.zeros(features, dtype)
+    return steepest.Linear.zeros(features, dtype)
 
 
 def assert_result_is_consistent(result, *data):
@@ -120,9 +120,9 @@ def test_converged_means_gradient_norm_at_most_tol():
 def test_history_is_thinned_on_long_runs_not_grown():
     X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(12, 20, 1))
     start = zeros(1)
-    full = fit(mse, start, X, y, learning_rate=1e-3, max_steps=steepest.loop.MAX_HISTORY, tol=0)
-    np.testing.assert_array_equal(full.loss_steps, np.arange(steepest.loop.MAX_HISTORY + 1))
-    steps = 2 * steepest.loop.MAX_HISTORY + 5  # a stride of 3
+    full = fit(mse, start, X, y, learning_rate=1e-3, max_steps=steepest.MAX_HISTORY, tol=0)
+    np.testing.assert_array_equal(full.loss_steps, np.arange(steepest.MAX_HISTORY + 1))
+    steps = 2 * steepest.MAX_HISTORY + 5  # a stride of 3
     thinned = fit(mse, start, X, y, learning_rate=1e-3, max_steps=steps, tol=0)
     assert thinned.num_steps == steps
     np.testing.assert_array_equal(thinned.loss_steps, [*range(0, steps, 3), steps])
@@ -130,7 +130,7 @@ def test_history_is_thinned_on_long_runs_not_grown():
     np.testing.assert_array_equal(thinned.losses[: len(shared)], full.losses[shared])
     assert thinned.loss == pytest.approx(float(mse(thinned.params, X, y)), rel=1e-5)
     # A huge budget costs no memory: the default data converges at once.
-    quick = fit(mse, start, X, y, learning_rate=0.1, max_steps=steepest.loop.MAX_STEPS_LIMIT)
+    quick = fit(mse, start, X, y, learning_rate=0.1, max_steps=steepest.MAX_STEPS_LIMIT)
     assert quick.status is Status.CONVERGED and len(quick.losses) < 1000
     with pytest.raises(ValueError, match="max_steps must be between 0 and 2147483646"):
         fit(mse, start, X, y, learning_rate=0.1, max_steps=2**31)

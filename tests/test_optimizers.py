@@ -31,7 +31,7 @@ def test_gd_equals_optax_sgd_step_for_step(x64):
 
 def test_fit_with_gd_equals_fit_with_optax_sgd(x64):
     X, y = (jnp.asarray(a) for a in regression_problem(0, 40, 2))
-    start = steepest.models.zeros(2, jnp.float64)
+    start = steepest.Linear.zeros(2, jnp.float64)
     named = fit(mse, start, X, y, optimizer="gd", learning_rate=0.05, max_steps=100, tol=0.0)
     given = fit(mse, start, X, y, optimizer=optax.sgd(0.05), max_steps=100, tol=0.0)
     np.testing.assert_array_equal(named.losses, given.losses)
@@ -78,7 +78,7 @@ def test_every_registered_optimizer_reaches_least_squares(name, x64):
     X, y = regression_problem(1, 100, 3)
     X = (X - X.mean(0)) / X.std(0)
     exact = steepest.theory.closed_form(X, y)
-    start = steepest.models.zeros(3, jnp.float64)
+    start = steepest.Linear.zeros(3, jnp.float64)
     result = fit(mse, start, jnp.asarray(X), jnp.asarray(y), optimizer=name,
                  learning_rate=learning_rate, max_steps=50_000, tol=1e-8)  # fmt: skip
     if atol <= 1e-6:
@@ -91,7 +91,7 @@ def test_every_registered_optimizer_reaches_least_squares(name, x64):
 def test_lbfgs_line_search_runs_in_the_loop_and_defaults_to_the_undamped_step():
     dataset = steepest.data.builtin()
     X, y = steepest.data.to_device(dataset.X, dataset.y)  # raw: condition number ~1e3
-    result = fit(mse, steepest.models.zeros(1), X, y, optimizer="lbfgs", tol=1e-4)
+    result = fit(mse, steepest.Linear.zeros(1), X, y, optimizer="lbfgs", tol=1e-4)
     assert result.learning_rate == 1.0
     assert result.status is Status.CONVERGED and result.num_steps <= 20, result.message
     exact = steepest.theory.closed_form(dataset.X, dataset.y)

@@ -12,7 +12,7 @@ from steepest import Status, fit, mse, optimizers
 @pytest.mark.parametrize("optimizer", ["gd", "momentum", "adam", "lbfgs"])
 def test_quadratic_method_gives_the_same_iterates_as_the_loop(optimizer, x64):
     X, y = (jnp.asarray(a) for a in regression_problem(0, 500, 4))
-    start = steepest.models.zeros(4, jnp.float64)
+    start = steepest.Linear.zeros(4, jnp.float64)
     rate = optimizers.DEFAULT_LEARNING_RATES.get(optimizer, 0.05)
     plain = fit(mse, start, X, y, optimizer=optimizer, learning_rate=rate, max_steps=200, tol=0)
     quick = fit(mse, start, X, y, optimizer=optimizer, learning_rate=rate, max_steps=200, tol=0,
@@ -25,7 +25,7 @@ def test_quadratic_method_gives_the_same_iterates_as_the_loop(optimizer, x64):
 
 def test_quadratic_method_reaches_lstsq_and_refuses_a_loss_that_is_not_quadratic(x64):
     X, y = regression_problem(1, 300, 3)
-    start = steepest.models.zeros(3, jnp.float64)
+    start = steepest.Linear.zeros(3, jnp.float64)
     result = fit(mse, start, jnp.asarray(X), jnp.asarray(y), method="quadratic", tol=1e-12,
                  max_steps=100_000)  # fmt: skip
     assert result.status is Status.CONVERGED

@@ -12,7 +12,7 @@ from steepest import Status, fit, mse, sweep, theory
 
 def test_32_learning_rates_compile_once_and_equal_32_separate_fits(x64):
     X, y = (jnp.asarray(a) for a in regression_problem(0, 50, 3))
-    start = steepest.models.zeros(3, jnp.float64)
+    start = steepest.Linear.zeros(3, jnp.float64)
     critical = theory.critical_learning_rate(mse, start, X, y)
     rates = np.geomspace(1e-4, 1.5, 32) * critical
     with CompileCounter() as counter:
@@ -43,7 +43,7 @@ def test_divergence_threshold_agrees_with_two_over_L_within_2_percent(problem):
     else:
         X, y = regression_problem(1, 100, 3)
     X, y = steepest.data.to_device(X, y)
-    start = steepest.models.zeros(X.shape[1])
+    start = steepest.Linear.zeros(X.shape[1])
     critical = theory.critical_learning_rate(mse, start, X, y)
     rates = np.geomspace(0.5, 1.5, 64) * critical  # neighbours 1.8% apart
     result = sweep(mse, start, X, y, learning_rates=rates, max_steps=20_000, tol=1e-4)
@@ -77,7 +77,7 @@ def test_ctrl_c_stops_every_run_and_claims_no_threshold():
     import signal
 
     X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(5, 30, 1))
-    start = steepest.models.zeros(1)
+    start = steepest.Linear.zeros(1)
 
     def interrupt(progress):
         os.kill(os.getpid(), signal.SIGINT)
@@ -90,7 +90,7 @@ def test_ctrl_c_stops_every_run_and_claims_no_threshold():
 
 def test_bad_learning_rates():
     X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(2, 20, 1))
-    start = steepest.models.zeros(1)
+    start = steepest.Linear.zeros(1)
     with pytest.raises(ValueError, match="learning_rates is empty"):
         sweep(mse, start, X, y, learning_rates=[])
     with pytest.raises(ValueError, match="learning_rates must be positive"):

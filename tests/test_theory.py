@@ -17,7 +17,7 @@ def test_hessian_of_mse_is_two_over_n_xtx(seed, rows, features):
     X, y = regression_problem(seed, rows, features)
     design = np.column_stack([X, np.ones(rows)])
     with jax.enable_x64(True):
-        got = theory.hessian(mse, steepest.models.zeros(features, jnp.float64),
+        got = theory.hessian(mse, steepest.Linear.zeros(features, jnp.float64),
                              jnp.asarray(X), jnp.asarray(y))  # fmt: skip
     np.testing.assert_allclose(got, 2 / rows * design.T @ design, rtol=1e-12, atol=1e-12)
 
@@ -33,7 +33,7 @@ def test_closed_form_solves_the_normal_equations():
 def test_critical_learning_rate_separates_convergence_from_divergence(x64):
     """Just below 2/L gradient descent converges; just above, it diverges."""
     X, y = (jnp.asarray(a) for a in regression_problem(1, 100, 2))
-    start = steepest.models.zeros(2, jnp.float64)
+    start = steepest.Linear.zeros(2, jnp.float64)
     critical = theory.critical_learning_rate(mse, start, X, y)
     below = fit(mse, start, X, y, learning_rate=0.98 * critical, max_steps=100_000, tol=1e-8)
     above = fit(mse, start, X, y, learning_rate=1.02 * critical, max_steps=100_000, tol=1e-8)
@@ -58,7 +58,7 @@ def test_curvature_matches_the_spectrum_of_two_over_n_xtx_and_predicts_the_rate(
     X, y = regression_problem(4, 80, 3)
     design = np.column_stack([X, np.ones(80)])
     expected = np.linalg.eigvalsh(2 / 80 * design.T @ design)
-    start = steepest.models.zeros(3, jnp.float64)
+    start = steepest.Linear.zeros(3, jnp.float64)
     found = theory.curvature(mse, start, jnp.asarray(X), jnp.asarray(y))
     np.testing.assert_allclose(found.eigenvalues, expected, rtol=1e-12)
     assert (found.L, found.mu) == (pytest.approx(expected[-1]), pytest.approx(expected[0]))

@@ -29,7 +29,7 @@ def test_fit_gd_reproduces_the_tutorial_loop_iterate_by_iterate(x64, raw_builtin
 
     # The whole run: the final params, and the cost recorded at every iterate.
     result = steepest.fit(
-        mse, steepest.models.zeros(1, jnp.float64), X, y,
+        mse, steepest.Linear.zeros(1, jnp.float64), X, y,
         learning_rate=LEARNING_RATE, max_steps=STEPS, tol=0.0,
     )  # fmt: skip
     assert result.status is steepest.Status.MAX_STEPS
@@ -41,7 +41,7 @@ def test_fit_gd_reproduces_the_tutorial_loop_iterate_by_iterate(x64, raw_builtin
     np.testing.assert_allclose(result.losses, costs, rtol=1e-10)
 
     # Each iterate: one compiled step from the previous compiled iterate.
-    params = steepest.models.zeros(1, jnp.float64)
+    params = steepest.Linear.zeros(1, jnp.float64)
     for m, b in iterates[1:]:
         params = steepest.fit(
             mse, params, X, y, learning_rate=LEARNING_RATE, max_steps=1, tol=0.0

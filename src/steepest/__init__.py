@@ -1,33 +1,71 @@
 """steepest: gradient descent in JAX that researchers trust.
 
-The cost is written once (``mse``), ``jax.grad`` gives its gradient, the
-hand-derived gradient (``steepest.analytic``) is checked against it, and the
-update loop (``fit``) runs compiled on CPU or GPU with the tutorial's rule or
-any Optax optimizer.
+The cost is written once (``mse``), ``jax.grad`` gives its gradient, a hand-derived
+gradient is checked against it (``check_gradient``), and the update loop (``fit``,
+``sweep``; ``Engine`` underneath) runs compiled on CPU or GPU with the tutorial's
+rule or any Optax optimizer.
+
+Everything public is listed in ``__all__``. The namespaces ``analytic``, ``data``,
+``optimizers``, ``plots``, ``records``, ``testing``, ``theory`` and ``tutorial`` are public too,
+each with its own ``__all__``; ``steepest._src`` is internal and may change.
 """
 
-from . import analytic as analytic
-from . import blocks as blocks
-from . import data as data
-from . import loop as loop
-from . import optimizers as optimizers
-from . import testing as testing
-from . import theory as theory
-from . import tutorial as tutorial
-from .blocks import row_mean as row_mean
-from .data import DataError as DataError
-from .gradcheck import GradientReport as GradientReport
-from .gradcheck import check_gradient as check_gradient
-from .loop import FitResult as FitResult
-from .loop import Progress as Progress
-from .loop import Status as Status
-from .loop import fit as fit
-from .loop import has_converged as has_converged
-from .loop import has_diverged as has_diverged
-from .losses import mse as mse
-from .models import Linear as Linear
-from .models import predict as predict
-from .sweep import SweepResult as SweepResult
-from .sweep import sweep as sweep
+import importlib
+import importlib.metadata
 
-__version__ = "0.1.0"
+from . import analytic, data, optimizers, records, testing, theory, tutorial
+from ._src.driver import Progress
+from ._src.engine import MAX_HISTORY, MAX_STEPS_LIMIT, Engine, LoopState, Settings
+from ._src.fit import FitResult, fit, memory
+from ._src.gradcheck import GradientReport, check_gradient
+from ._src.io.data import DataError
+from ._src.losses import Tag, mse, row_mean_tag
+from ._src.model import Linear, predict
+from ._src.stopping import DIVERGENCE_FACTOR, Status, has_converged, has_diverged
+from ._src.sweep import SweepResult, sweep
+from ._src.trajectory import trajectory
+
+__version__ = importlib.metadata.version("steepest")
+
+__all__ = [
+    "DIVERGENCE_FACTOR",
+    "MAX_HISTORY",
+    "MAX_STEPS_LIMIT",
+    "DataError",
+    "Engine",
+    "FitResult",
+    "GradientReport",
+    "Linear",
+    "LoopState",
+    "Progress",
+    "Settings",
+    "Status",
+    "SweepResult",
+    "Tag",
+    "__version__",
+    "analytic",
+    "check_gradient",
+    "data",
+    "fit",
+    "has_converged",
+    "has_diverged",
+    "memory",
+    "mse",
+    "optimizers",
+    "plots",
+    "predict",
+    "records",
+    "row_mean_tag",
+    "sweep",
+    "testing",
+    "theory",
+    "trajectory",
+    "tutorial",
+]
+
+
+def __getattr__(name: str):
+    # matplotlib takes a while to import: steepest.plots is loaded on first use.
+    if name == "plots":
+        return importlib.import_module(".plots", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

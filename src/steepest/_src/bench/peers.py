@@ -21,7 +21,9 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from . import losses, models, tutorial
+from .. import tutorial
+from ..losses import mse
+from ..model import Linear, flat
 
 Run = Callable[[int], tuple[np.ndarray, float]]
 
@@ -122,10 +124,10 @@ def prepare_optimistix(X: np.ndarray, y: np.ndarray, learning_rate: float, devic
     solver = optx.GradientDescent(learning_rate=learning_rate, rtol=0.0, atol=0.0)
 
     def cost(params, data):
-        return losses.mse(params, *data)
+        return mse(params, *data)
 
     def run(steps: int):
-        start = jax.device_put(models.zeros(X.shape[1]), device)
+        start = jax.device_put(Linear.zeros(X.shape[1]), device)
         started = time.perf_counter()
         # Its first step only evaluates the start: n + 1 of its steps make n updates.
         solution = optx.minimise(
@@ -135,7 +137,7 @@ def prepare_optimistix(X: np.ndarray, y: np.ndarray, learning_rate: float, devic
         seconds = time.perf_counter() - started
         if int(solution.stats["num_steps"]) != steps + 1:
             raise RuntimeError(f"optimistix took {solution.stats['num_steps']} of {steps + 1}")
-        return models.flat(params), seconds
+        return flat(params), seconds
 
     return run
 

@@ -18,12 +18,11 @@ ends when its result is ready on the device. Before timing, every method runs
 ``check_steps`` steps from zero and its params are compared with NumPy's, so the
 times compare one computation.
 
-The bars of issue 5 are checked against the medians of the same run
+The speed bars are checked against the medians of the same run
 (``Bar``); ``docs/benchmarks.md`` holds the tables.
 """
 
 import dataclasses
-import re
 import statistics
 import time
 from collections.abc import Callable
@@ -32,8 +31,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import blocks, data, loop, losses, models, peers
-from .sweep import sweep
+from .. import blocks
+from .. import fit as fit_module
+from ..fit import fit
+from ..io import data
+from ..losses import mse
+from ..model import Linear, flat
+from ..sweep import sweep
+from . import peers
+from .hlo import passes_over_X
 
 REPEATS = 5
 FLOOR = "floor (one read)"
@@ -182,9 +188,9 @@ def prepare_fit(X, y, learning_rate, device, method="loop"):
 
     def run(steps: int):
         started = time.perf_counter()
-        result = loop.fit(
-            losses.mse,
-            models.zeros(X.shape[1]),
+        result = fit(
+            mse,
+            Linear.zeros(X.shape[1]),
             X,
             y,
             learning_rate=learning_rate,
@@ -197,7 +203,7 @@ def prepare_fit(X, y, learning_rate, device, method="loop"):
         if result.num_steps != steps:
             raise RuntimeError(f"fit ran {result.num_steps} of {steps} steps: {result.message}")
         # The quadratic path is timed whole (it forms the Hessian first); the loop by its steps.
-        return models.flat(params), wall if method == "quadratic" else result.seconds
+        return flat(params), wall if method == "quadratic" else result.seconds
 
     return run
 
@@ -210,9 +216,9 @@ def prepare_sweep(X, y, learning_rate, device, count):
 
     def run(steps: int):
         result = sweep(
-            losses.mse, models.zeros(X.shape[1]), X, y, learning_rates=rates, max_steps=steps, tol=0
+            mse, Linear.zeros(X.shape[1]), X, y, learning_rates=rates, max_steps=steps, tol=0
         )
-        return models.flat(result.results[-1].params), result.seconds
+        return flat(result.results[-1].params), result.seconds
 
     return run
 
@@ -316,9 +322,9 @@ def compiled_plan(X, y, learning_rate, device) -> dict:
     """What XLA made of ``fit`` on this data: the rows per block, the instructions of a
     cost-and-gradient step that read X (with blocks and in one pass), and the memory."""
     X, y = jax.device_put((X, y), device)
-    block_rows = blocks.automatic_block_rows(losses.mse, (X, y))
+    block_rows = blocks.automatic_block_rows(mse, (X, y))
     rows, features = X.shape
-    memory = loop.memory(losses.mse, models.zeros(features), X, y, learning_rate=learning_rate)
+    memory = fit_module.memory(mse, Linear.zeros(features), X, y, learning_rate=learning_rate)
     return {
         "block_rows": block_rows,
         "reads_of_X": {
@@ -384,56 +390,3 @@ def _judge(bar: Bar, problem: Problem, step: dict[str, float], plan: dict | None
         ratio = step[QUADRATIC] * problem.quadratic_steps / fit_step
         return ratio, ratio <= bar.limit, f"{ratio:.3g} steps"
     raise ValueError(f"unknown kind of bar {bar.kind!r}")
-
-
-# --- how often a compiled step reads X ---
-
-_DEFINITION = re.compile(r"^\s*(?:ROOT )?%([\w.\-]+) = (\S+?)(?:\{[\d,]*\})? ([\w\-]+)\((.*)$")
-# Instructions that pass an array on without reading its elements.
-_PASS_THROUGH = {"bitcast", "tuple", "get-tuple-element", "parameter", "while", "call"}
-
-
-def reads_of(hlo_text: str, shapes: set[str]) -> list[str]:
-    """The instructions of compiled HLO that read an array of one of ``shapes`` (e.g.
-    ``"f32[1000000,64]"``): each is a pass over it, in whole or in blocks.
-
-    Example:
-        >>> step = jax.jit(lambda X, w: X.T @ (X @ w))
-        >>> text = step.lower(jnp.zeros((1000, 8)), jnp.zeros(8)).compile().as_text()
-        >>> len(reads_of(text, {"f32[1000,8]"}))  # X @ w, then X.T @ r: two passes
-        2
-    """
-    fused = set(re.findall(r"calls=%([\w.\-]+)", hlo_text))  # counted once, as the fusion
-    shape_of, instructions, computation = {}, [], None
-    for line in hlo_text.splitlines():
-        header = re.match(r"^(?:ENTRY )?%([\w.\-]+) \(.*\{$", line)
-        if header:
-            computation = header.group(1)
-        elif match := _DEFINITION.match(line):
-            name, shape, opcode, rest = match.groups()
-            shape_of[name] = shape
-            if computation not in fused and opcode not in _PASS_THROUGH:
-                instructions.append((name, opcode, re.findall(r"%([\w.\-]+)", rest)))
-    return [
-        f"{opcode} {name}"
-        for name, opcode, operands in instructions
-        if any(shape_of.get(operand) in shapes for operand in operands)
-    ]
-
-
-def passes_over_X(rows: int, features: int, block_rows: int | None) -> list[str]:
-    """The instructions that read X in one compiled cost-and-gradient step of ``mse``
-    (float32, on JAX's default device), in blocks of ``block_rows`` rows or in one pass.
-
-    Inside the loop over blocks an instruction reads one block per trip: with blocks,
-    each instruction is one pass over X in all.
-
-    Example:
-        >>> [read.split()[0] for read in passes_over_X(10_000, 64, None)]  # X @ w; X.T @ r
-        ['dot', 'dot']
-    """
-    X = jax.ShapeDtypeStruct((rows, features), jnp.float32)
-    y = jax.ShapeDtypeStruct((rows,), jnp.float32)
-    step = jax.jit(blocks.value_and_grad(losses.mse, block_rows))
-    text = step.lower(models.zeros(features), X, y).compile().as_text()
-    return reads_of(text, {f"f32[{rows},{features}]"})

@@ -8,27 +8,17 @@ learning rate of the sweep, and every later sweep of the same size.
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import blocks, optimizers
-from .loop import (
-    DIVERGENCE_FACTOR,
-    MAX_HISTORY,
-    FitResult,
-    Progress,
-    Status,
-    _check_settings,
-    _compiled_chunk,
-    _drive,
-    _initial_state,
-    _result,
-    _step_shape,
-    unroll_for,
-)
+from . import blocks
+from .driver import Progress, drive
+from .engine import Engine, check_settings, equations_of, history_stride, unroll_for
+from .fit import FitResult
+from .stopping import DIVERGENCE_FACTOR, Status
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +93,7 @@ def sweep(
     tol: float = 1e-5,
     divergence_factor: float = DIVERGENCE_FACTOR,
     on_chunk: Callable[[Progress], None] | None = None,
+    tags: Collection = frozenset(),
     block_rows: int | str | None = "auto",
 ) -> SweepResult:
     """Run ``fit`` for every learning rate at once, in one compiled call.
@@ -114,7 +105,7 @@ def sweep(
 
     Args:
         loss, params, *data, optimizer, max_steps, tol, divergence_factor,
-        block_rows, on_chunk: as for ``fit`` (``on_chunk`` sees the furthest step and the
+        tags, block_rows, on_chunk: as for ``fit`` (``on_chunk`` sees the furthest step and the
             lowest cost among the runs).
         learning_rates: one run per value (per start), each positive.
         starts: several starting points, pytrees like ``params``, e.g. from
@@ -138,52 +129,44 @@ def sweep(
         raise ValueError("learning_rates is empty")
     if not np.all(np.isfinite(rates) & (rates > 0)):
         raise ValueError(f"learning_rates must be positive numbers, got {rates.tolist()}")
-    _check_settings(max_steps, tol)
+    check_settings(max_steps, tol)
     starts = [params] if starts is None else list(starts)
     if not starts:
         raise ValueError("starts is empty")
-    transformation = optimizers.get(optimizer)
-    loss_dtype, norm_dtype, equations = _step_shape(loss, params, *data)
-    stride = max(1, math.ceil(max_steps / MAX_HISTORY))
+    engine = Engine(
+        loss,
+        optimizer,
+        block_rows=blocks.resolve_block_rows(block_rows, loss, data, tags),
+        unroll=unroll_for(optimizer, data, equations_of(loss, params, *data)),
+    )
     # A history per run, sized to the run (fit keeps one fixed size, to never recompile).
-    history_size = max_steps // stride + 2
-    initial = [
-        _initial_state(start, transformation.init(start), loss_dtype, norm_dtype, history_size)
-        for start in starts
-    ]
+    history_size = max_steps // history_stride(max_steps) + 2
     # Runs are ordered by learning rate, then by start.
     run_rates = np.repeat(rates, len(starts))
     run_starts = np.tile(np.arange(len(starts)), rates.size)
+    initial = [
+        engine.init(
+            start,
+            *data,
+            learning_rate=1.0,  # replaced below, run by run
+            max_steps=max_steps,
+            tol=tol,
+            divergence_factor=divergence_factor,
+            history_size=history_size,
+        )
+        for start in starts
+    ]
     stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves)[run_starts], *initial)
-    state = stacked._replace(
-        opt_state=optimizers.with_learning_rate(stacked.opt_state, jnp.asarray(run_rates))
-    )
-    settings = (
-        max_steps,
-        stride,
-        jnp.asarray(tol, norm_dtype),
-        jnp.asarray(divergence_factor, loss_dtype),
-    )
-    run_chunk = _compiled_chunk(
-        loss,
-        transformation,
-        batched=True,
-        block_rows=blocks.resolve_block_rows(block_rows, loss, data),
-        unroll=unroll_for(optimizer, data, equations),
-    )
-    state, run_seconds, compile_seconds = _drive(
-        run_chunk, state, settings, data, max_steps, on_chunk
-    )
-    state = jax.device_get(state)  # one transfer; each run is then sliced on the host
+    stacked = engine.with_learning_rate(stacked, jnp.asarray(run_rates))
+    driven = drive(engine.run_batched, stacked, data, max_steps, on_chunk)
+    state = jax.device_get(driven.state)  # one transfer; each run is then sliced on the host
     results = tuple(
-        _result(
+        FitResult.from_state(
             jax.tree.map(lambda leaf, i=i: leaf[i], state),
-            stride,
-            float(rate),
-            tol,
-            run_seconds,
-            compile_seconds,
+            learning_rate=float(rate),
+            seconds=driven.seconds,
+            compile_seconds=driven.compile_seconds,
         )
         for i, rate in enumerate(run_rates)
     )
-    return SweepResult(run_rates, run_starts, results, run_seconds, compile_seconds)
+    return SweepResult(run_rates, run_starts, results, driven.seconds, driven.compile_seconds)

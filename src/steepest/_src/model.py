@@ -27,15 +27,15 @@ class Linear(NamedTuple):
     w: jax.Array
     b: jax.Array
 
+    @classmethod
+    def zeros(cls, num_features: int, dtype=jnp.float32) -> "Linear":
+        """The tutorial's starting point: every weight and the intercept at zero.
 
-def zeros(num_features: int, dtype=jnp.float32) -> Linear:
-    """The tutorial's starting point: every weight and the intercept at zero.
-
-    Example:
-        >>> zeros(3).w.tolist(), zeros(3).b.tolist()
-        ([0.0, 0.0, 0.0], 0.0)
-    """
-    return Linear(w=jnp.zeros((num_features,), dtype), b=jnp.zeros((), dtype))
+        Example:
+            >>> Linear.zeros(3).w.tolist(), Linear.zeros(3).b.tolist()
+            ([0.0, 0.0, 0.0], 0.0)
+        """
+        return cls(w=jnp.zeros((num_features,), dtype), b=jnp.zeros((), dtype))
 
 
 def flat(params: Linear) -> np.ndarray:

@@ -18,18 +18,19 @@ cache, so a step reads ``X`` from memory once: at N = 1e6, d = 64 on a 2-core CP
 a step takes about 11 ms instead of 19-24 (docs/benchmarks.md). And the
 intermediates (the residual, N numbers: half the data at d = 1) are a block's.
 
-Only a loss that says it is a row mean is split: ``steepest.mse`` does, and
-``@row_mean`` marks a user's own. Splitting is never guessed from the code.
+Only a loss declared a row mean is split: ``steepest.mse`` is (``losses.tags_of``),
+and a caller declares a loss of their own with ``tags={row_mean_tag}``. Splitting
+is never guessed from the code.
 """
 
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import jax
 import jax.numpy as jnp
 
-_MARK = "__steepest_row_mean__"
+from .losses import row_mean_tag, tags_of
 
 # The automatic rule, from measurements on a 2-core CPU (docs/benchmarks.md): once the
 # data outgrows the cache, blocks of about 4 MB nearly halve a step (at d = 1 and at
@@ -39,34 +40,17 @@ MIN_DATA_BYTES = 32 * 2**20
 BLOCK_BYTES = 4 * 2**20
 
 
-def row_mean(loss: Callable) -> Callable:
-    """Mark ``loss(params, *data)`` as a mean over the rows (leading axis) of its data.
-
-    The promise: every data argument has the same number of rows ``N``, and the
-    loss is ``(1/N) sum_i l(params; row i)``, plus any term of ``params`` alone
-    (a penalty such as ridge's). ``fit`` may then evaluate it in row blocks.
+def is_row_mean(loss: Callable, tags: Collection = frozenset()) -> bool:
+    """Whether ``loss`` is a row mean: declared so by ``tags``, or known to be (``mse``).
 
     Example:
-        >>> import jax.numpy as jnp
-        >>> @row_mean
-        ... def mean_abs(p, x):
-        ...     return jnp.mean(jnp.abs(x - p))
-        >>> is_row_mean(mean_abs)
-        True
-    """
-    setattr(loss, _MARK, True)
-    return loss
-
-
-def is_row_mean(loss: Callable) -> bool:
-    """Whether ``loss`` is marked by ``row_mean``.
-
-    Example:
-        >>> from steepest import mse
+        >>> from steepest import mse, row_mean_tag
         >>> is_row_mean(mse), is_row_mean(lambda p, x: (x - p).mean())
         (True, False)
+        >>> is_row_mean(lambda p, x: (x - p).mean(), {row_mean_tag})
+        True
     """
-    return getattr(loss, _MARK, False) is True
+    return row_mean_tag in tags_of(loss, tags)
 
 
 def num_rows(data: tuple) -> int | None:
@@ -98,12 +82,12 @@ def size_in_bytes(data) -> int:
     )
 
 
-def automatic_block_rows(loss: Callable, data: tuple) -> int | None:
+def automatic_block_rows(loss: Callable, data: tuple, tags: Collection = frozenset()) -> int | None:
     """Rows per block for ``fit``'s default, or None for one pass over all rows.
 
-    Blocks are used for a ``row_mean`` loss on data of at least ``MIN_DATA_BYTES``
-    that lives on the CPU (the data's device; for NumPy data, JAX's default
-    device); a block then holds about ``BLOCK_BYTES``. On a GPU one pass keeps
+    Blocks are used for a row-mean loss (``is_row_mean``) on data of at least
+    ``MIN_DATA_BYTES`` that lives on the CPU (the data's device; for NumPy data,
+    JAX's default device); a block then holds about ``BLOCK_BYTES``. On a GPU one pass keeps
     every core busy: no blocks.
 
     Example:
@@ -117,7 +101,7 @@ def automatic_block_rows(loss: Callable, data: tuple) -> int | None:
         True
     """
     rows = num_rows(data)
-    if not is_row_mean(loss) or not rows or _platform(data) != "cpu":
+    if not is_row_mean(loss, tags) or not rows or _platform(data) != "cpu":
         return None
     data_bytes = size_in_bytes(data)
     if data_bytes < MIN_DATA_BYTES:
@@ -136,11 +120,13 @@ def _platform(data) -> str:
     return default.platform if default is not None else jax.default_backend()
 
 
-def resolve_block_rows(setting: int | str | None, loss: Callable, data: tuple) -> int | None:
+def resolve_block_rows(
+    setting: int | str | None, loss: Callable, data: tuple, tags: Collection = frozenset()
+) -> int | None:
     """The rows per block that ``fit(..., block_rows=setting)`` runs with (None: no blocks).
 
     ``"auto"``: ``automatic_block_rows``. None: no blocks. A positive int: that
-    many rows per block, for a ``row_mean`` loss whose data arrays share their rows.
+    many rows per block, for a row-mean loss whose data arrays share their rows.
 
     Example:
         >>> import numpy as np
@@ -151,14 +137,15 @@ def resolve_block_rows(setting: int | str | None, loss: Callable, data: tuple) -
         True
     """
     if setting == "auto":
-        return automatic_block_rows(loss, data)
+        return automatic_block_rows(loss, data, tags)
     if setting is None:
         return None
     if isinstance(setting, bool) or not isinstance(setting, numbers.Integral) or setting < 1:
         raise ValueError(f"block_rows must be 'auto', None or a positive int, got {setting!r}")
-    if not is_row_mean(loss):
+    if not is_row_mean(loss, tags):
         raise ValueError(
-            "block_rows needs a loss marked @steepest.row_mean (a mean over the rows of its data)"
+            "block_rows needs a row-mean loss: pass tags={steepest.row_mean_tag} "
+            "(a mean over the rows of its data)"
         )
     if num_rows(data) is None:
         raise ValueError("block_rows needs data arrays that all have the same number of rows")

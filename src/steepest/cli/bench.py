@@ -1,30 +1,31 @@
-"""``steepest bench``: the benchmark of ``bench.py`` as a command; a table and a JSON record.
+"""``steepest bench``: time per step, steepest against its peers; tables, a record, a figure.
 
 Exit codes: 0 when every method reached the same params as NumPy (bars met or
-not: they are reported, not enforced), 1 when one disagrees, 2 (one
-line, as every command) for ``--device gpu`` with no GPU.
+not: they are reported, not enforced), 1 when one disagrees, 2 (one line, as
+every command) for ``--device gpu`` with no GPU or an unwritable ``--out``.
 """
 
 import os
 from pathlib import Path
 
-import jax
 from rich.console import Console
 from rich.table import Table
 
-from .cli import EXIT_OK
+from .options import EXIT_FAILED, EXIT_OK, add_output_arguments
 
-EXIT_DISAGREE = 1
 NOT_MEASURED = "not measured"
+DEFAULT_RECORD = "results/benchmark.json"
 
 
-def add_command(commands) -> None:
+def add_parser(commands) -> None:
     bench = commands.add_parser(
         "bench",
         help="time gradient descent: steepest against NumPy, PyTorch, optimistix, the floor",
-        description="Microseconds per step of full-batch gradient descent (float32) on "
+        description="Time per step of full-batch gradient descent (float32) on "
         "N=200 d=1, a tall narrow and a wide problem, for steepest and its installed peers, "
-        "with one read of X and y as the floor and the speed bars judged.",
+        "with one read of X and y as the floor and the speed bars judged. The record "
+        f"(default {DEFAULT_RECORD}) gets a Markdown copy of the tables beside it.",
+        example="steepest bench --size small --plot bench.png",
     )
     bench.add_argument(
         "--size", choices=["all", "small"], default="all", help="small: a quick run on small data"
@@ -32,15 +33,20 @@ def add_command(commands) -> None:
     bench.add_argument(
         "--device", choices=["cpu", "gpu"], default="cpu", help="where JAX runs (default cpu)"
     )
-    bench.add_argument("--out", default="results/benchmark.json", help="the JSON record")
+    add_output_arguments(bench, plot="write the time per step of every method, side by side")
+    bench.set_defaults(run=run, out=DEFAULT_RECORD)
 
 
-def run(args) -> int:
-    from . import bench, peers, records
+def run(args, argv=None) -> int:
+    import jax
+
+    from steepest import plots
+    from steepest._src.bench import measure, peers
+    from steepest._src.io import records
+
+    from .options import emit
 
     out = Path(args.out)
-    if out.suffix != ".json":
-        raise ValueError(f"--out {args.out}: the record is JSON; name it *.json")
     out.parent.mkdir(parents=True, exist_ok=True)  # unwritable: an OSError now, not after
     if not os.access(out.parent, os.W_OK):
         raise ValueError(f"--out {args.out}: cannot write to {out.parent}")
@@ -51,11 +57,12 @@ def run(args) -> int:
         raise ValueError(
             f"--device {args.device}: JAX sees no such device, only {platforms}"
         ) from None
-    console = Console()
+    # With --json, stdout is the record alone: the tables go to stderr.
+    console = Console(stderr=args.json)
     measured = []
     with jax.default_device(device), console.status("") as status:
-        for problem in bench.problems(args.size, args.device):
-            measured.append(bench.measure(problem, device, status.update))
+        for problem in measure.problems(args.size, args.device):
+            measured.append(measure.measure(problem, device, status.update))
     for result in measured:
         console.print(_agreement_line(result))
         for name, why in result["skipped"].items():
@@ -73,16 +80,31 @@ def run(args) -> int:
     record = {
         "size": args.size,
         "device": {"platform": device.platform, "kind": device.device_kind},
-        "repeats": bench.REPEATS,
+        "repeats": measure.REPEATS,
         "problems": measured,
         **info,
     }
-    console.print(f"wrote {records.write_json(args.out, record)}")
+    emit(args, record, argv)
+    console.print(f"wrote {args.out}")
     markdown = Path(args.out).with_suffix(".md")
     markdown.write_text(markdown_tables(record))
     console.print(f"wrote {markdown}")
+    if args.plot:
+        plots.bench_times(
+            {
+                result["problem"]: {
+                    row["method"]: row["seconds_shown"]
+                    for row in result["rows"]
+                    if row["method"] != measure.QUADRATIC  # a whole run, not a step
+                }
+                for result in measured
+            },
+            args.plot,
+            title=f"time per step, float32, {device.device_kind}",
+        )
+        console.print(f"wrote {args.plot}")
     agree = all(result["agreement"]["agree"] for result in measured)
-    return EXIT_OK if agree else EXIT_DISAGREE
+    return EXIT_OK if agree else EXIT_FAILED
 
 
 def _time(seconds: float) -> str:
@@ -136,7 +158,7 @@ def _table(measured: list[dict]) -> Table:
 
 
 def _bars_table(measured: list[dict]) -> Table:
-    table = Table(title="The bars (issue 5), judged on this run")
+    table = Table(title="The speed bars, judged on this run")
     for column in BAR_COLUMNS:
         table.add_column(column)
     met = {True: "[green]yes[/]", False: "[red]no[/]", None: NOT_MEASURED}

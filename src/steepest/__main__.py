@@ -1,0 +1,5 @@
+"""``python -m steepest``: the same as the ``steepest`` command."""
+
+from steepest.cli import main
+
+raise SystemExit(main())

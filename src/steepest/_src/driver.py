@@ -1,0 +1,130 @@
+"""The host driver: runs an engine chunk by chunk, times it, reports progress, honours Ctrl-C.
+
+The device runs many steps per call (``Engine.run``); the host touches it only
+between chunks, sized to take about ``CHUNK_SECONDS`` each: long enough that
+the sync is noise, short enough for a live progress bar and a prompt Ctrl-C.
+"""
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .stopping import Status
+
+CHUNK_SECONDS = 0.2
+
+
+class Progress(NamedTuple):
+    """What a run reports to its ``on_chunk`` callback after each chunk of steps.
+
+    ``loss`` and ``grad_norm`` are those of the last iterate evaluated that did not
+    diverge (the lowest among the runs of a sweep; ``step`` the furthest).
+    """
+
+    step: int
+    max_steps: int
+    loss: float
+    grad_norm: float
+    seconds: float
+
+
+class Driven(NamedTuple):
+    """What ``drive`` returns: the final state, the seconds of steps and of compiling."""
+
+    state: object
+    seconds: float
+    compile_seconds: float
+
+
+def drive(
+    run: Callable,
+    state,
+    data: tuple,
+    max_steps: int,
+    on_chunk: Callable[[Progress], None] | None = None,
+) -> Driven:
+    """Call ``run(state, chunk_end, *data)`` until every state has stopped, or Ctrl-C.
+
+    ``run`` is ``Engine.run`` or ``Engine.run_batched``. The first Ctrl-C stops
+    after the chunk in flight (the state then says ``RUNNING``: interrupted); a
+    second raises ``KeyboardInterrupt`` at once.
+    """
+    data = jax.tree.map(jnp.asarray, tuple(data))  # on the device once, not at every chunk
+    started = time.perf_counter()
+    # Empty chunks: they compile and run no step. Twice, since an optimizer's state may
+    # come back with other weak types than it went in (L-BFGS's does): a second variant.
+    for _ in range(2):
+        state = run(state, 0, *data)
+    jax.block_until_ready(state)
+    compile_seconds = time.perf_counter() - started
+
+    run_seconds = 0.0
+    chunk = 1
+    step = 0
+    with InterruptFlag() as interrupt:
+        while True:
+            chunk_end = min(step + chunk, max_steps + 1)
+            began = time.perf_counter()
+            state = run(state, chunk_end, *data)
+            steps, statuses = np.asarray(state.step), np.asarray(state.status)  # the one sync
+            elapsed = time.perf_counter() - began
+            run_seconds += elapsed
+            new_step = int(steps.max())
+            done = max(new_step - step, 1)
+            chunk = max(1, min(100 * chunk, int(done * CHUNK_SECONDS / elapsed)))
+            step = new_step
+            if on_chunk is not None:
+                on_chunk(
+                    Progress(
+                        step=step,
+                        max_steps=max_steps,
+                        loss=float(np.asarray(state.good_loss).min()),
+                        grad_norm=float(np.asarray(state.good_grad_norm).min()),
+                        seconds=run_seconds,
+                    )
+                )
+            if not np.any(statuses == Status.RUNNING.code) or interrupt.raised:
+                break
+    return Driven(state, run_seconds, compile_seconds)
+
+
+class InterruptFlag:
+    """Turns Ctrl-C (SIGINT) into a flag that the host loop checks between chunks.
+
+    A second Ctrl-C restores the previous handler and raises ``KeyboardInterrupt``
+    at once, for when waiting for the chunk to end is not wanted. Outside the main
+    thread (where Python delivers signals) it installs nothing.
+    """
+
+    def __init__(self):
+        self.raised = False
+        self._installed = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def _handle(self, signum, frame):
+        if self.raised:
+            self._restore()
+            raise KeyboardInterrupt
+        self.raised = True
+
+    def _restore(self):
+        if self._installed:
+            # None means a handler not installed from Python; Python's default stands in.
+            previous = signal.default_int_handler if self._previous is None else self._previous
+            signal.signal(signal.SIGINT, previous)
+            self._installed = False
+
+    def __exit__(self, *exc):
+        self._restore()

@@ -1,0 +1,108 @@
+"""Results as JSON: stable keys, plain numbers, files written atomically."""
+
+import datetime
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..model import Linear
+
+
+def params_to_dict(params: Linear) -> dict:
+    """``{"w": [...], "b": ...}`` as plain floats.
+
+    Example:
+        >>> import numpy as np
+        >>> params_to_dict(Linear(np.array([1.5]), np.float64(2.0)))
+        {'w': [1.5], 'b': 2.0}
+    """
+    return {"w": [float(v) for v in np.ravel(params.w)], "b": float(params.b)}
+
+
+def _finite_or_none(value):
+    """JSON has no NaN or infinity; say "unknown" (null) instead of writing an invalid file."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(item) for item in value]
+    return value
+
+
+def dumps(record: dict) -> str:
+    """The record as indented, strictly valid JSON (non-finite numbers become null)."""
+    return json.dumps(_finite_or_none(record), indent=2, allow_nan=False)
+
+
+def write_json(path: str | Path, record: dict) -> Path:
+    """Write ``record`` to ``path`` atomically: readers see the old file or the new, never half.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> write_json(folder / "run.json", {"loss": 1.0}).read_text().strip()[:1]
+        '{'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+    ) as file:
+        file.write(dumps(record) + "\n")
+        temporary = Path(file.name)
+    temporary.chmod(0o644)  # NamedTemporaryFile makes it private; a record is for reading
+    os.replace(temporary, path)
+    return path
+
+
+def environment() -> dict:
+    """What made a result: machine, package versions, JAX device and the date (UTC).
+
+    Example:
+        >>> sorted(environment())
+        ['date', 'jax_device', 'machine', 'versions']
+    """
+    import jax
+
+    device = jax.devices()[0]
+    return {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": _cpu_model(),
+            "cpu_count": os.cpu_count(),
+        },
+        "versions": {
+            "python": sys.version.split()[0],
+            **{
+                name: importlib.metadata.version(name)
+                for name in ("steepest", "jax", "jaxlib", "optax", "numpy")
+            },
+        },
+        "jax_device": {
+            "platform": device.platform,
+            "kind": device.device_kind,
+            "description": str(device),
+            "count": jax.device_count(),
+        },
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as file:
+            for line in file:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -1,0 +1,118 @@
+"""``steepest compare``: several optimizers to the same tolerance, side by side.
+
+Exit codes: 0, or 130 when Ctrl-C stopped the comparison; 2 for bad input.
+"""
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from .options import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ListAction,
+    add_data_arguments,
+    add_output_arguments,
+    add_run_arguments,
+    emit,
+    prepare,
+)
+
+DEFAULT_OPTIMIZERS = ("gd", "momentum", "nesterov", "adam", "lbfgs")
+
+
+def add_parser(commands) -> None:
+    from steepest import optimizers
+
+    compare = commands.add_parser(
+        "compare",
+        help="run several optimizers to the same tolerance, side by side",
+        description="Fit the same data with each optimizer, each at its default learning "
+        "rate (1/L, or 1 for L-BFGS), to the same gradient-norm tolerance.",
+        example="steepest compare --optimizers gd momentum adam lbfgs --plot compare.png",
+    )
+    add_data_arguments(compare)
+    compare.add_argument(
+        "--optimizers",
+        action=ListAction,
+        default=list(DEFAULT_OPTIMIZERS),
+        metavar="NAME",
+        help=f"space- or comma-separated, from: {', '.join(optimizers.names())} "
+        f"(default {' '.join(DEFAULT_OPTIMIZERS)})",
+    )
+    add_run_arguments(compare)
+    add_output_arguments(compare, plot="write the loss-vs-step curves, one per optimizer")
+    compare.set_defaults(run=run)
+
+
+def run(args, argv=None) -> int:
+    from steepest import DataError, Status, fit, mse, optimizers, plots, theory
+    from steepest._src import model
+    from steepest._src.io import records
+
+    names = list(dict.fromkeys(args.optimizers))  # in order, each once
+    unknown = [name for name in names if name not in optimizers.names()]
+    if unknown:
+        raise DataError(
+            f"--optimizers: unknown {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(optimizers.names())}"
+        )
+    dataset, standardizer, X, y, start = prepare(args)
+    exact = theory.closed_form(dataset.X, dataset.y)
+    exact_loss = float(mse(exact, dataset.X, dataset.y))
+    rows, curves = [], {}
+    for name in names:
+        result = fit(mse, start, X, y, optimizer=name, max_steps=args.steps, tol=args.tol)
+        fitted = standardizer.to_original(result.params)
+        rows.append(
+            {
+                "optimizer": name,
+                "learning_rate": result.learning_rate,
+                "steps": result.num_steps,
+                "status": result.status.value,
+                "loss": result.loss,
+                "distance_to_closed_form": float(
+                    np.linalg.norm(model.flat(fitted) - model.flat(exact))
+                ),
+                "seconds": result.seconds,
+                "params": records.params_to_dict(fitted),
+            }
+        )
+        curves[name] = (result.loss_steps, result.losses)
+        if result.status is Status.INTERRUPTED:  # Ctrl-C stops the comparison, not one run
+            break
+    interrupted = result.status is Status.INTERRUPTED
+    record = {
+        "data": dataset.source,
+        "tol": args.tol,
+        "closed_form": records.params_to_dict(exact),
+        "closed_form_loss": exact_loss,
+        "runs": rows,
+    }
+    if args.plot:
+        plots.loss_curves(
+            curves, exact_loss, args.plot, title=f"{dataset.source}: tolerance {args.tol:g}"
+        )
+    code = EXIT_INTERRUPTED if interrupted else EXIT_OK
+    emit(args, record, argv)
+    if args.json:
+        return code
+    table = Table(title=f"steepest compare: {dataset.source}, tol {args.tol:g}")
+    for column in ("optimizer", "lr", "steps", "status", "final cost", "|p - p*|", "seconds"):
+        table.add_column(column, justify="left" if column in ("optimizer", "status") else "right")
+    for row in rows:
+        table.add_row(
+            row["optimizer"],
+            f"{row['learning_rate']:.4g}",
+            f"{row['steps']}",
+            row["status"],
+            f"{row['loss']:.8g}",
+            f"{row['distance_to_closed_form']:.2e}",
+            f"{row['seconds']:.4f}",
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"least-squares cost {exact_loss:.8g}" + (f"; wrote {args.plot}" if args.plot else "")
+    )
+    return code

@@ -1,0 +1,221 @@
+"""What every command shares: exit codes, the parser, argument types and builders, output.
+
+One vocabulary on every command: ``--json`` prints the result on stdout, ``--out
+FILE.json`` writes the same record (with the command, versions, machine and
+date) atomically, ``--plot FILE.png`` writes the command's figure. Lists are
+space-separated (``--x tv radio``), the comma form is accepted too, and a
+repeated list flag extends the list.
+"""
+
+import argparse
+import math
+import sys
+import warnings
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other bad input.
+
+    Its help ends with the command's example (``example=``).
+    """
+
+    def __init__(self, *args, example: str | None = None, **kwargs):
+        if example is not None:
+            kwargs["epilog"] = f"example:\n  {example}"
+            kwargs["formatter_class"] = argparse.RawDescriptionHelpFormatter
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        sys.stderr.write(f"steepest: error: {message}\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+class ListAction(argparse.Action):
+    """A list option: space-separated values, commas accepted; a repeat extends the list.
+
+    ``--x a b --x c,d`` gives ``['a', 'b', 'c', 'd']``.
+    """
+
+    def __init__(self, option_strings, dest, **kwargs):
+        kwargs.setdefault("nargs", "+")
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = [item.strip() for value in values for item in value.split(",")]
+        items = [item for item in items if item]
+        if not items:
+            raise argparse.ArgumentError(self, "expected at least one name")
+        current = getattr(namespace, self.dest, None)
+        # The default is replaced by the first use, then each use extends the list.
+        previous = list(current) if current is not None and current is not self.default else []
+        setattr(namespace, self.dest, previous + items)
+
+
+def number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = number(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = number(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be zero or more, got {text!r}")
+    return value
+
+
+def step_count(text: str) -> int:
+    """A whole number from 0 to the loop's limit; ``1e6`` is accepted."""
+    from steepest import MAX_STEPS_LIMIT
+
+    value = number(text)
+    if not (0 <= value <= MAX_STEPS_LIMIT and value == int(value)):
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 0 to {MAX_STEPS_LIMIT}, got {text!r}"
+        )
+    return int(value)
+
+
+def positive_int(text: str) -> int:
+    return whole_number(text, 1, 10**6)
+
+
+def seed(text: str) -> int:
+    return whole_number(text, 0, 2**32 - 1)
+
+
+def whole_number(text: str, smallest: int, largest: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not smallest <= value <= largest:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from {smallest} to {largest}, got {text!r}"
+        )
+    return value
+
+
+def json_path(text: str) -> str:
+    """An ``--out`` path: a ``*.json`` file whose folder can be written."""
+    if Path(text).suffix.lower() != ".json":
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the record is JSON; name it *.json (the figure goes to --plot FILE.png)"
+        )
+    return text
+
+
+def png_path(text: str) -> str:
+    """A ``--plot`` path: a ``*.png`` file."""
+    if Path(text).suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"{text!r}: the figure is PNG; name it *.png")
+    return text
+
+
+def add_data_arguments(command) -> None:
+    """The options every command on a dataset shares."""
+    command.add_argument("--data", metavar="FILE", help="a .csv (with a header), .npy or .npz")
+    command.add_argument("--y", metavar="COLUMN", help="the target column (default: the last)")
+    command.add_argument(
+        "--x",
+        metavar="COLUMN",
+        action=ListAction,
+        help="feature columns, space- or comma-separated (default: all but --y)",
+    )
+    command.add_argument("--x64", action="store_true", help="compute in float64 (default float32)")
+    command.add_argument(
+        "--no-standardize",
+        dest="standardize",
+        action="store_false",
+        help="descend on the raw features (default: standardized, reported in original units)",
+    )
+    command.add_argument(
+        "--seed", type=seed, default=0, help="seed of the built-in dataset (default 0)"
+    )
+
+
+def add_run_arguments(command) -> None:
+    """The options every command that runs the loop shares: its budget."""
+    command.add_argument(
+        "--steps", type=step_count, default=10_000, help="most steps per run (default 1e4)"
+    )
+    command.add_argument(
+        "--tol",
+        type=non_negative_float,
+        default=1e-5,
+        help="stop when the gradient norm is at most this (default 1e-5)",
+    )
+
+
+def add_output_arguments(command, *, plot: str, plot_required: bool = False) -> None:
+    """``--json``, ``--out FILE.json`` and ``--plot FILE.png`` (``plot`` says what it draws)."""
+    command.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    command.add_argument(
+        "--out",
+        metavar="FILE.json",
+        type=json_path,
+        help="write the result as a JSON record (with the command, versions, machine, date)",
+    )
+    command.add_argument(
+        "--plot", metavar="FILE.png", type=png_path, required=plot_required, help=plot
+    )
+
+
+def emit(args, record: dict, argv: list[str] | None) -> None:
+    """Print ``record`` as JSON with ``--json``; write it with its context to ``--out``."""
+    from steepest._src.io import records
+
+    if args.json:
+        print(records.dumps(record))
+    if args.out:
+        command = ["steepest", *(sys.argv[1:] if argv is None else argv)]
+        records.write_json(args.out, {"command": command, **record, **records.environment()})
+
+
+def load_dataset(args):
+    """The dataset the data options name; a constant column is a warning on stderr."""
+    from steepest._src.io import data
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", data.ConstantColumnWarning)
+        if args.data is None:
+            if args.y is not None or args.x is not None:
+                raise data.DataError("--y and --x select columns of --data FILE; none was given")
+            dataset = data.builtin(args.seed)
+        else:
+            dataset = data.load(args.data, y=args.y, x=args.x)
+    for warning in caught:
+        sys.stderr.write(f"steepest: warning: {warning.message}\n")
+    return dataset
+
+
+def prepare(args):
+    """The dataset of the data options, its standardizer, X and y on the device, a zero start."""
+    import jax.numpy as jnp
+
+    from steepest._src.io import data
+    from steepest._src.model import Linear
+
+    dataset = load_dataset(args)
+    dtype = jnp.float64 if args.x64 else jnp.float32
+    standardizer = (
+        data.Standardizer.of(dataset.X)
+        if args.standardize
+        else data.Standardizer.identity(dataset.X.shape[1])
+    )
+    X, y = data.to_device(standardizer.transform(dataset.X), dataset.y, dtype=dtype)
+    return dataset, standardizer, X, y, Linear.zeros(dataset.X.shape[1], dtype)

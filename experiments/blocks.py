@@ -7,8 +7,8 @@ Defaults to N=1e6, d=64. Each setting runs 30 steps of gd, 4 times; the median
 of the last 3 is printed (the first compiles).
 """
 
+import argparse
 import statistics
-import sys
 
 import steepest
 from steepest import Linear, data
@@ -16,11 +16,16 @@ from steepest._src import blocks  # the rule behind block_rows="auto": internal,
 from steepest._src.bench import measure
 
 
-def main(argv: list[str]) -> None:
-    rows, features = (int(float(argv[0])), int(argv[1])) if argv else (1_000_000, 64)
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("rows", nargs="?", type=float, default=1e6, help="N (default 1e6)")
+    parser.add_argument("features", nargs="?", type=int, default=64, help="d (default 64)")
+    parser.add_argument("block_rows", nargs="*", type=int, help="block sizes to try")
+    args = parser.parse_args()
+    rows, features = int(args.rows), args.features
     problem = measure.Problem(rows=rows, features=features, steps={})
     X, y = data.to_device(*measure.problem_data(problem))
-    for setting in [None, "auto", *(int(a) for a in argv[2:])]:
+    for setting in [None, "auto", *args.block_rows]:
         chosen = blocks.resolve_block_rows(setting, steepest.mse, (X, y))
         times = []
         for _ in range(4):
@@ -40,4 +45,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -2,12 +2,13 @@
 
 Times (median of 3, after a warm-up that compiles): ``fit`` running 20 ordinary
 steps (per-step time), and ``fit(method="quadratic")`` running 1000 steps, its
-one pass over the data for the Hessian and gradient included. The bar of the
-speed issue: the 1000 quadratic steps within the time of 3 ordinary steps.
+one pass over the data for the Hessian and gradient included. The bar: the 1000
+quadratic steps within the time of 3 ordinary steps.
 
 Usage: .venv/bin/python experiments/quadratic_path.py
 """
 
+import argparse
 import statistics
 import time
 
@@ -48,4 +49,5 @@ def main():
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()  # --help
     main()

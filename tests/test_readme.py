@@ -1,13 +1,66 @@
-"""The README's Python examples run as written."""
+"""The README is true: its Python runs, its figures, tables and outputs come from its commands."""
 
+import contextlib
+import importlib.util
+import io
+import json
 import re
+import shlex
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+import pytest
+
+from steepest.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+spec = importlib.util.spec_from_file_location("readme_figures", ROOT / "experiments" / "figures.py")
+figures = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(figures)
 
 
 def test_readme_python_blocks_run():
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
     assert blocks, "the README has no Python example"
     for block in blocks:
-        exec(compile(block, str(README), "exec"), {})
+        exec(compile(block, "README.md", "exec"), {})
+
+
+def test_every_figure_is_made_by_the_readme_command_recorded_beside_it():
+    commands = figures.figure_commands(README)
+    shown = re.findall(r"!\[[^\]]*\]\((docs/figures/\S+\.png)\)", README)
+    assert shown and len(commands) == len(shown)
+    for command in commands:
+        plot, out = command[command.index("--plot") + 1], command[command.index("--out") + 1]
+        assert plot in shown, f"{plot} is made but not shown"
+        assert (ROOT / plot).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        record = json.loads((ROOT / out).read_text())
+        assert record["command"] == ["steepest", *command], out
+
+
+def test_tables_are_those_of_their_records():
+    tables = figures.TABLE.findall(README)
+    assert tables
+    for _, record_path, table, _ in tables:
+        assert table == figures.compare_table(json.loads((ROOT / record_path).read_text()))
+
+
+def test_the_printed_fit_is_what_the_command_prints_now(capsys):
+    [(_, command, block, _)] = figures.OUTPUT.findall(README)
+    assert main([*shlex.split(command), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    shown = {
+        label: [float(cell) for cell in cells]
+        for label, *cells in re.findall(r"│ (m|b) \S+\s+│\s+(\S+) │\s+(\S+) │", block)
+    }
+    assert shown["m"] == pytest.approx([record["params"]["w"][0], record["closed_form"]["w"][0]])
+    assert shown["b"] == pytest.approx([record["params"]["b"], record["closed_form"]["b"]])
+    status = re.search(r"status\s+(.*)", block).group(1)
+    assert record["message"].startswith(status)
+
+
+def test_figures_script_lists_without_running():
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert figures.main(["--list"]) == 0
+    assert printed.getvalue().count("steepest ") == len(figures.figure_commands(README))

@@ -10,8 +10,8 @@ Everything public is listed in ``__all__``. The namespaces ``analytic``, ``data`
 each with its own ``__all__``; ``steepest._src`` is internal and may change.
 """
 
-import importlib
-import importlib.metadata
+import importlib as _importlib
+import importlib.metadata as _metadata
 
 from . import analytic, data, optimizers, records, testing, theory, tutorial
 from ._src.driver import Progress
@@ -25,7 +25,7 @@ from ._src.stopping import DIVERGENCE_FACTOR, Status, has_converged, has_diverge
 from ._src.sweep import SweepResult, sweep
 from ._src.trajectory import trajectory
 
-__version__ = importlib.metadata.version("steepest")
+__version__ = _metadata.version("steepest")
 
 __all__ = [
     "DIVERGENCE_FACTOR",
@@ -67,5 +67,5 @@ __all__ = [
 def __getattr__(name: str):
     # matplotlib takes a while to import: steepest.plots is loaded on first use.
     if name == "plots":
-        return importlib.import_module(".plots", __name__)
+        return _importlib.import_module(".plots", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,7 @@
 """Data at the boundary: the built-in dataset, files, validation, standardization, the device."""
 
 from ._src.io.data import (
+    BUILTIN_FEATURES,
     ConstantColumnWarning,
     DataError,
     Dataset,
@@ -12,6 +13,7 @@ from ._src.io.data import (
 )
 
 __all__ = [
+    "BUILTIN_FEATURES",
     "ConstantColumnWarning",
     "DataError",
     "Dataset",

@@ -31,7 +31,7 @@ def add_parser(commands) -> None:
         "rate (1/L, or 1 for L-BFGS), to the same gradient-norm tolerance.",
         example="steepest compare --optimizers gd momentum adam lbfgs --plot compare.png",
     )
-    add_data_arguments(compare)
+    add_data_arguments(compare, builtin_x=None)
     compare.add_argument(
         "--optimizers",
         action=ListAction,

@@ -28,7 +28,7 @@ def add_parser(commands) -> None:
         "Without --data, fits the built-in dataset's one-feature example (sales ~ radio).",
         example="steepest fit --data runs.csv --y loss --x width depth --plot loss.png",
     )
-    add_data_arguments(fit)
+    add_data_arguments(fit, builtin_x=["radio"])
     fit.add_argument(
         "--lr",
         type=positive_float,
@@ -56,8 +56,8 @@ def add_parser(commands) -> None:
 def run(args, argv=None) -> int:
     import jax.numpy as jnp
 
-    from steepest import Linear, Status, fit, mse, optimizers, plots, theory
-    from steepest._src.io import data, records
+    from steepest import Status, fit, mse, optimizers, plots, theory
+    from steepest._src.io import records
 
     dataset, standardizer, X, y, start = prepare(args)
     dtype = X.dtype
@@ -84,8 +84,7 @@ def run(args, argv=None) -> int:
 
     fitted = standardizer.to_original(result.params)
     exact = theory.closed_form(dataset.X, dataset.y)
-    X_original, _ = data.to_device(dataset.X, dataset.y, dtype=dtype)
-    exact_loss = float(mse(Linear(*(jnp.asarray(v, dtype) for v in exact)), X_original, y))
+    exact_loss = float(theory.closed_form_cost(exact, dataset.X, dataset.y))
     learning_rate = result.learning_rate
     message = result.message
     if result.status is Status.DIVERGED:

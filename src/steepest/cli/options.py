@@ -126,9 +126,23 @@ def png_path(text: str) -> str:
     return text
 
 
-def add_data_arguments(command) -> None:
-    """The options every command on a dataset shares."""
-    command.add_argument("--data", metavar="FILE", help="a .csv (with a header), .npy or .npz")
+def add_data_arguments(command, *, builtin_x: list[str] | None) -> None:
+    """The options every command on a dataset shares.
+
+    ``builtin_x``: the features the command takes from the built-in dataset when
+    ``--x`` is not given (None: all of them).
+    """
+    from steepest.data import BUILTIN_FEATURES
+
+    default = "all" if builtin_x is None else " ".join(builtin_x)
+    command.add_argument(
+        "--data",
+        metavar="FILE",
+        help="a .csv (with a header), .npy or .npz (default: the built-in dataset, whose "
+        f"features are {' '.join(BUILTIN_FEATURES)} and target sales; this command takes "
+        f"{default})",
+    )
+    command.set_defaults(builtin_x=builtin_x)
     command.add_argument("--y", metavar="COLUMN", help="the target column (default: the last)")
     command.add_argument(
         "--x",
@@ -193,9 +207,11 @@ def load_dataset(args):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", data.ConstantColumnWarning)
         if args.data is None:
-            if args.y is not None or args.x is not None:
-                raise data.DataError("--y and --x select columns of --data FILE; none was given")
-            dataset = data.builtin(args.seed)
+            if args.y not in (None, "sales"):
+                raise data.DataError(
+                    f"--y {args.y}: the built-in dataset's target is sales (--data FILE for yours)"
+                )
+            dataset = data.builtin(args.seed, x=args.x or args.builtin_x)
         else:
             dataset = data.load(args.data, y=args.y, x=args.x)
     for warning in caught:
@@ -217,5 +233,6 @@ def prepare(args):
         if args.standardize
         else data.Standardizer.identity(dataset.X.shape[1])
     )
-    X, y = data.to_device(standardizer.transform(dataset.X), dataset.y, dtype=dtype)
+    # Standardized straight into the descent's dtype: no float64 copy of X on the way.
+    X, y = data.to_device(standardizer.transform(dataset.X, dtype), dataset.y, dtype=dtype)
     return dataset, standardizer, X, y, Linear.zeros(dataset.X.shape[1], dtype)

@@ -15,7 +15,7 @@ def add_parser(commands) -> None:
         "(0.2/L), a good one (1/L) and a too-large one (2.1/L, above the critical 2/L).",
         example="steepest plot-surface --no-standardize --plot surface.png",
     )
-    add_data_arguments(surface)
+    add_data_arguments(surface, builtin_x=["radio"])
     surface.add_argument("--steps", type=positive_int, default=30, help="steps drawn (30)")
     add_output_arguments(surface, plot="the PNG to write (required)", plot_required=True)
     surface.set_defaults(run=run)

@@ -32,7 +32,7 @@ def add_parser(commands) -> None:
         "find where it starts to diverge.",
         example="steepest sweep --num 64 --seeds 8 --plot sweep.png",
     )
-    add_data_arguments(sweep)
+    add_data_arguments(sweep, builtin_x=None)
     sweep.add_argument(
         "--optimizer",
         default="gd",

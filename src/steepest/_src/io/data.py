@@ -5,11 +5,17 @@ what is wrong and where (file, line, column, row). ``to_device`` is the one
 place arrays reach the device.
 """
 
+import array
+import collections
 import csv
 import dataclasses
+import functools
+import itertools
 import warnings
 import zipfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +27,10 @@ BUILTIN_ROWS = 200
 BUILTIN_TRUE_M = 0.25
 BUILTIN_TRUE_B = 5.0
 BUILTIN_NOISE = 2.0
+BUILTIN_FEATURES = ("TV", "radio", "newspaper")
+# Rows per block where a pass over the data goes block by block, to hold no temporary
+# the size of the data: 2**16 rows of 64 float64 features are 32 MB.
+BLOCK_ROWS = 2**16
 
 
 class DataError(ValueError):
@@ -52,32 +62,83 @@ class Dataset:
     source: str
 
 
-def builtin(seed: int = 0) -> Dataset:
-    """The built-in dataset: one feature, a known line, Gaussian noise.
+def builtin(seed: int = 0, x: Sequence[str] | None = ("radio",)) -> Dataset:
+    """The built-in dataset: the tutorial's advertising spend and sales, from a fixed seed.
 
-    ``N = 200`` rows of advertising spend ``x`` uniform in [0, 50) and sales
-    ``y = 0.25 x + 5 + noise`` with noise of standard deviation 2, drawn from
-    ``numpy.random.default_rng(seed)``: the same seed gives the same data on
-    every machine.
+    ``N = 200`` markets, drawn from ``numpy.random.default_rng(seed)`` (the same
+    seed gives the same data on every machine):
+
+    - ``radio`` uniform in [0, 50), and ``sales = 0.25 radio + 5 + e`` with ``e``
+      normal of standard deviation 2: the tutorial's one-feature example, a
+      known line (``m = 0.25``, ``b = 5``);
+    - ``TV = 150 + 40 (0.9 e / 2 + 0.436 z)``, ``z`` standard normal: TV explains
+      most of what radio leaves (correlation 0.9 with ``e``, so sales rise about
+      0.045 per unit of TV);
+    - ``newspaper = max(0, 10 + 0.8 radio + u)``, ``u`` normal of standard
+      deviation 7: bought with radio (correlation about 0.85), no effect on sales.
+
+    So the three features, standardized, are still ill-conditioned (condition
+    number about 12): gradient descent takes a visible number of steps and the
+    optimizers differ. ``radio`` and ``sales`` are drawn first, so they are the
+    same whatever ``x`` selects.
+
+    Args:
+        seed: the random seed.
+        x: the feature columns, from ``BUILTIN_FEATURES``; None for all three.
 
     Example:
         >>> data = builtin()
         >>> data.X.shape, data.y.shape, data.x_names, data.y_name
         ((200, 1), (200,), ('radio',), 'sales')
+        >>> builtin(x=None).x_names
+        ('TV', 'radio', 'newspaper')
     """
     rng = np.random.default_rng(seed)
-    x = rng.uniform(0.0, 50.0, BUILTIN_ROWS)
-    y = BUILTIN_TRUE_M * x + BUILTIN_TRUE_B + rng.normal(0.0, BUILTIN_NOISE, BUILTIN_ROWS)
-    return Dataset(x[:, None], y, ("radio",), "sales", f"built-in (seed {seed})")
+    radio = rng.uniform(0.0, 50.0, BUILTIN_ROWS)
+    noise = rng.normal(0.0, BUILTIN_NOISE, BUILTIN_ROWS)
+    sales = BUILTIN_TRUE_M * radio + BUILTIN_TRUE_B + noise
+    tv = 150.0 + 40.0 * (0.9 * noise / BUILTIN_NOISE + 0.436 * rng.standard_normal(BUILTIN_ROWS))
+    newspaper = np.maximum(0.0, 10.0 + 0.8 * radio + rng.normal(0.0, 7.0, BUILTIN_ROWS))
+    columns = {"TV": tv, "radio": radio, "newspaper": newspaper}
+    names = BUILTIN_FEATURES if x is None else tuple(x)
+    unknown = [name for name in names if name not in columns]
+    if unknown or not names:
+        raise DataError(
+            f"the built-in dataset has no column {', '.join(map(repr, unknown)) or 'selected'}; "
+            f"its features: {', '.join(BUILTIN_FEATURES)} (the target: sales)"
+        )
+    X = np.column_stack([columns[name] for name in names])
+    return Dataset(X, sales, names, "sales", f"built-in (seed {seed})")
+
+
+class _Table(NamedTuple):
+    """A file's numbers, as a reader returns them.
+
+    Attributes:
+        names: one name per column.
+        values: float64, shape ``(N, len(names))``.
+        row_label: how an error names row ``i`` ("line 7" in a CSV file, "row 6"
+            in a NumPy file), computed only when an error needs it.
+    """
+
+    names: tuple[str, ...]
+    values: np.ndarray
+    row_label: Callable[[int], str]
 
 
 def load(path: str | Path, *, y: str | None = None, x: list[str] | None = None) -> Dataset:
     """Read a table of numbers and pick the target and feature columns.
 
-    - ``.csv``: a header row of column names, then one row per sample.
+    - ``.csv``: a header row of column names, then one row per sample; blank
+      lines are skipped, whitespace around a number is allowed.
     - ``.npz``: either one 1-D array per column (the keys are the names), or a
       2-D ``X`` with a 1-D ``y`` (columns ``x0, x1, ...`` and ``y``).
     - ``.npy``: a 2-D array; its columns are named ``0, 1, ...``.
+
+    A CSV file is parsed by NumPy's C parser; only a file that it refuses is
+    read again cell by cell, to read what ``csv`` and ``float`` accept (a
+    quoted number, say) or to word the error. When ``X`` and ``y`` are the
+    whole table, in its order (the default), they are views of it, not copies.
 
     Args:
         path: the file.
@@ -94,106 +155,225 @@ def load(path: str | Path, *, y: str | None = None, x: list[str] | None = None) 
         raise DataError(f"no such file: {path}")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        columns, row_labels = _read_csv(path)
+        table = _read_csv(path)
     elif suffix in (".npy", ".npz"):
-        columns, row_labels = _read_numpy(path)
+        table = _read_numpy(path)
     else:
         raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv, .npy or .npz")
-    return _select(columns, row_labels, y, x, source=str(path))
+    return _select(table, y, x, source=str(path))
 
 
-def _read_csv(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
+def _open_csv(path: Path):
+    # utf-8-sig: spreadsheet exports often start with a byte-order mark.
+    return path.open(newline="", encoding="utf-8-sig")
+
+
+def _read_csv(path: Path) -> _Table:
+    """A CSV file's table: by NumPy's parser, or cell by cell where it refuses the file."""
+    table = _parse_csv(path)
+    return table if table is not None else _scan_csv(path)
+
+
+def _parse_csv(path: Path) -> _Table | None:
+    """The table by ``np.loadtxt``; None for a file it refuses or one with an error to word.
+
+    ``loadtxt`` (no comments, no quotes) accepts a subset of what the cell by
+    cell reader does, and reads the same numbers: whatever it refuses, or a
+    header or column count that is wrong, goes to ``_scan_csv``.
+    """
     try:
-        # utf-8-sig: spreadsheet exports often start with a byte-order mark.
-        with path.open(newline="", encoding="utf-8-sig") as file:
-            rows = list(csv.reader(file))
+        with _open_csv(path) as file, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # loadtxt's "no data"
+            header = _names(next(csv.reader(file), []))
+            values = np.loadtxt(file, delimiter=",", comments=None, quotechar=None, ndmin=2)
+    except (ValueError, OSError, csv.Error):  # UnicodeDecodeError is a ValueError
+        return None
+    well_named = any(header) and len(set(header)) == len(header)
+    if not well_named or len(values) == 0 or values.shape[1] != len(header):
+        return None
+    return _Table(tuple(header), values, functools.partial(_csv_line, path))
+
+
+def _scan_csv(path: Path) -> _Table:
+    """The table read cell by cell with ``csv`` and ``float``: slow, but it words every error.
+
+    The errors come in the order of a reader that reads the whole file first:
+    text that cannot be decoded or split, then the header, then the first bad
+    row. Nothing is held per row: the numbers go into one flat array.
+    """
+    try:
+        with _open_csv(path) as file:
+            collections.deque(csv.reader(file), maxlen=0)  # decode and split it all first
+        with _open_csv(path) as file:
+            return _scan_records(path, csv.reader(file))
     except UnicodeDecodeError as error:
         raise DataError(
             f"{path} is not UTF-8 text (byte {error.start}); save it as UTF-8 CSV"
         ) from None
     except (OSError, csv.Error) as error:
         raise DataError(f"{path}: cannot read it as CSV ({error})") from None
-    if not rows or not any(cell.strip() for cell in rows[0]):
+
+
+def _scan_records(path: Path, records: Iterator[list[str]]) -> _Table:
+    header = _names(next(records, []))
+    _check_header(path, header)
+    values = array.array("d")
+    for line, row in enumerate(records, start=2):
+        if any(row):  # a blank line is a row of empty cells, or none
+            values.extend(_numbers(path, line, row, header))
+    if not values:
+        raise DataError(f"{path} has a header but no data rows")
+    table = np.array(values).reshape(-1, len(header))
+    return _Table(tuple(header), table, functools.partial(_csv_line, path))
+
+
+def _names(header: list[str]) -> list[str]:
+    return [name.strip() for name in header]
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    if not any(header):
         raise DataError(f"{path} is empty: expected a header row of column names")
-    header = [name.strip() for name in rows[0]]
     for column, name in enumerate(header):
         if header.index(name) != column:
             raise DataError(
                 f"{path}: the header names column {name!r} twice "
                 f"(columns {header.index(name) + 1} and {column + 1})"
             )
-    body = [(number, row) for number, row in enumerate(rows[1:], start=2) if any(row)]
-    if not body:
-        raise DataError(f"{path} has a header but no data rows")
-    values = np.empty((len(body), len(header)))
-    for index, (line, row) in enumerate(body):
-        if len(row) != len(header):
+
+
+def _numbers(path: Path, line: int, row: list[str], header: list[str]) -> list[float]:
+    """One CSV row's numbers, or a DataError naming its line (and column)."""
+    if len(row) != len(header):
+        raise DataError(f"{path}, line {line}: {len(row)} cells, but the header has {len(header)}")
+    numbers = []
+    for column, (name, cell) in enumerate(zip(header, row, strict=True)):
+        try:
+            numbers.append(float(cell))
+        except ValueError:
             raise DataError(
-                f"{path}, line {line}: {len(row)} cells, but the header has {len(header)}"
-            )
-        for column, cell in enumerate(row):
-            try:
-                values[index, column] = float(cell)
-            except ValueError:
-                raise DataError(
-                    f"{path}, line {line}, column {column + 1} ({header[column]!r}): "
-                    f"{cell.strip()!r} is not a number"
-                ) from None
-    columns = {name: values[:, j] for j, name in enumerate(header)}
-    return columns, [f"line {line}" for line, _ in body]
+                f"{path}, line {line}, column {column + 1} ({name!r}): "
+                f"{cell.strip()!r} is not a number"
+            ) from None
+    return numbers
 
 
-def _read_numpy(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
+def _csv_line(path: Path, index: int) -> str:
+    """How an error names data row ``index`` of a CSV file: ``line N``, blank lines counted.
+
+    The file is read again, so a loaded table holds nothing per row.
+    """
+    with _open_csv(path) as file:
+        records = enumerate(csv.reader(file), start=1)
+        lines = (line for line, row in records if line > 1 and any(row))
+        return f"line {next(itertools.islice(lines, index, None))}"
+
+
+def _read_numpy(path: Path) -> _Table:
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if isinstance(loaded, np.lib.npyio.NpzFile):
-            with loaded:
-                arrays = {key: loaded[key] for key in loaded.files}
+        # Our own handle, closed here even when np.load fails on a corrupt archive.
+        with path.open("rb") as file:
+            loaded = np.load(file, allow_pickle=False)
+            if isinstance(loaded, np.lib.npyio.NpzFile):
+                with loaded:
+                    arrays = {key: loaded[key] for key in loaded.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"{path}: not a readable NumPy file ({error})") from None
     if isinstance(loaded, np.ndarray):
-        if loaded.ndim != 2:
-            raise DataError(f"{path}: expected a 2-D array, got shape {loaded.shape}")
-        arrays = {str(j): loaded[:, j] for j in range(loaded.shape[1])}
+        names, values = _npy_table(path, loaded)
     else:
-        if "X" in arrays and np.ndim(arrays["X"]) == 2:
-            X = arrays.pop("X")
-            arrays = {**{f"x{j}": X[:, j] for j in range(X.shape[1])}, **arrays}
-    columns = {}
-    for name, array in arrays.items():
-        if array.ndim != 1:
-            raise DataError(f"{path}: array {name!r} has shape {array.shape}; expected 1-D")
-        if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-            raise DataError(f"{path}: array {name!r} has dtype {array.dtype}, not real numbers")
-        columns[name] = array.astype(np.float64)
-    if not columns:
+        names, values = _npz_table(path, arrays)
+    return _Table(names, values, "row {}".format)
+
+
+def _npy_table(path: Path, loaded: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+    """A 2-D array's columns, named ``0, 1, ...``: float64 is used as it is, not copied."""
+    if loaded.ndim != 2:
+        raise DataError(f"{path}: expected a 2-D array, got shape {loaded.shape}")
+    names = tuple(str(j) for j in range(loaded.shape[1]))
+    if not names:
         raise DataError(f"{path} holds no arrays")
-    lengths = {name: len(array) for name, array in columns.items()}
+    _check_real(path, names[0], loaded)
+    return names, loaded.astype(np.float64, copy=False)
+
+
+def _npz_table(path: Path, arrays: dict[str, np.ndarray]) -> tuple[tuple[str, ...], np.ndarray]:
+    """One column per 1-D array (a 2-D ``X`` gives ``x0, x1, ...``), in one float64 table."""
+    if "X" in arrays and np.ndim(arrays["X"]) == 2:
+        X = arrays.pop("X")
+        arrays = {**{f"x{j}": X[:, j] for j in range(X.shape[1])}, **arrays}
+    for name, column in arrays.items():
+        if column.ndim != 1:
+            raise DataError(f"{path}: array {name!r} has shape {column.shape}; expected 1-D")
+        _check_real(path, name, column)
+    if not arrays:
+        raise DataError(f"{path} holds no arrays")
+    lengths = {name: len(column) for name, column in arrays.items()}
     if len(set(lengths.values())) > 1:
         described = ", ".join(f"{name!r} has {n}" for name, n in lengths.items())
         raise DataError(f"{path}: columns differ in length: {described}")
-    rows = next(iter(lengths.values()))
-    return columns, [f"row {i}" for i in range(rows)]
+    values = np.empty((next(iter(lengths.values())), len(arrays)))
+    for j, column in enumerate(arrays.values()):
+        values[:, j] = column
+    return tuple(arrays), values
 
 
-def _select(columns, row_labels, y_name, x_names, *, source) -> Dataset:
-    names = list(columns)
+def _check_real(path: Path, name: str, values: np.ndarray) -> None:
+    if not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
+        raise DataError(f"{path}: array {name!r} has dtype {values.dtype}, not real numbers")
+
+
+def _select(table: _Table, y_name, x_names, *, source) -> Dataset:
+    names = list(table.names)
     y_name = names[-1] if y_name is None else y_name
     if x_names is None:
         x_names = [name for name in names if name != y_name]
     for name in [y_name, *x_names]:
-        if name not in columns:
+        if name not in names:
             raise DataError(f"{source}: unknown column {name!r}; available: {', '.join(names)}")
     if not x_names:
         raise DataError(f"{source}: no feature columns besides the target {y_name!r}")
     if y_name in x_names:
         raise DataError(f"{source}: column {y_name!r} is both the target and a feature")
-    X = np.column_stack([columns[name] for name in x_names])
-    return validate(X, columns[y_name], tuple(x_names), y_name, source, row_labels)
+    x_columns = [names.index(name) for name in x_names]
+    X, y = _split(table.values, x_columns, names.index(y_name))
+    return validate(X, y, tuple(x_names), y_name, source, table.row_label)
+
+
+def _split(values: np.ndarray, x_columns: list[int], y_column: int):
+    """X and y out of a table: views where they split it as it lies, copies otherwise.
+
+    Views cost no memory; copies let the rest of the table be freed.
+
+    Example:
+        >>> values = np.arange(6.0).reshape(3, 2)
+        >>> X, y = _split(values, [0], 1)
+        >>> bool(np.shares_memory(X, values)), y.tolist()
+        (True, [1.0, 3.0, 5.0])
+    """
+    width = values.shape[1]
+    others = [j for j in range(width) if j != y_column]
+    if x_columns == others and y_column in (0, width - 1):
+        first = others[0]
+        return values[:, first : first + len(others)], values[:, y_column]
+    return values.take(x_columns, axis=1), values[:, y_column].copy()
 
 
 def validate(X, y, x_names, y_name, source, row_labels=None) -> Dataset:
     """Check features and targets, and wrap them in a ``Dataset``.
+
+    Float64 arrays are kept as they are, not copied. X and y are searched for
+    NaN or infinity apart; the first one (by row, then column, y last) is
+    placed only when there is one.
+
+    Args:
+        X: features, shape ``(N, d)`` or ``(N,)``.
+        y: targets, shape ``(N,)``.
+        x_names: one name per feature column.
+        y_name: the target's name.
+        source: where the data came from, for messages.
+        row_labels: how a message names row ``i``: a function of ``i`` (such as
+            ``"line {}".format``) or a sequence of labels; ``"row i"`` by default.
 
     Raises:
         DataError: mismatched lengths, fewer than 2 rows, or a non-finite value
@@ -216,15 +396,9 @@ def validate(X, y, x_names, y_name, source, row_labels=None) -> Dataset:
         raise DataError(f"{source}: X has {X.shape[0]} rows but y has {y.shape[0]}")
     if X.shape[0] < 2:
         raise DataError(f"{source}: needs at least 2 rows, got {X.shape[0]}")
-    row_labels = row_labels or [f"row {i}" for i in range(len(y))]
-    table = np.column_stack([X, y])
-    bad_rows, bad_columns = np.nonzero(~np.isfinite(table))
-    if bad_rows.size:
-        row, column = bad_rows[0], bad_columns[0]
-        name = (*x_names, y_name)[column]
-        raise DataError(f"{source}, {row_labels[row]}: column {name!r} is {table[row, column]}")
+    _check_finite(X, y, (*x_names, y_name), source, _row_labeller(row_labels))
     for name, column in zip(x_names, X.T, strict=True):
-        if np.all(column == column[0]):
+        if column.min() == column.max():
             warnings.warn(
                 f"{source}: column {name!r} is constant ({column[0]:g}); "
                 "its coefficient cannot be told apart from the intercept",
@@ -232,6 +406,39 @@ def validate(X, y, x_names, y_name, source, row_labels=None) -> Dataset:
                 stacklevel=2,
             )
     return Dataset(X, y, tuple(x_names), y_name, source)
+
+
+def _row_labeller(row_labels) -> Callable[[int], str]:
+    if row_labels is None:
+        return "row {}".format
+    return row_labels if callable(row_labels) else row_labels.__getitem__
+
+
+def _check_finite(X, y, names, source, row_label) -> None:
+    """A DataError naming the first NaN or infinity of the table ``[X, y]``, if any."""
+    places = []
+    if (place := _first_non_finite(X)) is not None:
+        places.append(place)
+    if (place := _first_non_finite(y.reshape(len(y), -1))) is not None:
+        places.append((place[0], X.shape[1] + place[1]))
+    if places:
+        row, column = min(places)
+        value = X[row, column] if column < X.shape[1] else y[row]
+        raise DataError(f"{source}, {row_label(row)}: column {names[column]!r} is {value}")
+
+
+def _first_non_finite(values: np.ndarray) -> tuple[int, int] | None:
+    """(row, column) of the first value of a 2-D array that is NaN or infinite, or None.
+
+    Example:
+        >>> _first_non_finite(np.array([[1.0, 2.0], [np.inf, np.nan]]))
+        (1, 0)
+    """
+    finite = np.isfinite(values)
+    if finite.all():
+        return None
+    row = int(np.argmin(finite.all(axis=1)))
+    return row, int(np.argmin(finite[row]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,16 +463,36 @@ class Standardizer:
     scale: np.ndarray
 
     @classmethod
-    def of(cls, X: np.ndarray) -> "Standardizer":
-        std = X.std(axis=0)
-        return cls(mean=X.mean(axis=0), scale=np.where(std > 0, std, 1.0))
+    def of(cls, X: np.ndarray, *, block_rows: int = BLOCK_ROWS) -> "Standardizer":
+        """The mean and standard deviation of each column, a block of rows at a time
+        (so no temporary the size of X)."""
+        mean = X.mean(axis=0)
+        squares = np.zeros(X.shape[1])
+        for start in range(0, len(X), block_rows):
+            squares += np.square(X[start : start + block_rows] - mean).sum(axis=0)
+        std = np.sqrt(squares / len(X))
+        return cls(mean=mean, scale=np.where(std > 0, std, 1.0))
 
     @classmethod
     def identity(cls, num_features: int) -> "Standardizer":
         return cls(mean=np.zeros(num_features), scale=np.ones(num_features))
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.mean) / self.scale
+    def transform(
+        self, X: np.ndarray, dtype=np.float64, *, block_rows: int = BLOCK_ROWS
+    ) -> np.ndarray:
+        """``(X - mean) / scale`` as a new array of ``dtype``, computed in float64 a block
+        of rows at a time: the only array the size of X it makes is the one it returns.
+
+        Example:
+            >>> s = Standardizer.of(np.array([[0.0], [2.0]]))
+            >>> s.transform(np.array([[1.0], [4.0]]), np.float32).ravel().tolist()
+            [0.0, 3.0]
+        """
+        standardized = np.empty(X.shape, dtype)
+        for start in range(0, len(X), block_rows):
+            block = slice(start, start + block_rows)
+            standardized[block] = (X[block] - self.mean) / self.scale
+        return standardized
 
     def to_original(self, params: Linear) -> Linear:
         w = np.asarray(params.w, np.float64) / self.scale
@@ -274,6 +501,9 @@ class Standardizer:
 
 def to_device(*arrays: np.ndarray, dtype=jnp.float32) -> tuple[jax.Array, ...]:
     """Put arrays on the default device in ``dtype``: the one place data reaches the device.
+
+    An array already in ``dtype`` is not copied on the host; the device gets
+    its own copy.
 
     Raises:
         DataError: when a value does not fit ``dtype`` (it would become infinite).
@@ -284,13 +514,27 @@ def to_device(*arrays: np.ndarray, dtype=jnp.float32) -> tuple[jax.Array, ...]:
         ['float32', 'float32']
     """
     placed = []
-    for array in arrays:
-        array = np.asarray(array)
-        largest = float(np.max(np.abs(array), initial=0.0))
+    for values in arrays:
+        values = np.asarray(values)
+        largest = _largest_magnitude(values)
         if largest > float(np.finfo(dtype).max):
             raise DataError(
                 f"a value of magnitude {largest:.3g} does not fit {np.dtype(dtype).name}; "
                 "scale the data or use float64 (--x64)"
             )
-        placed.append(jax.device_put(array.astype(dtype)))
+        placed.append(jax.device_put(values.astype(dtype, copy=False)))
     return tuple(placed)
+
+
+def _largest_magnitude(values: np.ndarray) -> float:
+    """``max |v|`` (0 for no values, NaN if there is one), for real values from min and max.
+
+    Example:
+        >>> _largest_magnitude(np.array([-3.0, 2.0]))
+        3.0
+    """
+    if values.size == 0:
+        return 0.0
+    if np.iscomplexobj(values):
+        return float(np.max(np.abs(values)))
+    return float(np.max(np.abs([values.min(), values.max()])))

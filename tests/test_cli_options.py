@@ -55,6 +55,8 @@ def test_lists_are_space_separated_accept_commas_and_a_repeat_extends():
         "w=3",
         "b=scalar",
     ]
+    # A shape's commas are its own: --params does not split on them.
+    assert parse("check", "m.py:f", "--params", "W=4,2", "b=scalar").params == ["W=4,2", "b=scalar"]
     # The default is not shared between parses: a list flag never grows a default.
     assert parse("compare").optimizers == ["gd", "momentum", "nesterov", "adam", "lbfgs"]
 
@@ -75,3 +77,17 @@ def test_bad_flags_are_one_line_and_exit_2(argv, fragment, capsys):
     assert stopped.value.code == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.startswith("steepest: error:") and fragment in error
+
+
+def test_out_writes_the_record_with_its_context_and_keeps_the_records_own_keys(tmp_path):
+    import json
+
+    from steepest.cli.options import emit
+
+    out = tmp_path / "run.json"
+    record = {"loss": 1.5, "versions": {"torch": "2.0"}}
+    emit(argparse.Namespace(json=False, out=str(out)), record, ["bench", "--out", str(out)])
+    written = json.loads(out.read_text())
+    assert written["command"] == ["steepest", "bench", "--out", str(out)]
+    assert written["loss"] == 1.5 and written["versions"] == {"torch": "2.0"}
+    assert {"machine", "date", "jax_device"} <= set(written)

@@ -46,6 +46,9 @@ def test_builtin_multivariable_columns_are_as_documented():
     assert data.builtin(0, x=["newspaper", "TV"]).x_names == ("newspaper", "TV")
     with pytest.raises(DataError, match=r"no column 'tv'; its features: TV, radio, newspaper"):
         data.builtin(0, x=["tv"])
+    with pytest.raises(DataError, match=r"named twice: radio, radio"):
+        data.builtin(0, x=["radio", "radio"])
+    assert data.builtin(0, x="radio").x_names == ("radio",)
 
 
 @given(

@@ -194,7 +194,8 @@ class Engine:
         if not isinstance(self.optimizer, str):
             raise ValueError("the learning rate of a caller's own optax transformation is its own")
         opt_state = optimizers.with_learning_rate(state.opt_state, learning_rate)
-        return state._replace(opt_state=opt_state)
+        # Copies: running one state (which donates it) leaves the other intact.
+        return jax.tree.map(jnp.array, state._replace(opt_state=opt_state))
 
     def step(self, state: LoopState, *data) -> LoopState:
         """One step: the cost and gradient at ``state.params``, the stop rules, the update.

@@ -35,6 +35,7 @@ def add_parser(commands) -> None:
     check.add_argument(
         "--params",
         action=ListAction,
+        commas=False,  # a shape may be written 4,2
         metavar="NAME=SHAPE",
         help="the params, a dict of arrays: e.g. w=3 b=scalar W=4x2 (random normal values)",
     )

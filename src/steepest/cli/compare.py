@@ -59,7 +59,7 @@ def run(args, argv=None) -> int:
         )
     dataset, standardizer, X, y, start = prepare(args)
     exact = theory.closed_form(dataset.X, dataset.y)
-    exact_loss = float(mse(exact, dataset.X, dataset.y))
+    exact_loss = float(theory.closed_form_cost(exact, dataset.X, dataset.y))
     rows, curves = [], {}
     for name in names:
         result = fit(mse, start, X, y, optimizer=name, max_steps=args.steps, tol=args.tol)

@@ -36,15 +36,18 @@ class Parser(argparse.ArgumentParser):
 class ListAction(argparse.Action):
     """A list option: space-separated values, commas accepted; a repeat extends the list.
 
-    ``--x a b --x c,d`` gives ``['a', 'b', 'c', 'd']``.
+    ``--x a b --x c,d`` gives ``['a', 'b', 'c', 'd']``. ``commas=False`` keeps
+    commas inside a value (``--params W=4,2``).
     """
 
-    def __init__(self, option_strings, dest, **kwargs):
+    def __init__(self, option_strings, dest, commas: bool = True, **kwargs):
         kwargs.setdefault("nargs", "+")
+        self.commas = commas
         super().__init__(option_strings, dest, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        items = [item.strip() for value in values for item in value.split(",")]
+        pieces = [value.split(",") if self.commas else [value] for value in values]
+        items = [item.strip() for piece in pieces for item in piece]
         items = [item for item in items if item]
         if not items:
             raise argparse.ArgumentError(self, "expected at least one name")
@@ -197,7 +200,7 @@ def emit(args, record: dict, argv: list[str] | None) -> None:
         print(records.dumps(record))
     if args.out:
         command = ["steepest", *(sys.argv[1:] if argv is None else argv)]
-        records.write_json(args.out, {"command": command, **record, **records.environment()})
+        records.write_json(args.out, {**records.environment(), "command": command, **record})
 
 
 def load_dataset(args):

@@ -100,7 +100,9 @@ def builtin(seed: int = 0, x: Sequence[str] | None = ("radio",)) -> Dataset:
     tv = 150.0 + 40.0 * (0.9 * noise / BUILTIN_NOISE + 0.436 * rng.standard_normal(BUILTIN_ROWS))
     newspaper = np.maximum(0.0, 10.0 + 0.8 * radio + rng.normal(0.0, 7.0, BUILTIN_ROWS))
     columns = {"TV": tv, "radio": radio, "newspaper": newspaper}
-    names = BUILTIN_FEATURES if x is None else tuple(x)
+    names = BUILTIN_FEATURES if x is None else (x,) if isinstance(x, str) else tuple(x)
+    if len(set(names)) != len(names):
+        raise DataError(f"the built-in dataset's features are named twice: {', '.join(names)}")
     unknown = [name for name in names if name not in columns]
     if unknown or not names:
         raise DataError(
@@ -483,11 +485,16 @@ class Standardizer:
         """``(X - mean) / scale`` as a new array of ``dtype``, computed in float64 a block
         of rows at a time: the only array the size of X it makes is the one it returns.
 
+        Raises:
+            DataError: when a value would not fit ``dtype`` (it would become infinite).
+
         Example:
             >>> s = Standardizer.of(np.array([[0.0], [2.0]]))
             >>> s.transform(np.array([[1.0], [4.0]]), np.float32).ravel().tolist()
             [0.0, 3.0]
         """
+        largest = np.max(np.maximum(X.max(axis=0) - self.mean, self.mean - X.min(axis=0)))
+        _check_fits(float(largest / np.min(self.scale)), dtype)
         standardized = np.empty(X.shape, dtype)
         for start in range(0, len(X), block_rows):
             block = slice(start, start + block_rows)
@@ -516,14 +523,18 @@ def to_device(*arrays: np.ndarray, dtype=jnp.float32) -> tuple[jax.Array, ...]:
     placed = []
     for values in arrays:
         values = np.asarray(values)
-        largest = _largest_magnitude(values)
-        if largest > float(np.finfo(dtype).max):
-            raise DataError(
-                f"a value of magnitude {largest:.3g} does not fit {np.dtype(dtype).name}; "
-                "scale the data or use float64 (--x64)"
-            )
+        _check_fits(_largest_magnitude(values), dtype)
         placed.append(jax.device_put(values.astype(dtype, copy=False)))
     return tuple(placed)
+
+
+def _check_fits(largest: float, dtype) -> None:
+    """A DataError when a value of magnitude ``largest`` would become infinite in ``dtype``."""
+    if largest > float(np.finfo(dtype).max):
+        raise DataError(
+            f"a value of magnitude {largest:.3g} does not fit {np.dtype(dtype).name}; "
+            "scale the data or use float64 (--x64)"
+        )
 
 
 def _largest_magnitude(values: np.ndarray) -> float:

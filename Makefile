@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/steepest fit
 
+# One worker per core (at most 4), a test file to a worker so that its compilations are shared.
 test: lint
-	$(BIN)/python -m pytest src tests
+	$(BIN)/python -m pytest src tests -n auto --maxprocesses 4 --dist loadfile --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,6 +15,7 @@ from steepest._src.bench import measure as bench
 SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "benchmark.py"
 
 
+@pytest.mark.e2e  # the experiments script, as a process of its own: timings and peers apart
 def test_small_benchmark_runs_and_records(tmp_path):
     out = tmp_path / "bench.json"
     completed = subprocess.run(

@@ -1,17 +1,16 @@
-"""End-to-end tests of the console script ``steepest fit``, run as a real subprocess.
+"""Tests of ``steepest fit``: in-process through ``steepest.cli.main``, and end to end.
 
-Each run costs a JAX import and a compilation (about a second), so every run
-that does not need a live process (all but Ctrl-C) is listed once in ``RUNS``
-and the module starts them together, a few at a time, the first time a test
-asks for one. The tests then read the results by name. Data files are written
-under pytest's temporary folder, from fixed seeds.
+Every run that does not need a live process is listed once in ``RUNS`` and run
+in-process (``cli_runs``) the first time a test asks for it, each in a folder of
+its own; the tests read the results by name. Data files are written under
+pytest's temporary folder, from fixed seeds. The tests marked ``e2e`` run the
+installed console script as a real process: Ctrl-C, and one smoke run.
 
 References are independent of the code under test: ``np.linalg.lstsq`` with an
 intercept column, computed here.
 """
 
 import dataclasses
-import json
 import math
 import os
 import re
@@ -20,11 +19,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runs import Run, Runs
 
 import steepest
 
@@ -59,25 +58,8 @@ def _environment() -> dict[str, str]:
     return env
 
 
-@dataclasses.dataclass(frozen=True)
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def record(self) -> dict:
-        """stdout as strictly valid JSON (NaN and Infinity are not JSON)."""
-
-        def reject(constant):
-            raise ValueError(f"stdout holds {constant}, which is not valid JSON")
-
-        return json.loads(self.stdout, parse_constant=reject)
-
-    def describe(self) -> str:
-        return f"exit code {self.returncode}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
-
-
-def run_fit(args: list[str], cwd: Path) -> Run:
+def run_process(args: list[str], cwd: Path) -> Run:
+    """``steepest fit ARGS`` as a real process of the installed console script."""
     try:
         completed = subprocess.run(
             [*_command(), "fit", *args],
@@ -220,7 +202,8 @@ BAD_INPUTS = [
     ("steps-negative", Spec(["--steps", "-1"]), ["--steps", "-1"]),
     ("steps-fraction", Spec(["--steps", "1.5"]), ["--steps", "1.5"]),
     ("tol-negative", Spec(["--tol", "-1"]), ["--tol", "-1"]),
-    ("y-without-data", Spec(["--y", "sales"]), ["--data"]),
+    # The built-in dataset's target is sales: another --y needs --data.
+    ("y-without-data", Spec(["--y", "revenue"]), ["--y revenue", "--data"]),
     ("steps-beyond-int32", Spec(["--steps", "1e15"]), ["--steps", "2147483646"]),
     ("seed-negative", Spec(["--seed", "-1"]), ["--seed", "-1"]),
     ("optimizer-unknown", Spec(["--optimizer", "sgdd"]), ["--optimizer", "sgdd"]),
@@ -289,8 +272,8 @@ RUNS: dict[str, Spec] = {
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, Run]:
-    """Every run in ``RUNS``, each in a folder of its own, a few at a time."""
+def runs(tmp_path_factory) -> Runs:
+    """Every run in ``RUNS``, each in a folder of its own, run in-process when first read."""
     root = tmp_path_factory.mktemp("cli")
     folders = {}
     for name, spec in RUNS.items():
@@ -298,10 +281,7 @@ def runs(tmp_path_factory) -> dict[str, Run]:
         folder.mkdir()
         for file_name, write in spec.files.items():
             write(folder / file_name)
-    workers = max(4, min(8, os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {name: pool.submit(run_fit, RUNS[name].args, folders[name]) for name in RUNS}
-        return {name: future.result() for name, future in futures.items()}
+    return Runs({name: ["fit", *spec.args] for name, spec in RUNS.items()}, folders)
 
 
 def assert_clean_exit(run: Run, code: int) -> None:
@@ -427,8 +407,7 @@ def test_numpy_file_fit_matches_lstsq(runs, name, x_names, y_name):
 
 @pytest.mark.parametrize(
     ("name", "fragments"),
-    [(name, fragments) for name, _, fragments in BAD_INPUTS],
-    ids=[name for name, _, _ in BAD_INPUTS],
+    [pytest.param(name, fragments, id=name) for name, _, fragments in BAD_INPUTS],
 )
 def test_bad_input_is_one_line_and_exit_2(runs, name, fragments):
     run = runs[f"bad-{name}"]
@@ -506,22 +485,39 @@ def test_divergence_exits_1_with_the_critical_learning_rate(runs):
     assert critical is not None and float(critical.group(1)) == pytest.approx(1.0, rel=1e-4)
 
 
-# ---------------------------------------------------------------- 6. Ctrl-C
+# ---------------------------------------------------------------- 6. the console script, Ctrl-C
+
+
+@dataclasses.dataclass(frozen=True)
+class Timed:
+    run: Run
+    seconds: float
 
 
 @pytest.fixture(scope="module")
-def startup_seconds(tmp_path_factory) -> float:
-    """How long a run takes to import, compile and finish when it has nothing to do."""
+def console_script(tmp_path_factory) -> Timed:
+    """``steepest fit --json`` as a real process, and how long it took to start, compile, finish."""
     started = time.perf_counter()
-    run = run_fit(
-        ["--no-standardize", "--steps", "0", "--tol", "0", "--json"],
-        tmp_path_factory.mktemp("startup"),
-    )
+    run = run_process(["--json"], tmp_path_factory.mktemp("console-script"))
+    return Timed(run, time.perf_counter() - started)
+
+
+@pytest.mark.e2e
+def test_the_installed_console_script_fits_the_builtin_data(console_script):
+    run = console_script.run
     assert_clean_exit(run, 0)
-    return time.perf_counter() - started
+    record = run.record()
+    assert_record_shape(record, features=1)
+    assert record["status"] == "converged", record
+    assert record["dtype"] == "float32"  # a process starts in float32: nothing left x64 on
+    exact = least_squares(BUILTIN.X, BUILTIN.y)
+    np.testing.assert_allclose(flat(record["closed_form"]), exact, rtol=1e-10)
+    np.testing.assert_allclose(flat(record["params"]), exact, rtol=1e-3, atol=0)
 
 
-def test_ctrl_c_stops_the_run_and_reports_what_it_reached(tmp_path, startup_seconds):
+@pytest.mark.e2e
+def test_ctrl_c_stops_the_run_and_reports_what_it_reached(tmp_path, console_script):
+    assert_clean_exit(console_script.run, 0)  # the timing below is of a run that worked
     process = subprocess.Popen(
         [*_command(), "fit", "--no-standardize", "--steps", "1e9", "--tol", "0", "--json"],
         cwd=tmp_path,
@@ -533,8 +529,9 @@ def test_ctrl_c_stops_the_run_and_reports_what_it_reached(tmp_path, startup_seco
         errors="replace",
     )
     try:
-        # Twice the startup of an empty run, plus a second: well inside the loop by then.
-        time.sleep(max(4.0, 2 * startup_seconds + 1))
+        # Twice the whole of a run with next to nothing to do, plus a second: well inside
+        # the loop by then.
+        time.sleep(max(4.0, 2 * console_script.seconds + 1))
         assert process.poll() is None, "the run ended before Ctrl-C"
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=60)

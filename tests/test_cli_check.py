@@ -1,17 +1,14 @@
-"""End-to-end tests of ``steepest check``: pass, fail, and bad input, as a real subprocess."""
+"""Tests of ``steepest check``: pass, fail, and bad input, in-process through ``main``."""
 
 import json
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runs import Runs
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "experiments" / "gradients"
 RIDGE = str(EXAMPLES / "ridge.py")
-COMMAND = [str(Path(sys.executable).with_name("steepest")), "check"]
 
 
 def write_ridge_data(folder: Path) -> None:
@@ -93,19 +90,12 @@ BAD = {
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory) -> Runs:
+    """Every run, in one folder with the data files, run in-process when first read."""
     folder = tmp_path_factory.mktemp("check")
     write_ridge_data(folder)
     everything = {**RUNS, **{f"bad-{name}": args for name, (args, _) in BAD.items()}}
-
-    def run(args):
-        return subprocess.run(
-            [*COMMAND, *args], cwd=folder, capture_output=True, text=True, timeout=180
-        )
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = dict(zip(everything, pool.map(run, everything.values()), strict=True))
-    return results
+    return Runs({name: ["check", *args] for name, args in everything.items()}, folder)
 
 
 def test_builtin_check_passes(runs):

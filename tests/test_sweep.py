@@ -56,8 +56,11 @@ def test_divergence_threshold_agrees_with_two_over_L_within_2_percent(problem):
 def test_several_starts_run_side_by_side_and_equal_separate_fits(x64):
     X, y = (jnp.asarray(a) for a in regression_problem(3, 40, 2))
     rng = np.random.default_rng(0)
+    # b from a NumPy scalar, not a Python float: not weakly typed, as a run's state is.
     starts = [
-        steepest.Linear(jnp.asarray(rng.standard_normal(2)), jnp.asarray(rng.standard_normal()))
+        steepest.Linear(
+            jnp.asarray(rng.standard_normal(2)), jnp.asarray(np.float64(rng.standard_normal()))
+        )
         for _ in range(3)
     ]
     rates = [0.05, 0.3, 2.0]

@@ -57,8 +57,9 @@ def drive(
     """
     data = jax.tree.map(jnp.asarray, tuple(data))  # on the device once, not at every chunk
     started = time.perf_counter()
-    # Empty chunks: they compile and run no step. Twice, since an optimizer's state may
-    # come back with other weak types than it went in (L-BFGS's does): a second variant.
+    # Empty chunks: they compile and run no step. Twice: should a state come back typed
+    # otherwise than it went in (a caller's own optax state), the second variant compiles
+    # here, not inside the timed steps.
     for _ in range(2):
         state = run(state, 0, *data)
     jax.block_until_ready(state)

@@ -176,8 +176,7 @@ class Engine:
                 divergence_factor=jnp.asarray(divergence_factor, loss_dtype),
             ),
         )
-        # Copy the leaves so that donating the loop state never invalidates the caller's arrays.
-        return jax.tree.map(jnp.array, state)
+        return _owned(state)
 
     def with_learning_rate(self, state: LoopState, learning_rate) -> LoopState:
         """A copy of ``state`` that steps at ``learning_rate`` (one per state of a stack).
@@ -194,8 +193,7 @@ class Engine:
         if not isinstance(self.optimizer, str):
             raise ValueError("the learning rate of a caller's own optax transformation is its own")
         opt_state = optimizers.with_learning_rate(state.opt_state, learning_rate)
-        # Copies: running one state (which donates it) leaves the other intact.
-        return jax.tree.map(jnp.array, state._replace(opt_state=opt_state))
+        return _owned(state._replace(opt_state=opt_state))
 
     def step(self, state: LoopState, *data) -> LoopState:
         """One step: the cost and gradient at ``state.params``, the stop rules, the update.
@@ -263,6 +261,17 @@ class Engine:
     def compiled(self, state: LoopState, *data, batched: bool = False):
         """The compiled executable of ``run`` (or ``run_batched``) for these shapes."""
         return _compiled_run(self, batched).lower(state, 0, data).compile()
+
+
+def _owned(state: LoopState) -> LoopState:
+    """A copy of every leaf, each of a definite (not weak) type.
+
+    A copy, so that donating the loop state never invalidates the caller's arrays.
+    A definite type, as the compiled loop returns its state: a weakly typed start
+    (``jnp.array(0.0)``) or optimizer state (L-BFGS's) would otherwise come back
+    typed otherwise and compile the loop a second time.
+    """
+    return jax.tree.map(lambda leaf: jnp.array(leaf, dtype=jnp.result_type(leaf)), state)
 
 
 @functools.lru_cache(maxsize=64)  # bounded: each entry holds a loss closure and its executables

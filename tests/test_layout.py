@@ -105,3 +105,17 @@ def test_nothing_below_the_cli_prints():
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print"
     ]
     assert not printing
+
+
+def test_tests_here_use_the_public_api_only():
+    """Tests of internal names live beside their module (src/steepest/_src/*_test.py)."""
+    here = Path(__file__).resolve().parent
+    reading_internals = []
+    for path in sorted(here.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                names += [alias.name for alias in node.names]
+                if any("_src" in name.split(".") for name in names):
+                    reading_internals.append(f"{path.name}:{node.lineno}")
+    assert not reading_internals

@@ -48,7 +48,7 @@ def test_unknown_name_lists_the_known_ones():
         optimizers.get("adamm")
 
 
-def test_registry_starts_with_the_issues_set():
+def test_registry_starts_with_the_six_classic_optimizers():
     assert optimizers.names()[:6] == ["gd", "momentum", "nesterov", "adam", "rmsprop", "adagrad"]
     assert {"adamw", "adabelief", "lion", "lbfgs"} <= set(optimizers.names())
 

@@ -12,7 +12,8 @@ from steepest import cli
 from steepest._src.bench import hlo
 from steepest._src.bench import measure as bench
 
-SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "benchmark.py"
+REPOSITORY = Path(__file__).resolve().parents[4]
+SCRIPT = REPOSITORY / "experiments" / "benchmark.py"
 
 
 @pytest.mark.e2e  # the experiments script, as a process of its own: timings and peers apart

@@ -1,5 +1,7 @@
-"""Shared fixtures. x64 is switched on per test (``x64`` fixture), never globally,
-so that the float32 default the users get is what most tests exercise."""
+"""Shared by tests/ and the internals' own tests beside them (src/steepest/_src/*_test.py).
+
+x64 is switched on per test (``x64`` fixture), never globally, so that the float32
+default the users get is what most tests exercise."""
 
 import jax
 import pytest

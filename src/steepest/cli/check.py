@@ -7,7 +7,7 @@ from .options import (
     EXIT_FAILED,
     EXIT_OK,
     ListAction,
-    json_path,
+    add_output_arguments,
     non_negative_float,
     positive_float,
     positive_int,
@@ -57,14 +57,8 @@ def add_parser(commands) -> None:
     check.add_argument(
         "--atol", type=non_negative_float, default=0.0, help="absolute floor (default 0)"
     )
-    check.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
-    check.add_argument(
-        "--out",
-        metavar="FILE.json",
-        type=json_path,
-        help="write the report as a JSON record (with the command, versions, machine, date)",
-    )
-    check.set_defaults(run=run, plot=None)
+    add_output_arguments(check, plot=None)
+    check.set_defaults(run=run)
 
 
 def run(args, argv=None) -> int:

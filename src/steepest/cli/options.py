@@ -178,8 +178,9 @@ def add_run_arguments(command) -> None:
     )
 
 
-def add_output_arguments(command, *, plot: str, plot_required: bool = False) -> None:
-    """``--json``, ``--out FILE.json`` and ``--plot FILE.png`` (``plot`` says what it draws)."""
+def add_output_arguments(command, *, plot: str | None, plot_required: bool = False) -> None:
+    """``--json``, ``--out FILE.json`` and ``--plot FILE.png`` (``plot`` says what it draws;
+    None for a command with no figure)."""
     command.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     command.add_argument(
         "--out",
@@ -187,6 +188,9 @@ def add_output_arguments(command, *, plot: str, plot_required: bool = False) -> 
         type=json_path,
         help="write the result as a JSON record (with the command, versions, machine, date)",
     )
+    if plot is None:
+        command.set_defaults(plot=None)
+        return
     command.add_argument(
         "--plot", metavar="FILE.png", type=png_path, required=plot_required, help=plot
     )

@@ -40,7 +40,6 @@ def add_parser(commands) -> None:
 def run(args, argv=None) -> int:
     import jax
 
-    from steepest import plots
     from steepest._src.bench import measure, peers
     from steepest._src.io import records
 
@@ -90,6 +89,8 @@ def run(args, argv=None) -> int:
     markdown.write_text(markdown_tables(record))
     console.print(f"wrote {markdown}")
     if args.plot:
+        from steepest import plots  # matplotlib only for a run that draws
+
         plots.bench_times(
             {
                 result["problem"]: {

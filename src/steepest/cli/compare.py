@@ -46,7 +46,7 @@ def add_parser(commands) -> None:
 
 
 def run(args, argv=None) -> int:
-    from steepest import DataError, Status, fit, mse, optimizers, plots, theory
+    from steepest import DataError, Status, fit, mse, optimizers, theory
     from steepest._src import model
     from steepest._src.io import records
 
@@ -90,6 +90,8 @@ def run(args, argv=None) -> int:
         "runs": rows,
     }
     if args.plot:
+        from steepest import plots  # matplotlib only for a run that draws
+
         plots.loss_curves(
             curves, exact_loss, args.plot, title=f"{dataset.source}: tolerance {args.tol:g}"
         )

@@ -56,7 +56,7 @@ def add_parser(commands) -> None:
 def run(args, argv=None) -> int:
     import jax.numpy as jnp
 
-    from steepest import Status, fit, mse, optimizers, plots, theory
+    from steepest import Status, fit, mse, optimizers, theory
     from steepest._src.io import records
 
     dataset, standardizer, X, y, start = prepare(args)
@@ -122,6 +122,8 @@ def run(args, argv=None) -> int:
         "losses": result.losses.tolist(),
     }
     if args.plot:
+        from steepest import plots  # matplotlib only for a run that draws
+
         plots.loss_curves(
             {args.optimizer: (result.loss_steps, result.losses)},
             exact_loss,

@@ -240,6 +240,8 @@ def prepare(args):
         if args.standardize
         else data.Standardizer.identity(dataset.X.shape[1])
     )
-    # Standardized straight into the descent's dtype: no float64 copy of X on the way.
-    X, y = data.to_device(standardizer.transform(dataset.X, dtype), dataset.y, dtype=dtype)
+    # Standardized straight into the descent's dtype (no float64 copy of X on the way), and
+    # placed one at a time, so that one host copy at most is alive at once.
+    [X] = data.to_device(standardizer.transform(dataset.X, dtype), dtype=dtype)
+    [y] = data.to_device(dataset.y, dtype=dtype)
     return dataset, standardizer, X, y, Linear.zeros(dataset.X.shape[1], dtype)

@@ -62,7 +62,7 @@ def add_parser(commands) -> None:
 def run(args, argv=None) -> int:
     import jax
 
-    from steepest import DataError, Linear, Status, mse, plots, theory
+    from steepest import DataError, Linear, Status, mse, theory
     from steepest import sweep as run_sweep
 
     if args.lr_min >= args.lr_max:
@@ -119,6 +119,8 @@ def run(args, argv=None) -> int:
         ],
     }
     if args.plot:
+        from steepest import plots  # matplotlib only for a run that draws
+
         plots.learning_rate_sweep(
             result.learning_rates,
             result.final_losses,

@@ -16,6 +16,15 @@ from pathlib import Path
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, with the example at the end kept as written (not re-wrapped)."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("example:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
 class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line, like every other bad input.
 
@@ -25,7 +34,7 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args, example: str | None = None, **kwargs):
         if example is not None:
             kwargs["epilog"] = f"example:\n  {example}"
-            kwargs["formatter_class"] = argparse.RawDescriptionHelpFormatter
+        kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message):

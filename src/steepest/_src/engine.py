@@ -249,14 +249,14 @@ class Engine:
         trip may run past ``chunk_end`` by up to ``unroll - 1`` steps; chunks only
         pace the host, ``max_steps`` is enforced at each step.
         """
-        return _compiled_run(self, batched=False)(state, chunk_end, data)
+        return _compiled_run(self, False)(state, chunk_end, data)
 
     def run_batched(self, states: LoopState, chunk_end, *data) -> LoopState:
         """``run`` for a stack of states (a leading axis on every leaf), side by side.
 
         One loop steps every state until none is running; a stopped state is held.
         """
-        return _compiled_run(self, batched=True)(states, chunk_end, data)
+        return _compiled_run(self, True)(states, chunk_end, data)
 
     def compiled(self, state: LoopState, *data, batched: bool = False):
         """The compiled executable of ``run`` (or ``run_batched``) for these shapes."""
@@ -276,7 +276,10 @@ def _owned(state: LoopState) -> LoopState:
 
 @functools.lru_cache(maxsize=64)  # bounded: each entry holds a loss closure and its executables
 def _compiled_run(engine: Engine, batched: bool):
-    """The jitted chunk runner of one engine, cached so that jit's own cache applies."""
+    """The jitted chunk runner of one engine, cached so that jit's own cache applies.
+
+    Called with positional arguments only: lru_cache keys ``f(e, True)`` and
+    ``f(e, batched=True)`` apart, which would make a second runner for one engine."""
 
     def not_done(state: LoopState, chunk_end):
         return (state.status == Status.RUNNING.code) & (state.step < chunk_end)

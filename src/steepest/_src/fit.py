@@ -240,14 +240,12 @@ def _prepare(
 
 
 def _learning_rate(optimizer, learning_rate, loss, params, *data, block_rows=None):
-    """The learning rate a run uses: as given, the optimizer's default, or 1/L."""
+    """The learning rate a run uses: as given, the optimizer's default, or 1/L.
+
+    A caller's own transformation carries its rate: ``Engine.init`` refuses another.
+    """
     if not isinstance(optimizer, str):
-        if learning_rate is not None:
-            raise ValueError(
-                "learning_rate applies to a named optimizer; "
-                "an optax transformation carries its own"
-            )
-        return None
+        return learning_rate
     optimizers.get(optimizer)  # an unknown name: the error that lists the known ones
     if learning_rate is None:
         learning_rate = optimizers.DEFAULT_LEARNING_RATES.get(optimizer)

@@ -49,13 +49,15 @@ def figure_commands(readme: str) -> list[list[str]]:
 def compare_table(record: dict) -> str:
     """The Markdown table of a ``steepest compare`` record: one row per optimizer."""
     lines = [
-        "| optimizer | learning rate | steps | status | distance to lstsq | seconds |",
-        "|---|---|---|---|---|---|",
+        "| optimizer | learning rate | steps | status | certain digits | distance to lstsq "
+        "| seconds |",
+        "|---|---|---|---|---|---|---|",
     ]
     for run in record["runs"]:
         lines.append(
             f"| {run['optimizer']} | {run['learning_rate']:.4g} | {run['steps']:,} | "
-            f"{run['status']} | {run['distance_to_closed_form']:.1e} | {run['seconds']:.4f} |"
+            f"{run['status']} | {run['digits']} | {run['distance_to_closed_form']:.1e} | "
+            f"{run['seconds']:.4f} |"
         )
     return "\n".join(lines) + "\n"
 

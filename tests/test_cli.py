@@ -319,10 +319,14 @@ def test_default_fit_prints_the_fit_next_to_the_closed_form(runs):
     assert_clean_exit(run, 0)
     out = run.stdout
     exact_m, exact_b = least_squares(BUILTIN.X, BUILTIN.y)
-    fitted_m, closed_m, _ = numbers_after(out, "m (radio)")
-    fitted_b, closed_b, _ = numbers_after(out, "b (intercept)")
+    fitted_m, certain_m, closed_m, _ = numbers_after(out, "m (radio)")
+    fitted_b, certain_b, closed_b, _ = numbers_after(out, "b (intercept)")
     np.testing.assert_allclose([closed_m, closed_b], [exact_m, exact_b], rtol=1e-7)
     np.testing.assert_allclose([fitted_m, fitted_b], [exact_m, exact_b], rtol=1e-3)
+    # The certificate's bounds, as printed (2 digits), hold against the exact answer.
+    assert (
+        abs(fitted_m - exact_m) <= 1.05 * certain_m and abs(fitted_b - exact_b) <= 1.05 * certain_b
+    )
     assert "closed form" in out
     exact_cost = least_squares_cost(BUILTIN.X, BUILTIN.y)
     np.testing.assert_allclose(numbers_after(out, "final cost"), [exact_cost], rtol=1e-5)
@@ -330,7 +334,8 @@ def test_default_fit_prints_the_fit_next_to_the_closed_form(runs):
     steps = re.search(r"^\s*steps\s+(\d+)\s*$", out, re.MULTILINE)
     assert steps is not None and int(steps.group(1)) >= 1, out
     status = [line for line in out.splitlines() if re.match(r"\s*status\s", line)]
-    assert len(status) == 1 and "converged" in status[0], out
+    assert len(status) == 1 and "converged after" in status[0], out
+    assert "certain to about" in out
     # 1/L with L = 2, the largest eigenvalue of the Hessian on standardized data.
     assert numbers_after(out, "learning rate")[0] == pytest.approx(0.5, rel=1e-4)
     wall = numbers_after(out, "wall time")
@@ -519,7 +524,8 @@ def test_the_installed_console_script_fits_the_builtin_data(console_script):
 def test_ctrl_c_stops_the_run_and_reports_what_it_reached(tmp_path, console_script):
     assert_clean_exit(console_script.run, 0)  # the timing below is of a run that worked
     process = subprocess.Popen(
-        [*_command(), "fit", "--no-standardize", "--steps", "1e9", "--tol", "0", "--json"],
+        # A step so small that every update moves the params: no stall, no convergence.
+        [*_command(), "fit", "--no-standardize", "--lr", "1e-7", "--steps", "1e9", "--json"],
         cwd=tmp_path,
         env=_environment(),
         stdout=subprocess.PIPE,

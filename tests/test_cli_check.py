@@ -18,6 +18,28 @@ def write_ridge_data(folder: Path) -> None:
     np.savez(folder / "no_y.npz", X=X)
     (folder / "broken.py").write_text("def loss(params, X, y):\n    return (\n")
     (folder / "empty.py").write_text("def helper():\n    pass\n")
+    (folder / "raises.py").write_text(
+        "def grad(params, X, y):\n    raise ZeroDivisionError('no gradient yet')\n"
+    )
+    (folder / "max_row.py").write_text(MAX_ROW)
+    np.savez(folder / "scores.npz", X=X[:8])  # few rows: the loss runs row by row, eagerly
+
+
+# A loss as course materials write it, Python's max over each row: vmap cannot trace it.
+MAX_ROW = """
+import numpy as np
+
+
+def loss(params, X):
+    return sum(max(row) for row in X @ params["W"]) / X.shape[0]
+
+
+def grad(params, X):
+    scores = np.asarray(X) @ np.asarray(params["W"])
+    chosen = np.eye(scores.shape[1])[scores.argmax(axis=1)]
+    return {"W": np.asarray(X).T @ chosen / X.shape[0]}
+"""
+MAX_ROW_ARGS = ["max_row.py:loss", "--grad", "max_row.py:grad", "--params", "W=3x2"]
 
 
 RIDGE_ARGS = ["--params", "w=3", "b=scalar", "--data", "ridge.npz"]
@@ -26,6 +48,7 @@ RUNS = {
     "builtin-json": ["--json"],
     "ridge-right": [f"{RIDGE}:loss", "--grad", f"{RIDGE}:grad", *RIDGE_ARGS],
     "ridge-buggy": [f"{RIDGE}:loss", "--grad", f"{RIDGE}:grad_buggy", *RIDGE_ARGS, "--json"],
+    "max-row": [*MAX_ROW_ARGS, "--data", "scores.npz"],
 }
 # (args, fragments the one-line error must contain)
 BAD = {
@@ -77,7 +100,11 @@ BAD = {
             "--data",
             "ridge.npz",
         ],
-        ["evaluating the loss or gradient failed", "TypeError"],
+        ["evaluating the loss failed at params: TypeError: dot_general"],
+    ),
+    "grad-raises": (
+        [f"{RIDGE}:loss", "--grad", "raises.py:grad", *RIDGE_ARGS],
+        ["evaluating the hand-derived gradient failed at params: ZeroDivisionError: no gradient"],
     ),
     "points-zero": (["--points", "0"], ["--points"]),
     "seed-too-large": (["--seed", "99999999999999999999"], ["--seed", "4294967295"]),
@@ -119,6 +146,17 @@ def test_a_buggy_gradient_fails_with_exit_1_and_its_diagnosis(runs):
     record = json.loads(run.stdout)
     assert record["ok"] is False
     assert "w is wrong in every element" in record["diagnosis"]
+    # grad_buggy drops the 2 of the penalty's derivative 2 lam w, with lam = 0.3
+    assert "it differs from autodiff by -0.3 · w" in record["diagnosis"]
+    assert record["diagnosis"].endswith("(failed at 3 of 3 points)")
+    assert record["failed_points"] == 3 and record["fd_eager"] is False
+
+
+def test_a_loss_with_python_max_passes_with_finite_differences_run_eagerly(runs):
+    run = runs["max-row"]
+    assert run.returncode == 0, run.describe()
+    assert "PASS" in run.stdout
+    assert "finite differences were evaluated eagerly, one direction at a time" in run.stdout
 
 
 @pytest.mark.parametrize("name", BAD)

@@ -86,6 +86,7 @@ def test_planted_mistakes_are_caught_with_their_diagnosis(name):
     report = check_gradient(mse, grad, params, X, y)
     assert not report.ok
     assert expected in report.diagnosis, report.diagnosis
+    assert report.failed_points == 3 and report.diagnosis.endswith("(failed at 3 of 3 points)")
     assert "FAIL" in [line.split()[-1] for line in str(report).splitlines()[2:-2]]
     with pytest.raises(AssertionError, match="gradient check failed"):
         report.raise_if_failed()

@@ -25,11 +25,13 @@ def assert_result_is_consistent(result, *data):
     assert result.loss_steps[0] == 0 and result.loss_steps[-1] == result.num_steps
     assert np.all(np.isfinite(result.losses))
     assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(result.params))
-    assert result.loss == result.losses[-1]
-    recomputed = float(mse(result.params, *data))
-    assert recomputed == pytest.approx(
-        result.loss, rel=1e-5 if result.losses.dtype == np.float32 else 1e-12
-    )
+    in_run_dtype = 1e-5 if result.losses.dtype == np.float32 else 1e-12
+    assert result.loss == pytest.approx(float(result.losses[-1]), rel=in_run_dtype)
+    # The reported cost is the loss at the params, in float64 whatever the run's dtype.
+    X, y = (np.asarray(a, np.float64) for a in data)
+    w, b = (np.asarray(leaf, np.float64) for leaf in result.params)
+    residual = (X @ w if X.ndim == 2 else X * w[0]) + b - y
+    assert result.loss == pytest.approx(np.mean(residual**2), rel=1e-12)
 
 
 # A few fixed shapes, the smallest and largest of the range among them, so that each
@@ -93,13 +95,20 @@ def test_max_steps_and_zero_steps():
     assert nothing.loss == pytest.approx(float(mse(zeros(1), X, y)))
 
 
-def test_max_steps_says_when_float32_can_no_longer_move_the_params():
-    """On the raw built-in data, float32 steps for b fall below the spacing of numbers near 5."""
+def test_a_run_stalls_at_the_first_update_that_changes_nothing():
+    """On the raw built-in data, float32 steps for b fall below the spacing of numbers near 5:
+    the run stops there, says so, and points to float64; it does not spin to max_steps."""
     dataset = steepest.data.builtin()
     X, y = steepest.data.to_device(dataset.X, dataset.y)
     stuck = fit(mse, zeros(1), X, y, max_steps=300_000)
-    assert stuck.status is Status.MAX_STEPS
+    assert stuck.status is Status.STALLED, stuck.message
+    assert stuck.num_steps < 300_000
     assert "the last update changed no parameter" in stuck.message
+    assert "float64" in stuck.message
+    assert_result_is_consistent(stuck, X, y)
+    # The last update changed nothing: one more step from there gives the same params.
+    again = fit(mse, stuck.params, X, y, learning_rate=stuck.learning_rate, max_steps=1)
+    np.testing.assert_array_equal(again.params.w, stuck.params.w)
     moving = fit(mse, zeros(1), X, y, max_steps=1000)
     assert moving.status is Status.MAX_STEPS
     assert "changed no parameter" not in moving.message
@@ -119,10 +128,11 @@ def test_converged_means_gradient_norm_at_most_tol():
 def test_history_is_thinned_on_long_runs_not_grown():
     X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(12, 20, 1))
     start = zeros(1)
-    full = fit(mse, start, X, y, learning_rate=1e-3, max_steps=steepest.MAX_HISTORY, tol=0)
+    # A rate small enough that every update moves the params: no stall, all steps run.
+    full = fit(mse, start, X, y, learning_rate=1e-6, max_steps=steepest.MAX_HISTORY, tol=0)
     np.testing.assert_array_equal(full.loss_steps, np.arange(steepest.MAX_HISTORY + 1))
     steps = 2 * steepest.MAX_HISTORY + 5  # a stride of 3
-    thinned = fit(mse, start, X, y, learning_rate=1e-3, max_steps=steps, tol=0)
+    thinned = fit(mse, start, X, y, learning_rate=1e-6, max_steps=steps, tol=0)
     assert thinned.num_steps == steps
     np.testing.assert_array_equal(thinned.loss_steps, [*range(0, steps, 3), steps])
     shared = thinned.loss_steps[thinned.loss_steps <= full.num_steps]
@@ -167,9 +177,17 @@ def test_no_default_learning_rate_without_positive_curvature():
 
 
 def test_stopping_rules():
-    assert steepest.has_converged(jnp.float32(1e-6), jnp.float32(1e-6))
-    assert not steepest.has_converged(jnp.float32(2e-6), jnp.float32(1e-6))
-    assert not steepest.has_converged(jnp.float32(jnp.nan), jnp.float32(1e-6))
+    absolute = dict(params_norm=1.0, initial_grad_norm=1.0, tol=1e-6, rtol=0.0, mu=0.0)
+    assert steepest.has_converged(jnp.float32(1e-6), **absolute)
+    assert not steepest.has_converged(jnp.float32(2e-6), **absolute)
+    assert not steepest.has_converged(jnp.float32(jnp.nan), **absolute)
+    relative = dict(params_norm=2.0, initial_grad_norm=10.0, tol=0.0, rtol=1e-3, mu=0.0)
+    assert steepest.has_converged(jnp.float32(0.01), **relative)  # 1e-3 x ||g_0||
+    assert not steepest.has_converged(jnp.float32(0.011), **relative)
+    certified = relative | dict(mu=0.5)  # ||g|| / mu <= rtol ||p|| / 2: ||g|| <= 5e-4
+    assert steepest.has_converged(jnp.float32(4.9e-4), **certified)
+    assert not steepest.has_converged(jnp.float32(5.1e-4), **certified)
+    assert not steepest.has_converged(jnp.float32(jnp.nan), **certified)
     assert steepest.has_diverged(jnp.float32(jnp.inf), jnp.float32(1.0), 1e8)
     assert steepest.has_diverged(jnp.float32(jnp.nan), jnp.float32(1.0), 1e8)
     assert steepest.has_diverged(jnp.float32(2.5e8), jnp.float32(1.0), 1e8)

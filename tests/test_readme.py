@@ -51,10 +51,15 @@ def test_the_printed_fit_is_what_the_command_prints_now(capsys):
     record = json.loads(capsys.readouterr().out)
     shown = {
         label: [float(cell) for cell in cells]
-        for label, *cells in re.findall(r"│ (m|b) \S+\s+│\s+(\S+) │\s+(\S+) │", block)
+        for label, *cells in re.findall(r"│ (m|b) \S+\s+│\s+(\S+) │\s+(\S+) │\s+(\S+) │", block)
     }
-    assert shown["m"] == pytest.approx([record["params"]["w"][0], record["closed_form"]["w"][0]])
-    assert shown["b"] == pytest.approx([record["params"]["b"], record["closed_form"]["b"]])
+    bounds = record["certificate"]["bounds"]
+    for label, fitted, bound, exact in (
+        ("m", record["params"]["w"][0], bounds["w"][0], record["closed_form"]["w"][0]),
+        ("b", record["params"]["b"], bounds["b"], record["closed_form"]["b"]),
+    ):
+        assert shown[label][0::2] == pytest.approx([fitted, exact])
+        assert shown[label][1] == pytest.approx(bound, rel=0.06)  # printed to 2 digits
     status = re.search(r"status\s+(.*)", block).group(1)
     assert record["message"].startswith(status)
 

@@ -14,14 +14,23 @@ import importlib as _importlib
 import importlib.metadata as _metadata
 
 from . import analytic, data, optimizers, records, testing, theory, tutorial
+from ._src.certificate import Certificate
 from ._src.driver import Progress
 from ._src.engine import MAX_HISTORY, MAX_STEPS_LIMIT, Engine, LoopState, Settings
 from ._src.fit import FitResult, fit, memory
-from ._src.gradcheck import GradientReport, check_gradient
+from ._src.gradcheck import GradientCheckError, GradientReport, check_gradient
 from ._src.io.data import DataError
 from ._src.losses import Tag, mse, row_mean_tag
 from ._src.model import Linear, predict
-from ._src.stopping import DIVERGENCE_FACTOR, Status, has_converged, has_diverged
+from ._src.stopping import (
+    DIVERGENCE_FACTOR,
+    STALL_PATIENCE,
+    Status,
+    default_rtol,
+    has_converged,
+    has_diverged,
+    has_stalled,
+)
 from ._src.sweep import SweepResult, sweep
 from ._src.trajectory import trajectory
 
@@ -31,9 +40,12 @@ __all__ = [
     "DIVERGENCE_FACTOR",
     "MAX_HISTORY",
     "MAX_STEPS_LIMIT",
+    "STALL_PATIENCE",
+    "Certificate",
     "DataError",
     "Engine",
     "FitResult",
+    "GradientCheckError",
     "GradientReport",
     "Linear",
     "LoopState",
@@ -46,9 +58,11 @@ __all__ = [
     "analytic",
     "check_gradient",
     "data",
+    "default_rtol",
     "fit",
     "has_converged",
     "has_diverged",
+    "has_stalled",
     "memory",
     "mse",
     "optimizers",

@@ -1,18 +1,23 @@
 """Name the shape of a mismatch between a hand-derived gradient and the true one.
 
 Given, at each checked point, the leaves of the hand-derived gradient, of
-autodiff and of finite differences (and the tolerance of each leaf), say in one
-sentence what went wrong: autodiff and finite differences disagree (the loss is
-not differentiable there), or they agree and the hand derivation is wrong, and
-then how: sign flipped, a constant factor (2, 1/2, N, 1/N, ...), two leaves
-swapped, one leaf computed as another's, a transpose, or some elements only.
-A pattern is named only when it holds at every point checked.
+autodiff, of finite differences and of params (and each element's tolerance),
+say in one sentence what went wrong: autodiff and finite differences disagree
+(the loss is not differentiable there), or they agree and the hand derivation
+is wrong, and then how: sign flipped, a constant factor (2, 1/2, N, 1/N, ...),
+a penalty term off by a factor or a sign (hand = autodiff + c · params), the
+data term off by a factor such as N with the penalty right
+(hand = a · autodiff + c · params), two leaves swapped, one leaf computed as
+another's, a transpose, or some elements only. A pattern is named only when it
+holds at every point checked, element by element within the tolerances.
 """
 
 import numpy as np
 
 # Leaves are lists over points of arrays: hand[p][j] is leaf j at point p.
 Leaves = list[list[np.ndarray]]
+# A fit is believed only where its columns are this far from collinear (relative singular value).
+COLLINEAR = 1e-8
 
 
 def diagnose(
@@ -20,17 +25,29 @@ def diagnose(
     hand: Leaves,
     autodiff: Leaves,
     finite_differences: Leaves,
-    tolerances: list[float],
+    tolerances: list,
     *,
-    fd_tolerances: list[float],
+    fd_tolerances: list,
+    params: Leaves | None = None,
     num_rows: int | None = None,
 ) -> str:
     """One sentence on what is wrong; call it only when something is.
+
+    ``tolerances[j]`` and ``fd_tolerances[j]`` are leaf j's tolerances, element
+    by element (an array shaped like the leaf) or one number for the leaf.
+    Without ``params``, the penalty patterns are not looked for.
 
     Example:
         >>> a = [[np.array([1.0, 2.0])]]
         >>> diagnose(["w"], [[np.array([-1.0, -2.0])]], a, a, [1e-9], fd_tolerances=[1e-9])
         'sign flipped: the hand-derived gradient is the negative of the true one'
+        >>> p = [[np.array([1.0, -1.0])], [np.array([0.5, 2.0])]]
+        >>> auto = [[np.array([3.0, 1.0])], [np.array([-1.0, 4.0])]]
+        >>> off = [[a - 2 * q for a, q in zip(h, x)] for h, x in zip(auto, p)]
+        >>> print(diagnose(["w"], off, auto, auto, [1e-9], fd_tolerances=[1e-9], params=p))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        the hand-derived gradient differs from autodiff by -2.0 · params:
+        a penalty term with the wrong sign or factor?
     """
     notes = [
         f"the hand-derived gradient of {name} has shape {hand[0][j].shape}, "
@@ -42,17 +59,20 @@ def diagnose(
         names, hand, autodiff, finite_differences, fd_tolerances, tolerances
     )
     if sentence is None:
-        sentence = _hand_mistake(names, hand, autodiff, tolerances, num_rows)
+        sentence = _hand_mistake(names, hand, autodiff, tolerances, num_rows, params)
     return "; ".join([*notes, sentence] if sentence else notes)
 
 
-def _close(x: np.ndarray, y: np.ndarray, tolerance: float) -> bool:
+def _close(x: np.ndarray, y: np.ndarray, tolerance) -> bool:
+    """Every element of x within its tolerance of y's (sizes must match; shapes may not)."""
     if x.size != y.size:
         return False
-    return float(np.max(np.abs(x.ravel() - y.ravel()), initial=0.0)) <= tolerance
+    tolerance = np.asarray(tolerance)
+    tolerance = tolerance.ravel() if tolerance.size == x.size else np.max(tolerance, initial=0.0)
+    return bool(np.all(np.abs(x.ravel() - y.ravel()) <= tolerance))
 
 
-def _close_everywhere(first: Leaves, j: int, second: Leaves, k: int, tolerance: float) -> bool:
+def _close_everywhere(first: Leaves, j: int, second: Leaves, k: int, tolerance) -> bool:
     return all(_close(a[j], b[k], tolerance) for a, b in zip(first, second, strict=True))
 
 
@@ -80,7 +100,7 @@ def _fd_disagreement(names, hand, autodiff, finite_differences, fd_tolerances, t
     return None
 
 
-def _hand_mistake(names, hand, autodiff, tolerances, num_rows) -> str | None:
+def _hand_mistake(names, hand, autodiff, tolerances, num_rows, params) -> str | None:
     """What is wrong with the hand-derived gradient, autodiff and finite differences agreeing."""
     everything = range(len(names))
     wrong = [j for j in everything if not _close_everywhere(hand, j, autodiff, j, tolerances[j])]
@@ -94,12 +114,18 @@ def _hand_mistake(names, hand, autodiff, tolerances, num_rows) -> str | None:
             "off by a constant factor: the hand-derived gradient is "
             f"{_name_factor(factor, num_rows)} times the true one"
         )
+    if params is not None:
+        sentence = _penalty_mistake(names, hand, autodiff, tolerances, num_rows, params)
+        if sentence is not None:
+            return sentence
     described = []
     explained = set()
     for j in wrong:
         if j in explained:
             continue
-        described.append(_describe_leaf(j, names, hand, autodiff, tolerances, num_rows, explained))
+        described.append(
+            _describe_leaf(j, names, hand, autodiff, tolerances, num_rows, explained, params)
+        )
     right = [names[j] for j in everything if j not in wrong]
     suffix = f" ({', '.join(right)} {'is' if len(right) == 1 else 'are'} right)" if right else ""
     return (
@@ -108,7 +134,110 @@ def _hand_mistake(names, hand, autodiff, tolerances, num_rows) -> str | None:
     )
 
 
-def _describe_leaf(j, names, hand, autodiff, tolerances, num_rows, explained) -> str:
+def _penalty_mistake(names, hand, autodiff, tolerances, num_rows, params) -> str | None:
+    """The sentence for a penalty term off by c · params, or a data term off by a, else None.
+
+    The first is hand = autodiff + c · params with one c for every leaf: a
+    penalty (regularization) term whose gradient is off by a factor or a sign.
+    The second is hand = a · (autodiff - penalty) + penalty with a named factor
+    a != 1 (N, 1/N, 2, ...) and a penalty gradient k_j · params_j on each leaf
+    (k_j = 0 on an unpenalized leaf): then hand = a · autodiff + c_j · params_j
+    with c_j = (1 - a) k_j, so k_j = c_j / (1 - a).
+    """
+    every = range(len(names))
+    if any(h[j].size != a[j].size for h, a in zip(hand, autodiff, strict=True) for j in every):
+        return None
+    tolerance = _flat_tolerances(tolerances, autodiff, every)
+    offset = _flat(hand, every) - _flat(autodiff, every)
+    c = _fit(offset, [_flat(params, every)], tolerance)
+    if c is not None:
+        return (
+            f"the hand-derived gradient differs from autodiff by {_number(c[0])} · params: "
+            "a penalty term with the wrong sign or factor?"
+        )
+    penalized = [j for j in every if np.any(_flat(params, [j]))]
+    columns = [_flat(autodiff, every)] + [_flat(params, every, only=j) for j in penalized]
+    x = _fit(
+        _flat(hand, every), columns, tolerance, slack=lambda x: max(1.0, abs(x[0])), needed=[0]
+    )
+    symbol = None if x is None else _symbol(x[0], num_rows)
+    if symbol is None or abs(x[0] - 1) < 1e-6:
+        return None
+    data_factor, penalties = x[0], dict(zip(penalized, x[1:], strict=True))
+    terms = [
+        f"{_number(c / (1 - data_factor))} · {names[j]}"
+        for j, c in penalties.items()
+        if _significant(c * _flat(params, every, only=j), tolerance)
+    ]
+    if not terms:  # a plain factor after all (named above when it is one)
+        return None
+    hint = ": is the 1/N missing from the data term?" if symbol.startswith("N ") else ""
+    return (
+        f"{symbol} times on the data term, penalty right: the hand-derived gradient is "
+        f"{symbol.split(' ')[0]} · (autodiff - penalty) + penalty, with a penalty gradient of "
+        f"{' and '.join(terms)}{hint}"
+    )
+
+
+def _flat(tree: Leaves, leaves, only: int | None = None) -> np.ndarray:
+    """These leaves at every point, in one vector; with ``only``, the other leaves as zeros."""
+    return np.concatenate(
+        [np.ravel(point[j]) * (only is None or j == only) for point in tree for j in leaves]
+        or [np.zeros(0)]
+    )
+
+
+def _flat_tolerances(tolerances, autodiff: Leaves, leaves) -> np.ndarray:
+    """The tolerances in the order of ``_flat``: each leaf's, repeated at every point."""
+    tiled = [np.broadcast_to(tolerances[j], p[j].shape).ravel() for p in autodiff for j in leaves]
+    return np.concatenate(tiled or [np.zeros(0)])
+
+
+def _fit(target, columns: list[np.ndarray], tolerance, slack=None, needed=None):
+    """Coefficients x with target = sum_k x_k columns[k], element by element, or None.
+
+    Least squares with each element weighted by 1 / its tolerance. Believed when
+    the columns are far from collinear, when each coefficient (or those in
+    ``needed``) rests on at least two values above their tolerance, and when
+    every element is then within its tolerance (times ``slack(x)``: a gradient
+    scaled by a carries a times its rounding).
+    """
+    design = np.stack(columns, axis=1)
+    if not (np.all(np.isfinite(design)) and np.all(np.isfinite(target))):
+        return None
+    weights = 1 / _positive(tolerance)
+    weighted = design * weights[:, None]
+    if weighted.shape[0] <= weighted.shape[1]:
+        return None
+    singular = np.linalg.svd(weighted, compute_uv=False)
+    if not singular[-1] > COLLINEAR * singular[0]:
+        return None
+    x = np.linalg.lstsq(weighted, target * weights, rcond=None)[0]
+    needed = range(len(columns)) if needed is None else needed
+    if not all(_significant(x[k] * design[:, k], tolerance) for k in needed):
+        return None
+    if np.any(np.abs(target - design @ x) > tolerance * (slack(x) if slack else 1.0)):
+        return None
+    return x
+
+
+def _positive(tolerance: np.ndarray) -> np.ndarray:
+    """Tolerances with zeros replaced by the smallest positive one (or 1)."""
+    positive = tolerance[tolerance > 0]
+    return np.where(tolerance > 0, tolerance, positive.min() if positive.size else 1.0)
+
+
+def _significant(values: np.ndarray, tolerance: np.ndarray) -> bool:
+    """At least two values stand above their tolerance: one number fits any pattern."""
+    return int(np.sum(np.abs(values) > tolerance)) >= 2
+
+
+def _number(value: float) -> str:
+    """Six significant digits, written as Python writes a float: -2.0, 0.3, 1e-05."""
+    return repr(float(f"{value:.6g}"))
+
+
+def _describe_leaf(j, names, hand, autodiff, tolerances, num_rows, explained, params) -> str:
     name = names[j]
     tolerance = tolerances[j]
     if _negligible(hand, j, tolerance):
@@ -121,9 +250,8 @@ def _describe_leaf(j, names, hand, autodiff, tolerances, num_rows, explained) ->
     for k, other in enumerate(names):
         if k == j or _negligible(autodiff, k, tolerances[k]):  # a zero gradient matches nothing
             continue
-        pair_tolerance = max(tolerance, tolerances[k])
-        if _close_everywhere(hand, j, autodiff, k, pair_tolerance):
-            if _close_everywhere(hand, k, autodiff, j, pair_tolerance):
+        if _close_everywhere(hand, j, autodiff, k, tolerances[k]):
+            if _close_everywhere(hand, k, autodiff, j, tolerance):
                 explained.add(k)
                 return f"{name} and {other} are swapped"
             return (
@@ -131,9 +259,33 @@ def _describe_leaf(j, names, hand, autodiff, tolerances, num_rows, explained) ->
                 f"(computed with respect to the wrong variable?)"
             )
     if hand[0][j].ndim == 2 and all(
-        _close(h[j], a[j].T, tolerance) for h, a in zip(hand, autodiff, strict=True)
+        _close(h[j], a[j].T, np.transpose(tolerance)) for h, a in zip(hand, autodiff, strict=True)
     ):
         return f"{name} is transposed"
+    where = _where_wrong(j, name, hand, autodiff, tolerance)
+    c = None if params is None else _leaf_penalty(j, hand, autodiff, tolerances, params)
+    if c is not None:
+        return (
+            f"{where}: it differs from autodiff by {_number(c)} · {name} "
+            "(a penalty term with the wrong sign or factor?)"
+        )
+    if where.endswith("every element"):
+        return f"{where}, in no pattern recognized"
+    return where
+
+
+def _leaf_penalty(j, hand, autodiff, tolerances, params) -> float | None:
+    """The c with hand = autodiff + c · params on leaf j at every point, if any."""
+    if any(h[j].size != a[j].size for h, a in zip(hand, autodiff, strict=True)):
+        return None
+    tolerance = _flat_tolerances(tolerances, autodiff, [j])
+    offset = _flat(hand, [j]) - _flat(autodiff, [j])
+    c = _fit(offset, [_flat(params, [j])], tolerance)
+    return None if c is None else float(c[0])
+
+
+def _where_wrong(j, name, hand, autodiff, tolerance) -> str:
+    """Where leaf j is wrong: "w is wrong in every element", "w is wrong only in element 2"."""
     wrong_elements = np.zeros(autodiff[0][j].shape, bool)
     for h, a in zip(hand, autodiff, strict=True):
         if h[j].size == a[j].size:
@@ -145,11 +297,11 @@ def _describe_leaf(j, names, hand, autodiff, tolerances, num_rows, explained) ->
         ]
         shown = ", ".join(map(str, indices[:8])) + (", ..." if count > 8 else "")
         return f"{name} is wrong only in element{'s' if count > 1 else ''} {shown}"
-    return f"{name} is wrong in every element, in no pattern recognized"
+    return f"{name} is wrong in every element"
 
 
-def _negligible(leaves: Leaves, j: int, tolerance: float) -> bool:
-    return all(float(np.max(np.abs(point[j]), initial=0.0)) <= tolerance for point in leaves)
+def _negligible(leaves: Leaves, j: int, tolerance) -> bool:
+    return all(_close(point[j], np.zeros_like(point[j]), tolerance) for point in leaves)
 
 
 def _negated(leaves: Leaves) -> Leaves:
@@ -163,15 +315,16 @@ def _factor(hand, autodiff, leaves: list[int], tolerances) -> float | None:
     tolerance: any one wrong number is some multiple of one right number.
     """
     numerator = denominator = 0.0
-    significant = 0
     for h, a in zip(hand, autodiff, strict=True):
         for j in leaves:
             if h[j].size != a[j].size:
                 return None
             numerator += float(np.dot(h[j].ravel(), a[j].ravel()))
             denominator += float(np.dot(a[j].ravel(), a[j].ravel()))
-            significant += int(np.sum(np.abs(a[j]) > tolerances[j]))
-    if denominator == 0.0 or significant < 2:
+    significant = _significant(
+        _flat(autodiff, leaves), _flat_tolerances(tolerances, autodiff, leaves)
+    )
+    if denominator == 0.0 or not significant:
         return None
     factor = numerator / denominator
     if abs(factor - 1.0) < 1e-9 or factor == 0.0:
@@ -184,12 +337,12 @@ def _factor(hand, autodiff, leaves: list[int], tolerances) -> float | None:
     return None
 
 
-def _name_factor(factor: float, num_rows: int | None) -> str:
-    """2, 1/2, N, 1/N (with N's value), their negatives, or the number itself.
+def _symbol(factor: float, num_rows: int | None) -> str | None:
+    """2, 1/2, 4, 1/4, N, 1/N, 2N, 1/(2N) (with N's value), their negatives, or None.
 
     Example:
-        >>> _name_factor(0.5, None), _name_factor(200.0, 200), _name_factor(-0.005, 200)
-        ('1/2', 'N (= 200)', '-1/N (= -1/200)')
+        >>> _symbol(0.5, None), _symbol(200.0, 200), _symbol(-0.005, 200), _symbol(3.0, None)
+        ('1/2', 'N (= 200)', '-1/N (= -1/200)', None)
     """
     sign = "-" if factor < 0 else ""
     size = abs(factor)
@@ -204,4 +357,14 @@ def _name_factor(factor: float, num_rows: int | None) -> str:
     for value, symbol, number in candidates:
         if abs(size - value) <= 1e-6 * value:
             return sign + symbol + (f" (= {sign}{number})" if number else "")
-    return f"{factor:.6g}"
+    return None
+
+
+def _name_factor(factor: float, num_rows: int | None) -> str:
+    """The factor's symbol (see ``_symbol``), or the number itself.
+
+    Example:
+        >>> _name_factor(0.5, None), _name_factor(200.0, 200), _name_factor(3.0, None)
+        ('1/2', 'N (= 200)', '3')
+    """
+    return _symbol(factor, num_rows) or f"{factor:.6g}"

@@ -8,7 +8,8 @@ rules (a pure function: jit it, vmap it, or call it in a Python loop), and
 or a chunk's last step is reached. ``run_batched`` steps a stack of states side
 by side (one per learning rate, say) with the data shared.
 
-The settings (``max_steps``, ``tol``, the divergence factor, the history stride)
+The settings (``max_steps``, the stop rule's ``tol``, ``rtol`` and ``mu``, the
+divergence factor, the history stride)
 and the learning rate are arrays inside the state, so a new value never
 recompiles; the loss history has a fixed size.
 
@@ -36,11 +37,14 @@ import optax
 from . import blocks, optimizers
 from .stopping import (
     DIVERGENCE_FACTOR,
+    STALL_PATIENCE,
     Status,
     decide,
     has_converged,
     has_diverged,
+    has_stalled,
     is_out_of_steps,
+    resolve_tolerances,
 )
 
 # The loss history keeps at most this many entries (every k-th step on longer runs), so
@@ -63,7 +67,10 @@ class Settings(NamedTuple):
 
     max_steps: jax.Array  # int32
     stride: jax.Array  # int32: the history keeps the cost of every stride-th step
-    tol: jax.Array  # in the dtype of the gradient's norm
+    tol: jax.Array  # in the dtype of the gradient's norm, as are rtol and mu
+    rtol: jax.Array
+    mu: jax.Array  # the Hessian's smallest eigenvalue, for the certified rule; 0: unknown
+    patience: jax.Array  # int32: the stall rule's (has_stalled); -1: never stall
     divergence_factor: jax.Array  # in the dtype of the cost
 
 
@@ -82,20 +89,23 @@ class LoopState(NamedTuple):
     status: jax.Array
     loss: jax.Array  # the cost last evaluated
     initial_loss: jax.Array
+    initial_grad_norm: jax.Array
     good_params: Any
     good_loss: jax.Array
     good_grad_norm: jax.Array
-    frozen: jax.Array  # the last update left every parameter exactly as it was
+    unchanged_steps: jax.Array  # updates in a row that left every parameter as it was
+    state_fixed: jax.Array  # the last update left the optimizer's float state as it was too
     history: jax.Array
     settings: Settings
 
 
-def check_settings(max_steps: int, tol: float) -> None:
-    """Refuse a step budget the int32 counter cannot hold, and a negative or NaN tol."""
+def check_settings(max_steps: int, tol: float | None, rtol: float | None = None) -> None:
+    """Refuse a step budget the int32 counter cannot hold, and a negative or NaN tolerance."""
     if not 0 <= max_steps <= MAX_STEPS_LIMIT:
         raise ValueError(f"max_steps must be between 0 and {MAX_STEPS_LIMIT}, got {max_steps}")
-    if not tol >= 0:
-        raise ValueError(f"tol must be >= 0, got {tol}")
+    for name, value in (("tol", tol), ("rtol", rtol)):
+        if value is not None and not value >= 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
 
 
 def history_stride(max_steps: int) -> int:
@@ -134,17 +144,24 @@ class Engine:
         *data,
         learning_rate: float | None = None,
         max_steps: int = 10_000,
-        tol: float = 1e-5,
+        tol: float | None = None,
+        rtol: float | None = None,
+        mu: float = 0.0,
         divergence_factor: float = DIVERGENCE_FACTOR,
         history_size: int = MAX_HISTORY + 2,
+        stall_patience: int | None = STALL_PATIENCE,
     ) -> LoopState:
         """The state at ``params``, before any step.
 
         ``learning_rate``: required for a named optimizer; None for a caller's own
-        transformation, which carries its own. ``history_size``: slots of the loss
-        history (at least ``max_steps // history_stride(max_steps) + 2``).
+        transformation, which carries its own. ``tol``, ``rtol``, ``mu``: the stop
+        rule (``stopping.has_converged``; ``resolve_tolerances`` fills the defaults).
+        ``stall_patience``: the stall rule's (``stopping.has_stalled``); None: never
+        stall, so that a run takes every step it may (a benchmark).
+        ``history_size``: slots of the loss history (at least
+        ``max_steps // history_stride(max_steps) + 2``).
         """
-        check_settings(max_steps, tol)
+        check_settings(max_steps, tol, rtol)
         opt_state = self.transformation.init(params)
         if isinstance(self.optimizer, str):
             if learning_rate is None:
@@ -156,6 +173,7 @@ class Engine:
                 "an optax transformation carries its own"
             )
         loss_dtype, norm_dtype = value_and_norm_dtypes(self.loss, params, *data)
+        tol, rtol = resolve_tolerances(tol, rtol, norm_dtype)
         nan = jnp.asarray(jnp.nan, loss_dtype)
         state = LoopState(
             params=params,
@@ -164,15 +182,20 @@ class Engine:
             status=jnp.asarray(Status.RUNNING.code, jnp.int32),
             loss=nan,
             initial_loss=nan,
+            initial_grad_norm=jnp.asarray(jnp.nan, norm_dtype),
             good_params=params,
             good_loss=nan,
             good_grad_norm=jnp.asarray(jnp.nan, norm_dtype),
-            frozen=jnp.asarray(False),
+            unchanged_steps=jnp.asarray(0, jnp.int32),
+            state_fixed=jnp.asarray(False),
             history=jnp.zeros(history_size, loss_dtype),
             settings=Settings(
                 max_steps=jnp.asarray(max_steps, jnp.int32),
                 stride=jnp.asarray(history_stride(max_steps), jnp.int32),
                 tol=jnp.asarray(tol, norm_dtype),
+                rtol=jnp.asarray(rtol, norm_dtype),
+                mu=jnp.asarray(mu, norm_dtype),
+                patience=jnp.asarray(-1 if stall_patience is None else stall_patience, jnp.int32),
                 divergence_factor=jnp.asarray(divergence_factor, loss_dtype),
             ),
         )
@@ -206,18 +229,27 @@ class Engine:
         value, grad = value_and_grad(state.params, *data)
         grad_norm = optax.tree_utils.tree_norm(grad)
         # Kept apart from the history: reading the buffer in the loop makes XLA copy it.
-        initial = jnp.where(state.step == 0, value, state.initial_loss)
+        first = state.step == 0
+        initial = jnp.where(first, value, state.initial_loss)
+        initial_grad_norm = jnp.where(first, grad_norm, state.initial_grad_norm)
         diverged = has_diverged(value, initial, settings.divergence_factor)
+        converged = has_converged(
+            grad_norm,
+            params_norm=optax.tree_utils.tree_norm(state.params),
+            initial_grad_norm=initial_grad_norm,
+            tol=settings.tol,
+            rtol=settings.rtol,
+            mu=settings.mu,
+        )
+        # The update that led to these params changed nothing: stepping on is spinning.
+        stalled = has_stalled(state.unchanged_steps, state.state_fixed, settings.patience)
         status = decide(
-            diverged,
-            has_converged(grad_norm, settings.tol),
-            is_out_of_steps(state.step, settings.max_steps),
+            diverged, converged, stalled, is_out_of_steps(state.step, settings.max_steps)
         )
         stepped, opt_state = update(
             self.transformation, self.loss, data, state.params, state.opt_state, value, grad
         )
-        unchanged = jax.tree.map(lambda new, old: jnp.all(new == old), stepped, state.params)
-        frozen = jnp.all(jnp.stack(jax.tree.leaves(unchanged)))
+        params_unchanged = _unchanged(stepped, state.params)
         running = status == Status.RUNNING.code
         history = state.history
         slot = jnp.where(
@@ -234,10 +266,18 @@ class Engine:
             status=status,
             loss=value,
             initial_loss=initial,
+            initial_grad_norm=initial_grad_norm,
             good_params=pick(diverged, state.good_params, state.params),
             good_loss=jnp.where(diverged, state.good_loss, value),
             good_grad_norm=jnp.where(diverged, state.good_grad_norm, grad_norm),
-            frozen=frozen,
+            unchanged_steps=jnp.where(
+                running,
+                jnp.where(params_unchanged, state.unchanged_steps + 1, 0),
+                state.unchanged_steps,
+            ),
+            state_fixed=jnp.where(
+                running, _unchanged(_floats(opt_state), _floats(state.opt_state)), state.state_fixed
+            ),
             history=history.at[slot].set(value),
             settings=settings,
         )
@@ -261,6 +301,19 @@ class Engine:
     def compiled(self, state: LoopState, *data, batched: bool = False):
         """The compiled executable of ``run`` (or ``run_batched``) for these shapes."""
         return _compiled_run(self, batched).lower(state, 0, data).compile()
+
+
+def _unchanged(new, old) -> jax.Array:
+    """Whether every leaf of ``new`` equals that of ``old``, element by element (True if none)."""
+    same = [
+        jnp.all(a == b) for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(old), strict=True)
+    ]
+    return jnp.all(jnp.stack(same)) if same else jnp.asarray(True)
+
+
+def _floats(tree) -> list:
+    """The floating-point leaves of ``tree``: an optimizer's state without its step counters."""
+    return [leaf for leaf in jax.tree.leaves(tree) if jnp.issubdtype(leaf.dtype, jnp.inexact)]
 
 
 def _owned(state: LoopState) -> LoopState:

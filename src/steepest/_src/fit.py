@@ -12,9 +12,10 @@ import numpy as np
 import optax
 
 from . import blocks, optimizers, quadratic, theory
+from .certificate import Certificate, QuadraticCost, certify, quadratic_cost, value_and_grad64
 from .driver import Progress, drive
 from .engine import Engine, LoopState, check_settings, equations_of, unroll_for
-from .stopping import DIVERGENCE_FACTOR, Status, describe
+from .stopping import DIVERGENCE_FACTOR, STALL_PATIENCE, Status, describe
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,8 +25,10 @@ class FitResult:
     Attributes:
         params: the final parameters; for a diverged run, the last ones before
             the cost blew up (never NaN).
-        losses: the cost history, the start included: ``losses[i]`` is the cost
-            at step ``loss_steps[i]``, and ``losses[-1]`` the cost at ``params``.
+        loss: the cost at ``params``; from ``fit``, the loss itself evaluated there
+            in float64, whatever the run's dtype and method.
+        losses: the cost history in the run's dtype, the start included:
+            ``losses[i]`` is the cost at step ``loss_steps[i]``.
         loss_steps: the steps of ``losses``: every step when ``max_steps`` is at
             most ``MAX_HISTORY`` (1e5), else every k-th, the last step always included.
         num_steps: the number of updates that led to ``params``.
@@ -35,9 +38,14 @@ class FitResult:
         learning_rate: the learning rate used (None for a caller's own optimizer).
         seconds: wall time of the steps, compilation excluded.
         compile_seconds: wall time of tracing and compiling (near zero on reuse).
+        certificate: for a cost quadratic in its params, the bound on the distance
+            to the exact minimizer (``certificate.Certificate``); else None.
+        warnings: what the caller should know beside the status: float64 inputs
+            run in float32, data that do not determine the coefficients.
     """
 
     params: Any
+    loss: float
     losses: np.ndarray
     loss_steps: np.ndarray
     num_steps: int
@@ -47,11 +55,8 @@ class FitResult:
     learning_rate: float | None
     seconds: float
     compile_seconds: float
-
-    @property
-    def loss(self) -> float:
-        """The cost at ``params``."""
-        return float(self.losses[-1])
+    certificate: Certificate | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def steps_per_second(self) -> float:
@@ -83,7 +88,7 @@ class FitResult:
         status = Status.INTERRUPTED if code is Status.RUNNING else code
         # Diverged and interrupted runs return the iterate before `step`: the last evaluated
         # one that did not diverge (an interrupted loop stops between an update and its cost).
-        finished = status in (Status.CONVERGED, Status.MAX_STEPS)
+        finished = status in (Status.CONVERGED, Status.MAX_STEPS, Status.STALLED)
         num_steps = step if finished else step - 1
         stride = int(state.settings.stride)
         losses = np.asarray(state.history)[: num_steps // stride + 1]  # sliced on the host
@@ -92,18 +97,22 @@ class FitResult:
             losses = np.append(losses, state.good_loss)
             loss_steps = np.append(loss_steps, num_steps)
         grad_norm = float(state.good_grad_norm)
+        settings = state.settings
         message = describe(
             status,
             num_steps=num_steps,
             grad_norm=grad_norm,
-            tol=float(state.settings.tol),
+            tol=float(settings.tol),
+            rtol=float(settings.rtol),
+            mu=float(settings.mu),
+            initial_grad_norm=float(state.initial_grad_norm),
             initial_loss=initial_loss,
             last_loss=float(state.loss),
-            frozen=bool(state.frozen),
             dtype_name=str(state.history.dtype),
         )
         return cls(
             params=state.good_params,
+            loss=float(losses[-1]),
             losses=losses,
             loss_steps=loss_steps,
             num_steps=num_steps,
@@ -123,22 +132,42 @@ def fit(
     optimizer: str | optax.GradientTransformation = "gd",
     learning_rate: float | None = None,
     max_steps: int = 10_000,
-    tol: float = 1e-5,
+    tol: float | None = None,
+    rtol: float | None = None,
     divergence_factor: float = DIVERGENCE_FACTOR,
     on_chunk: Callable[[Progress], None] | None = None,
     method: str = "loop",
     tags: Collection = frozenset(),
     block_rows: int | str | None = "auto",
+    certificate: bool = True,
+    stall_patience: int | None = STALL_PATIENCE,
 ) -> FitResult:
-    """Minimize ``loss(params, *data)`` by a compiled optimizer loop.
+    """Minimize ``loss(params, *data)`` by a compiled optimizer loop, and certify the result.
 
     Each step evaluates the cost and its gradient ``g`` (``jax.value_and_grad``)
     at the current params, then applies the optimizer's update; for ``"gd"``,
     the tutorial's rule ``params <- params - learning_rate * g``. The run stops
-    when ``||g|| <= tol`` (converged), after ``max_steps`` updates, when the
-    cost is not finite or has exploded (``has_diverged``; diverged), or on
-    Ctrl-C (interrupted; what was reached is returned, and a second Ctrl-C
-    raises ``KeyboardInterrupt`` at once).
+    when the stop rule holds (converged), when an update changes nothing
+    (stalled), after ``max_steps`` updates, when the cost is not finite or has
+    exploded (``has_diverged``; diverged), or on Ctrl-C (interrupted; what was
+    reached is returned, and a second Ctrl-C raises ``KeyboardInterrupt`` at once).
+
+    The stop rule is scale-free by default. For a cost quadratic in its params
+    (``mse``, ridge: whatever ``method="quadratic"`` accepts), ``fit`` takes the
+    Hessian's smallest eigenvalue ``mu`` once, in float64, and stops when
+    ``||g|| / mu <= rtol * ||params||``: the params are then within ``rtol`` of the
+    exact minimizer, relative to their size. For other costs it stops when
+    ``||g|| <= rtol * ||g_0||``. ``tol`` adds the absolute rule ``||g|| <= tol``
+    (given alone, it is the only rule).
+
+    After the run, the cost and gradient are evaluated in float64 at the final
+    params. For a quadratic cost they give ``result.certificate``: a bound on
+    the distance to the exact minimizer, per parameter too. Then ``converged``
+    means that the certificate meets ``rtol`` (whichever rule stopped the
+    loop); a loop whose rule held but whose certificate falls short reports
+    ``imprecise``. When the condition number exceeds ``1/eps`` of the run's
+    dtype, the message and ``warnings`` say that the data do not determine the
+    coefficients to that precision.
 
     Args:
         loss: a differentiable function ``loss(params, *data) -> scalar``.
@@ -153,7 +182,10 @@ def fit(
             point (the safe step for gradient descent on a quadratic; a rough
             default for adaptive optimizers).
         max_steps: the most updates to apply.
-        tol: the gradient-norm tolerance of the stopping rule.
+        tol: the absolute gradient-norm tolerance; None: not used.
+        rtol: the relative tolerance of the scale-free rule, and the precision
+            the certificate must meet. None: ``stopping.default_rtol`` of the
+            run's dtype (1e-5 in float32, 1e-10 in float64), unless ``tol`` is given.
         divergence_factor: how far the cost may rise above its start, in units
             of ``max(|start|, 1)``; ``math.inf`` leaves only non-finite costs.
         on_chunk: called with a ``Progress`` after each chunk of steps.
@@ -173,6 +205,12 @@ def fit(
             pay off (data of 32 MB or more, on the CPU); None never uses them.
             The Hessian behind the default learning rate and the quadratic
             method follows the same setting.
+        certificate: False skips the float64 Hessian (one pass over the data at
+            the start) and the certificate; the rule is then the one without ``mu``.
+        stall_patience: a run stalls after an update that changes no parameter
+            and leaves the optimizer's state as it was, or after this many such
+            updates in a row (``has_stalled``). None: never stall, so that the run
+            takes every step it may (a benchmark of a fixed number of steps).
 
     Returns:
         A ``FitResult``.
@@ -184,8 +222,11 @@ def fit(
         >>> result = fit(mse, Linear(jnp.zeros(1), jnp.array(0.0)), X, y, learning_rate=0.2)
         >>> result.status.value, [round(v, 3) for v in result.params.w.tolist()]
         ('converged', [2.0])
+        >>> result.certificate.digits >= 5
+        True
     """
-    engine, state, learning_rate, data = _prepare(
+    warnings = _float64_inputs(loss, params, data)
+    engine, state, learning_rate, loop_data, cost = _prepare(
         loss,
         params,
         data,
@@ -193,29 +234,124 @@ def fit(
         learning_rate=learning_rate,
         max_steps=max_steps,
         tol=tol,
+        rtol=rtol,
         divergence_factor=divergence_factor,
         method=method,
         tags=tags,
         block_rows=block_rows,
+        certificate=certificate,
+        stall_patience=stall_patience,
     )
-    driven = drive(engine.run, state, data, max_steps, on_chunk)
-    return FitResult.from_state(
+    target = float(state.settings.rtol)
+    driven = drive(engine.run, state, loop_data, max_steps, on_chunk)
+    result = FitResult.from_state(
         driven.state,
         learning_rate=learning_rate,
         seconds=driven.seconds,
         compile_seconds=driven.compile_seconds,
     )
+    rows_per_block = blocks.resolve_block_rows(block_rows, loss, data, tags)
+    return _checked(result, loss, data, cost, rtol=target, block_rows=rows_per_block,
+                    warnings=warnings)  # fmt: skip
+
+
+def _checked(result: FitResult, loss, data, cost, *, rtol, block_rows, warnings) -> FitResult:
+    """``result`` with its cost evaluated in float64, its certificate, and the verdict."""
+    value, gradient = value_and_grad64(loss, result.params, *data, block_rows=block_rows)
+    params = result.params
+    flat = np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(params)] or [np.zeros(0)])
+    proof = None
+    if cost is not None:
+        proof = certify(
+            cost, flat, value=value, gradient=gradient, unravel=lambda b: _like(params, b)
+        )
+    status, message = _verdict(result, proof, rtol)
+    dtype = result.losses.dtype
+    if cost is not None and not cost.condition_number <= 1 / np.finfo(dtype).eps:
+        undetermined = (
+            f"the data do not determine the coefficients to {dtype} precision: the condition "
+            f"number {cost.condition_number:.3g} exceeds 1/eps = {1 / np.finfo(dtype).eps:.3g}"
+        )
+        warnings += (undetermined,)
+        message += f"; {undetermined}"
+    return dataclasses.replace(
+        result,
+        loss=float(value),
+        status=status,
+        message=message,
+        certificate=proof,
+        warnings=warnings,
+    )
+
+
+def _verdict(result: FitResult, proof: Certificate | None, rtol: float) -> tuple[Status, str]:
+    """The final status and message: ``converged`` when the certificate meets ``rtol``."""
+    status, message = result.status, result.message
+    if proof is None or status is Status.DIVERGED:
+        return status, message
+    steps = f"{result.num_steps} step" + ("" if result.num_steps == 1 else "s")
+    if rtol > 0 and status in (Status.CONVERGED, Status.STALLED, Status.MAX_STEPS):
+        if proof.relative <= rtol:
+            return Status.CONVERGED, f"converged after {steps}: {proof.sentence()}"
+        if status is Status.CONVERGED:
+            dtype = result.losses.dtype
+            further = "" if dtype == np.float64 else "; run in float64 (x64) to go further"
+            return Status.IMPRECISE, (
+                f"imprecise after {steps}: the stop rule held in {dtype}, but "
+                f"{proof.sentence()}, short of rtol {rtol:.3g}{further}"
+            )
+    return status, f"{message}; {proof.sentence()}"
+
+
+def _like(params, flat: np.ndarray):
+    """``flat`` cut into float64 NumPy leaves of the shapes of ``params``' leaves."""
+    leaves, treedef = jax.tree.flatten(params)
+    sizes = np.cumsum([np.size(leaf) for leaf in leaves])[:-1]
+    pieces = np.split(flat, sizes)
+    return jax.tree.unflatten(
+        treedef,
+        [np.reshape(piece, np.shape(leaf)) for piece, leaf in zip(pieces, leaves, strict=True)],
+    )
+
+
+def _float64_inputs(loss, params, data) -> tuple[str, ...]:
+    """A warning naming the float64 inputs when x64 is off: they ran in float32."""
+    if jax.config.jax_enable_x64:
+        return ()
+    try:
+        names = list(inspect.signature(loss).parameters)[1:]
+    except (TypeError, ValueError):
+        names = []
+    names += [f"data[{i}]" for i in range(len(names), len(data))]
+    found = [
+        name
+        for name, tree in [("params", params), *zip(names, data, strict=False)]
+        if any(getattr(leaf, "dtype", None) == np.float64 for leaf in jax.tree.leaves(tree))
+    ]
+    if not found:
+        return ()
+    return (
+        f"{', '.join(found)} {'is' if len(found) == 1 else 'are'} float64 but x64 is off: "
+        "the run was in float32 (run under `with jax.enable_x64(True):` for float64)",
+    )
 
 
 def _prepare(
-    loss, params, data, *, optimizer, learning_rate, max_steps, tol, divergence_factor, method,
-    tags, block_rows,
-) -> tuple[Engine, LoopState, float | None, tuple]:  # fmt: skip
-    """What ``fit`` runs: the engine, its initial state, the learning rate, the data."""
-    check_settings(max_steps, tol)
+    loss, params, data, *, optimizer, learning_rate, max_steps, tol, rtol, divergence_factor,
+    method, tags, block_rows, certificate=True, stall_patience=STALL_PATIENCE,
+) -> tuple[Engine, LoopState, float | None, tuple, QuadraticCost | None]:  # fmt: skip
+    """What ``fit`` runs: the engine, its initial state, the learning rate, the data, and
+    the float64 Hessian of a quadratic cost (None for another cost, or without ``certificate``)."""
+    check_settings(max_steps, tol, rtol)
     if method not in ("loop", "quadratic"):
         raise ValueError(f"method must be 'loop' or 'quadratic', got {method!r}")
     rows_per_block = blocks.resolve_block_rows(block_rows, loss, data, tags)  # checks it first
+    unroll_equations = equations_of(loss, params, *data)  # checks the loss
+    cost = (
+        quadratic_cost(loss, params, *data, tags=tags, block_rows=block_rows)
+        if certificate
+        else None
+    )
     if method == "quadratic":
         if block_rows not in ("auto", None):
             raise ValueError(
@@ -223,9 +359,11 @@ def _prepare(
             )
         model = quadratic.quadratic_model(loss, params, *data, tags=tags, block_rows=block_rows)
         loss, data, rows_per_block = quadratic.quadratic_loss, model, None
-    unroll = unroll_for(optimizer, data, equations_of(loss, params, *data))  # checks the loss
+        unroll_equations = equations_of(loss, params, *data)
+    unroll = unroll_for(optimizer, data, unroll_equations)
+    largest = cost.L if cost is not None else None
     learning_rate = _learning_rate(
-        optimizer, learning_rate, loss, params, *data, block_rows=rows_per_block
+        optimizer, learning_rate, loss, params, *data, block_rows=rows_per_block, largest=largest
     )
     engine = Engine(loss, optimizer, block_rows=rows_per_block, unroll=unroll)
     state = engine.init(
@@ -234,13 +372,17 @@ def _prepare(
         learning_rate=learning_rate,
         max_steps=max_steps,
         tol=tol,
+        rtol=rtol,
+        mu=cost.mu if cost is not None and cost.mu > 0 else 0.0,
         divergence_factor=divergence_factor,
+        stall_patience=stall_patience,
     )
-    return engine, state, learning_rate, tuple(data)
+    return engine, state, learning_rate, tuple(data), cost
 
 
-def _learning_rate(optimizer, learning_rate, loss, params, *data, block_rows=None):
-    """The learning rate a run uses: as given, the optimizer's default, or 1/L.
+def _learning_rate(optimizer, learning_rate, loss, params, *data, block_rows=None, largest=None):
+    """The learning rate a run uses: as given, the optimizer's default, or 1/L
+    (``largest``, when known, is L).
 
     A caller's own transformation carries its rate: ``Engine.init`` refuses another.
     """
@@ -250,7 +392,11 @@ def _learning_rate(optimizer, learning_rate, loss, params, *data, block_rows=Non
     if learning_rate is None:
         learning_rate = optimizers.DEFAULT_LEARNING_RATES.get(optimizer)
     if learning_rate is None:
-        curvature = theory.largest_eigenvalue(loss, params, *data, block_rows=block_rows)
+        curvature = (
+            largest
+            if largest is not None
+            else theory.largest_eigenvalue(loss, params, *data, block_rows=block_rows)
+        )
         if not (math.isfinite(curvature) and curvature > 0):
             raise ValueError(
                 f"no default learning rate: the largest eigenvalue of the Hessian at the "
@@ -287,7 +433,7 @@ def memory(loss: Callable, params, *data, **options) -> dict[str, int]:
         for name, value in arguments.arguments.items()
         if name not in ("loss", "params", "data", "on_chunk")
     }
-    engine, state, _, loop_data = _prepare(loss, params, data, **settings)
+    engine, state, _, loop_data, _ = _prepare(loss, params, data, **settings)
     loop_data = jax.tree.map(jnp.asarray, loop_data)
     compiled = engine.compiled(state, *loop_data)
     return {

@@ -16,6 +16,10 @@ from . import blocks
 from .theory import check_dense, flat_gradient, hessian_columns, symmetric
 
 
+class NotQuadratic(ValueError):
+    """The loss is not quadratic in its params: the quadratic method does not apply."""
+
+
 def quadratic_model(
     loss: Callable,
     params,
@@ -42,7 +46,7 @@ def quadratic_model(
     ``tags``, ``block_rows``: as for ``fit``.
 
     Raises:
-        ValueError: when the loss is not quadratic: its Hessian or its value at
+        NotQuadratic: when the loss is not quadratic: its Hessian or its value at
             a second point disagrees with the model beyond rounding.
 
     Example:
@@ -71,7 +75,7 @@ def quadratic_model(
         abs(float(predicted) - float(actual)) <= float(rounding)
         and float(jnp.max(jnp.abs(curvature_there - expected))) <= 1e-4 * scale
     ):
-        raise ValueError(
+        raise NotQuadratic(
             "the loss is not quadratic in its params (its Hessian or value moves between "
             "two points): the quadratic method does not apply"
         )

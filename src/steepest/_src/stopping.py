@@ -4,7 +4,15 @@ The compiled loop carries a status as an int32 code (``Status.code``); the host
 reads it back as the same ``Status`` (``Status.of_code``) and words it with
 ``describe``. Each rule is a small function of arrays, usable inside ``jit``,
 and ``decide`` is the one place their precedence is written: divergence first,
-then convergence, then the step budget.
+then convergence, then a stall, then the step budget.
+
+The default convergence rule is scale-free (``rtol``): with the smallest
+eigenvalue ``mu`` of the Hessian known (a quadratic cost: ``fit`` computes it),
+it is the certificate ``||g|| / mu <= rtol * ||p||``, since then
+``||p - p*|| <= ||g|| / mu``: the params are within ``rtol`` of the minimizer,
+relative to their own size. Without ``mu`` it is ``||g|| <= rtol * ||g_0||``,
+the gradient shrunk ``1 / rtol``-fold from the start, in the manner of
+optimistix's relative tolerances. ``tol`` adds the absolute rule ``||g|| <= tol``.
 """
 
 import enum
@@ -15,6 +23,28 @@ import jax.numpy as jnp
 
 # A cost that rises more than this many times max(|start|, 1) above its start counts as diverged.
 DIVERGENCE_FACTOR = 1e8
+# A run stalls when an update changes no parameter and leaves the optimizer's state as it
+# was (a fixed point), or, for an optimizer whose state keeps moving (momentum, Adam),
+# after this many updates in a row that changed no parameter.
+STALL_PATIENCE = 100
+# The share of rtol the certified rule gives the loop's gradient; the rest is left to
+# the gradient's rounding error, which the float64 certificate adds after the run.
+CERTIFIED_SHARE = 0.5
+# The default rtol of each float size: about two thirds of the dtype's digits.
+DEFAULT_RTOL = {8: 1e-10, 4: 1e-5}
+
+
+def default_rtol(dtype) -> float:
+    """The relative tolerance a run in ``dtype`` aims at by default.
+
+    1e-10 in float64, 1e-5 in float32, ``sqrt(eps)`` in a smaller float.
+
+    Example:
+        >>> default_rtol(jnp.float32), default_rtol(jnp.float64)
+        (1e-05, 1e-10)
+    """
+    dtype = jnp.dtype(dtype)
+    return DEFAULT_RTOL.get(dtype.itemsize, math.sqrt(float(jnp.finfo(dtype).eps)))
 
 
 class Status(enum.Enum):
@@ -35,6 +65,8 @@ class Status(enum.Enum):
     MAX_STEPS = "max_steps"
     DIVERGED = "diverged"
     INTERRUPTED = "interrupted"
+    STALLED = "stalled"  # an update changed nothing: the loop can go no further
+    IMPRECISE = "imprecise"  # the stop rule held, the certificate falls short of the target
 
     @property
     def code(self) -> int:
@@ -51,14 +83,66 @@ _CODES = {status: code for code, status in enumerate(Status)}
 _MEMBERS = dict(enumerate(Status))
 
 
-def has_converged(grad_norm: jax.Array, tol: jax.Array) -> jax.Array:
-    """The convergence rule: the gradient's Euclidean norm (over all leaves) is at most ``tol``.
+def resolve_tolerances(tol: float | None, rtol: float | None, dtype) -> tuple[float, float]:
+    """``(tol, rtol)`` as the rule applies them: given ones as given, the others 0,
+    and ``default_rtol(dtype)`` when neither is given.
 
     Example:
-        >>> bool(has_converged(jnp.float32(1e-7), jnp.float32(1e-6)))
-        True
+        >>> resolve_tolerances(None, None, jnp.float32), resolve_tolerances(1e-3, None, "float32")
+        ((0.0, 1e-05), (0.001, 0.0))
     """
-    return grad_norm <= tol
+    if tol is None and rtol is None:
+        return 0.0, default_rtol(dtype)
+    return float(tol or 0.0), float(rtol or 0.0)
+
+
+def has_converged(
+    grad_norm: jax.Array,
+    *,
+    params_norm: jax.Array,
+    initial_grad_norm: jax.Array,
+    tol: jax.Array,
+    rtol: jax.Array,
+    mu: jax.Array,
+) -> jax.Array:
+    """The convergence rule, on Euclidean norms over all leaves; either part suffices.
+
+    - absolute: ``||g|| <= tol``;
+    - relative: ``||g|| / mu <= rtol * ||p|| / 2`` when ``mu > 0`` (the smallest
+      eigenvalue of a quadratic cost's Hessian: then ``||g|| / mu`` bounds the
+      distance to the minimizer; half of ``rtol`` is left to the rounding error
+      of ``g``, which the certificate adds), else ``||g|| <= rtol * ||g_0||``.
+
+    A zero ``tol`` or ``rtol`` turns its part off (it then holds only at ``g = 0``).
+
+    Example:
+        >>> rule = dict(params_norm=1.0, initial_grad_norm=1.0, tol=0.0, rtol=1e-5, mu=0.0)
+        >>> bool(has_converged(jnp.float32(1e-6), **rule)), bool(has_converged(1e-4, **rule))
+        (True, False)
+        >>> bool(has_converged(jnp.float32(1e-6), **(rule | dict(mu=0.01))))  # 1e-4 from p*
+        False
+    """
+    relative = jnp.where(
+        mu > 0,
+        grad_norm <= CERTIFIED_SHARE * rtol * mu * params_norm,
+        grad_norm <= rtol * initial_grad_norm,
+    )
+    return (grad_norm <= tol) | relative
+
+
+def has_stalled(unchanged_steps: jax.Array, state_fixed: jax.Array, patience) -> jax.Array:
+    """The stall rule: the last update changed no parameter, and either left the
+    optimizer's state as it was (nothing will ever change again) or was the
+    ``patience``-th such update in a row. A negative ``patience`` turns the rule off.
+
+    Example:
+        >>> bool(has_stalled(jnp.int32(1), jnp.bool_(True), 100))
+        True
+        >>> bool(has_stalled(jnp.int32(1), jnp.bool_(False), 100))  # momentum may move on
+        False
+    """
+    stalled = (unchanged_steps >= 1) & (state_fixed | (unchanged_steps >= patience))
+    return stalled & (patience >= 0)
 
 
 def has_diverged(loss: jax.Array, initial_loss: jax.Array, factor: float) -> jax.Array:
@@ -92,18 +176,23 @@ def is_out_of_steps(step: jax.Array, max_steps: jax.Array) -> jax.Array:
     return step >= max_steps
 
 
-def decide(diverged: jax.Array, converged: jax.Array, out_of_steps: jax.Array) -> jax.Array:
+def decide(
+    diverged: jax.Array, converged: jax.Array, stalled: jax.Array, out_of_steps: jax.Array
+) -> jax.Array:
     """The status code the rules give together; the first rule that holds wins.
 
     Example:
-        >>> Status.of_code(decide(jnp.bool_(True), jnp.bool_(True), jnp.bool_(False))).value
+        >>> yes, no = jnp.bool_(True), jnp.bool_(False)
+        >>> Status.of_code(decide(yes, yes, no, no)).value
         'diverged'
-        >>> Status.of_code(decide(jnp.bool_(False), jnp.bool_(False), jnp.bool_(False))).value
+        >>> Status.of_code(decide(no, no, yes, yes)).value
+        'stalled'
+        >>> Status.of_code(decide(no, no, no, no)).value
         'running'
     """
     return jnp.select(
-        [diverged, converged, out_of_steps],
-        [Status.DIVERGED.code, Status.CONVERGED.code, Status.MAX_STEPS.code],
+        [diverged, converged, stalled, out_of_steps],
+        [Status.DIVERGED.code, Status.CONVERGED.code, Status.STALLED.code, Status.MAX_STEPS.code],
         Status.RUNNING.code,
     ).astype(jnp.int32)
 
@@ -113,20 +202,27 @@ def describe(
     *,
     num_steps: int,
     grad_norm: float,
-    tol: float,
+    tol: float = 0.0,
+    rtol: float = 0.0,
+    mu: float = 0.0,
+    initial_grad_norm: float = math.nan,
     initial_loss: float = math.nan,
     last_loss: float = math.nan,
-    frozen: bool = False,
     dtype_name: str = "",
+    condition_number: float = math.nan,
 ) -> str:
     """The sentence that says why a run stopped, with its numbers.
 
     ``num_steps`` is the number of updates behind the params returned; a diverged
-    run's cost blew up at the step after them.
+    run's cost blew up at the step after them. ``tol``, ``rtol``, ``mu``: the stop
+    rule's (``has_converged``). ``IMPRECISE`` is a verdict on a certificate, which
+    ``fit`` words itself.
 
     Example:
         >>> describe(Status.CONVERGED, num_steps=3, grad_norm=2e-6, tol=1e-5)
         'converged after 3 steps: gradient norm 2e-06 <= tol 1e-05'
+        >>> describe(Status.STALLED, num_steps=9, grad_norm=2e-6, dtype_name="float32")[:60]
+        'stalled after 9 steps: the last update changed no parameter '
     """
     if status is Status.DIVERGED:
         return (
@@ -137,21 +233,41 @@ def describe(
     if status is Status.INTERRUPTED:
         return f"interrupted after {_steps(num_steps)}; returning the params reached"
     if status is Status.CONVERGED:
-        return (
-            f"converged after {_steps(num_steps)}: gradient norm {grad_norm:.3g} <= tol {tol:.3g}"
-        )
+        converged = f"converged after {_steps(num_steps)}: gradient norm {grad_norm:.3g}"
+        if tol > 0 and grad_norm <= tol:
+            return f"{converged} <= tol {tol:.3g}"
+        if mu > 0:
+            return f"{converged} / mu <= rtol {rtol:.3g} x ||params|| / 2"
+        return f"{converged} <= rtol {rtol:.3g} x the starting norm {initial_grad_norm:.3g}"
     if status is Status.MAX_STEPS:
-        message = (
-            f"stopped at max_steps={num_steps}: gradient norm {grad_norm:.3g} "
-            f"is still above tol {tol:.3g}"
+        return (
+            f"stopped at max_steps={num_steps}: gradient norm {grad_norm:.3g} has not met "
+            f"the stop rule ({_rule(tol, rtol, mu)})"
         )
-        if frozen:
-            message += (
-                "; the last update changed no parameter (each step is below the spacing "
-                f"of {dtype_name} numbers there): use float64 or rescale the problem"
+    if status is Status.STALLED:
+        stalled = f"stalled after {_steps(num_steps)}: the last update changed no parameter"
+        if jnp.dtype(dtype_name or "float32") == jnp.float64:
+            conditioning = (
+                f" (condition number {condition_number:.3g})"
+                if math.isfinite(condition_number)
+                else ""
             )
-        return message
-    raise ValueError(f"a run that is still running has no final message: {status}")
+            return (
+                f"{stalled}, even in float64{conditioning}: rescale the features, "
+                "try L-BFGS if this is not it, or solve in closed form"
+            )
+        return (
+            f"{stalled} (each step is below the spacing of {dtype_name} numbers there): "
+            "run in float64 (x64) to go further"
+        )
+    raise ValueError(f"no message for a run whose status is {status.value}")
+
+
+def _rule(tol: float, rtol: float, mu: float) -> str:
+    parts = [f"tol {tol:.3g}"] if tol > 0 else []
+    if rtol > 0:
+        parts.append(f"rtol {rtol:.3g}" + (" x mu x ||params|| / 2" if mu > 0 else " x ||g_0||"))
+    return " or ".join(parts) or "tol 0: a zero gradient"
 
 
 def _steps(count: int) -> str:

@@ -15,10 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import blocks
+from .certificate import quadratic_cost
 from .driver import Progress, drive
 from .engine import Engine, check_settings, equations_of, history_stride, unroll_for
 from .fit import FitResult
-from .stopping import DIVERGENCE_FACTOR, Status
+from .stopping import DIVERGENCE_FACTOR, STALL_PATIENCE, Status
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,11 +91,13 @@ def sweep(
     starts: Sequence | None = None,
     optimizer: str = "gd",
     max_steps: int = 10_000,
-    tol: float = 1e-5,
+    tol: float | None = None,
+    rtol: float | None = None,
     divergence_factor: float = DIVERGENCE_FACTOR,
     on_chunk: Callable[[Progress], None] | None = None,
     tags: Collection = frozenset(),
     block_rows: int | str | None = "auto",
+    stall_patience: int | None = STALL_PATIENCE,
 ) -> SweepResult:
     """Run ``fit`` for every learning rate at once, in one compiled call.
 
@@ -104,9 +107,10 @@ def sweep(
     reached.
 
     Args:
-        loss, params, *data, optimizer, max_steps, tol, divergence_factor,
-        tags, block_rows, on_chunk: as for ``fit`` (``on_chunk`` sees the furthest step and the
-            lowest cost among the runs).
+        loss, params, *data, optimizer, max_steps, tol, rtol, divergence_factor, tags,
+        block_rows, stall_patience, on_chunk: as for ``fit`` (``on_chunk`` sees the
+            furthest step and the lowest cost among the runs). The stop rule is
+            ``fit``'s (with ``mu`` for a quadratic cost); the runs carry no certificate.
         learning_rates: one run per value (per start), each positive.
         starts: several starting points, pytrees like ``params``, e.g. from
             different seeds: every learning rate runs from each. By default,
@@ -129,10 +133,11 @@ def sweep(
         raise ValueError("learning_rates is empty")
     if not np.all(np.isfinite(rates) & (rates > 0)):
         raise ValueError(f"learning_rates must be positive numbers, got {rates.tolist()}")
-    check_settings(max_steps, tol)
+    check_settings(max_steps, tol, rtol)
     starts = [params] if starts is None else list(starts)
     if not starts:
         raise ValueError("starts is empty")
+    cost = quadratic_cost(loss, params, *data, tags=tags, block_rows=block_rows)
     engine = Engine(
         loss,
         optimizer,
@@ -151,8 +156,11 @@ def sweep(
             learning_rate=1.0,  # replaced below, run by run
             max_steps=max_steps,
             tol=tol,
+            rtol=rtol,
+            mu=cost.mu if cost is not None and cost.mu > 0 else 0.0,
             divergence_factor=divergence_factor,
             history_size=history_size,
+            stall_patience=stall_patience,
         )
         for start in starts
     ]

@@ -1,8 +1,9 @@
-"""What theory says about the problem: the closed form, the Hessian, the critical learning rate.
+"""What theory says about the problem: the Hessian, its curvature, the critical learning rate.
 
-The Hessian comes from the cost by autodiff (it is never written by hand), so
-these numbers hold for whatever loss is passed, ``losses.mse`` included. For
-the mean squared error of a linear model the Hessian is constant,
+(The closed form is ``least_squares.py``.) The Hessian comes from the cost by
+autodiff (it is never written by hand), so these numbers hold for whatever loss
+is passed, ``losses.mse`` included. For the mean squared error of a linear
+model the Hessian is constant,
 
 .. math::
 
@@ -28,88 +29,9 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from . import blocks
-from .losses import mse
-from .model import Linear
 
 # Above this many parameters the dense Hessian is too big to be worth forming.
 MAX_DENSE_HESSIAN = 2048
-
-
-def closed_form(X: np.ndarray, y: np.ndarray, *, block_rows: int = 2**16) -> Linear:
-    """The least-squares answer, in float64, by QR on centered and scaled columns.
-
-    Minimizes :math:`\\sum_i (y_i - (x_i \\cdot w + b))^2`. Each feature is centered
-    and divided by its largest deviation, so a column far from zero (a timestamp)
-    or of extreme size costs no digits; then the QR factor ``R`` of ``[Z 1 y]`` is
-    built ``block_rows`` rows at a time (the R of the rows so far stacked on the
-    next block), so memory stays a block's whatever N is, and
-    ``R[:, :-1] v = R[:, -1]`` is solved for the coefficients ``v`` of ``Z``
-    (``np.linalg.lstsq``: where the minimizer is not unique, as for a constant
-    column, the one of least norm in those coordinates, which gives a constant
-    column the weight 0, as the descent on standardized features does).
-
-    Args:
-        X: features, shape ``(N,)`` or ``(N, d)``.
-        y: targets, shape ``(N,)``.
-        block_rows: rows per block of the QR factorization.
-
-    Returns:
-        A ``Linear`` of NumPy float64 arrays.
-
-    Example:
-        >>> import numpy as np
-        >>> p = closed_form(np.array([0.0, 1.0, 2.0]), np.array([1.0, 3.0, 5.0]))
-        >>> np.round(p.w, 12).tolist(), round(float(p.b), 12)
-        ([2.0], 1.0)
-    """
-    X = np.asarray(X, np.float64)
-    features = X[:, None] if X.ndim == 1 else X
-    y = np.asarray(y, np.float64)
-    rows, width = features.shape
-    center, target_center = features.mean(axis=0), y.mean()
-    scale = np.zeros(width)
-    for start in range(0, rows, block_rows):
-        deviation = np.abs(features[start : start + block_rows] - center).max(axis=0)
-        scale = np.maximum(scale, deviation)
-    scale = np.where(scale > 0, scale, 1.0)
-    triangle = np.zeros((0, width + 2))
-    for start in range(0, rows, block_rows):
-        block = slice(start, start + block_rows)
-        count = len(y[block])
-        stacked = np.vstack(
-            [
-                triangle,
-                np.column_stack(
-                    [(features[block] - center) / scale, np.ones(count), y[block] - target_center]
-                ),
-            ]
-        )
-        triangle = np.linalg.qr(stacked, mode="r")
-    coefficients, *_ = np.linalg.lstsq(triangle[:, :-1], triangle[:, -1], rcond=None)
-    w = coefficients[:-1] / scale
-    return Linear(w=w, b=coefficients[-1] + target_center - center @ w)
-
-
-def closed_form_cost(params: Linear, X: np.ndarray, y: np.ndarray, *, block_rows: int = 2**16):
-    """``mse`` at ``params``, in float64 whatever the run's dtype: the cost to compare with.
-
-    Evaluated a block of rows at a time (a weighted mean of the blocks' costs), so
-    the data is never copied whole to the device.
-
-    Example:
-        >>> import numpy as np
-        >>> closed_form_cost(Linear(np.array([2.0]), np.float64(1.0)), np.arange(3.0), np.ones(3))
-        np.float64(6.666666666666667)
-    """
-    with jax.enable_x64(True):
-        params = jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), params)
-        cost = jax.jit(mse)
-        total = 0.0
-        for start in range(0, len(y), block_rows):
-            block = slice(start, start + block_rows)
-            rows = len(y[block])
-            total += rows * cost(params, np.asarray(X[block], np.float64), y[block])
-        return np.float64(total / len(y))
 
 
 def hessian(

@@ -1,6 +1,8 @@
 """``steepest check``: a hand-derived gradient against autodiff and finite differences.
 
-Exit codes: 0 the check passes, 1 it fails, 2 bad input.
+Exit codes: 0 the check passes, 1 it fails, 2 bad input, including a loss or
+gradient that raises: the one-line error names the stage that failed (the loss,
+the hand-derived gradient, autodiff or finite differences) and the exception.
 """
 
 from .options import (
@@ -65,6 +67,7 @@ def run(args, argv=None) -> int:
     import numpy as np
 
     from steepest import Linear, analytic, check_gradient, data, mse
+    from steepest._src.gradcheck import GradientCheckError
     from steepest._src.io import sources
 
     from .options import emit
@@ -89,10 +92,8 @@ def run(args, argv=None) -> int:
             num_points=args.points, key=args.seed,
             rtol=args.rtol, fd_rtol=args.fd_rtol, atol=args.atol,
         )  # fmt: skip
-    except Exception as error:  # the user's functions failed on these params and data
-        raise data.DataError(
-            f"evaluating the loss or gradient failed: {sources.describe_error(error)}"
-        ) from None
+    except GradientCheckError as error:  # the user's function raised: the message names it
+        raise data.DataError(str(error)) from None
     emit(args, report.to_dict(), argv)
     if not args.json:
         print(report)

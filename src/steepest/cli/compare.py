@@ -16,6 +16,7 @@ from .options import (
     add_run_arguments,
     emit,
     prepare,
+    stop_rule,
 )
 
 DEFAULT_OPTIMIZERS = ("gd", "momentum", "nesterov", "adam", "lbfgs")
@@ -62,7 +63,9 @@ def run(args, argv=None) -> int:
     exact_loss = float(theory.closed_form_cost(exact, dataset.X, dataset.y))
     rows, curves = [], {}
     for name in names:
-        result = fit(mse, start, X, y, optimizer=name, max_steps=args.steps, tol=args.tol)
+        result = fit(
+            mse, start, X, y, optimizer=name, max_steps=args.steps, tol=args.tol, rtol=args.rtol
+        )
         fitted = standardizer.to_original(result.params)
         rows.append(
             {
@@ -71,6 +74,7 @@ def run(args, argv=None) -> int:
                 "steps": result.num_steps,
                 "status": result.status.value,
                 "loss": result.loss,
+                "digits": None if result.certificate is None else result.certificate.digits,
                 "distance_to_closed_form": float(
                     np.linalg.norm(model.flat(fitted) - model.flat(exact))
                 ),
@@ -85,6 +89,7 @@ def run(args, argv=None) -> int:
     record = {
         "data": dataset.source,
         "tol": args.tol,
+        "rtol": args.rtol,
         "closed_form": records.params_to_dict(exact),
         "closed_form_loss": exact_loss,
         "runs": rows,
@@ -93,23 +98,25 @@ def run(args, argv=None) -> int:
         from steepest import plots  # matplotlib only for a run that draws
 
         plots.loss_curves(
-            curves, exact_loss, args.plot, title=f"{dataset.source}: tolerance {args.tol:g}"
+            curves, exact_loss, args.plot, title=f"{dataset.source}: {stop_rule(args)}"
         )
     code = EXIT_INTERRUPTED if interrupted else EXIT_OK
     emit(args, record, argv)
     if args.json:
         return code
-    table = Table(title=f"steepest compare: {dataset.source}, tol {args.tol:g}")
-    for column in ("optimizer", "lr", "steps", "status", "final cost", "|p - p*|", "seconds"):
-        table.add_column(column, justify="left" if column in ("optimizer", "status") else "right")
+    table = Table(title=f"steepest compare: {dataset.source}, {stop_rule(args)}")
+    columns = ("optimizer", "lr", "steps", "status", "certain digits", "|p - p*|", "seconds")
+    for column in columns:
+        left = column in ("optimizer", "status")
+        table.add_column(column, justify="left" if left else "right", no_wrap=left)
     for row in rows:
         table.add_row(
             row["optimizer"],
             f"{row['learning_rate']:.4g}",
             f"{row['steps']}",
             row["status"],
-            f"{row['loss']:.8g}",
-            f"{row['distance_to_closed_form']:.2e}",
+            "" if row["digits"] is None else f"{row['digits']}",
+            f"{row['distance_to_closed_form']:.1e}",
             f"{row['seconds']:.4f}",
         )
     console = Console()

@@ -1,11 +1,13 @@
 """``steepest fit``: fit a linear model by gradient descent and set it beside the closed form.
 
-Exit codes: 0 converged or ran its steps, 1 diverged, 2 bad input, 130 Ctrl-C.
+Exit codes: 0 converged, 1 diverged, 2 bad input, 3 stopped short of convergence
+(max_steps, stalled, imprecise), 130 Ctrl-C.
 """
 
 from .options import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_NOT_CONVERGED,
     EXIT_OK,
     add_data_arguments,
     add_output_arguments,
@@ -36,6 +38,11 @@ def add_parser(commands) -> None:
     )
     add_run_arguments(fit)
     fit.add_argument(
+        "--no-intercept",
+        action="store_true",
+        help="fit y ≈ X w, through the origin (features are then scaled, not centered)",
+    )
+    fit.add_argument(
         "--optimizer",
         default="gd",
         choices=names,
@@ -60,6 +67,7 @@ def run(args, argv=None) -> int:
     from steepest._src.io import records
 
     dataset, standardizer, X, y, start = prepare(args)
+    intercept = not args.no_intercept
     dtype = X.dtype
     if args.lr is not None:
         lr_source = "--lr"
@@ -78,13 +86,21 @@ def run(args, argv=None) -> int:
             learning_rate=args.lr,
             max_steps=args.steps,
             tol=args.tol,
+            rtol=args.rtol,
             on_chunk=bar.update,
             method=args.method,
         )
 
     fitted = standardizer.to_original(result.params)
-    exact = theory.closed_form(dataset.X, dataset.y)
+    solution = theory.least_squares(dataset.X, dataset.y, fit_intercept=intercept)
+    exact = solution.params
     exact_loss = float(theory.closed_form_cost(exact, dataset.X, dataset.y))
+    certificate = result.certificate
+    bounds = (
+        None
+        if certificate is None
+        else _as_params(certificate.bounds_of(standardizer.jacobian(intercept)), intercept)
+    )
     learning_rate = result.learning_rate
     message = result.message
     if result.status is Status.DIVERGED:
@@ -104,8 +120,22 @@ def run(args, argv=None) -> int:
         "message": message,
         "seconds": result.seconds,
         "compile_seconds": result.compile_seconds,
+        "certificate": None
+        if certificate is None
+        else {
+            "bounds": records.params_to_dict(bounds),
+            "distance": certificate.distance,
+            "relative": certificate.relative,
+            "digits": certificate.digits,
+            "condition_number": certificate.condition_number,
+        },
+        "warnings": list(result.warnings),
         "closed_form": records.params_to_dict(exact),
         "closed_form_loss": exact_loss,
+        "closed_form_error": solution.relative_error,
+        "closed_form_reliable": solution.reliable,
+        "closed_form_message": solution.message,
+        "intercept": intercept,
         "learning_rate": learning_rate,
         "learning_rate_source": lr_source,
         "optimizer": args.optimizer,
@@ -135,9 +165,24 @@ def run(args, argv=None) -> int:
         _print_table(record, result.steps_per_second)
         if args.plot:
             print(f"wrote {args.plot}")
-    return {Status.DIVERGED: EXIT_FAILED, Status.INTERRUPTED: EXIT_INTERRUPTED}.get(
-        result.status, EXIT_OK
-    )
+    return _exit_codes().get(result.status, EXIT_NOT_CONVERGED)
+
+
+def _as_params(flat, intercept: bool):
+    """Per-coefficient numbers, flattened ``[w..., b]``, as a ``Linear``."""
+    from steepest import Linear
+
+    return Linear(w=flat[:-1], b=flat[-1]) if intercept else Linear(w=flat)
+
+
+def _exit_codes() -> dict:
+    from steepest import Status
+
+    return {
+        Status.CONVERGED: EXIT_OK,
+        Status.DIVERGED: EXIT_FAILED,
+        Status.INTERRUPTED: EXIT_INTERRUPTED,
+    }
 
 
 def _print_table(record: dict, steps_per_second: float) -> None:
@@ -151,18 +196,32 @@ def _print_table(record: dict, steps_per_second: float) -> None:
         f"{source['y']} ~ {' + '.join(names)}"
     )
     params = Table(title=title, title_justify="left")
-    for column in ("parameter", "fitted", "closed form (lstsq)", "difference"):
+    certificate = record["certificate"]
+    columns = ["parameter", "fitted", "certain to ±", "closed form", "difference"]
+    if certificate is None:
+        columns.remove("certain to ±")
+    for column in columns:
         params.add_column(column, justify="left" if column == "parameter" else "right")
     labels = ["m" if len(names) == 1 else f"w[{j}]" for j in range(len(names))]
+    bounds = certificate["bounds"] if certificate else {"w": [None] * len(names), "b": None}
     rows = [
-        (f"{label} ({name})", fitted, exact)
-        for label, name, fitted, exact in zip(
-            labels, names, record["params"]["w"], record["closed_form"]["w"], strict=True
+        (f"{label} ({name})", fitted, bound, exact)
+        for label, name, fitted, bound, exact in zip(
+            labels,
+            names,
+            record["params"]["w"],
+            bounds["w"],
+            record["closed_form"]["w"],
+            strict=True,
         )
     ]
-    rows.append(("b (intercept)", record["params"]["b"], record["closed_form"]["b"]))
-    for label, fitted, exact in rows:
-        params.add_row(label, f"{fitted:.8g}", f"{exact:.8g}", f"{fitted - exact:+.2e}")
+    if record["intercept"]:
+        rows.append(
+            ("b (intercept)", record["params"]["b"], bounds["b"], record["closed_form"]["b"])
+        )
+    for label, fitted, bound, exact in rows:
+        certain = [] if certificate is None else [f"{bound:.1e}"]
+        params.add_row(label, f"{fitted:.8g}", *certain, f"{exact:.8g}", f"{fitted - exact:+.2e}")
 
     summary = Table(show_header=False, box=None, padding=(0, 2))
     summary.add_column(style="bold")
@@ -170,6 +229,7 @@ def _print_table(record: dict, steps_per_second: float) -> None:
     standardized = "standardized features" if record["standardized"] else "raw features"
     summary.add_row("final cost", f"{record['loss']:.8g}")
     summary.add_row("closed-form cost", f"{record['closed_form_loss']:.8g}")
+    summary.add_row("closed form", record["closed_form_message"])
     summary.add_row("steps", f"{record['steps']}")
     summary.add_row("status", record["message"])
     summary.add_row(
@@ -181,6 +241,9 @@ def _print_table(record: dict, steps_per_second: float) -> None:
         f"{record['seconds']:.4f} s ({steps_per_second:,.0f} steps/s), "
         f"plus {record['compile_seconds']:.2f} s to compile",
     )
+    for warning in record["warnings"]:
+        if warning not in record["message"]:
+            summary.add_row("warning", warning)
     console = Console()
     console.print(params)
     console.print(summary)

@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -180,11 +180,38 @@ def add_run_arguments(command) -> None:
         "--steps", type=step_count, default=10_000, help="most steps per run (default 1e4)"
     )
     command.add_argument(
+        "--rtol",
+        type=non_negative_float,
+        help="relative tolerance of the stop rule and the certificate's target: the params "
+        "within rtol of the exact minimizer, relative to their size (default 1e-5 in float32, "
+        "1e-10 with --x64)",
+    )
+    command.add_argument(
         "--tol",
         type=non_negative_float,
-        default=1e-5,
-        help="stop when the gradient norm is at most this (default 1e-5)",
+        help="also stop when the gradient norm is at most this (an absolute rule; "
+        "given alone, the only rule)",
     )
+
+
+def stop_rule(args) -> str:
+    """The stop rule of ``--tol``/``--rtol`` in words, for titles.
+
+    Example:
+        >>> from argparse import Namespace
+        >>> stop_rule(Namespace(tol=None, rtol=None, x64=False))
+        'rtol 1e-05'
+        >>> stop_rule(Namespace(tol=1e-3, rtol=None, x64=False))
+        'tol 0.001'
+    """
+    from steepest._src.stopping import default_rtol
+
+    rtol = args.rtol
+    if args.tol is None and rtol is None:
+        rtol = default_rtol("float64" if args.x64 else "float32")
+    parts = [f"{name} {value:g}" for name, value in (("rtol", rtol), ("tol", args.tol))
+             if value is not None]  # fmt: skip
+    return " or ".join(parts)
 
 
 def add_output_arguments(command, *, plot: str | None, plot_required: bool = False) -> None:
@@ -244,8 +271,9 @@ def prepare(args):
 
     dataset = load_dataset(args)
     dtype = jnp.float64 if args.x64 else jnp.float32
+    intercept = not getattr(args, "no_intercept", False)
     standardizer = (
-        data.Standardizer.of(dataset.X)
+        data.Standardizer.of(dataset.X, center=intercept)
         if args.standardize
         else data.Standardizer.identity(dataset.X.shape[1])
     )
@@ -253,4 +281,4 @@ def prepare(args):
     # placed one at a time, so that one host copy at most is alive at once.
     [X] = data.to_device(standardizer.transform(dataset.X, dtype), dtype=dtype)
     [y] = data.to_device(dataset.y, dtype=dtype)
-    return dataset, standardizer, X, y, Linear.zeros(dataset.X.shape[1], dtype)
+    return dataset, standardizer, X, y, Linear.zeros(dataset.X.shape[1], dtype, intercept=intercept)

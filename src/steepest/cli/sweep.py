@@ -80,7 +80,7 @@ def run(args, argv=None) -> int:
         ]  # fmt: skip
     result = run_sweep(
         mse, start, X, y, learning_rates=rates, starts=starts, optimizer=args.optimizer,
-        max_steps=args.steps, tol=args.tol,
+        max_steps=args.steps, tol=args.tol, rtol=args.rtol,
     )  # fmt: skip
     interrupted = any(run.status is Status.INTERRUPTED for run in result.results)
     threshold = result.divergence_threshold()
@@ -89,7 +89,7 @@ def run(args, argv=None) -> int:
     if bracket is not None:  # narrow it: a second sweep inside, same shapes, no compile
         refined = run_sweep(
             mse, start, X, y, learning_rates=np.geomspace(*bracket, args.num), starts=starts,
-            optimizer=args.optimizer, max_steps=args.steps, tol=args.tol,
+            optimizer=args.optimizer, max_steps=args.steps, tol=args.tol, rtol=args.rtol,
         )  # fmt: skip
         interrupted = any(run.status is Status.INTERRUPTED for run in refined.results)
         threshold = None if interrupted else (refined.divergence_threshold() or threshold)

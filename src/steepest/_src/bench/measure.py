@@ -183,7 +183,8 @@ def problem_data(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
 
 
 def prepare_fit(X, y, learning_rate, device, method="loop"):
-    """``steepest.fit`` with ``tol=0``, so that it takes exactly ``steps`` steps."""
+    """``steepest.fit`` with ``tol=0`` and no stall rule, so that it takes exactly ``steps``
+    steps, as the peers do."""
     X, y = jax.device_put((X, y), device)
 
     def run(steps: int):
@@ -197,6 +198,8 @@ def prepare_fit(X, y, learning_rate, device, method="loop"):
             max_steps=steps,
             tol=0.0,
             method=method,
+            stall_patience=None,
+            certificate=False,  # timed as the peers run: the iterations alone
         )
         params = jax.block_until_ready(result.params)
         wall = time.perf_counter() - started
@@ -216,7 +219,14 @@ def prepare_sweep(X, y, learning_rate, device, count):
 
     def run(steps: int):
         result = sweep(
-            mse, Linear.zeros(X.shape[1]), X, y, learning_rates=rates, max_steps=steps, tol=0
+            mse,
+            Linear.zeros(X.shape[1]),
+            X,
+            y,
+            learning_rates=rates,
+            max_steps=steps,
+            tol=0,
+            stall_patience=None,
         )
         return flat(result.results[-1].params), result.seconds
 

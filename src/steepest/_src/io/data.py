@@ -449,7 +449,9 @@ class Standardizer:
 
     ``z = (x - mean) / scale``, with ``scale`` the column's standard deviation
     (1 for a constant column, which is only centered). A model ``z @ v + c``
-    equals ``x @ w + b`` with ``w = v / scale`` and ``b = c - mean @ w``.
+    equals ``x @ w + b`` with ``w = v / scale`` and ``b = c - mean @ w``. For a
+    model without intercept, ``center=False``: ``mean`` is 0 and ``scale`` the
+    column's root mean square, so that ``z @ v`` equals ``x @ (v / scale)``.
 
     Example:
         >>> import numpy as np
@@ -465,10 +467,17 @@ class Standardizer:
     scale: np.ndarray
 
     @classmethod
-    def of(cls, X: np.ndarray, *, block_rows: int = BLOCK_ROWS) -> "Standardizer":
-        """The mean and standard deviation of each column, a block of rows at a time
-        (so no temporary the size of X)."""
-        mean = X.mean(axis=0)
+    def of(
+        cls, X: np.ndarray, *, center: bool = True, block_rows: int = BLOCK_ROWS
+    ) -> "Standardizer":
+        """The mean and standard deviation of each column (``center=False``: 0 and the
+        root mean square), a block of rows at a time (so no temporary the size of X).
+
+        Example:
+            >>> Standardizer.of(np.array([[1.0], [3.0]]), center=False).scale.tolist()
+            [2.23606797749979]
+        """
+        mean = X.mean(axis=0) if center else np.zeros(X.shape[1])
         squares = np.zeros(X.shape[1])
         for start in range(0, len(X), block_rows):
             squares += np.square(X[start : start + block_rows] - mean).sum(axis=0)
@@ -502,8 +511,29 @@ class Standardizer:
         return standardized
 
     def to_original(self, params: Linear) -> Linear:
+        """The coefficients of the same model on the original features, in float64."""
         w = np.asarray(params.w, np.float64) / self.scale
+        if params.b is None:
+            return Linear(w=w)
         return Linear(w=w, b=np.float64(params.b) - self.mean @ w)
+
+    def jacobian(self, intercept: bool = True) -> np.ndarray:
+        """``J`` with ``flat(to_original(p)) = J flat(p)`` (+ a constant), flattened
+        ``[w..., b]``: how a bound on the standardized params maps to the original ones.
+
+        Example:
+            >>> Standardizer(mean=np.array([1.0]), scale=np.array([2.0])).jacobian().tolist()
+            [[0.5, 0.0], [-0.5, 1.0]]
+        """
+        to_w = np.diag(1.0 / self.scale)
+        if not intercept:
+            return to_w
+        width = len(self.scale)
+        jacobian = np.zeros((width + 1, width + 1))
+        jacobian[:width, :width] = to_w
+        jacobian[width, :width] = -self.mean / self.scale
+        jacobian[width, width] = 1.0
+        return jacobian
 
 
 def to_device(*arrays: np.ndarray, dtype=jnp.float32) -> tuple[jax.Array, ...]:

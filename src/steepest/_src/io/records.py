@@ -16,14 +16,17 @@ from ..model import Linear
 
 
 def params_to_dict(params: Linear) -> dict:
-    """``{"w": [...], "b": ...}`` as plain floats.
+    """``{"w": [...], "b": ...}`` as plain floats (``b`` None for a model without intercept).
 
     Example:
         >>> import numpy as np
         >>> params_to_dict(Linear(np.array([1.5]), np.float64(2.0)))
         {'w': [1.5], 'b': 2.0}
+        >>> params_to_dict(Linear(np.array([1.5])))
+        {'w': [1.5], 'b': None}
     """
-    return {"w": [float(v) for v in np.ravel(params.w)], "b": float(params.b)}
+    b = None if params.b is None else float(params.b)
+    return {"w": [float(v) for v in np.ravel(params.w)], "b": b}
 
 
 def _finite_or_none(value):

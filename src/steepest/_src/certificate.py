@@ -1,0 +1,251 @@
+"""The certificate of a fit: how far its params can be from the exact minimizer.
+
+For a cost exactly quadratic in its params (the mean squared error of a linear
+model, ridge: whatever ``fit(..., method="quadratic")`` accepts), with Hessian
+``H`` and minimizer ``p*``, the gradient is ``g(p) = H (p - p*)``, so
+
+.. math::
+
+    p - p^* = H^{-1} g(p), \\qquad
+    \\|p - p^*\\| \\le \\frac{\\|g\\|}{\\mu}, \\qquad
+    |p_i - p^*_i| \\le \\|(H^{-1})_{i,:}\\| \\, \\|g\\|,
+
+with :math:`\\mu` the smallest eigenvalue of ``H``. ``H`` comes from autodiff
+and ``g`` is evaluated at the final params, both in float64 whatever the run's
+dtype. To ``||g||`` is added an estimate of its own rounding error,
+``ROUNDING_FACTOR * eps * (L ||p|| + sqrt(2 L f(0)) + sqrt(2 L |f(p)|))``
+(``L`` the largest eigenvalue): for the mean squared error, the terms of
+``g = (2/N) X~^T (X~ p - y)`` are bounded by these three (the fitted part, the
+target and the residual, by Cauchy-Schwarz), and each is summed with a relative
+error of about ``eps`` per level of a pairwise sum.
+"""
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable, Collection
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from . import blocks, theory
+
+# The rounding estimate's margin over eps (about the depth of a pairwise sum of 1e7 terms).
+ROUNDING_FACTOR = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class QuadraticCost:
+    """The Hessian of a quadratic cost, in float64, and what certificates take from it.
+
+    Attributes:
+        eigenvalues: of the Hessian, ascending.
+        eigenvectors: the matching columns.
+        value_at_zero: the cost at ``p = 0`` (for the rounding estimate).
+    """
+
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray
+    value_at_zero: float
+
+    @property
+    def L(self) -> float:
+        return float(self.eigenvalues[-1])
+
+    @property
+    def mu(self) -> float:
+        return float(self.eigenvalues[0])
+
+    @property
+    def condition_number(self) -> float:
+        """``L / mu``; infinite when the Hessian is singular (``mu <= 0``)."""
+        return self.L / self.mu if self.mu > 0 else math.inf
+
+
+def quadratic_cost(
+    loss: Callable, params, *data, tags: Collection = frozenset(), block_rows=None
+) -> QuadraticCost | None:
+    """The float64 Hessian of ``loss`` when it is exactly quadratic in ``params``, else None.
+
+    Quadratic means: from ``H``, the value ``f`` and gradient ``g`` at ``params``,
+    the model ``f + g.s + s.H s / 2`` and its gradient ``g + H s`` match the loss at
+    ``params + s``, one unit away in every coordinate, up to float64 rounding.
+    None too above ``theory.MAX_DENSE_HESSIAN`` parameters: no dense Hessian is formed.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from steepest import Linear, mse
+        >>> X = jnp.array([-1.0, 1.0]); y = jnp.array([0.0, 2.0])
+        >>> cost = quadratic_cost(mse, Linear(jnp.zeros(1), jnp.array(0.0)), X, y)
+        >>> cost.eigenvalues.tolist(), cost.condition_number, cost.value_at_zero
+        ([2.0, 2.0], 1.0, 2.0)
+        >>> quadratic_cost(lambda p, x: jnp.sum(jnp.cosh(p * x)), jnp.zeros(2), jnp.ones(2)) is None
+        True
+    """
+    if sum(np.size(leaf) for leaf in jax.tree.leaves(params)) > theory.MAX_DENSE_HESSIAN:
+        return None
+    block_rows = blocks.resolve_block_rows(block_rows, loss, data, tags)
+    with jax.enable_x64(True):
+        params = _float64(params)
+        hessian = theory.hessian(loss, params, *data, tags=tags, block_rows=block_rows)
+        center, unravel = ravel_pytree(params)
+        center = np.asarray(center, np.float64)
+        step = np.ones_like(center)
+        value, gradient = value_and_grad64(loss, params, *data, block_rows=block_rows)
+        there = unravel(jnp.asarray(center + step))
+        value_there, gradient_there = value_and_grad64(loss, there, *data, block_rows=block_rows)
+    curved = hessian @ step
+    eps = np.finfo(np.float64).eps
+    predicted = value + gradient @ step + 0.5 * step @ curved
+    value_scale = abs(value) + abs(value_there) + abs(gradient @ step) + abs(step @ curved) + 1
+    gradient_scale = np.max(np.abs(gradient) + np.abs(gradient_there) + np.abs(curved)) + 1
+    quadratic = (
+        np.all(np.isfinite(hessian))
+        and abs(predicted - value_there) <= 1e3 * eps * value_scale
+        and np.max(np.abs(gradient_there - gradient - curved)) <= 1e3 * eps * gradient_scale
+    )
+    if not quadratic:
+        return None
+    eigenvalues, eigenvectors = np.linalg.eigh(hessian)
+    value_at_zero = value - gradient @ center + 0.5 * center @ hessian @ center
+    return QuadraticCost(eigenvalues, eigenvectors, float(value_at_zero))
+
+
+@dataclasses.dataclass(frozen=True)
+class Certificate:
+    """How far a fit's params can be from the exact minimizer (the module's formulas).
+
+    Attributes:
+        condition_number: ``L / mu`` of the Hessian.
+        gradient_norm: ``||g||`` at the params, in float64.
+        rounding: the estimated rounding error of ``gradient_norm``.
+        distance: the bound on ``||p - p*||``: ``(gradient_norm + rounding) / mu``.
+        relative: ``distance / ||p||``.
+        bounds: the bound on ``|p_i - p*_i|`` of each parameter, a pytree like the params.
+    """
+
+    condition_number: float
+    gradient_norm: float
+    rounding: float
+    distance: float
+    relative: float
+    bounds: Any
+    scaled_eigenvectors: np.ndarray = dataclasses.field(repr=False)  # V diag(1 / lambda)
+
+    @property
+    def digits(self) -> int:
+        """The digits the bound guarantees: ``floor(-log10(relative))``, at least 0."""
+        if self.relative == 0:
+            return 16
+        if not 0 < self.relative < 1:  # NaN, infinite (params of norm 0), or 1 and above
+            return 0
+        return math.floor(-math.log10(self.relative))
+
+    def bounds_of(self, jacobian: np.ndarray) -> np.ndarray:
+        """Bounds on ``|q_i - q*_i|`` for other coordinates ``q = J p + c`` of the params
+        (flattened as ``ravel_pytree``): ``||(J H^{-1})_{i,:}|| (||g|| + rounding)``.
+
+        Example:
+            >>> cost = QuadraticCost(np.array([1.0, 4.0]), np.eye(2), 0.0)
+            >>> c = certify(cost, np.array([1.0, 1.0]), value=0.0, gradient=np.array([0.1, 0.0]))
+            >>> c.bounds_of(np.diag([1.0, 10.0])).round(3).tolist()  # the 2nd scaled by 10
+            [0.1, 0.25]
+        """
+        mapped = np.asarray(jacobian, np.float64) @ self.scaled_eigenvectors
+        return np.linalg.norm(mapped, axis=1) * (self.gradient_norm + self.rounding)
+
+    def sentence(self) -> str:
+        """The certificate in words.
+
+        Example:
+            >>> cost = QuadraticCost(np.array([1.0, 4.0]), np.eye(2), 0.0)
+            >>> p, g = np.array([1.0, 0.0]), np.array([1e-7, 0.0])
+            >>> certify(cost, p, value=0.0, gradient=g).sentence()[:44]
+            'coefficients certain to about 6 digits (dist'
+        """
+        digits = self.digits
+        certain = (
+            "no digit of the coefficients is certain"
+            if digits == 0
+            else f"coefficients certain to about {digits} digit{'s' if digits > 1 else ''}"
+        )
+        return (
+            f"{certain} (distance to the minimizer <= {self.distance:.2g}, "
+            f"condition number {self.condition_number:.3g})"
+        )
+
+
+def certify(cost: QuadraticCost, flat_params, *, value: float, gradient, unravel=None):
+    """The certificate at params ``flat_params`` (flattened), from the float64 cost
+    ``value`` and ``gradient`` there; None when the Hessian is singular.
+
+    ``unravel`` gives ``bounds`` the params' structure (else a flat array).
+
+    Example:
+        >>> cost = QuadraticCost(np.array([2.0]), np.eye(1), 1.0)  # f(p) = (p - 1)**2 ...
+        >>> c = certify(cost, np.array([0.999]), value=1e-6, gradient=np.array([-0.002]))
+        >>> round(c.distance, 6), c.digits  # ... |p - p*| = 0.002 / 2
+        (0.001, 2)
+    """
+    if not cost.mu > 0:
+        return None
+    flat_params = np.asarray(flat_params, np.float64)
+    gradient_norm = float(np.linalg.norm(gradient))
+    params_norm = float(np.linalg.norm(flat_params))
+    eps = float(np.finfo(np.float64).eps)
+    rounding = (
+        ROUNDING_FACTOR
+        * eps
+        * (
+            cost.L * params_norm
+            + math.sqrt(2 * cost.L * max(cost.value_at_zero, 0.0))
+            + math.sqrt(2 * cost.L * abs(value))
+        )
+    )
+    distance = (gradient_norm + rounding) / cost.mu
+    scaled = cost.eigenvectors / cost.eigenvalues
+    bounds = np.linalg.norm(scaled, axis=1) * (gradient_norm + rounding)
+    return Certificate(
+        condition_number=cost.condition_number,
+        gradient_norm=gradient_norm,
+        rounding=rounding,
+        distance=distance,
+        relative=distance / params_norm if params_norm > 0 else math.inf,
+        bounds=bounds if unravel is None else unravel(bounds),
+        scaled_eigenvectors=scaled,
+    )
+
+
+def value_and_grad64(loss: Callable, params, *data, block_rows: int | None = None):
+    """The cost and its flattened gradient at ``params``, evaluated in float64
+    (``params`` cast up; float32 data promote inside the loss), a block of rows at a
+    time when ``block_rows`` is set. Returns NumPy float64.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from steepest import Linear, mse
+        >>> value, grad = value_and_grad64(mse, Linear.zeros(1), jnp.ones(2), jnp.ones(2))
+        >>> float(value), grad.tolist(), grad.dtype
+        (1.0, [-2.0, -2.0], dtype('float64'))
+    """
+    with jax.enable_x64(True):
+        value, grad = _compiled_value_and_grad(loss, block_rows)(_float64(params), *data)
+        return np.float64(value), np.asarray(ravel_pytree(grad)[0], np.float64)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_value_and_grad(loss: Callable, block_rows: int | None):
+    return jax.jit(blocks.value_and_grad(loss, block_rows))
+
+
+def _float64(tree):
+    """``tree`` with every floating leaf as a float64 jax array (call under x64)."""
+
+    def cast(leaf):
+        leaf = jnp.asarray(leaf)
+        return leaf.astype(jnp.float64) if jnp.issubdtype(leaf.dtype, jnp.floating) else leaf
+
+    return jax.tree.map(cast, tree)

@@ -1,0 +1,211 @@
+"""The certificate and the honest statuses, on ill-conditioned designs with exact answers.
+
+The reference is the exact least-squares minimizer of the very floats the loop
+was given (``exact.exact_least_squares``, in rational arithmetic), so a bound
+that fails here is a wrong bound, not a rounding artefact of the reference.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from exact import exact_least_squares
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from problems import regression_problem
+
+import steepest
+from steepest import Linear, Status, fit, mse
+
+ROWS = 40
+
+
+def standardized(X: np.ndarray) -> np.ndarray:
+    return (X - X.mean(axis=0)) / X.std(axis=0)
+
+
+def polynomial(degree: int) -> tuple[np.ndarray, np.ndarray]:
+    """Powers x, x^2, ..., x^degree of x on [0, 1], standardized; y a smooth curve plus noise."""
+    x = np.linspace(0.0, 1.0, ROWS)
+    noise = 0.01 * np.random.default_rng(degree).standard_normal(ROWS)
+    return standardized(np.column_stack([x**k for k in range(1, degree + 1)])), np.sin(
+        3 * x
+    ) + noise
+
+
+def near_collinear() -> tuple[np.ndarray, np.ndarray]:
+    """Four features, two of them equal up to 1e-4 of their size."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((ROWS, 4))
+    X[:, 1] = X[:, 0] + 1e-4 * rng.standard_normal(ROWS)
+    return standardized(X), X @ [1.0, -2.0, 0.5, 0.3] + 0.1 * rng.standard_normal(ROWS)
+
+
+def tiny_target() -> tuple[np.ndarray, np.ndarray]:
+    """x about 1e6 with a small spread, y about 0.1: the absolute tol of old said 'converged'
+    with one or two correct digits here."""
+    rng = np.random.default_rng(2)
+    x = 1e6 + rng.uniform(0, 1e3, (ROWS, 4))
+    y = 0.1 + 1e-5 * (x - 1e6) @ [1.0, 0.5, -0.2, 0.1] + 1e-3 * rng.standard_normal(ROWS)
+    return standardized(x), y
+
+
+DESIGNS = {
+    "polynomial degree 4": lambda: polynomial(4),
+    "polynomial degree 10": lambda: polynomial(10),
+    "near-collinear": near_collinear,
+    "tiny target": tiny_target,
+}
+
+
+def flat(params) -> np.ndarray:
+    return np.concatenate(
+        [np.ravel(np.asarray(leaf, np.float64)) for leaf in jax.tree.leaves(params)]
+    )
+
+
+def assert_certificate_holds(result, exact: np.ndarray) -> None:
+    """The bound is a bound; converged means the coefficients are within rtol."""
+    certificate = result.certificate
+    assert certificate is not None
+    error = flat(result.params) - exact
+    assert np.linalg.norm(error) <= certificate.distance, result.message
+    assert np.all(np.abs(error) <= flat(certificate.bounds)), result.message
+    if result.status is Status.CONVERGED:
+        target = steepest.default_rtol(result.losses.dtype)
+        assert np.linalg.norm(error) <= target * np.linalg.norm(exact), result.message
+        assert "certain to about" in result.message
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+@pytest.mark.parametrize("optimizer", ["gd", "lbfgs"])
+def test_no_converged_run_is_further_from_the_exact_answer_than_its_certificate(
+    design, dtype, optimizer, x64
+):
+    X, y = (np.asarray(a, dtype) for a in DESIGNS[design]())
+    exact = exact_least_squares(X, y)
+    result = fit(
+        mse, Linear.zeros(X.shape[1], dtype), jnp.asarray(X), jnp.asarray(y),
+        optimizer=optimizer, max_steps=3000,
+    )  # fmt: skip
+    assert_certificate_holds(result, exact)
+    undetermined = result.certificate.condition_number > 1 / np.finfo(dtype).eps
+    assert undetermined == any("do not determine" in w for w in result.warnings)
+    if undetermined:
+        assert result.status is not Status.CONVERGED
+        assert "do not determine the coefficients" in result.message
+
+
+def test_the_old_absolute_rule_said_converged_where_the_certificate_says_no():
+    """The degree-10 design in float64: an absolute tol of 1e-5 holds long before any digit
+    is right; the certificate says so, and the status is not converged."""
+    with jax.enable_x64(True):
+        X, y = (jnp.asarray(a) for a in polynomial(10))
+        result = fit(mse, Linear.zeros(10, jnp.float64), X, y, optimizer="lbfgs", tol=1e-5,
+                     rtol=1e-10, max_steps=3000)  # fmt: skip
+    exact = exact_least_squares(np.asarray(X), np.asarray(y))
+    assert result.status is Status.IMPRECISE, result.message
+    assert "imprecise after" in result.message and "short of rtol 1e-10" in result.message
+    assert np.linalg.norm(flat(result.params) - exact) > 1e-3 * np.linalg.norm(exact)
+    assert_certificate_holds(result, exact)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    correlation_gap=st.floats(1e-6, 1.0),
+    target_scale=st.floats(1e-3, 1e3),
+    seed=st.integers(0, 2**16),
+)
+def test_the_certificate_bounds_the_error_on_random_designs(correlation_gap, target_scale, seed):
+    """Same shapes and dtype every example: one compilation for all of them."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((30, 3))
+    X[:, 2] = X[:, 1] + correlation_gap * rng.standard_normal(30)
+    X = standardized(X).astype(np.float32)
+    y = (target_scale * (X @ [0.5, -1.0, 2.0] + 0.3 + 0.1 * rng.standard_normal(30))).astype(
+        np.float32
+    )
+    result = fit(mse, Linear.zeros(3), jnp.asarray(X), jnp.asarray(y), max_steps=2000)
+    assert_certificate_holds(result, exact_least_squares(X, y))
+
+
+def test_every_status_says_why_in_words():
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(0, 50, 2))
+    converged = fit(mse, Linear.zeros(2), X, y)
+    assert converged.status is Status.CONVERGED
+    assert converged.message.startswith("converged after")
+    assert f"certain to about {converged.certificate.digits} digits" in converged.message
+    assert converged.certificate.digits >= 5
+
+    short = fit(mse, Linear.zeros(2), X, y, max_steps=3)
+    assert short.status is Status.MAX_STEPS
+    assert short.message.startswith("stopped at max_steps=3") and "certain" in short.message
+
+    # The absolute rule holds early; the certificate falls short of the target asked for.
+    loose = fit(mse, Linear.zeros(2), X, y, tol=0.5, rtol=1e-6)
+    assert loose.status is Status.IMPRECISE
+    assert "the stop rule held in float32" in loose.message
+    assert "run in float64" in loose.message
+
+    # tol alone: the absolute rule decides, and the certificate is reported beside it.
+    absolute = fit(mse, Linear.zeros(2), X, y, tol=0.5)
+    assert absolute.status is Status.CONVERGED
+    assert "<= tol 0.5" in absolute.message and "certain" in absolute.message
+
+    diverged = fit(mse, Linear.zeros(2), X, y, learning_rate=10.0)
+    assert diverged.status is Status.DIVERGED and "Lower the learning rate" in diverged.message
+
+
+def test_a_stall_in_float32_points_to_float64_and_in_float64_to_the_conditioning():
+    data = steepest.data.builtin()  # raw radio spend, 0 to 50: a condition number of 4e3
+    X, y = steepest.data.to_device(data.X, data.y)
+    stuck = fit(mse, Linear.zeros(1), X, y, optimizer="lbfgs", tol=0, max_steps=20_000)
+    assert stuck.status is Status.STALLED and stuck.num_steps < 200, stuck.message
+    assert "changed no parameter" in stuck.message and "float64 (x64)" in stuck.message
+    with jax.enable_x64(True):
+        X, y = (jnp.asarray(a) for a in (data.X, data.y))
+        stuck = fit(mse, Linear.zeros(1, jnp.float64), X, y, optimizer="lbfgs", tol=0,
+                    max_steps=20_000)  # fmt: skip
+    assert stuck.status is Status.STALLED and stuck.num_steps < 200, stuck.message
+    assert "even in float64" in stuck.message and "closed form" in stuck.message
+    assert "condition number 4.02e+03" in stuck.message
+
+
+def test_a_stall_needs_the_optimizer_state_fixed_too_or_patience():
+    """Momentum keeps a velocity: one update that moves nothing is no stall by itself."""
+    assert steepest.has_stalled(jnp.int32(1), jnp.bool_(True), steepest.STALL_PATIENCE)
+    assert not steepest.has_stalled(jnp.int32(1), jnp.bool_(False), steepest.STALL_PATIENCE)
+    assert steepest.has_stalled(
+        jnp.int32(steepest.STALL_PATIENCE), jnp.bool_(False), steepest.STALL_PATIENCE
+    )
+    assert not steepest.has_stalled(jnp.int32(0), jnp.bool_(True), steepest.STALL_PATIENCE)
+
+
+def test_float64_inputs_with_x64_off_are_named():
+    X, y = regression_problem(1, 30, 2)  # NumPy float64
+    result = fit(mse, Linear.zeros(2), X, y, max_steps=10)
+    assert result.losses.dtype == np.float32
+    assert any(w.startswith("X, y are float64 but x64 is off") for w in result.warnings)
+    quiet = fit(mse, Linear.zeros(2), X.astype(np.float32), y.astype(np.float32), max_steps=10)
+    assert quiet.warnings == ()
+
+
+def test_the_reported_cost_is_the_loss_in_float64_whatever_the_method():
+    X, y = (np.asarray(a, np.float32) for a in regression_problem(3, 60, 2, noise=1e-3))
+    for method in ("loop", "quadratic"):
+        result = fit(mse, Linear.zeros(2), jnp.asarray(X), jnp.asarray(y), method=method)
+        w, b = (np.asarray(leaf, np.float64) for leaf in result.params)
+        residual = X.astype(np.float64) @ w + b - y
+        assert result.loss == pytest.approx(np.mean(residual**2), rel=1e-13)
+
+
+def test_a_model_without_intercept_is_fitted_through_the_origin():
+    X, y = regression_problem(4, 80, 2)
+    expected = np.linalg.lstsq(X, y, rcond=None)[0]
+    start = Linear(jnp.zeros(2))
+    result = fit(mse, start, jnp.asarray(X, jnp.float32), jnp.asarray(y, jnp.float32))
+    assert result.params.b is None and result.status is Status.CONVERGED
+    np.testing.assert_allclose(result.params.w, expected, rtol=1e-4)
+    exact = exact_least_squares(X.astype(np.float32), y.astype(np.float32), intercept=False)
+    assert_certificate_holds(result, exact)

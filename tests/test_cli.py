@@ -267,6 +267,9 @@ RUNS: dict[str, Spec] = {
     "adam": Spec(["--optimizer", "adam", "--lr", "0.1", "--steps", "1e5", "--json"]),
     "seed-1": Spec(["--seed", "1", "--json"]),
     "lbfgs": Spec(["--optimizer", "lbfgs", "--no-standardize", "--json"]),
+    "no-intercept": Spec(["--x", "TV", "radio", "newspaper", "--no-intercept", "--json"]),
+    "stalled": Spec(["--no-standardize", "--steps", "300000", "--json"]),
+    "imprecise": Spec(["--tol", "1", "--rtol", "1e-6", "--x", "TV", "radio", "--json"]),
     **{f"bad-{name}": spec for name, spec, _ in BAD_INPUTS},
 }
 
@@ -471,6 +474,38 @@ def test_seed_selects_the_builtin_data(runs):
     assert record["data"]["source"] == "built-in (seed 1)"
     np.testing.assert_allclose(flat(record["closed_form"]), least_squares(data.X, data.y))
     assert flat(record["closed_form"])[0] != flat(runs["json-float32"].record()["closed_form"])[0]
+
+
+def test_no_intercept_fits_through_the_origin(runs):
+    run = runs["no-intercept"]
+    assert_clean_exit(run, 0)
+    record = run.record()
+    assert record["status"] == "converged" and record["intercept"] is False, record
+    assert record["params"]["b"] is None and record["closed_form"]["b"] is None
+    data = steepest.data.builtin(x=("TV", "radio", "newspaper"))
+    expected = np.linalg.lstsq(data.X, data.y, rcond=None)[0]
+    np.testing.assert_allclose(record["closed_form"]["w"], expected, rtol=1e-9)
+    np.testing.assert_allclose(record["params"]["w"], expected, rtol=1e-3, atol=1e-4)
+    error = np.abs(np.array(record["params"]["w"]) - expected)
+    assert np.all(error <= 1.01 * np.array(record["certificate"]["bounds"]["w"])), record
+
+
+def test_a_stalled_run_exits_3_and_points_to_x64(runs):
+    """Raw features in float32: the steps for b fall below the spacing of numbers near 5."""
+    run = runs["stalled"]
+    assert_clean_exit(run, 3)
+    record = run.record()
+    assert record["status"] == "stalled" and record["steps"] < 300_000, record
+    assert "--x64" in record["message"], record["message"]
+
+
+def test_a_loose_absolute_tol_short_of_rtol_is_imprecise_and_exits_3(runs):
+    run = runs["imprecise"]
+    assert_clean_exit(run, 3)
+    record = run.record()
+    assert record["status"] == "imprecise", record
+    assert "short of rtol 1e-06" in record["message"]
+    assert record["certificate"]["relative"] > 1e-6
 
 
 # ---------------------------------------------------------------- 5. divergence

@@ -72,6 +72,7 @@ def test_several_starts_run_side_by_side_and_equal_separate_fits(x64):
         alone = fit(mse, starts[index], X, y, learning_rate=rate, max_steps=2000)
         assert (run.status, run.num_steps) == (alone.status, alone.num_steps)
         np.testing.assert_allclose(run.params.w, alone.params.w, rtol=1e-12, atol=1e-12)
+        assert run.loss == pytest.approx(alone.loss, rel=1e-9)  # both the loss in float64
     assert result.divergence_bracket() == (0.3, 2.0)
 
 

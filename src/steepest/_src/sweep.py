@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import blocks
-from .certificate import quadratic_cost
+from .certificate import quadratic_cost, value_and_grad64
 from .driver import Progress, drive
 from .engine import Engine, check_settings, equations_of, history_stride, unroll_for
 from .fit import FitResult
@@ -169,12 +169,23 @@ def sweep(
     driven = drive(engine.run_batched, stacked, data, max_steps, on_chunk)
     state = jax.device_get(driven.state)  # one transfer; each run is then sliced on the host
     results = tuple(
-        FitResult.from_state(
-            jax.tree.map(lambda leaf, i=i: leaf[i], state),
-            learning_rate=float(rate),
-            seconds=driven.seconds,
-            compile_seconds=driven.compile_seconds,
+        _in_float64(
+            FitResult.from_state(
+                jax.tree.map(lambda leaf, i=i: leaf[i], state),
+                learning_rate=float(rate),
+                seconds=driven.seconds,
+                compile_seconds=driven.compile_seconds,
+            ),
+            loss,
+            data,
+            engine.block_rows,
         )
         for i, rate in enumerate(run_rates)
     )
     return SweepResult(run_rates, run_starts, results, driven.seconds, driven.compile_seconds)
+
+
+def _in_float64(result: FitResult, loss, data, block_rows) -> FitResult:
+    """``result`` with its cost the loss at its params evaluated in float64, as ``fit``'s."""
+    value, _ = value_and_grad64(loss, result.params, *data, block_rows=block_rows)
+    return dataclasses.replace(result, loss=float(value))

@@ -102,7 +102,7 @@ def run(args, argv=None) -> int:
         else _as_params(certificate.bounds_of(standardizer.jacobian(intercept)), intercept)
     )
     learning_rate = result.learning_rate
-    message = result.message
+    message = result.message.replace("float64 (x64)", "float64 (--x64)")
     if result.status is Status.DIVERGED:
         critical = (
             2 * learning_rate

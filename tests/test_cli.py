@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_runs import Run, Runs
+from exact import exact_least_squares
 
 import steepest
 
@@ -110,6 +111,12 @@ def _two_features(seed: int = 20240601, rows: int = 40):
 
 
 TWO = _two_features()
+# A target far from zero with a small slope: rounded to float32 uncentered, y keeps no trace of x.
+_X_OFFSET = np.random.default_rng(7).uniform(0, 10, 60)
+OFFSET = {
+    "x": _X_OFFSET,
+    "y": 1e6 + 0.01 * _X_OFFSET + 0.001 * np.random.default_rng(8).standard_normal(60),
+}
 
 
 def _csv_text(columns: dict[str, np.ndarray]) -> str:
@@ -267,7 +274,10 @@ RUNS: dict[str, Spec] = {
     "adam": Spec(["--optimizer", "adam", "--lr", "0.1", "--steps", "1e5", "--json"]),
     "seed-1": Spec(["--seed", "1", "--json"]),
     "lbfgs": Spec(["--optimizer", "lbfgs", "--no-standardize", "--json"]),
-    "no-intercept": Spec(["--x", "TV", "radio", "newspaper", "--no-intercept", "--json"]),
+    "no-intercept": Spec(["--x", "TV", "radio", "newspaper", "--no-intercept", "--json", "--x64"]),
+    "offset-target": Spec(
+        ["--data", "offset.csv", "--json"], {"offset.csv": _write_text(_csv_text(OFFSET))}
+    ),
     "stalled": Spec(["--no-standardize", "--steps", "300000", "--json"]),
     "imprecise": Spec(["--tol", "1", "--rtol", "1e-6", "--x", "TV", "radio", "--json"]),
     **{f"bad-{name}": spec for name, spec, _ in BAD_INPUTS},
@@ -477,17 +487,28 @@ def test_seed_selects_the_builtin_data(runs):
 
 
 def test_no_intercept_fits_through_the_origin(runs):
+    """In float64, where the data reach the descent unrounded: the bounds hold exactly."""
     run = runs["no-intercept"]
     assert_clean_exit(run, 0)
     record = run.record()
     assert record["status"] == "converged" and record["intercept"] is False, record
     assert record["params"]["b"] is None and record["closed_form"]["b"] is None
     data = steepest.data.builtin(x=("TV", "radio", "newspaper"))
-    expected = np.linalg.lstsq(data.X, data.y, rcond=None)[0]
-    np.testing.assert_allclose(record["closed_form"]["w"], expected, rtol=1e-9)
-    np.testing.assert_allclose(record["params"]["w"], expected, rtol=1e-3, atol=1e-4)
+    expected = exact_least_squares(data.X, data.y, intercept=False)
+    np.testing.assert_allclose(record["closed_form"]["w"], expected, rtol=1e-12)
     error = np.abs(np.array(record["params"]["w"]) - expected)
-    assert np.all(error <= 1.01 * np.array(record["certificate"]["bounds"]["w"])), record
+    assert np.all(error <= np.array(record["certificate"]["bounds"]["w"])), record
+
+
+def test_a_target_far_from_zero_keeps_its_slope_in_float32(runs):
+    run = runs["offset-target"]
+    assert_clean_exit(run, 0)
+    record = run.record()
+    expected = exact_least_squares(OFFSET["x"], OFFSET["y"])
+    error = np.abs(flat(record["params"]) - expected)
+    assert error[0] <= record["certificate"]["bounds"]["w"][0], record
+    assert error[1] <= record["certificate"]["bounds"]["b"], record
+    np.testing.assert_allclose(record["params"]["w"][0], expected[0], rtol=1e-3)
 
 
 def test_a_stalled_run_exits_3_and_points_to_x64(runs):

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from . import blocks, theory
+from . import blocks, quadratic, theory
 
 # The rounding estimate's margin over eps (about the depth of a pairwise sum of 1e7 terms).
 ROUNDING_FACTOR = 32
@@ -72,7 +72,8 @@ def quadratic_cost(
 
     Quadratic means: from ``H``, the value ``f`` and gradient ``g`` at ``params``,
     the model ``f + g.s + s.H s / 2`` and its gradient ``g + H s`` match the loss at
-    ``params + s``, one unit away in every coordinate, up to float64 rounding.
+    ``params + s``, ``s`` a fixed random direction (``quadratic.probe``), up to float64
+    rounding.
     None too above ``theory.MAX_DENSE_HESSIAN`` parameters: no dense Hessian is formed.
 
     Example:
@@ -93,7 +94,7 @@ def quadratic_cost(
         hessian = theory.hessian(loss, params, *data, tags=tags, block_rows=block_rows)
         center, unravel = ravel_pytree(params)
         center = np.asarray(center, np.float64)
-        step = np.ones_like(center)
+        step = np.asarray(quadratic.probe(center.size, jnp.float64))
         value, gradient = value_and_grad64(loss, params, *data, block_rows=block_rows)
         there = unravel(jnp.asarray(center + step))
         value_there, gradient_there = value_and_grad64(loss, there, *data, block_rows=block_rows)
@@ -102,12 +103,12 @@ def quadratic_cost(
     predicted = value + gradient @ step + 0.5 * step @ curved
     value_scale = abs(value) + abs(value_there) + abs(gradient @ step) + abs(step @ curved) + 1
     gradient_scale = np.max(np.abs(gradient) + np.abs(gradient_there) + np.abs(curved)) + 1
-    quadratic = (
+    is_quadratic = (
         np.all(np.isfinite(hessian))
         and abs(predicted - value_there) <= 1e3 * eps * value_scale
         and np.max(np.abs(gradient_there - gradient - curved)) <= 1e3 * eps * gradient_scale
     )
-    if not quadratic:
+    if not is_quadratic:
         return None
     eigenvalues, eigenvectors = np.linalg.eigh(hessian)
     value_at_zero = value - gradient @ center + 0.5 * center @ hessian @ center
@@ -135,9 +136,21 @@ class Certificate:
     bounds: Any
     scaled_eigenvectors: np.ndarray = dataclasses.field(repr=False)  # V diag(1 / lambda)
 
+    def meets(self, rtol: float) -> bool:
+        """Whether the params are certainly within ``rtol`` of the minimizer, relative to
+        their norm; or as close as float64 can tell: the gradient is within its own
+        rounding error, so that no run could certify more.
+
+        Example:
+            >>> cost = QuadraticCost(np.array([1.0]), np.eye(1), 0.0)
+            >>> certify(cost, np.array([1.0]), value=0.0, gradient=np.array([1e-7])).meets(1e-6)
+            True
+        """
+        return self.relative <= rtol or self.gradient_norm <= self.rounding
+
     @property
     def digits(self) -> int:
-        """The digits the bound guarantees: ``floor(-log10(relative))``, at least 0."""
+        """The digits the bound guarantees, norm-wise: ``floor(-log10(relative))``, at least 0."""
         if self.relative == 0:
             return 16
         if not 0 < self.relative < 1:  # NaN, infinite (params of norm 0), or 1 and above
@@ -163,8 +176,8 @@ class Certificate:
         Example:
             >>> cost = QuadraticCost(np.array([1.0, 4.0]), np.eye(2), 0.0)
             >>> p, g = np.array([1.0, 0.0]), np.array([1e-7, 0.0])
-            >>> certify(cost, p, value=0.0, gradient=g).sentence()[:44]
-            'coefficients certain to about 6 digits (dist'
+            >>> certify(cost, p, value=0.0, gradient=g).sentence()[:50]
+            'coefficients certain to about 6 digits (norm-wise:'
         """
         digits = self.digits
         certain = (
@@ -173,7 +186,7 @@ class Certificate:
             else f"coefficients certain to about {digits} digit{'s' if digits > 1 else ''}"
         )
         return (
-            f"{certain} (distance to the minimizer <= {self.distance:.2g}, "
+            f"{certain} (norm-wise: distance to the minimizer <= {self.distance:.2g}, "
             f"condition number {self.condition_number:.3g})"
         )
 
@@ -213,7 +226,9 @@ def certify(cost: QuadraticCost, flat_params, *, value: float, gradient, unravel
         gradient_norm=gradient_norm,
         rounding=rounding,
         distance=distance,
-        relative=distance / params_norm if params_norm > 0 else math.inf,
+        relative=distance / params_norm
+        if params_norm > 0
+        else (0.0 if distance == 0 else math.inf),
         bounds=bounds if unravel is None else unravel(bounds),
         scaled_eigenvectors=scaled,
     )

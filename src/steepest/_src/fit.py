@@ -15,7 +15,13 @@ from . import blocks, optimizers, quadratic, theory
 from .certificate import Certificate, QuadraticCost, certify, quadratic_cost, value_and_grad64
 from .driver import Progress, drive
 from .engine import Engine, LoopState, check_settings, equations_of, unroll_for
-from .stopping import DIVERGENCE_FACTOR, STALL_PATIENCE, Status, describe
+from .stopping import (
+    DIVERGENCE_FACTOR,
+    FLOAT64_HINT,
+    STALL_PATIENCE,
+    Status,
+    describe,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +147,7 @@ def fit(
     block_rows: int | str | None = "auto",
     certificate: bool = True,
     stall_patience: int | None = STALL_PATIENCE,
+    evaluate64: Callable | None = None,
 ) -> FitResult:
     """Minimize ``loss(params, *data)`` by a compiled optimizer loop, and certify the result.
 
@@ -207,6 +214,10 @@ def fit(
             method follows the same setting.
         certificate: False skips the float64 Hessian (one pass over the data at
             the start) and the certificate; the rule is then the one without ``mu``.
+        evaluate64: ``evaluate64(params) -> (cost, flat gradient)``, both float64: how
+            the final cost and the certificate's gradient are evaluated. By default,
+            ``loss`` on ``data`` in float64; pass one that reads the data as they were
+            before rounding to the run's dtype to certify against those (the CLI does).
         stall_patience: a run stalls after an update that changes no parameter
             and leaves the optimizer's state as it was, or after this many such
             updates in a row (``has_stalled``). None: never stall, so that the run
@@ -250,14 +261,18 @@ def fit(
         seconds=driven.seconds,
         compile_seconds=driven.compile_seconds,
     )
-    rows_per_block = blocks.resolve_block_rows(block_rows, loss, data, tags)
-    return _checked(result, loss, data, cost, rtol=target, block_rows=rows_per_block,
-                    warnings=warnings)  # fmt: skip
+    if evaluate64 is None:
+        rows_per_block = blocks.resolve_block_rows(block_rows, loss, data, tags)
+
+        def evaluate64(params):
+            return value_and_grad64(loss, params, *data, block_rows=rows_per_block)
+
+    return _checked(result, evaluate64, cost, rtol=target, warnings=warnings)
 
 
-def _checked(result: FitResult, loss, data, cost, *, rtol, block_rows, warnings) -> FitResult:
+def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings) -> FitResult:
     """``result`` with its cost evaluated in float64, its certificate, and the verdict."""
-    value, gradient = value_and_grad64(loss, result.params, *data, block_rows=block_rows)
+    value, gradient = evaluate64(result.params)
     params = result.params
     flat = np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(params)] or [np.zeros(0)])
     proof = None
@@ -285,17 +300,20 @@ def _checked(result: FitResult, loss, data, cost, *, rtol, block_rows, warnings)
 
 
 def _verdict(result: FitResult, proof: Certificate | None, rtol: float) -> tuple[Status, str]:
-    """The final status and message: ``converged`` when the certificate meets ``rtol``."""
+    """The final status and message: ``converged`` when the certificate meets ``rtol``,
+    whichever rule stopped the loop; ``imprecise`` when the loop's rule held but the
+    certificate does not. With ``tol`` alone (``rtol`` 0) the absolute rule decides, and
+    the certificate is reported beside it."""
     status, message = result.status, result.message
     if proof is None or status is Status.DIVERGED:
         return status, message
     steps = f"{result.num_steps} step" + ("" if result.num_steps == 1 else "s")
     if rtol > 0 and status in (Status.CONVERGED, Status.STALLED, Status.MAX_STEPS):
-        if proof.relative <= rtol:
+        if proof.meets(rtol):
             return Status.CONVERGED, f"converged after {steps}: {proof.sentence()}"
         if status is Status.CONVERGED:
             dtype = result.losses.dtype
-            further = "" if dtype == np.float64 else "; run in float64 (x64) to go further"
+            further = "" if dtype == np.float64 else f"; {FLOAT64_HINT} to go further"
             return Status.IMPRECISE, (
                 f"imprecise after {steps}: the stop rule held in {dtype}, but "
                 f"{proof.sentence()}, short of rtol {rtol:.3g}{further}"
@@ -319,9 +337,14 @@ def _float64_inputs(loss, params, data) -> tuple[str, ...]:
     if jax.config.jax_enable_x64:
         return ()
     try:
-        names = list(inspect.signature(loss).parameters)[1:]
+        parameters = list(inspect.signature(loss).parameters.values())[1:]
     except (TypeError, ValueError):
-        names = []
+        parameters = []
+    names = []
+    for parameter in parameters:
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            break
+        names.append(parameter.name)
     names += [f"data[{i}]" for i in range(len(names), len(data))]
     found = [
         name
@@ -431,7 +454,7 @@ def memory(loss: Callable, params, *data, **options) -> dict[str, int]:
     settings = {
         name: value
         for name, value in arguments.arguments.items()
-        if name not in ("loss", "params", "data", "on_chunk")
+        if name not in ("loss", "params", "data", "on_chunk", "evaluate64")
     }
     engine, state, _, loop_data, _ = _prepare(loss, params, data, **settings)
     loop_data = jax.tree.map(jnp.asarray, loop_data)

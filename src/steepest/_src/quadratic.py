@@ -16,10 +16,6 @@ from . import blocks
 from .theory import check_dense, flat_gradient, hessian_columns, symmetric
 
 
-class NotQuadratic(ValueError):
-    """The loss is not quadratic in its params: the quadratic method does not apply."""
-
-
 def quadratic_model(
     loss: Callable,
     params,
@@ -46,7 +42,7 @@ def quadratic_model(
     ``tags``, ``block_rows``: as for ``fit``.
 
     Raises:
-        NotQuadratic: when the loss is not quadratic: its Hessian or its value at
+        ValueError: when the loss is not quadratic: its Hessian or its value at
             a second point disagrees with the model beyond rounding.
 
     Example:
@@ -64,18 +60,19 @@ def quadratic_model(
     )
     hessian_matrix, value, gradient, actual, curvature_there = pieces(params, *data)
     hessian_matrix = jnp.asarray(symmetric(hessian_matrix), flat.dtype)
-    # A second point, one unit away in every coordinate: the model's value and its
+    # A second point, along a fixed random direction: the model's value and its
     # curvature along that direction must hold there too.
-    step = jnp.ones_like(flat)
+    step = probe(flat.size, flat.dtype)
     predicted = value + gradient @ step + 0.5 * step @ hessian_matrix @ step
-    rounding = 1e3 * jnp.finfo(flat.dtype).eps * (jnp.abs(value) + jnp.abs(actual) + 1.0)
+    terms = jnp.abs(value) + jnp.abs(actual) + jnp.abs(gradient @ step)
+    rounding = 1e3 * jnp.finfo(flat.dtype).eps * (terms + jnp.abs(step @ hessian_matrix @ step) + 1)
     expected = hessian_matrix @ step
     scale = float(jnp.max(jnp.abs(expected))) + 1.0
     if not (
         abs(float(predicted) - float(actual)) <= float(rounding)
         and float(jnp.max(jnp.abs(curvature_there - expected))) <= 1e-4 * scale
     ):
-        raise NotQuadratic(
+        raise ValueError(
             "the loss is not quadratic in its params (its Hessian or value moves between "
             "two points): the quadratic method does not apply"
         )
@@ -91,7 +88,7 @@ def _compiled_quadratic_pieces(loss: Callable, block_rows: int | None):
 
     def pieces(params, *data):
         flat, unravel = ravel_pytree(params)
-        step = jnp.ones_like(flat)
+        step = probe(flat.size, flat.dtype)
         value, grad = jax.value_and_grad(loss)(params, *data)
         flat_grad = flat_gradient(loss, unravel, data)
         curvature_there = jax.jvp(flat_grad, (flat + step,), (step,))[1]
@@ -99,6 +96,18 @@ def _compiled_quadratic_pieces(loss: Callable, block_rows: int | None):
         return columns(params, *data), value, ravel_pytree(grad)[0], value_there, curvature_there
 
     return jax.jit(blocks.by_blocks(pieces, block_rows))
+
+
+def probe(size: int, dtype) -> jax.Array:
+    """The direction along which a loss is tested for being quadratic: fixed, and random
+    (standard normal, seed 0), so that no term of the loss is constant along it by design,
+    as ``(p0 - p1)**4`` is along the all-ones direction.
+
+    Example:
+        >>> probe(3, jnp.float32).shape
+        (3,)
+    """
+    return jax.random.normal(jax.random.key(0), (size,), dtype)
 
 
 def quadratic_loss(params, hessian_matrix, gradient, value, center):

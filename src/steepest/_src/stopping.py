@@ -30,6 +30,8 @@ STALL_PATIENCE = 100
 # The share of rtol the certified rule gives the loop's gradient; the rest is left to
 # the gradient's rounding error, which the float64 certificate adds after the run.
 CERTIFIED_SHARE = 0.5
+# What a float32 run that can go no further is told (the CLI words it as its flag).
+FLOAT64_HINT = "run in float64 (x64)"
 # The default rtol of each float size: about two thirds of the dtype's digits.
 DEFAULT_RTOL = {8: 1e-10, 4: 1e-5}
 
@@ -209,7 +211,6 @@ def describe(
     initial_loss: float = math.nan,
     last_loss: float = math.nan,
     dtype_name: str = "",
-    condition_number: float = math.nan,
 ) -> str:
     """The sentence that says why a run stopped, with its numbers.
 
@@ -247,18 +248,13 @@ def describe(
     if status is Status.STALLED:
         stalled = f"stalled after {_steps(num_steps)}: the last update changed no parameter"
         if jnp.dtype(dtype_name or "float32") == jnp.float64:
-            conditioning = (
-                f" (condition number {condition_number:.3g})"
-                if math.isfinite(condition_number)
-                else ""
-            )
             return (
-                f"{stalled}, even in float64{conditioning}: rescale the features, "
+                f"{stalled}, even in float64: rescale the features, "
                 "try L-BFGS if this is not it, or solve in closed form"
             )
         return (
             f"{stalled} (each step is below the spacing of {dtype_name} numbers there): "
-            "run in float64 (x64) to go further"
+            f"{FLOAT64_HINT} to go further"
         )
     raise ValueError(f"no message for a run whose status is {status.value}")
 

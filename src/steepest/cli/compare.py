@@ -15,6 +15,7 @@ from .options import (
     add_output_arguments,
     add_run_arguments,
     emit,
+    original_data_evaluator,
     prepare,
     stop_rule,
 )
@@ -62,10 +63,12 @@ def run(args, argv=None) -> int:
     exact = theory.closed_form(dataset.X, dataset.y)
     exact_loss = float(theory.closed_form_cost(exact, dataset.X, dataset.y))
     rows, curves = [], {}
+    evaluate64 = original_data_evaluator(dataset, standardizer)
     for name in names:
         result = fit(
-            mse, start, X, y, optimizer=name, max_steps=args.steps, tol=args.tol, rtol=args.rtol
-        )
+            mse, start, X, y, optimizer=name, max_steps=args.steps, tol=args.tol, rtol=args.rtol,
+            evaluate64=evaluate64,
+        )  # fmt: skip
         fitted = standardizer.to_original(result.params)
         rows.append(
             {

@@ -13,6 +13,7 @@ from .options import (
     add_output_arguments,
     add_run_arguments,
     emit,
+    original_data_evaluator,
     positive_float,
     prepare,
 )
@@ -62,9 +63,12 @@ def add_parser(commands) -> None:
 
 def run(args, argv=None) -> int:
     import jax.numpy as jnp
+    import numpy as np
 
     from steepest import Status, fit, mse, optimizers, theory
+    from steepest._src import model
     from steepest._src.io import records
+    from steepest._src.stopping import FLOAT64_HINT
 
     dataset, standardizer, X, y, start = prepare(args)
     intercept = not args.no_intercept
@@ -89,6 +93,7 @@ def run(args, argv=None) -> int:
             rtol=args.rtol,
             on_chunk=bar.update,
             method=args.method,
+            evaluate64=original_data_evaluator(dataset, standardizer),
         )
 
     fitted = standardizer.to_original(result.params)
@@ -96,13 +101,14 @@ def run(args, argv=None) -> int:
     exact = solution.params
     exact_loss = float(theory.closed_form_cost(exact, dataset.X, dataset.y))
     certificate = result.certificate
-    bounds = (
-        None
-        if certificate is None
-        else _as_params(certificate.bounds_of(standardizer.jacobian(intercept)), intercept)
-    )
+    bounds = None
+    if certificate is not None:
+        # Plus the float64 rounding of the map back to original units: a few ulps of each.
+        mapped = certificate.bounds_of(standardizer.jacobian(intercept))
+        rounding = 8 * np.finfo(np.float64).eps * np.abs(model.flat(fitted))
+        bounds = _as_params(mapped + rounding, intercept)
     learning_rate = result.learning_rate
-    message = result.message.replace("float64 (x64)", "float64 (--x64)")
+    message = result.message.replace(FLOAT64_HINT, "run with --x64")
     if result.status is Status.DIVERGED:
         critical = (
             2 * learning_rate

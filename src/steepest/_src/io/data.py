@@ -453,6 +453,9 @@ class Standardizer:
     model without intercept, ``center=False``: ``mean`` is 0 and ``scale`` the
     column's root mean square, so that ``z @ v`` equals ``x @ (v / scale)``.
 
+    The target may be centered too (``target_mean``; then ``b`` gains it back):
+    rounded to float32 uncentered, a target of 1e6 + 0.01 x keeps no trace of x.
+
     Example:
         >>> import numpy as np
         >>> s = Standardizer.of(np.array([[0.0], [2.0]]))
@@ -465,24 +468,34 @@ class Standardizer:
 
     mean: np.ndarray
     scale: np.ndarray
+    target_mean: float = 0.0
 
     @classmethod
     def of(
-        cls, X: np.ndarray, *, center: bool = True, block_rows: int = BLOCK_ROWS
+        cls,
+        X: np.ndarray,
+        y: np.ndarray | None = None,
+        *,
+        center: bool = True,
+        block_rows: int = BLOCK_ROWS,
     ) -> "Standardizer":
         """The mean and standard deviation of each column (``center=False``: 0 and the
-        root mean square), a block of rows at a time (so no temporary the size of X).
+        root mean square), a block of rows at a time (so no temporary the size of X),
+        and the mean of ``y`` when given and ``center``.
 
         Example:
             >>> Standardizer.of(np.array([[1.0], [3.0]]), center=False).scale.tolist()
             [2.23606797749979]
+            >>> Standardizer.of(np.array([[1.0], [3.0]]), np.array([5.0, 7.0])).target_mean
+            6.0
         """
+        target_mean = float(np.mean(y)) if center and y is not None else 0.0
         mean = X.mean(axis=0) if center else np.zeros(X.shape[1])
         squares = np.zeros(X.shape[1])
         for start in range(0, len(X), block_rows):
             squares += np.square(X[start : start + block_rows] - mean).sum(axis=0)
         std = np.sqrt(squares / len(X))
-        return cls(mean=mean, scale=np.where(std > 0, std, 1.0))
+        return cls(mean=mean, scale=np.where(std > 0, std, 1.0), target_mean=target_mean)
 
     @classmethod
     def identity(cls, num_features: int) -> "Standardizer":
@@ -510,12 +523,23 @@ class Standardizer:
             standardized[block] = (X[block] - self.mean) / self.scale
         return standardized
 
+    def transform_target(self, y: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """``y - target_mean``, computed in float64, as ``dtype``.
+
+        Example:
+            >>> s = Standardizer(np.zeros(1), np.ones(1), target_mean=1e6)
+            >>> s.transform_target(np.array([1e6 + 0.01, 1e6 - 0.01]), np.float32).tolist()
+            [0.009999999776482582, -0.009999999776482582]
+        """
+        _check_fits(float(np.max(np.abs(y - self.target_mean), initial=0.0)), dtype)
+        return (np.asarray(y, np.float64) - self.target_mean).astype(dtype)
+
     def to_original(self, params: Linear) -> Linear:
         """The coefficients of the same model on the original features, in float64."""
         w = np.asarray(params.w, np.float64) / self.scale
         if params.b is None:
             return Linear(w=w)
-        return Linear(w=w, b=np.float64(params.b) - self.mean @ w)
+        return Linear(w=w, b=np.float64(params.b) - self.mean @ w + self.target_mean)
 
     def jacobian(self, intercept: bool = True) -> np.ndarray:
         """``J`` with ``flat(to_original(p)) = J flat(p)`` (+ a constant), flattened

@@ -282,3 +282,61 @@ def test_no_pattern_is_claimed_from_a_zero_gradient_or_a_single_number():
                              num_points=1)  # fmt: skip
     assert "factor" not in shifted.diagnosis
     assert "b is wrong" in shifted.diagnosis
+
+
+def offset_problem():
+    """y = 1e6 + 1e-3 x, x centered: the random points move b by about 1e5, so the cost
+    swings from 1e-8 (at params, made of residuals 1e6 - 1e6) to 1e10, while the gradient
+    of w stays near 1e-4."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((100, 1))
+    x = (x - x.mean()) / x.std()
+    y = 1e6 + 1e-3 * x[:, 0] + 1e-4 * rng.standard_normal(100)
+    return Linear(np.array([1e-3]), np.float64(1e6)), x, y
+
+
+def test_a_large_cost_does_not_let_a_wrong_gradient_pass():
+    """The cost's size loosens autodiff vs finite differences, never hand-derived vs autodiff."""
+    params, X, y = offset_problem()
+    report = check_gradient(mse, wrong(lambda g, X, y: Linear(-3 * g.w, g.b)), params, X, y)
+    assert not report.ok
+    assert report.diagnosis == (
+        "the hand-derived gradient disagrees with autodiff, and finite differences side with "
+        "autodiff, so the hand derivation is wrong: w is off by a factor of -3 (b is right) "
+        "(failed at 3 of 3 points)"
+    )
+
+
+def test_beside_a_large_cost_the_right_gradient_passes_and_fd_says_what_it_cannot_resolve():
+    params, X, y = offset_problem()
+    report = check_gradient(mse, analytic.mse_grad, params, X, y)
+    assert report.ok, str(report)
+    # At the random points the cost is about 1e10: finite differences of it cannot see a
+    # gradient of 1e-4 (they give 39 or 0 for w), and say so instead of "ok".
+    assert [(c.point, c.leaf) for c in report.checks if c.unresolved] == [(1, "w"), (2, "w")]
+    assert report.unresolved == 2 and report.to_dict()["unresolved"] == 2
+    lines = str(report).splitlines()
+    statuses = [line.split()[-1] for line in lines[2:8]]
+    assert statuses == ["ok", "ok", "unresolved", "ok", "unresolved", "ok"]
+    assert lines[8].startswith("PASS: ")
+    assert lines[8].endswith(
+        "; finite differences could not resolve 2 of 6 elements checked (marked unresolved: "
+        "their tolerance exceeds the element's gradient), so there the hand-derived gradient "
+        "is checked against autodiff alone"
+    )
+    # At params alone the cost is 1e-8, but made of terms of 1e6, which finite differences
+    # are allowed for: no false alarm either.
+    alone = check_gradient(mse, analytic.mse_grad, params, X, y, num_points=1)
+    assert alone.ok, str(alone)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e12])
+def test_an_offset_in_the_cost_does_not_loosen_hand_vs_autodiff(offset):
+    def loss(p):
+        return jnp.sum(p**2) + offset
+
+    params = np.array([0.5, 1.0])
+    assert check_gradient(loss, lambda p: 2 * p, params).ok
+    report = check_gradient(loss, lambda p: 2 * p * (1 + 1e-5), params)
+    assert not report.ok
+    assert "1.00001 times the true one" in report.diagnosis

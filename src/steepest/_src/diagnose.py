@@ -27,24 +27,26 @@ def diagnose(
     finite_differences: Leaves,
     tolerances: list,
     *,
-    fd_tolerances: list,
+    fd_tolerances: list[list],
     params: Leaves | None = None,
     num_rows: int | None = None,
 ) -> str:
     """One sentence on what is wrong; call it only when something is.
 
-    ``tolerances[j]`` and ``fd_tolerances[j]`` are leaf j's tolerances, element
-    by element (an array shaped like the leaf) or one number for the leaf.
-    Without ``params``, the penalty patterns are not looked for.
+    ``tolerances[j]`` is leaf j's tolerance of hand-derived vs autodiff, and
+    ``fd_tolerances[p][j]`` its tolerance of autodiff vs finite differences at
+    point p (which grows with the cost there); each is element by element (an
+    array shaped like the leaf) or one number for the leaf. Without ``params``,
+    the penalty patterns are not looked for.
 
     Example:
         >>> a = [[np.array([1.0, 2.0])]]
-        >>> diagnose(["w"], [[np.array([-1.0, -2.0])]], a, a, [1e-9], fd_tolerances=[1e-9])
+        >>> diagnose(["w"], [[np.array([-1.0, -2.0])]], a, a, [1e-9], fd_tolerances=[[1e-9]])
         'sign flipped: the hand-derived gradient is the negative of the true one'
         >>> p = [[np.array([1.0, -1.0])], [np.array([0.5, 2.0])]]
         >>> auto = [[np.array([3.0, 1.0])], [np.array([-1.0, 4.0])]]
         >>> off = [[a - 2 * q for a, q in zip(h, x)] for h, x in zip(auto, p)]
-        >>> print(diagnose(["w"], off, auto, auto, [1e-9], fd_tolerances=[1e-9], params=p))
+        >>> print(diagnose(["w"], off, auto, auto, [1e-9], fd_tolerances=[[1e-9]] * 2, params=p))
         ... # doctest: +NORMALIZE_WHITESPACE
         the hand-derived gradient differs from autodiff by -2.0 · params:
         a penalty term with the wrong sign or factor?
@@ -80,9 +82,12 @@ def _fd_disagreement(names, hand, autodiff, finite_differences, fd_tolerances, t
     """A sentence when autodiff and finite differences disagree somewhere, else None."""
     for point, (auto, fd) in enumerate(zip(autodiff, finite_differences, strict=True)):
         for j, name in enumerate(names):
-            if _close(auto[j], fd[j], fd_tolerances[j]):
+            tolerance = fd_tolerances[point][j]
+            if _close(auto[j], fd[j], tolerance):
                 continue
-            index = np.unravel_index(np.argmax(np.abs(auto[j] - fd[j])), auto[j].shape)
+            with np.errstate(divide="ignore", invalid="ignore"):  # the most out of tolerance
+                excess = np.abs(auto[j] - fd[j]) / np.broadcast_to(tolerance, auto[j].shape)
+            index = np.unravel_index(np.nanargmax(excess), auto[j].shape)
             where = f"{name}{list(map(int, index)) if index else ''}"
             found = (
                 f"autodiff and finite differences disagree at point {point} on {where} "
@@ -94,7 +99,7 @@ def _fd_disagreement(names, hand, autodiff, finite_differences, fd_tolerances, t
             )
             if hand_matches_autodiff:
                 return found + "; the hand-derived gradient agrees with autodiff"
-            if _close(hand[point][j], fd[j], fd_tolerances[j]):
+            if _close(hand[point][j], fd[j], tolerance):
                 return found + "; the hand-derived gradient agrees with finite differences"
             return found + "; the hand-derived gradient matches neither"
     return None

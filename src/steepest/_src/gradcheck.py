@@ -10,7 +10,11 @@ away from float64, which a checker must not mistake for a wrong derivation.
 The tolerance is element by element: each element is held to its own size,
 ``rtol * max_points |autodiff_i|``, above a floor that estimates the float64
 rounding of that element (see ``check_gradient``). A small wrong term in a
-small element is seen, however large the leaf's other elements.
+small element is seen, however large the leaf's other elements. The size of
+the cost does not loosen hand-derived vs autodiff (an offset in the cost
+changes neither); it loosens only autodiff vs finite differences, which
+difference the cost, and an element whose finite-difference tolerance exceeds
+its size is reported as unresolved rather than as agreeing.
 
 Nothing is compiled with jit. The loss and the hand-derived gradient run
 eagerly, point by point; autodiff and finite differences run under
@@ -52,8 +56,9 @@ PERTURBATION = 0.1
 # 300 random regressions, hand gradients summed by a Python loop included, the largest
 # ratio of the actual difference to the estimate was 18.)
 ROUNDING_MARGIN = 1000
-# Finite differences cannot resolve better than the rounding of the cost they difference:
-# about eps * |f| / h. This many times that is added to their tolerance, element by element.
+# Finite differences cannot resolve better than the rounding of the cost they difference
+# divided by 2h: its last place, eps * |f|, and its change at inputs nudged by 1 ± eps. This
+# many times that is added to their tolerance, element by element, point by point.
 FD_ROUNDING_MARGIN = 100
 FD_BATCH = 64
 EPS = float(np.finfo(np.float64).eps)
@@ -121,7 +126,13 @@ class Discrepancy:
 
 @dataclasses.dataclass(frozen=True)
 class LeafCheck:
-    """The comparisons for one leaf of params at one point."""
+    """The comparisons for one leaf of params at one point.
+
+    ``unresolved`` counts the leaf's elements that finite differences cannot
+    resolve at this point: their tolerance there exceeds the element's size
+    (its largest autodiff magnitude over the points), so their agreement with
+    autodiff says nothing; only hand-derived vs autodiff checks those.
+    """
 
     point: int
     leaf: str
@@ -129,6 +140,7 @@ class LeafCheck:
     hand_shape: tuple[int, ...]  # the hand-derived gradient's; compared reshaped when it differs
     hand_vs_autodiff: Discrepancy
     autodiff_vs_fd: Discrepancy
+    unresolved: int = 0
 
     @property
     def ok(self) -> bool:
@@ -146,7 +158,9 @@ class GradientReport:
     was seen, and None when all is well. ``failed_points`` counts those points.
     ``fd_eager`` says that finite differences were evaluated one direction at a
     time, eagerly, because ``jax.vmap`` of the loss failed (``fd_eager_reason``
-    says how). ``str(report)`` is a table.
+    says how). ``unresolved`` counts the elements, over all points, that
+    finite differences could not resolve (see ``LeafCheck``); they do not fail
+    the check. ``str(report)`` is a table.
     """
 
     ok: bool
@@ -159,6 +173,7 @@ class GradientReport:
     failed_points: int = 0
     fd_eager: bool = False
     fd_eager_reason: str | None = None
+    unresolved: int = 0
 
     def __str__(self) -> str:
         return _format(self)
@@ -207,24 +222,46 @@ def check_gradient(
 
     .. math::
 
-        R_i = 1000 \\max_\\text{points} \\frac{\\epsilon_{64}}{\\epsilon_{32}}
-              |\\text{auto32}_i - \\text{auto}_i|
-              \\; + \\; \\epsilon_{64} \\max_\\text{points} |f| / s_i .
+        R_i = 1000 \\max_\\text{points} \\Bigl(
+              \\frac{\\epsilon_{64}}{\\epsilon_{32}} |\\text{auto32}_i - \\text{auto}_i|
+              + |\\text{auto}_i(\\tilde p) - \\text{auto}_i(p)| \\Bigr).
 
     :math:`S_i` is the element's own size (at an optimum, the random points
     nearby set it). :math:`R_i` is the floor for elements whose gradient is
-    zero or cancels: autodiff evaluated a second way, in float32 (inputs
-    rounded to float32), errs by the float32 rounding of that element's
-    computation, which, scaled to float64's epsilon, estimates the float64
-    rounding (where float32 raises or overflows, that term is 0); and
-    :math:`\\epsilon |f| / s_i` is the smallest gradient that changes the cost
-    by one unit in its last place over the element's whole size, so a cost
-    with a large offset passes. The float32 pass runs only when some element
-    fails without it (it can only loosen a tolerance, so the verdict is the
-    same). Finite differences pass when within
-    ``fd_rtol * S_i + R_i + atol``, plus the rounding of the cost they
-    difference, ``100 eps |f| / h_i``. With ``num_points=1`` at a stationary
-    point, pass an ``atol``.
+    zero or cancels, two estimates of the float64 rounding of that element:
+    autodiff evaluated in float32 (inputs rounded to float32) errs by the
+    float32 rounding of the element's computation, which, scaled to float64's
+    epsilon, estimates the float64 rounding (where float32 raises or
+    overflows, it is 0); and :math:`\\tilde p` is the point with every floating
+    input, params and data, multiplied by :math:`1 \\pm \\epsilon` (signs at
+    random), which is what rounding them does (a gradient whose terms cancel
+    to 0 moves by their rounding, 1e-16, where float32 may cancel them
+    exactly). Both run only when some element fails without them (they can
+    only loosen a tolerance, so the verdict is the same). The size of the cost
+    is no part of this tolerance: an offset in the cost changes neither
+    gradient. At point :math:`p`, autodiff and finite differences agree on
+    element :math:`i` when
+
+    .. math::
+
+        |\\text{auto}_i - \\text{fd}_i| \\le \\text{fd\\_rtol}\\, S_i + R_i
+            + \\text{atol} + F_i(p),
+
+    .. math::
+
+        F_i(p) = 100\\, \\frac{\\epsilon \\max |f(p \\pm h_i e_i)|
+            + |f(\\tilde p) - f(p)|}{2 h_i},
+
+    the rounding of the cost they difference at that point: its last place
+    (so a cost with a large offset passes) and its change at the nudged
+    inputs :math:`\\tilde p` (computed, like :math:`R_i`, only when something
+    fails without it), since a small cost can be made of large terms that
+    cancel (residuals ``1e6 - 1e6``). Where that tolerance exceeds
+    :math:`S_i`, finite differences cannot tell the element from zero: it is
+    reported as unresolved (``LeafCheck.unresolved``,
+    ``GradientReport.unresolved``), not as agreeing, and there the
+    hand-derived gradient is checked against autodiff alone. With
+    ``num_points=1`` at a stationary point, pass an ``atol``.
 
     Args:
         loss: ``loss(params, *args) -> scalar``.
@@ -291,15 +328,24 @@ def check_gradient(
         finite_differences = [_leaves(f) for f, _ in differences]
         _, unravel = ravel_pytree(params64)
         scales = _largest([[np.abs(leaf) for leaf in point] for point in autodiff])
-        floors = [EPS * max(map(abs, costs)) / size for size in _leaves(unravel(element_scales))]
-        fd_floors = _largest([_leaves(rounding) for _, rounding in differences])
+        floors = [np.zeros_like(scale) for scale in scales]
+        fd_floors = [_leaves(rounding) for _, rounding in differences]
         compared = (names, shapes, hand, autodiff, finite_differences, scales)
         checks, tolerances = _checks(*compared, floors, fd_floors, rtol, fd_rtol, atol)
         if not all(check.ok for check in checks):
-            # The estimate of autodiff's rounding can only loosen the tolerances: it is
-            # computed (one more autodiff, in float32) only where something fails without it.
-            rounding = _largest(_float32_rounding(loss, points, args64, autodiff))
-            floors = [f + ROUNDING_MARGIN * r for f, r in zip(floors, rounding, strict=True)]
+            # The estimates of rounding can only loosen the tolerances: they are computed
+            # (autodiff in float32, autodiff and the cost at nudged inputs) only where
+            # something fails without them.
+            float32 = _largest(_float32_rounding(loss, points, args64, autodiff))
+            nudged, cost_rounding = _nudged_rounding(loss, points, args64, costs, autodiff)
+            floors = [
+                ROUNDING_MARGIN * (a + b) for a, b in zip(float32, _largest(nudged), strict=True)
+            ]
+            two_h = _leaves(unravel(2 * EPS ** (1 / 3) * element_scales))
+            fd_floors = [
+                [f + FD_ROUNDING_MARGIN * cost / step for f, step in zip(fd, two_h, strict=True)]
+                for fd, cost in zip(fd_floors, cost_rounding, strict=True)
+            ]
             checks, tolerances = _checks(*compared, floors, fd_floors, rtol, fd_rtol, atol)
 
     ok = all(check.ok for check in checks)
@@ -317,6 +363,7 @@ def check_gradient(
         ok=ok, checks=tuple(checks), diagnosis=diagnosis, num_points=num_points,
         rtol=rtol, fd_rtol=fd_rtol, atol=atol, failed_points=failed,
         fd_eager=eager_reason is not None, fd_eager_reason=eager_reason,
+        unresolved=sum(check.unresolved for check in checks),
     )  # fmt: skip
 
 
@@ -326,17 +373,26 @@ def _largest(points: list[list[np.ndarray]]) -> list[np.ndarray]:
 
 
 def _checks(names, shapes, hand, autodiff, fd, scales, floors, fd_floors, rtol, fd_rtol, atol):
-    """The LeafChecks at every point, and the tolerances (hand's, finite differences')."""
+    """The LeafChecks at every point, and the tolerances.
+
+    Hand-derived vs autodiff: ``rtol * S_i + R_i + atol`` (``scales``, ``floors``),
+    one array per leaf. Autodiff vs finite differences at point p:
+    ``fd_rtol * S_i + R_i + atol + F_i(p)`` (``fd_floors[p]``), one array per leaf
+    per point; an element is unresolved where that exceeds ``S_i``.
+    """
     tolerances = [rtol * scale + floor + atol for scale, floor in zip(scales, floors, strict=True)]
     fd_tolerances = [
-        fd_rtol * scale + floor + fd_floor + atol
-        for scale, floor, fd_floor in zip(scales, floors, fd_floors, strict=True)
+        [
+            fd_rtol * scale + floor + fd_floor + atol
+            for scale, floor, fd_floor in zip(scales, floors, point_floors, strict=True)
+        ]
+        for point_floors in fd_floors
     ]
     sizes = [np.maximum(scale, floor) for scale, floor in zip(scales, floors, strict=True)]
     checks = []
     for point in range(len(hand)):
         for j, (name, shape) in enumerate(zip(names, shapes, strict=True)):
-            auto = autodiff[point][j]
+            auto, fd_tolerance = autodiff[point][j], fd_tolerances[point][j]
             checks.append(
                 LeafCheck(
                     point=point,
@@ -346,7 +402,8 @@ def _checks(names, shapes, hand, autodiff, fd, scales, floors, fd_floors, rtol, 
                     hand_vs_autodiff=_discrepancy(
                         hand[point][j].reshape(shape), auto, tolerances[j], sizes[j]
                     ),
-                    autodiff_vs_fd=_discrepancy(auto, fd[point][j], fd_tolerances[j], sizes[j]),
+                    autodiff_vs_fd=_discrepancy(auto, fd[point][j], fd_tolerance, sizes[j]),
+                    unresolved=int(np.sum(fd_tolerance > scales[j])),
                 )
             )
     return checks, (tolerances, fd_tolerances)
@@ -481,6 +538,50 @@ def _float32_rounding(loss: Callable, points: list, args, autodiff) -> list[list
     return estimates
 
 
+def _nudged_rounding(loss: Callable, points: list, args, costs: list[float], autodiff):
+    """Estimates of the float64 rounding error of autodiff and of the cost, at each point.
+
+    Rounding moves the loss's inputs and intermediates by about one part in
+    1/eps. How much autodiff and the cost change when every floating input
+    (params and data) is multiplied by ``1 ± eps``, signs at random, measures
+    what that does to them, cancellations included: a gradient whose terms
+    cancel to zero comes out of rounding as 1e-16, not 0, and a residual
+    ``1e6 - 1e6`` is known to about 1e-10, however small the cost made of it.
+    Returns autodiff's (leaves, at each point) and the cost's (a number at
+    each point); 0 where the loss raises or is not finite at the nudged inputs.
+    """
+    nudged_points, nudged_args = _nudge((points, args))
+    try:
+        nudged = _autodiff(loss, nudged_points, nudged_args)
+    except GradientCheckError:
+        nudged = autodiff
+    gradient = []
+    for point, nudged_point in zip(autodiff, nudged, strict=True):
+        with np.errstate(all="ignore"):
+            changes = [np.abs(b - a) for a, b in zip(point, nudged_point, strict=True)]
+        gradient.append([np.where(np.isfinite(change), change, 0.0) for change in changes])
+    cost = []
+    for point, value in zip(nudged_points, costs, strict=True):
+        try:
+            change = abs(float(loss(point, *nudged_args)) - value)
+        except Exception:
+            change = 0.0
+        cost.append(change if math.isfinite(change) else 0.0)
+    return gradient, cost
+
+
+def _nudge(tree):
+    """Floating leaves times ``1 ± eps``, signs at random (seed 0); other leaves as they are."""
+    rng = np.random.default_rng(0)
+
+    def nudge(leaf):
+        if not jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.floating):
+            return leaf
+        return leaf * (1 + EPS * rng.choice([-1.0, 1.0], size=np.shape(leaf)))
+
+    return jax.tree.map(nudge, tree)
+
+
 def _finite_differences(loss: Callable, points, args, element_scales: np.ndarray):
     """Central differences at each point, and why they ran eagerly (None when under vmap).
 
@@ -599,7 +700,7 @@ def _format(report: GradientReport) -> str:
                 f"{fd.max_abs:.2e}",
                 f"{fd.max_rel:.1e}",
                 _describe_worst(check, worst),
-                "ok" if check.ok else "FAIL",
+                _status(check),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -611,11 +712,20 @@ def _format(report: GradientReport) -> str:
     verdict = "PASS" if report.ok else "FAIL"
     points = _count(report.num_points, "point")
     failed = "" if report.ok else f"; failed at {report.failed_points} of {points}"
+    unresolved = ""
+    if report.unresolved:
+        checked = sum(math.prod(check.shape) for check in report.checks)
+        unresolved = (
+            f"; finite differences could not resolve {report.unresolved} of "
+            f"{_count(checked, 'element')} checked (marked unresolved: their tolerance exceeds "
+            "the element's gradient), so there the hand-derived gradient is checked against "
+            "autodiff alone"
+        )
     lines.append(
         f"{verdict}: hand-derived vs autodiff within rtol {report.rtol:g}, autodiff vs "
         f"finite differences within rtol {report.fd_rtol:g} (atol {report.atol:g}), "
         f"element by element above a rounding floor, at {points}, "
-        f"in float64{failed}"
+        f"in float64{failed}{unresolved}"
     )
     if report.fd_eager:
         lines.append(
@@ -625,6 +735,16 @@ def _format(report: GradientReport) -> str:
     if report.diagnosis:
         lines.append(f"diagnosis: {report.diagnosis}")
     return "\n".join(lines)
+
+
+def _status(check: LeafCheck) -> str:
+    """FAIL, ok, or, when it passes, how many elements finite differences cannot resolve."""
+    if not check.ok:
+        return "FAIL"
+    if not check.unresolved:
+        return "ok"
+    size = math.prod(check.shape)
+    return "unresolved" if check.unresolved == size else f"{check.unresolved} of {size} unresolved"
 
 
 def _describe_worst(check: LeafCheck, worst: Discrepancy) -> str:

@@ -8,9 +8,9 @@ then convergence, then a stall, then the step budget.
 
 The default convergence rule is scale-free (``rtol``): with the smallest
 eigenvalue ``mu`` of the Hessian known (a quadratic cost: ``fit`` computes it),
-it is the certificate ``||g|| / mu <= rtol * ||p||``, since then
+it is the certificate ``||g|| / mu <= rtol * ||p|| / 2``, since then
 ``||p - p*|| <= ||g|| / mu``: the params are within ``rtol`` of the minimizer,
-relative to their own size. Without ``mu`` it is ``||g|| <= rtol * ||g_0||``,
+relative to their own size, with half of ``rtol`` left to the rounding of ``g``. Without ``mu`` it is ``||g|| <= rtol * ||g_0||``,
 the gradient shrunk ``1 / rtol``-fold from the start, in the manner of
 optimistix's relative tolerances. ``tol`` adds the absolute rule ``||g|| <= tol``.
 """

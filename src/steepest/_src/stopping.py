@@ -10,9 +10,10 @@ The default convergence rule is scale-free (``rtol``): with the smallest
 eigenvalue ``mu`` of the Hessian known (a quadratic cost: ``fit`` computes it),
 it is the certificate ``||g|| / mu <= rtol * ||p|| / 2``, since then
 ``||p - p*|| <= ||g|| / mu``: the params are within ``rtol`` of the minimizer,
-relative to their own size, with half of ``rtol`` left to the rounding of ``g``. Without ``mu`` it is ``||g|| <= rtol * ||g_0||``,
-the gradient shrunk ``1 / rtol``-fold from the start, in the manner of
-optimistix's relative tolerances. ``tol`` adds the absolute rule ``||g|| <= tol``.
+relative to their own size, with half of ``rtol`` left to the rounding of ``g``.
+Without ``mu`` it is ``||g|| <= rtol * ||g_0||``, the gradient shrunk
+``1 / rtol``-fold from the start, in the manner of optimistix's relative
+tolerances. ``tol`` adds the absolute rule ``||g|| <= tol``.
 """
 
 import enum

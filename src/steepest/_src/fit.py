@@ -3,6 +3,7 @@
 import dataclasses
 import inspect
 import math
+import numbers
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -236,6 +237,7 @@ def fit(
         >>> result.certificate.digits >= 5
         True
     """
+    _check_arguments(params, optimizer, max_steps)
     warnings = _float64_inputs(loss, params, data)
     engine, state, learning_rate, loop_data, cost = _prepare(
         loss,
@@ -268,6 +270,36 @@ def fit(
             return value_and_grad64(loss, params, *data, block_rows=rows_per_block)
 
     return _checked(result, evaluate64, cost, rtol=target, warnings=warnings)
+
+
+def _check_arguments(params, optimizer, max_steps) -> None:
+    """A ValueError naming the argument, for what would otherwise fail deep inside JAX.
+
+    Example:
+        >>> _check_arguments({}, "gd", 10)
+        Traceback (most recent call last):
+        ...
+        ValueError: params holds no array: nothing to fit (got {})
+    """
+    leaves = jax.tree.leaves(params)
+    if not leaves:
+        raise ValueError(f"params holds no array: nothing to fit (got {params!r})")
+    paths = jax.tree_util.tree_flatten_with_path(params)[0]
+    for path, leaf in paths:
+        dtype = jnp.result_type(leaf)
+        if not jnp.issubdtype(dtype, jnp.floating):
+            where = jax.tree_util.keystr(path) or "params"
+            raise ValueError(
+                f"params{where if where != 'params' else ''} is {dtype}: the params must be "
+                "floating-point arrays (gradients of integers are zero)"
+            )
+    if not isinstance(optimizer, str) and not isinstance(optimizer, optax.GradientTransformation):
+        raise ValueError(
+            "optimizer must be a name from steepest.optimizers.names() or an "
+            f"optax.GradientTransformation, got {optimizer!r}"
+        )
+    if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral):
+        raise ValueError(f"max_steps must be a whole number, got {max_steps!r}")
 
 
 def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings) -> FitResult:
@@ -369,7 +401,12 @@ def _prepare(
     if method not in ("loop", "quadratic"):
         raise ValueError(f"method must be 'loop' or 'quadratic', got {method!r}")
     rows_per_block = blocks.resolve_block_rows(block_rows, loss, data, tags)  # checks it first
-    unroll_equations = equations_of(loss, params, *data)  # checks the loss
+    try:
+        unroll_equations = equations_of(loss, params, *data)  # checks the loss
+    except TypeError as error:  # shapes or types that do not go together, from JAX
+        raise ValueError(
+            f"the loss cannot be evaluated at these params and data: {error}"
+        ) from error
     cost = (
         quadratic_cost(loss, params, *data, tags=tags, block_rows=block_rows)
         if certificate

@@ -32,6 +32,9 @@ EPS = float(np.finfo(np.float64).eps)
 # Singular values of R below NOISE * eps * ||R||_F * sqrt(blocks) are rounding: see Solver.
 NOISE = 4.0
 
+# The widest design whose triangle is applied by double-double substitution (Solver).
+SUBSTITUTION_MAX_WIDTH = 256
+
 # 2**27 + 1 splits a float64 into two halves of 26 bits, whose products are exact.
 SPLITTER = 2.0**27 + 1
 
@@ -155,7 +158,8 @@ def least_squares(
     blocks = max(1, math.ceil(len(y) / block_rows))
     solver = Solver(R[:width, :width], blocks)
     v, kappa = solver.solve(R[:width, width]), solver.condition_number
-    bound = perturbation_bound(kappa, width, blocks, abs(R[width, width]), solver.norm, v)
+    residual_norm = abs(R[width, width]) if len(R) > width else 0.0
+    bound = perturbation_bound(kappa, width, blocks, residual_norm, solver.norm, v)
     refined = refine(v, solver, features, y, scaling, block_rows, max_refinements)
     params = scaling.params(refined.high, refined.low, features.shape[1])
     norm = float(np.linalg.norm(refined.high + refined.low))
@@ -312,17 +316,20 @@ class Scaling:
         """Center on the column means (with an intercept); scale to below 1; drop zeros."""
         rows, width = features.shape
         center = np.zeros(width)
-        if fit_intercept:
+        if fit_intercept:  # summed at 2**-64 of size, so that 1e308-sized columns do not overflow
             for block in row_blocks(rows, block_rows):
-                center += np.asarray(features[block], np.float64).sum(axis=0)
-            center /= max(rows, 1)
+                center += (np.asarray(features[block], np.float64) * 2.0**-64).sum(axis=0)
+            center = center / max(rows, 1) * 2.0**64
         spread = np.zeros(width)
-        for block in row_blocks(rows, block_rows):
-            deviation = np.abs(np.asarray(features[block], np.float64) - center)
+        for block in row_blocks(rows, block_rows):  # halves: x - center may exceed 1.8e308
+            deviation = np.abs(np.asarray(features[block], np.float64) / 2 - center / 2)
             spread = np.maximum(spread, deviation.max(axis=0, initial=0.0))
+        spread = spread * 2
         columns = np.flatnonzero(spread > 0)
         _, exponent = np.frexp(spread[columns])  # spread = m 2**e, 1/2 <= m < 1
-        return cls(columns, center[columns], np.ldexp(1.0, exponent), fit_intercept)
+        # 2**1024 overflows: a spread near 1.8e308 is scaled to below 2 instead of below 1.
+        scale = np.ldexp(1.0, np.minimum(exponent, 1023))
+        return cls(columns, center[columns], scale, fit_intercept)
 
     def features(self, features: np.ndarray, block: slice) -> np.ndarray:
         """The kept columns of one block of rows, in float64."""
@@ -367,7 +374,9 @@ class Scaling:
 
 
 def triangle(features: np.ndarray, y: np.ndarray, scaling: Scaling, block_rows: int):
-    """The R factor of ``[A y]``, square, built block by block (each the R so far on the next)."""
+    """The R factor of ``[A y]``, built block by block (each the R so far on the next): square,
+    or ``N`` by ``width`` for ``N`` rows fewer than the columns (never padded: a wide design
+    of 8000 columns would make it 8000 x 8000)."""
     width = len(scaling.columns) + scaling.fit_intercept + 1
     R = np.zeros((0, width))
     for block in row_blocks(len(y), block_rows):
@@ -375,7 +384,7 @@ def triangle(features: np.ndarray, y: np.ndarray, scaling: Scaling, block_rows: 
             [scaling.design(scaling.features(features, block)), np.asarray(y[block], np.float64)]
         )
         R = np.linalg.qr(np.vstack([R, rows]), mode="r")
-    return np.vstack([R, np.zeros((width - len(R), width))])  # fewer rows than columns
+    return R  # fewer rows than columns when there are fewer data rows
 
 
 class Solver:
@@ -396,27 +405,31 @@ class Solver:
     """
 
     def __init__(self, R: np.ndarray, blocks: int):
-        u, s, vt = np.linalg.svd(R)
+        u, s, vt = np.linalg.svd(R, full_matrices=False)
         kept = s > NOISE * EPS * np.linalg.norm(s) * math.sqrt(blocks)
         self.triangle = R
         self.rank = int(kept.sum())
-        self.full_rank = self.rank == len(s)
+        self.full_rank = self.rank == R.shape[1]
+        # Substitution runs row by row in Python, O(d^2) float operations: above this width
+        # the SVD (vectorized) applies R^+ instead (4 s against 69 s at d = 2000).
+        self.by_substitution = self.full_rank and R.shape[1] <= SUBSTITUTION_MAX_WIDTH
         self.norm = float(s[0]) if len(s) else 1.0
-        smallest = float(s[-1]) if len(s) else 1.0
+        wide = R.shape[0] < R.shape[1]  # fewer rows than columns: singular
+        smallest = 0.0 if wide else float(s[-1]) if len(s) else 1.0
         self.condition_number = self.norm / smallest if smallest > 0 else math.inf
         self.left, self.singular, self.right = u[:, kept], s[kept], vt[kept].T
         self.smallest = float(self.singular[-1]) if self.rank else math.inf
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         """``R^+ rhs``: the least-squares answer given ``rhs = Q^T y``."""
-        if self.full_rank:
+        if self.by_substitution:
             return np.sum(substitute(self.triangle, rhs, np.zeros_like(rhs)), axis=0)
         return self.right @ ((self.left.T @ rhs) / self.singular)
 
     def correct(self, high: np.ndarray, low: np.ndarray):
         """The refinement step ``dv = (R^T R)^+ (high + low)`` given ``A^T r = high + low``:
         ``dv`` as ``(high, low)``, and ``||R dv||``, its size in the fitted values."""
-        if self.full_rank:
+        if self.by_substitution:
             z = substitute(self.triangle, high, low, transposed=True)
             step = substitute(self.triangle, *z)
             return step, float(np.linalg.norm(z[0] + z[1]))
@@ -523,7 +536,8 @@ def two_sum(a, b):
 
 
 def two_product(a, b):
-    """``(p, e)`` with ``p = fl(a b)`` and ``p + e = a b`` exactly (Dekker; |a|, |b| < 1e290)."""
+    """``(p, e)`` with ``p = fl(a b)`` and ``p + e = a b`` exactly (Dekker), for a product
+    that does not overflow."""
     product = a * b
     a_high, a_low = split(a)
     b_high, b_low = split(b)
@@ -532,10 +546,15 @@ def two_product(a, b):
 
 
 def split(a):
-    """``a = high + low`` with both halves of at most 26 significant bits."""
-    scaled = SPLITTER * a
-    high = scaled - (scaled - a)
-    return high, a - high
+    """``a = high + low`` with both halves of at most 26 significant bits (Veltkamp; a
+    magnitude above 2**995 is split at 2**-28 of its size, exactly, so as not to overflow)."""
+    a = np.asarray(a, np.float64)
+    big = np.abs(a) > 2.0**995
+    shrunk = np.where(big, a * 2.0**-28, a)
+    scaled = SPLITTER * shrunk
+    high = scaled - (scaled - shrunk)
+    low = shrunk - high
+    return np.where(big, high * 2.0**28, high), np.where(big, low * 2.0**28, low)
 
 
 def closed_form_cost(params: Linear, X: np.ndarray, y: np.ndarray, *, block_rows: int = 2**16):

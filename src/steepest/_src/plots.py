@@ -1,7 +1,8 @@
 """Figures: loss curves of optimizers, a learning-rate sweep, the cost surface with paths.
 
 Each function draws one figure from results already computed and writes it as
-PNG; nothing here runs an optimizer. Figures are made with matplotlib's
+PNG, atomically (through a temporary file beside it, as records are); nothing
+here runs an optimizer. Figures are made with matplotlib's
 ``Figure`` directly, not through ``pyplot``: no display is needed, and the
 backend a notebook or script chose is left as it was.
 """
@@ -11,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from .io import records
+
 
 def _subplots(*args, **kwargs):
     figure = Figure(figsize=kwargs.pop("figsize"))
@@ -18,10 +21,12 @@ def _subplots(*args, **kwargs):
 
 
 def _save(figure: Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    return path
+    """Write ``figure`` as PNG atomically: the old file or the new, never a truncated one."""
+
+    def draw(temporary: Path) -> None:
+        figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight")
+
+    return records.write_atomically(path, draw)
 
 
 def loss_curves(curves: dict, best_loss: float, path: str | Path, *, title: str) -> Path:

@@ -8,6 +8,7 @@ learning rate of the sweep, and every later sweep of the same size.
 
 import dataclasses
 import math
+import os
 from collections.abc import Callable, Collection, Sequence
 
 import jax
@@ -164,6 +165,7 @@ def sweep(
         )
         for start in starts
     ]
+    _check_memory(blocks.size_in_bytes(initial[0]), len(run_rates), history_size)
     stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves)[run_starts], *initial)
     stacked = engine.with_learning_rate(stacked, jnp.asarray(run_rates))
     driven = drive(engine.run_batched, stacked, data, max_steps, on_chunk)
@@ -183,6 +185,37 @@ def sweep(
         for i, rate in enumerate(run_rates)
     )
     return SweepResult(run_rates, run_starts, results, driven.seconds, driven.compile_seconds)
+
+
+def _check_memory(run_bytes: int, runs: int, history_size: int) -> None:
+    """Refuse a sweep whose stacked states would not fit in half the memory available.
+
+    Example:
+        >>> _check_memory(10**12, 1000, 10_002)
+        Traceback (most recent call last):
+        ...
+        ValueError: a sweep of 1,000 runs needs about 1e+15 bytes for its states ...
+    """
+    needed = run_bytes * runs
+    available = available_memory()
+    if available is not None and needed > available / 2:
+        raise ValueError(
+            f"a sweep of {runs:,} runs needs about {needed:.3g} bytes for its states "
+            f"(each with a history of {history_size:,} costs), more than half of the "
+            f"{available:.3g} bytes available: fewer runs or fewer steps"
+        )
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the process may still use: the device's where it reports them (a
+    GPU), else the host's available RAM; None when neither is known."""
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0))
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _in_float64(result: FitResult, loss, data, block_rows) -> FitResult:

@@ -2,7 +2,10 @@
 
 Exit codes: 0 when every method reached the same params as NumPy (bars met or
 not: they are reported, not enforced), 1 when one disagrees, 2 (one line, as
-every command) for ``--device gpu`` with no GPU or an unwritable ``--out``.
+every command) for ``--device gpu`` with no GPU, an unwritable ``--out``, or an
+``X.md`` beside ``--out X.json`` that bench did not write (refused before the run);
+2 also when the record, its tables or the figure could not be written after the
+run (the result is printed anyway).
 """
 
 import os
@@ -11,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .options import EXIT_FAILED, EXIT_OK, add_output_arguments
+from .options import EXIT_FAILED, EXIT_OK, add_output_arguments, draw, finish
 
 NOT_MEASURED = "not measured"
 DEFAULT_RECORD = "results/benchmark.json"
@@ -49,6 +52,7 @@ def run(args, argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)  # unwritable: an OSError now, not after
     if not os.access(out.parent, os.W_OK):
         raise ValueError(f"--out {args.out}: cannot write to {out.parent}")
+    markdown = markdown_path(args.out)
     try:
         device = jax.devices(args.device)[0]
     except RuntimeError:
@@ -83,29 +87,63 @@ def run(args, argv=None) -> int:
         "problems": measured,
         **info,
     }
-    emit(args, record, argv)
-    console.print(f"wrote {args.out}")
-    markdown = Path(args.out).with_suffix(".md")
-    markdown.write_text(markdown_tables(record))
-    console.print(f"wrote {markdown}")
+    unwritten = []
+    emit(args, record, argv, unwritten)
+    if not unwritten:
+        console.print(f"wrote {args.out}")
+    try:
+        text = MARKDOWN_MARK + markdown_tables(record)
+        records.write_atomically(markdown, lambda temporary: temporary.write_text(text))
+        console.print(f"wrote {markdown}")
+    except OSError as error:
+        unwritten.append(f"{markdown} ({error.strerror or error})")
     if args.plot:
         from steepest import plots  # matplotlib only for a run that draws
 
-        plots.bench_times(
-            {
-                result["problem"]: {
-                    row["method"]: row["seconds_shown"]
-                    for row in result["rows"]
-                    if row["method"] != measure.QUADRATIC  # a whole run, not a step
-                }
-                for result in measured
-            },
-            args.plot,
-            title=f"time per step, float32, {device.device_kind}",
-        )
-        console.print(f"wrote {args.plot}")
+        times = {
+            result["problem"]: {
+                row["method"]: row["seconds_shown"]
+                for row in result["rows"]
+                if row["method"] != measure.QUADRATIC  # a whole run, not a step
+            }
+            for result in measured
+        }
+        title = f"time per step, float32, {device.device_kind}"
+        if draw(args, lambda path: plots.bench_times(times, path, title=title), unwritten):
+            console.print(f"wrote {args.plot}")
     agree = all(result["agreement"]["agree"] for result in measured)
-    return EXIT_OK if agree else EXIT_FAILED
+    return finish(EXIT_OK if agree else EXIT_FAILED, unwritten)
+
+
+MARKDOWN_MARK = "<!-- written by steepest bench, with the record of the same name -->\n"
+
+
+def markdown_path(out: str) -> Path:
+    """``X.md`` beside the record ``X.json``: where bench writes its tables.
+
+    Refused (a ``ValueError``, exit 2 before anything runs) when a file of that name
+    exists that bench did not write: a user's notes are never overwritten.
+    """
+    markdown = Path(out).with_suffix(".md")
+    if markdown.is_dir():
+        raise ValueError(f"--out {out}: bench writes its tables to {markdown}, a folder")
+    if markdown.exists() and not _written_by_bench(markdown):
+        raise ValueError(
+            f"--out {out}: bench writes its tables to {markdown}, which exists and was not "
+            "written by bench; move it or choose another --out"
+        )
+    return markdown
+
+
+def _written_by_bench(markdown: Path) -> bool:
+    """Whether ``markdown`` is bench's tables: with its mark, or (older runs) their header."""
+    try:
+        with markdown.open(encoding="utf-8", errors="replace") as file:
+            head = [file.readline() for _ in range(3)]
+    except OSError:
+        return False
+    header = "| " + " | ".join(TIME_COLUMNS) + " |\n"
+    return head[0] == MARKDOWN_MARK or head[2] == header
 
 
 def _time(seconds: float) -> str:

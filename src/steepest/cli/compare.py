@@ -14,7 +14,9 @@ from .options import (
     add_data_arguments,
     add_output_arguments,
     add_run_arguments,
+    draw,
     emit,
+    finish,
     original_data_evaluator,
     prepare,
     stop_rule,
@@ -97,16 +99,19 @@ def run(args, argv=None) -> int:
         "closed_form_loss": exact_loss,
         "runs": rows,
     }
+    unwritten = []
+    drawn = False
     if args.plot:
         from steepest import plots  # matplotlib only for a run that draws
 
-        plots.loss_curves(
-            curves, exact_loss, args.plot, title=f"{dataset.source}: {stop_rule(args)}"
+        title = f"{dataset.source}: {stop_rule(args)}"
+        drawn = draw(
+            args, lambda path: plots.loss_curves(curves, exact_loss, path, title=title), unwritten
         )
     code = EXIT_INTERRUPTED if interrupted else EXIT_OK
-    emit(args, record, argv)
+    emit(args, record, argv, unwritten)
     if args.json:
-        return code
+        return finish(code, unwritten)
     table = Table(title=f"steepest compare: {dataset.source}, {stop_rule(args)}")
     columns = ("optimizer", "lr", "steps", "status", "certain digits", "|p - p*|", "seconds")
     for column in columns:
@@ -125,6 +130,6 @@ def run(args, argv=None) -> int:
     console = Console()
     console.print(table)
     console.print(
-        f"least-squares cost {exact_loss:.8g}" + (f"; wrote {args.plot}" if args.plot else "")
+        f"least-squares cost {exact_loss:.8g}" + (f"; wrote {args.plot}" if drawn else "")
     )
-    return code
+    return finish(code, unwritten)

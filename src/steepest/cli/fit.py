@@ -12,7 +12,9 @@ from .options import (
     add_data_arguments,
     add_output_arguments,
     add_run_arguments,
+    draw,
     emit,
+    finish,
     original_data_evaluator,
     positive_float,
     prepare,
@@ -65,13 +67,19 @@ def run(args, argv=None) -> int:
     import jax.numpy as jnp
     import numpy as np
 
-    from steepest import Status, fit, mse, optimizers, theory
+    from steepest import DataError, Status, fit, mse, optimizers, theory
     from steepest._src import model
     from steepest._src.io import records
     from steepest._src.stopping import FLOAT64_HINT
 
     dataset, standardizer, X, y, start = prepare(args)
     intercept = not args.no_intercept
+    needs_hessian = args.lr is None and args.optimizer not in optimizers.DEFAULT_LEARNING_RATES
+    if needs_hessian and X.shape[1] + intercept > theory.MAX_DENSE_HESSIAN:
+        raise DataError(
+            f"--lr is needed for {X.shape[1]} features: the default 1/L takes the Hessian, "
+            f"formed only up to {theory.MAX_DENSE_HESSIAN} parameters"
+        )
     dtype = X.dtype
     if args.lr is not None:
         lr_source = "--lr"
@@ -110,14 +118,7 @@ def run(args, argv=None) -> int:
     learning_rate = result.learning_rate
     message = result.message.replace(FLOAT64_HINT, "run with --x64")
     if result.status is Status.DIVERGED:
-        critical = (
-            2 * learning_rate
-            if lr_source == "1/L"
-            else theory.critical_learning_rate(mse, start, X, y)
-        )
-        message += (
-            f" (critical learning rate 2/L = {critical:.6g}; this run used {learning_rate:.6g})"
-        )
+        message += _critical_rate(lr_source, learning_rate, start, X, y)
     record = {
         "params": records.params_to_dict(fitted),
         "loss": result.loss,
@@ -157,21 +158,38 @@ def run(args, argv=None) -> int:
         "loss_steps": result.loss_steps.tolist(),
         "losses": result.losses.tolist(),
     }
-    if args.plot:
+    unwritten = []  # what could not be written: reported after the result is printed
+
+    def figure(path):
         from steepest import plots  # matplotlib only for a run that draws
 
         plots.loss_curves(
             {args.optimizer: (result.loss_steps, result.losses)},
             exact_loss,
-            args.plot,
+            path,
             title=f"steepest fit: {dataset.source}, {args.optimizer}, lr {learning_rate:.4g}",
         )
-    emit(args, record, argv)
+
+    drawn = draw(args, figure, unwritten)
+    emit(args, record, argv, unwritten)
     if not args.json:
         _print_table(record, result.steps_per_second)
-        if args.plot:
+        if drawn:
             print(f"wrote {args.plot}")
-    return _exit_codes().get(result.status, EXIT_NOT_CONVERGED)
+    return finish(_exit_codes().get(result.status, EXIT_NOT_CONVERGED), unwritten)
+
+
+def _critical_rate(lr_source: str, learning_rate: float, start, X, y) -> str:
+    """What a diverged run is told of 2/L, the rate above which gradient descent diverges."""
+    from steepest import mse, theory
+
+    if lr_source == "1/L":
+        critical = 2 * learning_rate
+    elif X.shape[1] + 1 <= theory.MAX_DENSE_HESSIAN:
+        critical = theory.critical_learning_rate(mse, start, X, y)
+    else:
+        return f" (this run used {learning_rate:.6g}; 2/L is not computed above 2048 parameters)"
+    return f" (critical learning rate 2/L = {critical:.6g}; this run used {learning_rate:.6g})"
 
 
 def _as_params(flat, intercept: bool):

@@ -5,10 +5,12 @@ The only place that turns errors into exit codes: bad input prints one line,
 the command's run only, never left on for the process.
 """
 
+import signal
 import sys
+import threading
 
 from . import bench, check, compare, fit, surface, sweep
-from .options import EXIT_BAD_INPUT, EXIT_INTERRUPTED, Parser
+from .options import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED, Parser
 
 COMMANDS = (fit, check, compare, sweep, surface, bench)
 
@@ -35,6 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     from steepest import DataError
 
     args = build_parser().parse_args(argv)
+    with TermAsInterrupt() as term:
+        code = _run(args, argv, jax, DataError)
+    if term.received and code == EXIT_INTERRUPTED:
+        return EXIT_TERMINATED
+    return code
+
+
+def _run(args, argv, jax, DataError) -> int:
     try:
         with jax.enable_x64(bool(getattr(args, "x64", False))):
             return args.run(args, argv)
@@ -49,3 +59,31 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C before the loop started; inside it, fit returns
         sys.stderr.write("steepest: interrupted\n")
         return EXIT_INTERRUPTED
+
+
+class TermAsInterrupt:
+    """SIGTERM handled as Ctrl-C is, at every phase (a loop stops between chunks and its
+    result is printed; elsewhere one line), then exit 143 rather than 130.
+
+    In the main thread only, where Python delivers signals; the previous handler is put
+    back on exit.
+    """
+
+    def __init__(self):
+        self.received = False
+        self._installed = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+            self._installed = True
+        return self
+
+    def _handle(self, signum, frame):
+        self.received = True
+        signal.raise_signal(signal.SIGINT)
+
+    def __exit__(self, *exc):
+        if self._installed:  # None: a handler not set from Python; the default stands in
+            signal.signal(signal.SIGTERM, self._previous or signal.SIG_DFL)

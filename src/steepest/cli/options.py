@@ -9,11 +9,13 @@ repeated list flag extends the list.
 
 import argparse
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_TERMINATED = 143  # SIGTERM, handled as Ctrl-C is
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -124,6 +126,7 @@ def whole_number(text: str, smallest: int, largest: int) -> int:
 
 def json_path(text: str) -> str:
     """An ``--out`` path: a ``*.json`` file whose folder can be written."""
+    writable_file(text, "*.json")
     if Path(text).suffix.lower() != ".json":
         raise argparse.ArgumentTypeError(
             f"{text!r}: the record is JSON; name it *.json (the figure goes to --plot FILE.png)"
@@ -132,9 +135,39 @@ def json_path(text: str) -> str:
 
 
 def png_path(text: str) -> str:
-    """A ``--plot`` path: a ``*.png`` file."""
+    """A ``--plot`` path: a ``*.png`` file whose folder can be written."""
+    writable_file(text, "*.png")
     if Path(text).suffix.lower() != ".png":
         raise argparse.ArgumentTypeError(f"{text!r}: the figure is PNG; name it *.png")
+    return text
+
+
+def writable_file(text: str, kind: str) -> str:
+    """``text`` if a file can be written there: checked before the run, not after it.
+
+    The path names a file (not empty, not a folder), and its folder exists and can
+    be written, or can be made: the nearest folder that exists above it is writable.
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"cannot write {text!r}: an empty path; name a file, {kind}"
+        )
+    path = Path(text)
+    if text.endswith(("/", os.sep)) or path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"cannot write {text!r}: it is a folder; name a file in it, {kind}"
+        )
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"cannot write {text!r}: {str(folder)!r} is a file, not a folder"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(
+            f"cannot write {text!r}: the folder {str(folder)!r} is not writable"
+        )
     return text
 
 
@@ -232,15 +265,54 @@ def add_output_arguments(command, *, plot: str | None, plot_required: bool = Fal
     )
 
 
-def emit(args, record: dict, argv: list[str] | None) -> None:
-    """Print ``record`` as JSON with ``--json``; write it with its context to ``--out``."""
+def emit(args, record: dict, argv: list[str] | None, unwritten: list[str] | None = None) -> None:
+    """Print ``record`` as JSON with ``--json``; write it with its context to ``--out``.
+
+    With ``unwritten`` (a list), an ``--out`` that cannot be written is added to it
+    instead of raised, so that the command prints its result anyway (see ``finish``).
+    """
     from steepest._src.io import records
 
     if args.json:
         print(records.dumps(record))
     if args.out:
         command = ["steepest", *(sys.argv[1:] if argv is None else argv)]
-        records.write_json(args.out, {**records.environment(), "command": command, **record})
+        try:
+            records.write_json(args.out, {**records.environment(), "command": command, **record})
+        except OSError as error:
+            if unwritten is None:
+                raise
+            unwritten.append(_not_written("--out", args.out, error))
+
+
+def draw(args, figure, unwritten: list[str]) -> bool:
+    """Write the figure, ``figure(path)``, to ``--plot``; True when it was written.
+
+    A figure that cannot be written is added to ``unwritten``, not raised: the run's
+    result is printed (and its record written) anyway.
+    """
+    if not args.plot:
+        return False
+    try:
+        figure(args.plot)
+    except OSError as error:
+        unwritten.append(_not_written("--plot", args.plot, error))
+        return False
+    return True
+
+
+def _not_written(option: str, path: str, error: OSError) -> str:
+    return f"{option} {path} ({error.strerror or error})"
+
+
+def finish(code: int, unwritten: list[str]) -> int:
+    """The exit code once the result is printed: 2, with one line, when an output was lost."""
+    if not unwritten:
+        return code
+    sys.stderr.write(
+        f"steepest: error: not written: {'; '.join(unwritten)}; the result was printed\n"
+    )
+    return code if code == EXIT_INTERRUPTED else EXIT_BAD_INPUT
 
 
 def load_dataset(args):

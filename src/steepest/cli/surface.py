@@ -3,7 +3,16 @@
 import numpy as np
 from rich.console import Console
 
-from .options import EXIT_OK, add_data_arguments, add_output_arguments, emit, positive_int, prepare
+from .options import (
+    EXIT_OK,
+    add_data_arguments,
+    add_output_arguments,
+    draw,
+    emit,
+    finish,
+    positive_int,
+    prepare,
+)
 
 
 def add_parser(commands) -> None:
@@ -73,20 +82,25 @@ def run(args, argv=None) -> int:
             f"the cost overflows {X.dtype} on the plotted grid; try --x64 or standardized features"
         )
     coordinates = "standardized" if args.standardize else "raw"
-    plots.cost_surface(
-        m_grid, b_grid, np.asarray(costs, np.float64), paths, (m_star, b_star), args.plot,
-        title=f"cost over (m, b), {coordinates} {dataset.x_names[0]}: {dataset.source}",
-        labels=(f"m ({coordinates} {dataset.x_names[0]})", "b"),
+    unwritten = []
+    drawn = draw(
+        args,
+        lambda path: plots.cost_surface(
+            m_grid, b_grid, np.asarray(costs, np.float64), paths, (m_star, b_star), path,
+            title=f"cost over (m, b), {coordinates} {dataset.x_names[0]}: {dataset.source}",
+            labels=(f"m ({coordinates} {dataset.x_names[0]})", "b"),
+        ),
+        unwritten,
     )  # fmt: skip
     record = {
-        "plot": args.plot,
+        "plot": args.plot if drawn else None,
         "critical_learning_rate": curvature.critical_learning_rate,
         "paths": {
             label: {"m": ms.tolist(), "b": bs.tolist(), "learning_rate": rates[label]}
             for label, (ms, bs) in paths.items()
         },
     }
-    emit(args, record, argv)
-    if not args.json:
+    emit(args, record, argv, unwritten)
+    if not args.json and drawn:
         Console().print(f"wrote {args.plot}: {', '.join(rates)}")
-    return EXIT_OK
+    return finish(EXIT_OK, unwritten)

@@ -13,7 +13,9 @@ from .options import (
     add_data_arguments,
     add_output_arguments,
     add_run_arguments,
+    draw,
     emit,
+    finish,
     positive_float,
     positive_int,
     prepare,
@@ -118,23 +120,28 @@ def run(args, argv=None) -> int:
             )
         ],
     }
+    unwritten = []
     if args.plot:
         from steepest import plots  # matplotlib only for a run that draws
 
-        plots.learning_rate_sweep(
-            result.learning_rates,
-            result.final_losses,
-            np.array([run.num_steps for run in result.results]),
-            np.array([run.status.value == "diverged" for run in result.results]),
-            critical,
-            args.plot,
-            title=f"{args.optimizer} on {dataset.source}: {args.num} learning rates, one call",
-            threshold=threshold,
+        draw(
+            args,
+            lambda path: plots.learning_rate_sweep(
+                result.learning_rates,
+                result.final_losses,
+                np.array([run.num_steps for run in result.results]),
+                np.array([run.status.value == "diverged" for run in result.results]),
+                critical,
+                path,
+                title=f"{args.optimizer} on {dataset.source}: {args.num} learning rates, one call",
+                threshold=threshold,
+            ),
+            unwritten,
         )
     code = EXIT_INTERRUPTED if interrupted else EXIT_OK
-    emit(args, record, argv)
+    emit(args, record, argv, unwritten)
     if args.json:
-        return code
+        return finish(code, unwritten)
     table = Table(title=f"steepest sweep: {args.optimizer} on {dataset.source}")
     for column in ("learning rate", "x 2/L", "status", "steps", "final cost"):
         table.add_column(column, justify="left" if column == "status" else "right")
@@ -160,7 +167,7 @@ def run(args, argv=None) -> int:
         f"plus {result.compile_seconds:.2f} s to compile"
         + ("; a second sweep inside the bracket narrowed it" if refined is not None else "")
     )
-    return code
+    return finish(code, unwritten)
 
 
 def _threshold_sentence(result, threshold, critical, interrupted) -> str:

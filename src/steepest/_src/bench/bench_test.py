@@ -138,3 +138,51 @@ def test_methods_that_disagree_exit_1_and_the_record_says_so(monkeypatch, tmp_pa
     record = json.loads(out.read_text())
     assert not any(result["agreement"]["agree"] for result in record["problems"])
     assert "| N=200, d=1 | numpy |" in out.with_suffix(".md").read_text()
+
+
+# Issue 11, item 5: bench --out X.json never overwrites a user's X.md.
+
+
+def fake_measure(problem, device, status):
+    row = {
+        "problem": problem.name,
+        "method": "numpy",
+        "steps": 1,
+        "seconds_per_step": 1e-3,
+        "seconds_shown": 1e-3,
+        "speedup_vs_numpy": 1.0,
+        "times_floor": None,
+    }
+    agreement = {"steps": 1, "max_relative_difference_to_numpy": {}, "agree": True}
+    return {
+        "problem": problem.name,
+        "rows": [row],
+        "skipped": {},
+        "plan": None,
+        "agreement": agreement,
+        "bars": [],
+    }
+
+
+def test_bench_refuses_before_running_when_a_sibling_md_is_not_its_own(
+    monkeypatch, tmp_path, capsys
+):
+    ran = []
+    monkeypatch.setattr(bench, "measure", lambda *a: ran.append(a) or fake_measure(*a))
+    monkeypatch.chdir(tmp_path)
+    notes = tmp_path / "X.md"
+    notes.write_text("my own notes\n")
+    assert cli.main(["bench", "--size", "small", "--out", "X.json"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "--out X.json" in line and "X.md" in line and "not written by bench" in line
+    assert notes.read_text() == "my own notes\n" and not ran
+    assert not (tmp_path / "X.json").exists()
+
+
+def test_bench_replaces_its_own_md_on_a_rerun(monkeypatch, tmp_path):
+    monkeypatch.setattr(bench, "measure", fake_measure)
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert cli.main(["bench", "--size", "small", "--out", "X.json"]) == 0
+    assert "| N=200, d=1 | numpy |" in (tmp_path / "X.md").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["X.json", "X.md"]

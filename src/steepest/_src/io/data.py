@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import functools
 import itertools
+import os
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -153,6 +154,8 @@ def load(path: str | Path, *, y: str | None = None, x: list[str] | None = None) 
             fewer than 2 rows, or an unknown column (the known ones listed).
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not a data file")
     if not path.is_file():
         raise DataError(f"no such file: {path}")
     suffix = path.suffix.lower()
@@ -173,7 +176,26 @@ def _open_csv(path: Path):
 def _read_csv(path: Path) -> _Table:
     """A CSV file's table: by NumPy's parser, or cell by cell where it refuses the file."""
     table = _parse_csv(path)
-    return table if table is not None else _scan_csv(path)
+    table = table if table is not None else _scan_csv(path)
+    _check_not_numbers(path, table.names)
+    return table
+
+
+def _check_not_numbers(path: Path, header: Sequence[str]) -> None:
+    """A DataError for a header row of numbers only: a file without a header row."""
+    if all(_is_number(name) for name in header):
+        raise DataError(
+            f"{path}: the first row is all numbers ({', '.join(header)}); "
+            "the file needs a header row naming the columns"
+        )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_csv(path: Path) -> _Table | None:
@@ -251,6 +273,8 @@ def _numbers(path: Path, line: int, row: list[str], header: list[str]) -> list[f
     numbers = []
     for column, (name, cell) in enumerate(zip(header, row, strict=True)):
         try:
+            if "_" in cell:  # float() reads 1_0 as 10: a typo, not a number
+                raise ValueError(cell)
             numbers.append(float(cell))
         except ValueError:
             raise DataError(
@@ -272,6 +296,7 @@ def _csv_line(path: Path, index: int) -> str:
 
 
 def _read_numpy(path: Path) -> _Table:
+    _check_declared_sizes(path)
     try:
         # Our own handle, closed here even when np.load fails on a corrupt archive.
         with path.open("rb") as file:
@@ -286,6 +311,107 @@ def _read_numpy(path: Path) -> _Table:
     else:
         names, values = _npz_table(path, arrays)
     return _Table(names, values, "row {}".format)
+
+
+def _check_declared_sizes(path: Path) -> None:
+    """A DataError when the arrays a NumPy file declares would not fit the memory available.
+
+    The sizes come from the ``.npy`` headers (inside the zip for ``.npz``), read
+    without the data: a small compressed file can unpack to gigabytes. What is
+    needed is every array as stored plus the float64 table made of them (none for a
+    float64 ``.npy``, used as it is).
+    """
+    try:
+        declared = _declared_arrays(path)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+        return  # np.load words the error
+    available = _available_memory()
+    if available is None or not declared:
+        return
+    rows = max(_rows(shape) for _, shape, _ in declared)
+    table = 8 * rows * sum(_columns(shape) for _, shape, _ in declared)
+    if path.suffix.lower() == ".npy" and declared[0][2] == np.float64:
+        table = 0  # used as it is, not copied
+    sizes = [(name, shape, dtype, _nbytes(shape, dtype)) for name, shape, dtype in declared]
+    name, shape, dtype, nbytes = max(sizes, key=lambda item: item[3])
+    if nbytes > available:
+        raise DataError(
+            f"{path}: array {name!r} declares shape {shape} of {dtype}, "
+            f"{_bytes(nbytes)}, more than the {_bytes(available)} of memory available"
+        )
+    needed = sum(size for *_, size in sizes) + table
+    if needed > available:
+        raise DataError(
+            f"{path}: its arrays and their float64 table need {_bytes(needed)}, "
+            f"more than the {_bytes(available)} of memory available"
+        )
+
+
+def _declared_arrays(path: Path) -> list[tuple[str, tuple[int, ...], np.dtype]]:
+    """(name, shape, dtype) of each array in a ``.npy`` or ``.npz`` file, from its header."""
+    if path.suffix.lower() == ".npy":
+        with path.open("rb") as file:
+            return [("0", *_npy_header(file))]
+    with zipfile.ZipFile(path) as archive:
+        declared = []
+        for member in archive.namelist():
+            with archive.open(member) as file:
+                try:
+                    declared.append((member.removesuffix(".npy"), *_npy_header(file)))
+                except ValueError:  # not an array: np.load words it
+                    continue
+        return declared
+
+
+def _npy_header(file) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(file)
+    read = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    shape, _, dtype = read(file, max_header_size=2**20)
+    return tuple(int(n) for n in shape), dtype
+
+
+def _rows(shape: tuple[int, ...]) -> int:
+    return shape[0] if shape else 1
+
+
+def _columns(shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape[1:], dtype=object)) if len(shape) > 1 else 1
+
+
+def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+
+def _bytes(count: int) -> str:
+    """A size in bytes, for a message.
+
+    Example:
+        >>> _bytes(8 * 2**30), _bytes(1500)
+        ('8.6 GB', '1.5 kB')
+    """
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def _available_memory() -> int | None:
+    """The bytes of memory available now (MemAvailable, else free pages), or None unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _npy_table(path: Path, loaded: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
@@ -303,6 +429,12 @@ def _npz_table(path: Path, arrays: dict[str, np.ndarray]) -> tuple[tuple[str, ..
     """One column per 1-D array (a 2-D ``X`` gives ``x0, x1, ...``), in one float64 table."""
     if "X" in arrays and np.ndim(arrays["X"]) == 2:
         X = arrays.pop("X")
+        clashes = [f"x{j}" for j in range(X.shape[1]) if f"x{j}" in arrays]
+        if clashes:
+            raise DataError(
+                f"{path}: holds a 2-D 'X', whose columns are named x0..x{X.shape[1] - 1}, "
+                f"and also {', '.join(map(repr, clashes))}; keep one or rename it"
+            )
         arrays = {**{f"x{j}": X[:, j] for j in range(X.shape[1])}, **arrays}
     for name, column in arrays.items():
         if column.ndim != 1:
@@ -321,7 +453,8 @@ def _npz_table(path: Path, arrays: dict[str, np.ndarray]) -> tuple[tuple[str, ..
 
 
 def _check_real(path: Path, name: str, values: np.ndarray) -> None:
-    if not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
+    # kind i, u, f: not bool, complex, timedelta64 (a subtype of np.number), datetime64.
+    if values.dtype.kind not in "iuf":
         raise DataError(f"{path}: array {name!r} has dtype {values.dtype}, not real numbers")
 
 
@@ -335,6 +468,9 @@ def _select(table: _Table, y_name, x_names, *, source) -> Dataset:
             raise DataError(f"{source}: unknown column {name!r}; available: {', '.join(names)}")
     if not x_names:
         raise DataError(f"{source}: no feature columns besides the target {y_name!r}")
+    for index, name in enumerate(x_names):
+        if name in x_names[:index]:
+            raise DataError(f"{source}: feature {name!r} is selected twice")
     if y_name in x_names:
         raise DataError(f"{source}: column {y_name!r} is both the target and a feature")
     x_columns = [names.index(name) for name in x_names]
@@ -489,12 +625,32 @@ class Standardizer:
             >>> Standardizer.of(np.array([[1.0], [3.0]]), np.array([5.0, 7.0])).target_mean
             6.0
         """
-        target_mean = float(np.mean(y)) if center and y is not None else 0.0
-        mean = X.mean(axis=0) if center else np.zeros(X.shape[1])
-        squares = np.zeros(X.shape[1])
-        for start in range(0, len(X), block_rows):
-            squares += np.square(X[start : start + block_rows] - mean).sum(axis=0)
-        std = np.sqrt(squares / len(X))
+        target_mean = 0.0
+        if center and y is not None:
+            y = np.asarray(y, np.float64)
+            unit = _unit(_column_magnitudes(y[:, None]))[0]
+            target_mean = float(np.mean(y / unit) * unit if unit != 1 else np.mean(y))
+        # A column of magnitude far from 1 (1e300, 1e-300) is divided by a power of two
+        # first (exact), so that its sum and squares neither overflow nor underflow.
+        unit = _unit(_column_magnitudes(X))
+        scaled = np.any(unit != 1)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            if not center:
+                mean = np.zeros(X.shape[1])
+            elif not scaled:
+                mean = X.mean(axis=0)
+            else:
+                sums = np.zeros(X.shape[1])
+                for start in range(0, len(X), block_rows):
+                    sums += (X[start : start + block_rows] / unit).sum(axis=0)
+                mean = sums / len(X)
+            squares = np.zeros(X.shape[1])
+            for start in range(0, len(X), block_rows):
+                block = X[start : start + block_rows]
+                block = block / unit if scaled else block
+                squares += np.square(block - mean).sum(axis=0)
+            std = np.sqrt(squares / len(X)) * unit
+            mean = mean * unit if scaled else mean
         return cls(mean=mean, scale=np.where(std > 0, std, 1.0), target_mean=target_mean)
 
     @classmethod
@@ -515,12 +671,23 @@ class Standardizer:
             >>> s.transform(np.array([[1.0], [4.0]]), np.float32).ravel().tolist()
             [0.0, 3.0]
         """
-        largest = np.max(np.maximum(X.max(axis=0) - self.mean, self.mean - X.min(axis=0)))
-        _check_fits(float(largest / np.min(self.scale)), dtype)
-        standardized = np.empty(X.shape, dtype)
-        for start in range(0, len(X), block_rows):
-            block = slice(start, start + block_rows)
-            standardized[block] = (X[block] - self.mean) / self.scale
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            high, low = X.max(axis=0, initial=-np.inf), X.min(axis=0, initial=np.inf)
+            spread = np.maximum(high - self.mean, self.mean - low)
+            # Where x - mean overflows (values near the float64 limit of both signs), the
+            # halves are subtracted: exact, as halving is, and they cannot overflow.
+            halve = not np.all(np.isfinite(spread) | (len(X) == 0))
+            if halve:
+                spread = np.maximum(high / 2 - self.mean / 2, self.mean / 2 - low / 2)
+            largest = np.max(spread / self.scale, initial=0.0) * (2 if halve else 1)
+            _check_fits(float(largest), dtype)
+            standardized = np.empty(X.shape, dtype)
+            for start in range(0, len(X), block_rows):
+                block = slice(start, start + block_rows)
+                if halve:
+                    standardized[block] = (X[block] / 2 - self.mean / 2) / self.scale * 2
+                else:
+                    standardized[block] = (X[block] - self.mean) / self.scale
         return standardized
 
     def transform_target(self, y: np.ndarray, dtype=np.float64) -> np.ndarray:
@@ -531,8 +698,10 @@ class Standardizer:
             >>> s.transform_target(np.array([1e6 + 0.01, 1e6 - 0.01]), np.float32).tolist()
             [0.009999999776482582, -0.009999999776482582]
         """
-        _check_fits(float(np.max(np.abs(y - self.target_mean), initial=0.0)), dtype)
-        return (np.asarray(y, np.float64) - self.target_mean).astype(dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            centered = np.asarray(y, np.float64) - self.target_mean
+            _check_fits(float(np.max(np.abs(centered), initial=0.0)), dtype)
+            return centered.astype(dtype)
 
     def to_original(self, params: Linear) -> Linear:
         """The coefficients of the same model on the original features, in float64."""
@@ -560,6 +729,31 @@ class Standardizer:
         return jacobian
 
 
+def _column_magnitudes(X: np.ndarray) -> np.ndarray:
+    """``max |x|`` of each column, from min and max (no temporary the size of X)."""
+    if len(X) == 0:
+        return np.zeros(X.shape[1])
+    return np.maximum(np.abs(X.min(axis=0)), np.abs(X.max(axis=0)))
+
+
+def _unit(magnitudes: np.ndarray) -> np.ndarray:
+    """A power of two near each magnitude far from 1 (beyond 2**-400 .. 2**400), else 1.
+
+    Dividing by a power of two is exact, and leaves the sum and the squares of a column
+    of such magnitudes (up to ``2**400``) far from overflow and underflow.
+
+    Example:
+        >>> _unit(np.array([3.0, 1e300, 0.0])).tolist() == [1.0, 2.0**996, 1.0]
+        True
+    """
+    magnitudes = np.asarray(magnitudes, np.float64)
+    moderate = ~np.isfinite(magnitudes) | (magnitudes == 0)
+    moderate |= (magnitudes >= 2.0**-400) & (magnitudes <= 2.0**400)
+    _, exponent = np.frexp(np.where(moderate, 1.0, magnitudes))
+    # 2**(e-1) <= m < 2**e: dividing by 2**(e-1) (finite even for m near the float64 limit)
+    return np.where(moderate, 1.0, np.ldexp(1.0, exponent - 1))
+
+
 def to_device(*arrays: np.ndarray, dtype=jnp.float32) -> tuple[jax.Array, ...]:
     """Put arrays on the default device in ``dtype``: the one place data reaches the device.
 
@@ -585,9 +779,11 @@ def to_device(*arrays: np.ndarray, dtype=jnp.float32) -> tuple[jax.Array, ...]:
 def _check_fits(largest: float, dtype) -> None:
     """A DataError when a value of magnitude ``largest`` would become infinite in ``dtype``."""
     if largest > float(np.finfo(dtype).max):
+        advice = "scale the data" + (
+            "" if np.dtype(dtype) == np.float64 else " or use float64 (--x64)"
+        )
         raise DataError(
-            f"a value of magnitude {largest:.3g} does not fit {np.dtype(dtype).name}; "
-            "scale the data or use float64 (--x64)"
+            f"a value of magnitude {largest:.3g} does not fit {np.dtype(dtype).name}; {advice}"
         )
 
 

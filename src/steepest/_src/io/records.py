@@ -8,6 +8,7 @@ import os
 import platform
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +31,23 @@ def params_to_dict(params: Linear) -> dict:
 
 
 def _finite_or_none(value):
-    """JSON has no NaN or infinity; say "unknown" (null) instead of writing an invalid file."""
+    """JSON has no NaN or infinity; say "unknown" (null) instead of writing an invalid file.
+
+    Any NumPy scalar or array becomes plain Python first (``np.float32`` is no ``float``),
+    so that one rule covers them all.
+
+    Example:
+        >>> import numpy as np
+        >>> _finite_or_none({"a": np.float32("nan"), "b": np.array([1.0, np.inf]), "c": (2,)})
+        {'a': None, 'b': [1.0, None], 'c': [2]}
+    """
+    if isinstance(value, np.ndarray | np.generic):
+        value = value.tolist()  # nested lists of Python numbers, or one Python number
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
         return {key: _finite_or_none(item) for key, item in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [_finite_or_none(item) for item in value]
     return value
 
@@ -43,6 +55,40 @@ def _finite_or_none(value):
 def dumps(record: dict) -> str:
     """The record as indented, strictly valid JSON (non-finite numbers become null)."""
     return json.dumps(_finite_or_none(record), indent=2, allow_nan=False)
+
+
+def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(temporary)`` on a file beside ``path``, then rename it to ``path``.
+
+    Readers see the old file or the new, never half of one: a full disk or a kill
+    mid-write leaves the old file as it was, and a failed write removes its
+    temporary file. An ``OSError`` names ``path`` (never the temporary file, never None).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "note.txt"
+        >>> write_atomically(target, lambda file: file.write_text("hi")).read_text()
+        'hi'
+    """
+    path = Path(path)
+    temporary = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        ) as file:
+            temporary = Path(file.name)
+        write(temporary)
+        temporary.chmod(0o644)  # NamedTemporaryFile makes it private; an output is for reading
+        os.replace(temporary, path)
+    except BaseException as error:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            reason = error.strerror or str(error) or type(error).__name__
+            raise OSError(error.errno, reason, str(path)) from error
+        raise
+    return path
 
 
 def write_json(path: str | Path, record: dict) -> Path:
@@ -54,16 +100,8 @@ def write_json(path: str | Path, record: dict) -> Path:
         >>> write_json(folder / "run.json", {"loss": 1.0}).read_text().strip()[:1]
         '{'
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    ) as file:
-        file.write(dumps(record) + "\n")
-        temporary = Path(file.name)
-    temporary.chmod(0o644)  # NamedTemporaryFile makes it private; a record is for reading
-    os.replace(temporary, path)
-    return path
+    text = dumps(record) + "\n"  # an invalid record fails here, before any file is touched
+    return write_atomically(path, lambda temporary: temporary.write_text(text))
 
 
 def environment() -> dict:

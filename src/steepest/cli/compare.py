@@ -66,11 +66,16 @@ def run(args, argv=None) -> int:
     exact_loss = float(theory.closed_form_cost(exact, dataset.X, dataset.y))
     rows, curves = [], {}
     evaluate64 = original_data_evaluator(dataset, standardizer)
+    interrupted = False
     for name in names:
-        result = fit(
-            mse, start, X, y, optimizer=name, max_steps=args.steps, tol=args.tol, rtol=args.rtol,
-            evaluate64=evaluate64,
-        )  # fmt: skip
+        try:
+            result = fit(
+                mse, start, X, y, optimizer=name, max_steps=args.steps, tol=args.tol,
+                rtol=args.rtol, evaluate64=evaluate64,
+            )  # fmt: skip
+        except KeyboardInterrupt:  # while compiling: the runs finished so far are kept
+            interrupted = True
+            break
         fitted = standardizer.to_original(result.params)
         rows.append(
             {
@@ -89,8 +94,8 @@ def run(args, argv=None) -> int:
         )
         curves[name] = (result.loss_steps, result.losses)
         if result.status is Status.INTERRUPTED:  # Ctrl-C stops the comparison, not one run
+            interrupted = True
             break
-    interrupted = result.status is Status.INTERRUPTED
     record = {
         "data": dataset.source,
         "tol": args.tol,

@@ -110,7 +110,7 @@ BAD = {
     "seed-too-large": (["--seed", "99999999999999999999"], ["--seed", "4294967295"]),
     "too-many-params": (
         [f"{RIDGE}:loss", "--grad", f"{RIDGE}:grad", "--params", "w=100000x100000"],
-        ["--params", "at most 100000"],
+        ["--params", "10000000000 elements in all, but at most 10000:"],
     ),
     "grad-without-loss": (["--grad", f"{RIDGE}:grad"], ["LOSS"]),
 }

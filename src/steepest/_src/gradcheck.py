@@ -284,6 +284,13 @@ def check_gradient(
         GradientCheckError: the loss, the hand-derived gradient, autodiff or
             finite differences raised; the message names the stage and the point,
             with the user's exception.
+        ValueError: ``num_points`` is not a whole number >= 1, or ``rtol``,
+            ``fd_rtol`` or ``atol`` is not a finite number >= 0 (the message
+            names the argument).
+
+    A hand-derived gradient that is complex fails the check (its diagnosis names
+    the leaf and the size of the imaginary part), and so does a loss that
+    returns a complex value: a gradient of real params must be real.
 
     Example:
         >>> import jax.numpy as jnp
@@ -297,8 +304,7 @@ def check_gradient(
         off by a constant factor: the hand-derived gradient is 1/2 times the true one
         (failed at 3 of 3 points)
     """
-    if num_points < 1:
-        raise ValueError(f"num_points must be at least 1, got {num_points}")
+    _check_settings(num_points, rtol=rtol, fd_rtol=fd_rtol, atol=atol)
     with jax.enable_x64(True), jax.default_matmul_precision("highest"):
         params64, args64 = _upcast(params), _upcast(args)
         element_scales = _element_scales(params64)
@@ -309,14 +315,19 @@ def check_gradient(
         # stay concrete. The loss and the hand-derived gradient run eagerly, point by point
         # (the hand-derived gradient need not be traceable by JAX); autodiff and finite
         # differences run under vmap, or eagerly where vmap fails.
-        costs = [float(_evaluate("loss", i, loss, p, *args64)) for i, p in enumerate(points)]
-        problem, failed = _non_finite_cost(costs)
+        values = [_evaluate("loss", i, loss, p, *args64) for i, p in enumerate(points)]
+        problem, failed = _complex_cost(values)
+        if problem is None:
+            costs = [float(value) for value in values]
+            problem, failed = _non_finite_cost(costs)
         if problem is None:
             hand = [
                 _evaluate("hand-derived gradient", i, grad, p, *args64)
                 for i, p in enumerate(points)
             ]
             problem, failed = _structure_problem(hand[0], params64, names, shapes), num_points
+        if problem is None:
+            problem, failed = _complex_gradient(hand, names)
         if problem is not None:
             return GradientReport(
                 ok=False, checks=(), diagnosis=problem, num_points=num_points,
@@ -352,7 +363,7 @@ def check_gradient(
     failed = len({check.point for check in checks if not check.ok})
     diagnosis = None
     if not ok:
-        diagnosis = diagnose(
+        diagnosis = _non_finite_gradient(names, autodiff, finite_differences) or diagnose(
             names, hand, autodiff, finite_differences, tolerances[0],
             fd_tolerances=tolerances[1],
             params=[_leaves(p) for p in points],
@@ -463,6 +474,87 @@ def _points(params, element_scales: np.ndarray, num_points: int, key) -> list:
         noise = jax.random.normal(subkey, flat.shape, jnp.float64)
         points.append(unravel(flat + PERTURBATION * element_scales * noise))
     return points
+
+
+def _check_settings(num_points, **tolerances) -> None:
+    """ValueError naming the argument: num_points a whole number >= 1, tolerances finite, >= 0."""
+    if isinstance(num_points, bool) or not isinstance(num_points, int | np.integer):
+        raise ValueError(f"num_points must be a whole number, got {num_points!r}")
+    if num_points < 1:
+        raise ValueError(f"num_points must be at least 1, got {num_points}")
+    for name, value in tolerances.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number, got {value!r}") from None
+        if isinstance(value, bool) or not math.isfinite(number) or number < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def _complex_cost(values: list) -> tuple[str | None, int]:
+    """A sentence when the loss returns a complex number (a cost must be real), else None."""
+    bad = [index for index, value in enumerate(values) if np.iscomplexobj(value)]
+    if not bad:
+        return None, 0
+    index = bad[0]
+    where = "at params" if index == 0 else f"at point {index}, a random point near params"
+    imaginary = float(np.max(np.abs(np.imag(np.asarray(values[index])))))
+    return (
+        f"the loss returns a complex value {where} (imaginary part {imaginary:g}): "
+        "a cost must be real to be minimized"
+    ), len(bad)
+
+
+def _complex_gradient(hand: list, names: list[str]) -> tuple[str | None, int]:
+    """A sentence naming the first leaf where the hand-derived gradient is complex, else None.
+
+    Its imaginary part would be dropped, unseen, when it is compared in float64.
+    """
+    failed = 0
+    problem = None
+    for point in hand:
+        leaves = jax.tree.leaves(point)
+        complex_leaves = [j for j, leaf in enumerate(leaves) if np.iscomplexobj(leaf)]
+        if not complex_leaves:
+            continue
+        failed += 1
+        if problem is None:
+            j = complex_leaves[0]
+            imaginary = float(np.max(np.abs(np.imag(np.asarray(leaves[j]))), initial=0.0))
+            problem = (
+                f"the hand-derived gradient of {names[j]} is complex (imaginary part up to "
+                f"{imaginary:g}): a gradient of real params must be real"
+            )
+    return problem, failed
+
+
+def _non_finite_gradient(names, autodiff, finite_differences) -> str | None:
+    """A sentence on the first element where autodiff or finite differences is not finite.
+
+    The cost is finite at every point (checked first), so a finite difference that
+    is not is a cost that is not finite a step away (the edge of the loss's domain);
+    no comparison with it says anything about the hand derivation.
+    """
+    for label, gradients, cause in (
+        ("autodiff of the loss gives", autodiff, "the loss is not differentiable there"),
+        (
+            "finite differences of the loss give",
+            finite_differences,
+            "the cost is not finite a step away (at the edge of the loss's domain?)",
+        ),
+    ):
+        for point, leaves in enumerate(gradients):
+            for name, leaf in zip(names, leaves, strict=True):
+                bad = np.argwhere(~np.isfinite(leaf))
+                if not bad.size:
+                    continue
+                index = tuple(int(i) for i in bad[0])
+                where = (
+                    "at params" if point == 0 else f"at point {point}, a random point near params"
+                )
+                element = f"{name}{list(index) if index else ''}"
+                return f"{label} {leaf[index]} for {element} {where}: {cause}"
+    return None
 
 
 def _non_finite_cost(costs: list[float]) -> tuple[str | None, int]:

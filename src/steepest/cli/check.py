@@ -19,6 +19,7 @@ from .options import (
 
 def add_parser(commands) -> None:
     from steepest._src.gradcheck import DEFAULT_FD_RTOL, DEFAULT_RTOL
+    from steepest._src.io.sources import MAX_PARAMS, MAX_PARAMS_TIME
 
     check = commands.add_parser(
         "check",
@@ -39,7 +40,9 @@ def add_parser(commands) -> None:
         action=ListAction,
         commas=False,  # a shape may be written 4,2
         metavar="NAME=SHAPE",
-        help="the params, a dict of arrays: e.g. w=3 b=scalar W=4x2 (random normal values)",
+        help="the params, a dict of arrays: e.g. w=3 b=scalar W=4x2 (random normal values); "
+        f"at most {MAX_PARAMS} elements in all (that many take {MAX_PARAMS_TIME}: the check "
+        "grows as their square)",
     )
     check.add_argument(
         "--data",
@@ -64,6 +67,9 @@ def add_parser(commands) -> None:
 
 
 def run(args, argv=None) -> int:
+    import contextlib
+    import sys
+
     import numpy as np
 
     from steepest import Linear, analytic, check_gradient, data, mse
@@ -72,29 +78,75 @@ def run(args, argv=None) -> int:
 
     from .options import emit
 
-    if args.loss is None:
-        if args.grad or args.params or args.data:
-            raise data.DataError("--grad, --params and --data go with a LOSS to check")
-        builtin = data.builtin()
-        loss, grad = mse, analytic.mse_grad
-        params = Linear(w=np.zeros(1), b=np.float64(0.0))  # the tutorial's start
-        arrays = [builtin.X, builtin.y]
-    else:
-        if args.grad is None or args.params is None:
-            raise data.DataError("checking a LOSS needs --grad FILE.py:FUNCTION and --params")
-        loss = sources.load_function(args.loss)
-        grad = sources.load_function(args.grad)
-        params = sources.random_params(sources.parse_shapes(args.params), args.seed)
-        arrays = sources.data_for(loss, args.data)
-    try:
-        report = check_gradient(
-            loss, grad, params, *arrays,
-            num_points=args.points, key=args.seed,
-            rtol=args.rtol, fd_rtol=args.fd_rtol, atol=args.atol,
-        )  # fmt: skip
-    except GradientCheckError as error:  # the user's function raised: the message names it
-        raise data.DataError(str(error)) from None
-    emit(args, report.to_dict(), argv)
+    exited = []  # the FILE.py:FUNCTION that called sys.exit(), if one did
+    # The user's prints, at import and during the check, go to stderr: stdout holds only
+    # the report (with --json, only JSON).
+    with contextlib.redirect_stdout(sys.stderr):
+        if args.loss is None:
+            if args.grad or args.params or args.data:
+                raise data.DataError("--grad, --params and --data go with a LOSS to check")
+            builtin = data.builtin()
+            loss, grad = mse, analytic.mse_grad
+            params = Linear(w=np.zeros(1), b=np.float64(0.0))  # the tutorial's start
+            arrays = [builtin.X, builtin.y]
+        else:
+            if args.grad is None or args.params is None:
+                raise data.DataError("checking a LOSS needs --grad FILE.py:FUNCTION and --params")
+            shapes = sources.parse_shapes(args.params)
+            loss = sources.load_function(args.loss)
+            grad = sources.load_function(args.grad)
+            params = sources.random_params(shapes, args.seed)
+            arrays = sources.data_for(loss, args.data)
+            loss = _noting_exit(loss, args.loss, exited)
+            grad = _noting_exit(grad, args.grad, exited)
+        try:
+            report = check_gradient(
+                loss, grad, params, *arrays,
+                num_points=args.points, key=args.seed,
+                rtol=args.rtol, fd_rtol=args.fd_rtol, atol=args.atol,
+            )  # fmt: skip
+        except GradientCheckError as error:  # the user's function raised: the message names it
+            raise data.DataError(str(error)) from None
+        except SystemExit as stopped:
+            if not exited:
+                raise
+            raise data.DataError(
+                f"{exited[0]} called {sources.describe_exit(stopped)} while being checked"
+            ) from None
+    emit(args, _json_ready(report.to_dict()), argv)
     if not args.json:
         print(report)
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _noting_exit(function, spec: str, exited: list):
+    """``function``, noting ``spec`` in ``exited`` when it calls ``sys.exit()`` (then re-raised)."""
+    import functools
+
+    @functools.wraps(function)
+    def noting(*arguments, **keywords):
+        try:
+            return function(*arguments, **keywords)
+        except SystemExit:
+            exited.append(spec)
+            raise
+
+    return noting
+
+
+def _json_ready(value):
+    """Tuples as lists, NaN and infinity as None (JSON has neither), all the way down.
+
+    Example:
+        >>> _json_ready({"a": (1.0, float("nan")), "b": [float("inf"), "x"]})
+        {'a': [1.0, None], 'b': [None, 'x']}
+    """
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(item) for item in value]
+    return value

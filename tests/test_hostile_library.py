@@ -118,3 +118,25 @@ def test_ctrl_c_between_optimizers_keeps_the_runs_finished(tmp_path, monkeypatch
     run = run_command(["compare", "--json"], tmp_path)
     assert run.returncode == 130, run.describe()
     assert [row["optimizer"] for row in run.record()["runs"]] == ["gd", "momentum"]
+
+
+def test_a_ctrl_c_swallowed_during_the_load_still_stops_the_command(tmp_path, monkeypatch):
+    """A KeyboardInterrupt raised inside a callback that ignores it (JAX's garbage
+    collection callback, while a big CSV loads) is noted, and raised after the load."""
+    import signal
+
+    from steepest.cli import options
+
+    real_load = options.load_dataset
+
+    def load_and_swallow(args):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass  # as "Exception ignored in _xla_gc_callback" does
+        return real_load(args)
+
+    monkeypatch.setattr(options, "load_dataset", load_and_swallow)
+    run = run_command(["fit"], tmp_path)
+    assert run.returncode == 130, run.describe()
+    assert run.stderr == "steepest: interrupted\n" and run.stdout == ""

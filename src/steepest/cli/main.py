@@ -5,12 +5,10 @@ The only place that turns errors into exit codes: bad input prints one line,
 the command's run only, never left on for the process.
 """
 
-import signal
 import sys
-import threading
 
 from . import bench, check, compare, fit, surface, sweep
-from .options import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED, Parser
+from .options import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED, Interrupts, Parser
 
 COMMANDS = (fit, check, compare, sweep, surface, bench)
 
@@ -37,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     from steepest import DataError
 
     args = build_parser().parse_args(argv)
-    with TermAsInterrupt() as term:
+    with Interrupts() as interrupts:
         code = _run(args, argv, jax, DataError)
-    if term.received and code == EXIT_INTERRUPTED:
+    if interrupts.terminated and code == EXIT_INTERRUPTED:
         return EXIT_TERMINATED
     return code
 
@@ -59,31 +57,3 @@ def _run(args, argv, jax, DataError) -> int:
     except KeyboardInterrupt:  # Ctrl-C before the loop started; inside it, fit returns
         sys.stderr.write("steepest: interrupted\n")
         return EXIT_INTERRUPTED
-
-
-class TermAsInterrupt:
-    """SIGTERM handled as Ctrl-C is, at every phase (a loop stops between chunks and its
-    result is printed; elsewhere one line), then exit 143 rather than 130.
-
-    In the main thread only, where Python delivers signals; the previous handler is put
-    back on exit.
-    """
-
-    def __init__(self):
-        self.received = False
-        self._installed = False
-        self._previous = None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
-            self._installed = True
-        return self
-
-    def _handle(self, signum, frame):
-        self.received = True
-        signal.raise_signal(signal.SIGINT)
-
-    def __exit__(self, *exc):
-        if self._installed:  # None: a handler not set from Python; the default stands in
-            signal.signal(signal.SIGTERM, self._previous or signal.SIG_DFL)

@@ -10,7 +10,9 @@ repeated list flag extends the list.
 import argparse
 import math
 import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -362,6 +364,50 @@ def original_data_evaluator(dataset, standardizer):
     return evaluate64
 
 
+class Interrupts:
+    """Ctrl-C (SIGINT) and SIGTERM for the length of a command, noted as well as raised.
+
+    Both raise ``KeyboardInterrupt`` as Ctrl-C does (a fit's loop turns it into a flag
+    between chunks); SIGTERM then makes the exit 143. Each is also noted, so that one
+    that a library swallowed (JAX's garbage-collection callback, during a long CSV load)
+    is raised at the next ``check``. In the main thread only, where Python delivers
+    signals; the previous handlers are put back on exit.
+    """
+
+    active: "Interrupts | None" = None
+
+    def __init__(self):
+        self.received = False
+        self.terminated = False
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[number] = signal.signal(number, self._handle)
+            Interrupts.active = self
+        return self
+
+    def _handle(self, signum, frame):
+        if signum == signal.SIGTERM:  # passed on as Ctrl-C, to whichever handler holds it
+            self.terminated = True
+            signal.raise_signal(signal.SIGINT)
+            return
+        self.received = True
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        for number, previous in self._previous.items():  # None: not set from Python
+            signal.signal(number, signal.SIG_DFL if previous is None else previous)
+        Interrupts.active = None
+
+    @classmethod
+    def check(cls) -> None:
+        """Raise ``KeyboardInterrupt`` for an interrupt noted but swallowed on the way."""
+        if cls.active is not None and cls.active.received:
+            raise KeyboardInterrupt
+
+
 def prepare(args):
     """The dataset of the data options, its standardizer, X and y on the device, a zero start."""
     import jax.numpy as jnp
@@ -370,6 +416,7 @@ def prepare(args):
     from steepest._src.model import Linear
 
     dataset = load_dataset(args)
+    Interrupts.check()  # a Ctrl-C during the load that a callback swallowed
     dtype = jnp.float64 if args.x64 else jnp.float32
     intercept = not getattr(args, "no_intercept", False)
     standardizer = (

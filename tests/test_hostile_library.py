@@ -4,6 +4,8 @@ Each case: an input that once failed deep inside JAX, lost a result, or asked fo
 resources without checking; now a ValueError (CLI: exit 2) naming what is wrong.
 """
 
+import contextlib
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -130,10 +132,8 @@ def test_a_ctrl_c_swallowed_during_the_load_still_stops_the_command(tmp_path, mo
     real_load = options.load_dataset
 
     def load_and_swallow(args):
-        try:
+        with contextlib.suppress(KeyboardInterrupt):  # as "Exception ignored in ..." does
             signal.raise_signal(signal.SIGINT)
-        except KeyboardInterrupt:
-            pass  # as "Exception ignored in _xla_gc_callback" does
         return real_load(args)
 
     monkeypatch.setattr(options, "load_dataset", load_and_swallow)

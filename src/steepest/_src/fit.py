@@ -452,11 +452,14 @@ def _learning_rate(optimizer, learning_rate, loss, params, *data, block_rows=Non
     if learning_rate is None:
         learning_rate = optimizers.DEFAULT_LEARNING_RATES.get(optimizer)
     if learning_rate is None:
-        curvature = (
-            largest
-            if largest is not None
-            else theory.largest_eigenvalue(loss, params, *data, block_rows=block_rows)
-        )
+        try:
+            curvature = (
+                largest
+                if largest is not None
+                else theory.largest_eigenvalue(loss, params, *data, block_rows=block_rows)
+            )
+        except ValueError as error:  # too many parameters for the dense Hessian
+            raise ValueError(f"no default learning rate: {error}; pass learning_rate") from error
         if not (math.isfinite(curvature) and curvature > 0):
             raise ValueError(
                 f"no default learning rate: the largest eigenvalue of the Hessian at the "

@@ -67,11 +67,11 @@ def hessian(
 
 
 def check_dense(params) -> None:
+    """A ValueError above ``MAX_DENSE_HESSIAN`` parameters (the caller says what to do)."""
     size = sum(np.size(leaf) for leaf in jax.tree.leaves(params))
     if size > MAX_DENSE_HESSIAN:
         raise ValueError(
-            f"the Hessian of {size} parameters is too large to form "
-            f"(limit {MAX_DENSE_HESSIAN}); pass a learning rate explicitly"
+            f"the Hessian of {size} parameters is too large to form (limit {MAX_DENSE_HESSIAN})"
         )
 
 

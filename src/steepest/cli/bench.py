@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .options import EXIT_FAILED, EXIT_OK, add_output_arguments, draw, finish
+from .options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, add_output_arguments, draw, finish
 
 NOT_MEASURED = "not measured"
 DEFAULT_RECORD = "results/benchmark.json"
@@ -62,10 +62,16 @@ def run(args, argv=None) -> int:
         ) from None
     # With --json, stdout is the record alone: the tables go to stderr.
     console = Console(stderr=args.json)
-    measured = []
+    measured, interrupted = [], False
     with jax.default_device(device), console.status("") as status:
         for problem in measure.problems(args.size, args.device):
-            measured.append(measure.measure(problem, device, status.update))
+            try:
+                measured.append(measure.measure(problem, device, status.update))
+            except KeyboardInterrupt:  # the problems measured so far are kept and written
+                interrupted = True
+                break
+    if not measured:
+        raise KeyboardInterrupt
     for result in measured:
         console.print(_agreement_line(result))
         for name, why in result["skipped"].items():
@@ -85,6 +91,7 @@ def run(args, argv=None) -> int:
         "device": {"platform": device.platform, "kind": device.device_kind},
         "repeats": measure.REPEATS,
         "problems": measured,
+        "interrupted": interrupted,
         **info,
     }
     unwritten = []
@@ -112,6 +119,9 @@ def run(args, argv=None) -> int:
         if draw(args, lambda path: plots.bench_times(times, path, title=title), unwritten):
             console.print(f"wrote {args.plot}")
     agree = all(result["agreement"]["agree"] for result in measured)
+    if interrupted:
+        console.print(f"interrupted: {len(measured)} problem(s) measured, the rest not")
+        return finish(EXIT_INTERRUPTED, unwritten)
     return finish(EXIT_OK if agree else EXIT_FAILED, unwritten)
 
 

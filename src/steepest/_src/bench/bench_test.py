@@ -186,3 +186,21 @@ def test_bench_replaces_its_own_md_on_a_rerun(monkeypatch, tmp_path):
         assert cli.main(["bench", "--size", "small", "--out", "X.json"]) == 0
     assert "| N=200, d=1 | numpy |" in (tmp_path / "X.md").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["X.json", "X.md"]
+
+
+def test_ctrl_c_keeps_the_problems_measured_so_far(monkeypatch, tmp_path):
+    """Issue 11, item 13: Ctrl-C during the second problem writes the first, exit 130."""
+    calls = []
+
+    def interrupted_second(problem, device, status):
+        calls.append(problem.name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return fake_measure(problem, device, status)
+
+    monkeypatch.setattr(bench, "measure", interrupted_second)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["bench", "--size", "all", "--out", "X.json"]) == 130
+    record = json.loads((tmp_path / "X.json").read_text())
+    assert record["interrupted"] is True
+    assert [problem["problem"] for problem in record["problems"]] == [calls[0]]

@@ -8,7 +8,6 @@ learning rate of the sweep, and every later sweep of the same size.
 
 import dataclasses
 import math
-import os
 from collections.abc import Callable, Collection, Sequence
 
 import jax
@@ -20,6 +19,7 @@ from .certificate import quadratic_cost, value_and_grad64
 from .driver import Progress, drive
 from .engine import Engine, check_settings, equations_of, history_stride, unroll_for
 from .fit import FitResult
+from .io.data import available_memory as host_memory
 from .stopping import DIVERGENCE_FACTOR, STALL_PATIENCE, Status
 
 
@@ -208,14 +208,11 @@ def _check_memory(run_bytes: int, runs: int, history_size: int) -> None:
 
 def available_memory() -> int | None:
     """Bytes of memory the process may still use: the device's where it reports them (a
-    GPU), else the host's available RAM; None when neither is known."""
+    GPU), else the host's available RAM (``data.available_memory``); None when unknown."""
     stats = jax.devices()[0].memory_stats() or {}
     if "bytes_limit" in stats:
         return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0))
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
+    return host_memory()
 
 
 def _in_float64(result: FitResult, loss, data, block_rows) -> FitResult:

@@ -70,7 +70,7 @@ def run(args, argv=None) -> int:
             except KeyboardInterrupt:  # the problems measured so far are kept and written
                 interrupted = True
                 break
-    if not measured:
+    if interrupted and not measured:
         raise KeyboardInterrupt
     for result in measured:
         console.print(_agreement_line(result))

@@ -384,7 +384,8 @@ class Interrupts:
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             for number in (signal.SIGINT, signal.SIGTERM):
-                self._previous[number] = signal.signal(number, self._handle)
+                if signal.getsignal(number) is not signal.SIG_IGN:  # ignored: left so
+                    self._previous[number] = signal.signal(number, self._handle)
             Interrupts.active = self
         return self
 

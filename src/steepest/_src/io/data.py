@@ -325,7 +325,7 @@ def _check_declared_sizes(path: Path) -> None:
         declared = _declared_arrays(path)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile):
         return  # np.load words the error
-    available = _available_memory()
+    available = available_memory()
     if available is None or not declared:
         return
     rows = max(_rows(shape) for _, shape, _ in declared)
@@ -399,7 +399,7 @@ def _bytes(count: int) -> str:
     return f"{count} bytes"
 
 
-def _available_memory() -> int | None:
+def available_memory() -> int | None:
     """The bytes of memory available now (MemAvailable, else free pages), or None unknown."""
     try:
         with open("/proc/meminfo") as meminfo:

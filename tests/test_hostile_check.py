@@ -97,32 +97,30 @@ def one_error_line(run, *words):
         assert word in lines[0], run.describe()
 
 
-def test_sys_exit_at_import_is_an_error(tmp_path):
-    (tmp_path / "quits.py").write_text("import sys\n\nsys.exit(0)\n" + LOSS)
+SYS_EXITS = {
+    "at import": (
+        "import sys\n\nsys.exit(0)\n" + LOSS,
+        "quits.py called sys.exit(0) while being imported",
+    ),
+    "in the loss": (
+        LOSS.replace("def loss(params):\n", "def loss(params):\n    raise SystemExit\n"),
+        "quits.py:loss called sys.exit() while being checked",
+    ),
+    "in the gradient": (
+        LOSS.replace("def grad(params):\n", "def grad(params):\n    import sys; sys.exit(3)\n"),
+        "quits.py:grad called sys.exit(3) while being checked",
+    ),
+}
+
+
+@pytest.mark.parametrize("where", SYS_EXITS)
+def test_sys_exit_in_user_code_is_an_error(tmp_path, where):
+    source, message = SYS_EXITS[where]
+    (tmp_path / "quits.py").write_text(source)
     run = run_command(
         ["check", "quits.py:loss", "--grad", "quits.py:grad", "--params", "w=3"], tmp_path
     )
-    one_error_line(run, "quits.py called sys.exit(0) while being imported")
-
-
-def test_sys_exit_in_the_loss_is_an_error(tmp_path):
-    (tmp_path / "quits.py").write_text(
-        LOSS.replace("def loss(params):\n", "def loss(params):\n    raise SystemExit\n")
-    )
-    run = run_command(
-        ["check", "quits.py:loss", "--grad", "quits.py:grad", "--params", "w=3"], tmp_path
-    )
-    one_error_line(run, "quits.py:loss called sys.exit() while being checked")
-
-
-def test_sys_exit_in_the_gradient_is_an_error(tmp_path):
-    (tmp_path / "quits.py").write_text(
-        LOSS.replace("def grad(params):\n", "def grad(params):\n    import sys; sys.exit(3)\n")
-    )
-    run = run_command(
-        ["check", "quits.py:loss", "--grad", "quits.py:grad", "--params", "w=3"], tmp_path
-    )
-    one_error_line(run, "quits.py:grad called sys.exit(3) while being checked")
+    one_error_line(run, message)
 
 
 def test_json_holds_only_json_when_the_user_prints(tmp_path):

@@ -65,6 +65,17 @@ class QuadraticCost:
         return self.L / self.mu if self.mu > 0 else math.inf
 
 
+def rule_mu(cost: QuadraticCost | None) -> float:
+    """The ``mu`` the stop rule takes (``stopping.has_converged``): the Hessian's smallest
+    eigenvalue when it is positive, else 0, which selects the rule without ``mu``.
+
+    Example:
+        >>> rule_mu(None), rule_mu(QuadraticCost(np.array([0.5, 2.0]), np.eye(2), 0.0))
+        (0.0, 0.5)
+    """
+    return cost.mu if cost is not None and cost.mu > 0 else 0.0
+
+
 def quadratic_cost(
     loss: Callable, params, *data, tags: Collection = frozenset(), block_rows=None
 ) -> QuadraticCost | None:

@@ -13,7 +13,14 @@ import numpy as np
 import optax
 
 from . import blocks, optimizers, quadratic, theory
-from .certificate import Certificate, QuadraticCost, certify, quadratic_cost, value_and_grad64
+from .certificate import (
+    Certificate,
+    QuadraticCost,
+    certify,
+    quadratic_cost,
+    rule_mu,
+    value_and_grad64,
+)
 from .driver import Progress, drive
 from .engine import Engine, LoopState, check_settings, equations_of, unroll_for
 from .stopping import (
@@ -22,6 +29,7 @@ from .stopping import (
     STALL_PATIENCE,
     Status,
     describe,
+    steps_phrase,
 )
 
 
@@ -339,7 +347,7 @@ def _verdict(result: FitResult, proof: Certificate | None, rtol: float) -> tuple
     status, message = result.status, result.message
     if proof is None or status is Status.DIVERGED:
         return status, message
-    steps = f"{result.num_steps} step" + ("" if result.num_steps == 1 else "s")
+    steps = steps_phrase(result.num_steps)
     if rtol > 0 and status in (Status.CONVERGED, Status.STALLED, Status.MAX_STEPS):
         if proof.meets(rtol):
             return Status.CONVERGED, f"converged after {steps}: {proof.sentence()}"
@@ -433,7 +441,7 @@ def _prepare(
         max_steps=max_steps,
         tol=tol,
         rtol=rtol,
-        mu=cost.mu if cost is not None and cost.mu > 0 else 0.0,
+        mu=rule_mu(cost),
         divergence_factor=divergence_factor,
         stall_patience=stall_patience,
     )

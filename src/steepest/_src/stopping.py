@@ -233,9 +233,9 @@ def describe(
             "the last before it. Lower the learning rate"
         )
     if status is Status.INTERRUPTED:
-        return f"interrupted after {_steps(num_steps)}; returning the params reached"
+        return f"interrupted after {steps_phrase(num_steps)}; returning the params reached"
     if status is Status.CONVERGED:
-        converged = f"converged after {_steps(num_steps)}: gradient norm {grad_norm:.3g}"
+        converged = f"converged after {steps_phrase(num_steps)}: gradient norm {grad_norm:.3g}"
         if tol > 0 and grad_norm <= tol:
             return f"{converged} <= tol {tol:.3g}"
         if mu > 0:
@@ -247,7 +247,7 @@ def describe(
             f"the stop rule ({_rule(tol, rtol, mu)})"
         )
     if status is Status.STALLED:
-        stalled = f"stalled after {_steps(num_steps)}: the last update changed no parameter"
+        stalled = f"stalled after {steps_phrase(num_steps)}: the last update changed no parameter"
         if jnp.dtype(dtype_name or "float32") == jnp.float64:
             return (
                 f"{stalled}, even in float64: rescale the features, "
@@ -267,5 +267,6 @@ def _rule(tol: float, rtol: float, mu: float) -> str:
     return " or ".join(parts) or "tol 0: a zero gradient"
 
 
-def _steps(count: int) -> str:
+def steps_phrase(count: int) -> str:
+    """``"1 step"``, ``"3 steps"``: a count of steps in a message."""
     return f"{count} step" if count == 1 else f"{count} steps"

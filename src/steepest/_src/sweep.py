@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import blocks
-from .certificate import quadratic_cost, value_and_grad64
+from .certificate import quadratic_cost, rule_mu, value_and_grad64
 from .driver import Progress, drive
 from .engine import Engine, check_settings, equations_of, history_stride, unroll_for
 from .fit import FitResult
@@ -158,7 +158,7 @@ def sweep(
             max_steps=max_steps,
             tol=tol,
             rtol=rtol,
-            mu=cost.mu if cost is not None and cost.mu > 0 else 0.0,
+            mu=rule_mu(cost),
             divergence_factor=divergence_factor,
             history_size=history_size,
             stall_patience=stall_patience,

@@ -108,41 +108,6 @@ def test_blocks_read_X_once_per_step_where_one_pass_reads_it_twice():
     assert len(hlo.passes_over_X(100_000, 64, 10_000)) == 1
 
 
-def test_methods_that_disagree_exit_1_and_the_record_says_so(monkeypatch, tmp_path):
-    def disagreeing(problem, device, status):
-        row = {
-            "problem": problem.name,
-            "method": "numpy",
-            "steps": 1,
-            "seconds_per_step": 1e-3,
-            "seconds_shown": 1e-3,
-            "speedup_vs_numpy": 1.0,
-            "times_floor": None,
-        }
-        return {
-            "problem": problem.name,
-            "rows": [row],
-            "skipped": {},
-            "plan": None,
-            "agreement": {
-                "steps": 1,
-                "max_relative_difference_to_numpy": {"steepest.fit": 0.5},
-                "agree": False,
-            },
-            "bars": [],
-        }
-
-    monkeypatch.setattr(bench, "measure", disagreeing)
-    out = tmp_path / "bench.json"
-    assert cli.main(["bench", "--size", "small", "--out", str(out)]) == 1
-    record = json.loads(out.read_text())
-    assert not any(result["agreement"]["agree"] for result in record["problems"])
-    assert "| N=200, d=1 | numpy |" in out.with_suffix(".md").read_text()
-
-
-# Issue 11, item 5: bench --out X.json never overwrites a user's X.md.
-
-
 def fake_measure(problem, device, status):
     row = {
         "problem": problem.name,
@@ -162,6 +127,27 @@ def fake_measure(problem, device, status):
         "agreement": agreement,
         "bars": [],
     }
+
+
+def test_methods_that_disagree_exit_1_and_the_record_says_so(monkeypatch, tmp_path):
+    def disagreeing(problem, device, status):
+        result = fake_measure(problem, device, status)
+        result["agreement"] = {
+            "steps": 1,
+            "max_relative_difference_to_numpy": {"steepest.fit": 0.5},
+            "agree": False,
+        }
+        return result
+
+    monkeypatch.setattr(bench, "measure", disagreeing)
+    out = tmp_path / "bench.json"
+    assert cli.main(["bench", "--size", "small", "--out", str(out)]) == 1
+    record = json.loads(out.read_text())
+    assert not any(result["agreement"]["agree"] for result in record["problems"])
+    assert "| N=200, d=1 | numpy |" in out.with_suffix(".md").read_text()
+
+
+# Issue 11, item 5: bench --out X.json never overwrites a user's X.md.
 
 
 def test_bench_refuses_before_running_when_a_sibling_md_is_not_its_own(

@@ -65,3 +65,23 @@ def test_status_codes_round_trip():
     for status in Status:
         assert Status.of_code(status.code) is status
     assert len({status.code for status in Status}) == len(Status)
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam", "lbfgs"])
+def test_at_starts_equals_an_init_at_each_start_stacked(problem, optimizer):
+    """One init moved to each start is the init made at each start (sweep's thousands)."""
+    X, y = problem
+    engine = Engine(mse, optimizer)
+    rng = np.random.default_rng(3)
+    starts = [
+        Linear(jnp.asarray(rng.standard_normal(2), jnp.float32), jnp.float32(rng.standard_normal()))
+        for _ in range(3)
+    ]
+    settings = dict(learning_rate=0.05, max_steps=40, history_size=30)
+    moved = engine.at_starts(engine.init(starts[0], X, y, **settings), starts)
+    each = [engine.init(start, X, y, **settings) for start in starts]
+    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *each)
+    assert jax.tree.structure(moved) == jax.tree.structure(stacked)
+    for got, want in zip(jax.tree.leaves(moved), jax.tree.leaves(stacked), strict=True):
+        assert (got.dtype, got.shape, got.weak_type) == (want.dtype, want.shape, False)
+        np.testing.assert_array_equal(got, want)

@@ -4,8 +4,6 @@ Each case: an input that once failed deep inside JAX, lost a result, or asked fo
 resources without checking; now a ValueError (CLI: exit 2) naming what is wrong.
 """
 
-import contextlib
-
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -89,54 +87,3 @@ def test_the_closed_form_of_a_wide_design_is_quick_and_says_it_is_not_unique():
     solution = steepest.theory.least_squares(X, y)
     assert not solution.reliable and "rank-deficient" in solution.message
     np.testing.assert_allclose(X @ solution.params.w + solution.params.b, y, atol=1e-9)
-
-
-def test_sigterm_is_handled_as_ctrl_c_and_exits_143(tmp_path, monkeypatch):
-    import signal
-
-    from steepest.cli import fit as fit_command
-
-    def terminated(args):
-        signal.raise_signal(signal.SIGTERM)
-
-    monkeypatch.setattr(fit_command, "prepare", terminated)
-    run = run_command(["fit"], tmp_path)
-    assert run.returncode == 143, run.describe()
-    assert run.stderr == "steepest: interrupted\n"
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
-
-
-def test_ctrl_c_between_optimizers_keeps_the_runs_finished(tmp_path, monkeypatch):
-    """Ctrl-C while the third optimizer compiles: the first two are printed, exit 130."""
-    calls = []
-
-    def interrupted_third(*args, **kwargs):
-        calls.append(kwargs["optimizer"])
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return fit(*args, **kwargs)
-
-    monkeypatch.setattr(steepest, "fit", interrupted_third)  # compare imports it when it runs
-    run = run_command(["compare", "--json"], tmp_path)
-    assert run.returncode == 130, run.describe()
-    assert [row["optimizer"] for row in run.record()["runs"]] == ["gd", "momentum"]
-
-
-def test_a_ctrl_c_swallowed_during_the_load_still_stops_the_command(tmp_path, monkeypatch):
-    """A KeyboardInterrupt raised inside a callback that ignores it (JAX's garbage
-    collection callback, while a big CSV loads) is noted, and raised after the load."""
-    import signal
-
-    from steepest.cli import options
-
-    real_load = options.load_dataset
-
-    def load_and_swallow(args):
-        with contextlib.suppress(KeyboardInterrupt):  # as "Exception ignored in ..." does
-            signal.raise_signal(signal.SIGINT)
-        return real_load(args)
-
-    monkeypatch.setattr(options, "load_dataset", load_and_swallow)
-    run = run_command(["fit"], tmp_path)
-    assert run.returncode == 130, run.describe()
-    assert run.stderr == "steepest: interrupted\n" and run.stdout == ""

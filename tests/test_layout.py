@@ -61,6 +61,21 @@ def test_the_public_api_is_listed_and_every_listed_name_exists():
     assert public - set(steepest.__all__) <= {"cli"}
 
 
+def test_the_names_type_checkers_see_are_the_names_loaded_on_first_use():
+    """``steepest`` loads its names lazily; its ``TYPE_CHECKING`` imports say the same."""
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    [block] = [node for node in tree.body if isinstance(node, ast.If)]
+    seen = {}
+    for node in block.body:
+        if isinstance(node, ast.ImportFrom):
+            source = f"steepest.{node.module}" if node.module else "steepest"
+            module = importlib.import_module(source)
+            seen.update({alias.name: getattr(module, alias.name) for alias in node.names})
+    assert sorted([*seen, "__version__"]) == sorted(steepest.__all__)
+    for name, value in seen.items():
+        assert getattr(steepest, name) is value, name
+
+
 def test_no_private_name_crosses_a_module_boundary():
     crossings = []
     for name, tree in modules().items():

@@ -8,78 +8,91 @@ rule or any Optax optimizer.
 Everything public is listed in ``__all__``. The namespaces ``analytic``, ``data``,
 ``optimizers``, ``plots``, ``records``, ``testing``, ``theory`` and ``tutorial`` are public too,
 each with its own ``__all__``; ``steepest._src`` is internal and may change.
+
+Names are loaded on first use, so that ``import steepest`` does not wait for JAX: the
+``steepest`` command installs its Ctrl-C handler before JAX loads. ``from steepest
+import fit`` works as usual.
 """
 
 import importlib as _importlib
-import importlib.metadata as _metadata
+import typing as _typing
 
-from . import analytic, data, optimizers, records, testing, theory, tutorial
-from ._src.certificate import Certificate
-from ._src.driver import Progress
-from ._src.engine import MAX_HISTORY, MAX_STEPS_LIMIT, Engine, LoopState, Settings
-from ._src.fit import FitResult, fit, memory
-from ._src.gradcheck import GradientCheckError, GradientReport, check_gradient
-from ._src.io.data import DataError
-from ._src.losses import Tag, mse, row_mean_tag
-from ._src.model import Linear, predict
-from ._src.stopping import (
-    DIVERGENCE_FACTOR,
-    STALL_PATIENCE,
-    Status,
-    default_rtol,
-    has_converged,
-    has_diverged,
-    has_stalled,
-)
-from ._src.sweep import SweepResult, sweep
-from ._src.trajectory import trajectory
-
-__version__ = _metadata.version("steepest")
-
-__all__ = [
-    "DIVERGENCE_FACTOR",
-    "MAX_HISTORY",
-    "MAX_STEPS_LIMIT",
-    "STALL_PATIENCE",
-    "Certificate",
-    "DataError",
-    "Engine",
-    "FitResult",
-    "GradientCheckError",
-    "GradientReport",
-    "Linear",
-    "LoopState",
-    "Progress",
-    "Settings",
-    "Status",
-    "SweepResult",
-    "Tag",
-    "__version__",
+# Where each public name lives; the block under TYPE_CHECKING says the same to type checkers
+# (tests/test_layout.py keeps the two equal).
+_SOURCES = {
+    "._src.certificate": ("Certificate",),
+    "._src.driver": ("Progress",),
+    "._src.engine": ("MAX_HISTORY", "MAX_STEPS_LIMIT", "Engine", "LoopState", "Settings"),
+    "._src.fit": ("FitResult", "fit", "memory"),
+    "._src.gradcheck": ("GradientCheckError", "GradientReport", "check_gradient"),
+    "._src.io.data": ("DataError",),
+    "._src.losses": ("Tag", "mse", "row_mean_tag"),
+    "._src.model": ("Linear", "predict"),
+    "._src.stopping": (
+        "DIVERGENCE_FACTOR",
+        "STALL_PATIENCE",
+        "Status",
+        "default_rtol",
+        "has_converged",
+        "has_diverged",
+        "has_stalled",
+    ),
+    "._src.sweep": ("SweepResult", "sweep"),
+    "._src.trajectory": ("trajectory",),
+}
+_NAMESPACES = (
     "analytic",
-    "check_gradient",
     "data",
-    "default_rtol",
-    "fit",
-    "has_converged",
-    "has_diverged",
-    "has_stalled",
-    "memory",
-    "mse",
     "optimizers",
     "plots",
-    "predict",
     "records",
-    "row_mean_tag",
-    "sweep",
     "testing",
     "theory",
-    "trajectory",
     "tutorial",
-]
+)
+_HOME = {name: module for module, names in _SOURCES.items() for name in names}
+
+if _typing.TYPE_CHECKING:
+    from . import analytic, data, optimizers, plots, records, testing, theory, tutorial
+    from ._src.certificate import Certificate
+    from ._src.driver import Progress
+    from ._src.engine import MAX_HISTORY, MAX_STEPS_LIMIT, Engine, LoopState, Settings
+    from ._src.fit import FitResult, fit, memory
+    from ._src.gradcheck import GradientCheckError, GradientReport, check_gradient
+    from ._src.io.data import DataError
+    from ._src.losses import Tag, mse, row_mean_tag
+    from ._src.model import Linear, predict
+    from ._src.stopping import (
+        DIVERGENCE_FACTOR,
+        STALL_PATIENCE,
+        Status,
+        default_rtol,
+        has_converged,
+        has_diverged,
+        has_stalled,
+    )
+    from ._src.sweep import SweepResult, sweep
+    from ._src.trajectory import trajectory
+
+    __version__: str
+
+__all__ = sorted([*_HOME, *_NAMESPACES, "__version__"])
 
 
 def __getattr__(name: str):
-    # matplotlib takes a while to import: steepest.plots is loaded on first use.
-    if name == "plots":
-        return _importlib.import_module(".plots", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name in _HOME:
+        value = getattr(_importlib.import_module(_HOME[name], __name__), name)
+    elif name in _NAMESPACES:
+        value = _importlib.import_module(f".{name}", __name__)
+    elif name == "__version__":
+        from importlib.metadata import version
+
+        value = version("steepest")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # loaded once; later lookups do not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,5 +1,5 @@
 """``python -m steepest``: the same as the ``steepest`` command."""
 
-from steepest.cli import main
+from steepest.cli import console
 
-raise SystemExit(main())
+console()

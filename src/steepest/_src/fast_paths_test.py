@@ -21,7 +21,7 @@ from problems import regression_problem
 
 import steepest
 from steepest import Linear, Status, fit, mse, row_mean_tag, sweep
-from steepest._src import blocks, engine
+from steepest._src import blocks, certificate, engine
 
 ROWS, FEATURES = 60, 3  # 12 divides 60 (equal blocks), 7 does not (a last, shorter block)
 DIVIDES, LEAVES_A_REST = 12, 7
@@ -501,3 +501,22 @@ def test_unrolling_is_for_small_costs_only():
     assert engine.equations_of(deep_net, layers, X, y) > limit
     # A jitted loss counts the operations inside it, not one call.
     assert engine.equations_of(jax.jit(deep_net), layers, X, y) > limit
+
+
+@pytest.mark.parametrize(("at_once_rows", "block_rows"), [(2**20, None), (80, None), (30, 16)])
+def test_values64_is_value_and_grad64_run_by_run(monkeypatch, at_once_rows, block_rows):
+    """All runs' float64 costs in one call, batched (80 rows: two runs at a time, the
+    last alone) or in blocks of rows, equal each run's own."""
+    monkeypatch.setattr(certificate, "VALUES_AT_ONCE", at_once_rows)
+    X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(5, 40, 2))
+    rng = np.random.default_rng(5)
+    runs = [
+        Linear(*(jnp.asarray(rng.standard_normal(s), jnp.float32) for s in (2, ())))
+        for _ in range(5)
+    ]
+    stacked = jax.tree.map(lambda *leaves: np.stack(leaves), *runs)
+    values = certificate.values64(mse, stacked, X, y, block_rows=block_rows)
+    assert values.dtype == np.float64
+    for value, params in zip(values, runs, strict=True):
+        alone, _ = certificate.value_and_grad64(mse, params, X, y)
+        assert value == pytest.approx(alone, rel=1e-14)

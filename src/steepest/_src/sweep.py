@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import blocks
-from .certificate import quadratic_cost, rule_mu, value_and_grad64
+from .certificate import quadratic_cost, rule_mu, values64
 from .driver import Progress, drive
 from .engine import Engine, check_settings, equations_of, history_stride, unroll_for
 from .fit import FitResult
@@ -150,39 +150,39 @@ def sweep(
     # Runs are ordered by learning rate, then by start.
     run_rates = np.repeat(rates, len(starts))
     run_starts = np.tile(np.arange(len(starts)), rates.size)
-    initial = [
-        engine.init(
-            start,
-            *data,
-            learning_rate=1.0,  # replaced below, run by run
-            max_steps=max_steps,
-            tol=tol,
-            rtol=rtol,
-            mu=rule_mu(cost),
-            divergence_factor=divergence_factor,
-            history_size=history_size,
-            stall_patience=stall_patience,
-        )
-        for start in starts
-    ]
-    _check_memory(blocks.size_in_bytes(initial[0]), len(run_rates), history_size)
-    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves)[run_starts], *initial)
+    initial = engine.init(
+        starts[0],
+        *data,
+        learning_rate=1.0,  # replaced below, run by run
+        max_steps=max_steps,
+        tol=tol,
+        rtol=rtol,
+        mu=rule_mu(cost),
+        divergence_factor=divergence_factor,
+        history_size=history_size,
+        stall_patience=stall_patience,
+    )
+    _check_memory(blocks.size_in_bytes(initial), len(run_rates), history_size)
+    stacked = jax.tree.map(lambda leaf: leaf[run_starts], engine.at_starts(initial, starts))
     stacked = engine.with_learning_rate(stacked, jnp.asarray(run_rates))
     driven = drive(engine.run_batched, stacked, data, max_steps, on_chunk)
     state = jax.device_get(driven.state)  # one transfer; each run is then sliced on the host
-    results = tuple(
-        _in_float64(
-            FitResult.from_state(
-                jax.tree.map(lambda leaf, i=i: leaf[i], state),
-                learning_rate=float(rate),
-                seconds=driven.seconds,
-                compile_seconds=driven.compile_seconds,
-            ),
-            loss,
-            data,
-            engine.block_rows,
+    results = [
+        FitResult.from_state(
+            jax.tree.map(lambda leaf, i=i: leaf[i], state),
+            learning_rate=float(rate),
+            seconds=driven.seconds,
+            compile_seconds=driven.compile_seconds,
         )
         for i, rate in enumerate(run_rates)
+    ]
+    # Each run's loss in float64, as fit's, at the params it reports (a diverged run's last
+    # finite ones), all runs in one compiled call.
+    reported = jax.tree.map(lambda *leaves: np.stack(leaves), *(r.params for r in results))
+    losses = values64(loss, reported, *data, block_rows=engine.block_rows)
+    results = tuple(
+        dataclasses.replace(result, loss=float(value))
+        for result, value in zip(results, losses, strict=True)
     )
     return SweepResult(run_rates, run_starts, results, driven.seconds, driven.compile_seconds)
 
@@ -213,9 +213,3 @@ def available_memory() -> int | None:
     if "bytes_limit" in stats:
         return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0))
     return host_memory()
-
-
-def _in_float64(result: FitResult, loss, data, block_rows) -> FitResult:
-    """``result`` with its cost the loss at its params evaluated in float64, as ``fit``'s."""
-    value, _ = value_and_grad64(loss, result.params, *data, block_rows=block_rows)
-    return dataclasses.replace(result, loss=float(value))

@@ -5,6 +5,6 @@ is a module of its own with ``add_parser`` and ``run``. Nothing outside this
 package parses arguments or prints.
 """
 
-from .main import build_parser, main
+from .main import build_parser, console, main
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "console", "main"]

@@ -120,8 +120,8 @@ def run(args, argv=None) -> int:
             console.print(f"wrote {args.plot}")
     agree = all(result["agreement"]["agree"] for result in measured)
     if interrupted:
-        console.print(f"interrupted: {len(measured)} problem(s) measured, the rest not")
-        return finish(EXIT_INTERRUPTED, unwritten)
+        kept = f"{len(measured)} problem(s) measured, the rest not; those are reported"
+        return finish(EXIT_INTERRUPTED, unwritten, kept=kept)
     return finish(EXIT_OK if agree else EXIT_FAILED, unwritten)
 
 

@@ -114,9 +114,10 @@ def run(args, argv=None) -> int:
             args, lambda path: plots.loss_curves(curves, exact_loss, path, title=title), unwritten
         )
     code = EXIT_INTERRUPTED if interrupted else EXIT_OK
+    kept = f"{len(rows)} of {len(names)} optimizers ran; their runs are reported"
     emit(args, record, argv, unwritten)
     if args.json:
-        return finish(code, unwritten)
+        return finish(code, unwritten, kept=kept)
     table = Table(title=f"steepest compare: {dataset.source}, {stop_rule(args)}")
     columns = ("optimizer", "lr", "steps", "status", "certain digits", "|p - p*|", "seconds")
     for column in columns:
@@ -137,4 +138,4 @@ def run(args, argv=None) -> int:
     console.print(
         f"least-squares cost {exact_loss:.8g}" + (f"; wrote {args.plot}" if drawn else "")
     )
-    return finish(code, unwritten)
+    return finish(code, unwritten, kept=kept)

@@ -70,7 +70,7 @@ def run(args, argv=None) -> int:
     from steepest import DataError, Status, fit, mse, optimizers, theory
     from steepest._src import model
     from steepest._src.io import records
-    from steepest._src.stopping import FLOAT64_HINT
+    from steepest._src.stopping import FLOAT64_HINT, steps_phrase
 
     dataset, standardizer, X, y, start = prepare(args)
     intercept = not args.no_intercept
@@ -176,7 +176,9 @@ def run(args, argv=None) -> int:
         _print_table(record, result.steps_per_second)
         if drawn:
             print(f"wrote {args.plot}")
-    return finish(_exit_codes().get(result.status, EXIT_NOT_CONVERGED), unwritten)
+    code = _exit_codes().get(result.status, EXIT_NOT_CONVERGED)
+    kept = f"the run stopped after {steps_phrase(result.num_steps)}; what it reached is reported"
+    return finish(code, unwritten, kept=kept)
 
 
 def _critical_rate(lr_source: str, learning_rate: float, start, X, y) -> str:

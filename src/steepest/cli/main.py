@@ -3,18 +3,22 @@
 The only place that turns errors into exit codes: bad input prints one line,
 ``steepest: error: ...``, and exits 2. float64 (``--x64``) is switched on for
 the command's run only, never left on for the process.
+
+Ctrl-C and SIGTERM are caught from the first moment: this module imports nothing
+heavier than the standard library, and JAX, NumPy and the commands load only once
+``Interrupts`` holds both signals.
 """
 
+import os
 import sys
 
-from . import bench, check, compare, fit, surface, sweep
 from .options import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED, Interrupts, Parser
-
-COMMANDS = (fit, check, compare, sweep, surface, bench)
 
 
 def build_parser() -> Parser:
     from steepest import __version__
+
+    from . import bench, check, compare, fit, surface, sweep
 
     parser = Parser(
         prog="steepest",
@@ -23,23 +27,55 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"steepest {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for command in COMMANDS:
+    for command in (fit, check, compare, sweep, surface, bench):
         command.add_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``steepest`` with ``argv`` (default: the process's arguments); return the exit code."""
-    import jax
-
-    from steepest import DataError
-
-    args = build_parser().parse_args(argv)
     with Interrupts() as interrupts:
-        code = _run(args, argv, jax, DataError)
+        try:
+            args, jax, DataError = _start(argv, interrupts)
+        except KeyboardInterrupt:
+            sys.stderr.write("steepest: interrupted while starting; nothing was run\n")
+            code = EXIT_INTERRUPTED
+        else:
+            code = _run(args, argv, jax, DataError)
+        if interrupts.received and code != EXIT_INTERRUPTED:
+            # Swallowed on the way (JAX's callbacks do that) and the command finished anyway.
+            sys.stderr.write("steepest: interrupted after the command had finished\n")
+            code = EXIT_INTERRUPTED
     if interrupts.terminated and code == EXIT_INTERRUPTED:
         return EXIT_TERMINATED
     return code
+
+
+def console() -> None:
+    """The ``steepest`` executable: ``main`` on the process's arguments, then a quick exit.
+
+    Once the output is flushed the process leaves without the interpreter's teardown
+    (``os._exit``): a Ctrl-C that lands while XLA compiles can leave XLA in a state that
+    the teardown crashes on (SIGSEGV after "interrupted", 3 of 49 runs before this), and a
+    Ctrl-C during that teardown would end the process with no word.
+    """
+    try:
+        code = main()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except KeyboardInterrupt:  # between main's return and here
+        code = EXIT_INTERRUPTED
+    os._exit(code)
+
+
+def _start(argv, interrupts):
+    """The parsed arguments, then JAX and ``DataError`` loaded; ``KeyboardInterrupt`` if stopped."""
+    with interrupts.held():
+        args = build_parser().parse_args(argv)  # the parser's choices import JAX
+        import jax
+
+        from steepest import DataError
+    return args, jax, DataError
 
 
 def _run(args, argv, jax, DataError) -> int:

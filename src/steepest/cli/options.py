@@ -8,6 +8,7 @@ repeated list flag extends the list.
 """
 
 import argparse
+import contextlib
 import math
 import os
 import signal
@@ -307,14 +308,19 @@ def _not_written(option: str, path: str, error: OSError) -> str:
     return f"{option} {path} ({error.strerror or error})"
 
 
-def finish(code: int, unwritten: list[str]) -> int:
-    """The exit code once the result is printed: 2, with one line, when an output was lost."""
+def finish(code: int, unwritten: list[str], *, kept: str = "") -> int:
+    """The exit code once the result is printed, with at most one line on stderr: for
+    an interrupted command (130), that it was and what it ``kept``; for an output that
+    could not be written, which (2, or 130 when interrupted as well).
+    """
+    lost = f"not written: {'; '.join(unwritten)}" if unwritten else ""
+    if code == EXIT_INTERRUPTED:
+        sys.stderr.write(f"steepest: interrupted; {'; '.join(filter(None, (kept, lost)))}\n")
+        return code
     if not unwritten:
         return code
-    sys.stderr.write(
-        f"steepest: error: not written: {'; '.join(unwritten)}; the result was printed\n"
-    )
-    return code if code == EXIT_INTERRUPTED else EXIT_BAD_INPUT
+    sys.stderr.write(f"steepest: error: {lost}; the result was printed\n")
+    return EXIT_BAD_INPUT
 
 
 def load_dataset(args):
@@ -370,8 +376,9 @@ class Interrupts:
     Both raise ``KeyboardInterrupt`` as Ctrl-C does (a fit's loop turns it into a flag
     between chunks); SIGTERM then makes the exit 143. Each is also noted, so that one
     that a library swallowed (JAX's garbage-collection callback, during a long CSV load)
-    is raised at the next ``check``. In the main thread only, where Python delivers
-    signals; the previous handlers are put back on exit.
+    is raised at the next ``check``, without Python's "Exception ignored" report; within
+    ``held`` they are only noted until the block ends. In the main thread only, where
+    Python delivers signals; the previous handlers are put back on exit.
     """
 
     active: "Interrupts | None" = None
@@ -379,6 +386,7 @@ class Interrupts:
     def __init__(self):
         self.received = False
         self.terminated = False
+        self._holding = False
         self._previous = {}
 
     def __enter__(self):
@@ -387,7 +395,15 @@ class Interrupts:
                 if signal.getsignal(number) is not signal.SIG_IGN:  # ignored: left so
                     self._previous[number] = signal.signal(number, self._handle)
             Interrupts.active = self
+            self._previous_hook = sys.unraisablehook
+            sys.unraisablehook = self._unraisable
         return self
+
+    def _unraisable(self, unraisable):
+        # A Ctrl-C raised inside a callback that cannot raise (JAX's garbage-collection
+        # callback): already noted, so not printed as "Exception ignored in ...".
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            self._previous_hook(unraisable)
 
     def _handle(self, signum, frame):
         if signum == signal.SIGTERM:  # passed on as Ctrl-C, to whichever handler holds it
@@ -395,11 +411,30 @@ class Interrupts:
             signal.raise_signal(signal.SIGINT)
             return
         self.received = True
-        raise KeyboardInterrupt
+        if not self._holding:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def held(self):
+        """Within, an interrupt is noted but not raised; it is raised once the block is done.
+
+        For work that must not be cut in the middle: an interrupt raised while JAX's
+        compiled extensions initialize left them half-built, and the process crashed
+        (SIGSEGV) a moment later.
+        """
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+        if self.received:
+            raise KeyboardInterrupt
 
     def __exit__(self, *exc):
         for number, previous in self._previous.items():  # None: not set from Python
             signal.signal(number, signal.SIG_DFL if previous is None else previous)
+        if Interrupts.active is self:
+            sys.unraisablehook = self._previous_hook
         Interrupts.active = None
 
     @classmethod

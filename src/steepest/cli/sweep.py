@@ -62,9 +62,7 @@ def add_parser(commands) -> None:
 
 
 def run(args, argv=None) -> int:
-    import jax
-
-    from steepest import DataError, Linear, Status, mse, theory
+    from steepest import DataError, Status, mse, theory
     from steepest import sweep as run_sweep
 
     if args.lr_min >= args.lr_max:
@@ -73,13 +71,7 @@ def run(args, argv=None) -> int:
     curvature = theory.curvature(mse, start, X, y)
     critical = curvature.critical_learning_rate
     rates = np.geomspace(args.lr_min, args.lr_max, args.num) * critical
-    starts = None
-    if args.seeds:
-        starts = [
-            Linear(*(jax.random.normal(key, leaf.shape, leaf.dtype) for key, leaf in
-                     zip(jax.random.split(jax.random.key(seed)), start, strict=True)))
-            for seed in range(args.seeds)
-        ]  # fmt: skip
+    starts = random_starts(start, args.seeds) if args.seeds else None
     result = run_sweep(
         mse, start, X, y, learning_rates=rates, starts=starts, optimizer=args.optimizer,
         max_steps=args.steps, tol=args.tol, rtol=args.rtol,
@@ -141,7 +133,7 @@ def run(args, argv=None) -> int:
     code = EXIT_INTERRUPTED if interrupted else EXIT_OK
     emit(args, record, argv, unwritten)
     if args.json:
-        return finish(code, unwritten)
+        return finish(code, unwritten, kept=KEPT)
     table = Table(title=f"steepest sweep: {args.optimizer} on {dataset.source}")
     for column in ("learning rate", "x 2/L", "status", "steps", "final cost"):
         table.add_column(column, justify="left" if column == "status" else "right")
@@ -167,7 +159,7 @@ def run(args, argv=None) -> int:
         f"plus {result.compile_seconds:.2f} s to compile"
         + ("; a second sweep inside the bracket narrowed it" if refined is not None else "")
     )
-    return finish(code, unwritten)
+    return finish(code, unwritten, kept=KEPT)
 
 
 def _threshold_sentence(result, threshold, critical, interrupted) -> str:
@@ -183,3 +175,31 @@ def _threshold_sentence(result, threshold, critical, interrupted) -> str:
     if not any(diverged):
         return "no run diverged in the range swept (--lr-max)"
     return "diverged and converging runs interleave: no single threshold"
+
+
+KEPT = "every run stopped where it was; the runs are reported, with no threshold claimed"
+
+
+def random_starts(start, seeds: int) -> list:
+    """One start per seed ``0 .. seeds-1``: each leaf of ``start`` drawn from N(0, 1) with
+    its own key of ``jax.random.split(jax.random.key(seed), leaves)``.
+
+    Drawn for all seeds in one call (``vmap``), then sliced on the host.
+
+    Example:
+        >>> from steepest import Linear
+        >>> [start.w.shape for start in random_starts(Linear.zeros(3), 2)]
+        [(3,), (3,)]
+    """
+    import jax
+    import jax.numpy as jnp
+
+    leaves, structure = jax.tree.flatten(start)
+
+    def draw(seed):
+        keys = jax.random.split(jax.random.key(seed), len(leaves))
+        pairs = zip(keys, leaves, strict=True)
+        return [jax.random.normal(key, leaf.shape, leaf.dtype) for key, leaf in pairs]
+
+    drawn = jax.device_get(jax.vmap(draw)(jnp.arange(seeds)))
+    return [structure.unflatten([leaf[i] for leaf in drawn]) for i in range(seeds)]

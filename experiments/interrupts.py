@@ -1,6 +1,6 @@
 """Issue 11's interrupts, measured: SIGINT or SIGTERM at evenly spaced moments of a run.
 
-    .venv/bin/python experiments/interrupts.py [--step 0.1] [--until 3.0]
+    .venv/bin/python experiments/interrupts.py [--step 0.1] [--until 3.0] [--commands fit,sweep]
 
 For each command and signal, the signal is sent to a fresh ``steepest`` process
 ``step``, ``2 step``, ... seconds after it started (through start-up, loading,
@@ -47,11 +47,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--step", type=float, default=0.1)
     parser.add_argument("--until", type=float, default=3.0)
+    parser.add_argument("--commands", default=",".join(COMMANDS), help="comma-separated")
     args = parser.parse_args()
     delays = [args.step * k for k in range(1, int(args.until / args.step) + 1)]
     total = failed = 0
     with tempfile.TemporaryDirectory() as folder:
-        for name, argv in COMMANDS.items():
+        for name in args.commands.split(","):
+            argv = COMMANDS[name]
             for number in EXPECTED:
                 codes = collections.Counter()
                 for delay in delays:

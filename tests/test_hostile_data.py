@@ -6,6 +6,7 @@ names the file, and exits 2 through the command.
 """
 
 import io
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -73,6 +74,20 @@ def test_a_centered_target_beyond_float64_is_one_line_without_warnings(tmp_path)
     stderr = refused_in_one_line(tmp_path, ["fit", "--data", "e.csv", "--x64"])
     assert "does not fit float64; scale the data" in stderr
     assert "--x64" not in stderr  # it was given
+
+
+def test_raw_features_at_1e30_say_what_to_do_without_a_numpy_warning(tmp_path):
+    """In float32 the Hessian of raw features at 1e30 overflows: sweep has no learning
+    rate to offer and says how to get one; fit stalls and says so. Warnings are errors
+    here: pytest would otherwise catch the RuntimeWarning that a process prints."""
+    write(tmp_path / "h.csv", "x,y\n1e30,1\n2e30,2\n3e30,3\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stderr = refused_in_one_line(tmp_path, ["sweep", "--data", "h.csv", "--no-standardize"])
+        fitted = run_command(["fit", "--data", "h.csv", "--no-standardize", "--json"], tmp_path)
+    assert "no learning rate to sweep" in stderr and "--x64" in stderr
+    assert "learning_rates" not in stderr  # the library's word
+    assert fitted.returncode == 3 and fitted.record()["status"] == "stalled", fitted.describe()
 
 
 # Item 3: an npz with X and x0 is ambiguous.

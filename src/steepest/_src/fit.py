@@ -322,10 +322,11 @@ def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings) -> FitResul
         )
     status, message = _verdict(result, proof, rtol)
     dtype = result.losses.dtype
-    if cost is not None and not cost.condition_number <= 1 / np.finfo(dtype).eps:
+    limit = 1 / float(np.finfo(dtype).eps)  # a Python float: a float32 would overflow the test
+    if cost is not None and not cost.condition_number <= limit:
         undetermined = (
             f"the data do not determine the coefficients to {dtype} precision: the condition "
-            f"number {cost.condition_number:.3g} exceeds 1/eps = {1 / np.finfo(dtype).eps:.3g}"
+            f"number {cost.condition_number:.3g} exceeds 1/eps = {limit:.3g}"
         )
         warnings += (undetermined,)
         message += f"; {undetermined}"

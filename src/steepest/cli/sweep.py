@@ -3,6 +3,8 @@
 Exit codes: 0, or 130 when Ctrl-C stopped the sweep; 2 for bad input.
 """
 
+import math
+
 import numpy as np
 from rich.console import Console
 from rich.table import Table
@@ -70,6 +72,11 @@ def run(args, argv=None) -> int:
     dataset, _, X, y, start = prepare(args)
     curvature = theory.curvature(mse, start, X, y)
     critical = curvature.critical_learning_rate
+    if not 0 < critical < math.inf:
+        raise DataError(
+            f"no learning rate to sweep: the cost's largest curvature is L = {curvature.L:.3g} "
+            f"in {X.dtype}; standardize the features (leave out --no-standardize) or run with --x64"
+        )
     rates = np.geomspace(args.lr_min, args.lr_max, args.num) * critical
     starts = random_starts(start, args.seeds) if args.seeds else None
     result = run_sweep(

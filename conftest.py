@@ -3,6 +3,15 @@
 x64 is switched on per test (``x64`` fixture), never globally, so that the float32
 default the users get is what most tests exercise."""
 
+import os
+
+# Four CPU devices, as JAX's own tests make them, for the tests of data split by rows
+# over devices (tests/test_sharding.py). Everything else runs on the first device, as
+# it would on a machine with one. Set before JAX starts.
+os.environ["XLA_FLAGS"] = " ".join(
+    [os.environ.get("XLA_FLAGS", ""), "--xla_force_host_platform_device_count=4"]
+).strip()
+
 import jax
 import pytest
 from hypothesis import settings

@@ -1,5 +1,6 @@
 """Data at the boundary: the built-in dataset, files, validation, standardization, the device."""
 
+from ._src.blocks import RowSharding, row_sharding
 from ._src.io.data import (
     BUILTIN_FEATURES,
     ConstantColumnWarning,
@@ -11,15 +12,21 @@ from ._src.io.data import (
     to_device,
     validate,
 )
+from ._src.io.sharding import ROWS, row_mesh, shard
 
 __all__ = [
     "BUILTIN_FEATURES",
+    "ROWS",
     "ConstantColumnWarning",
     "DataError",
     "Dataset",
+    "RowSharding",
     "Standardizer",
     "builtin",
     "load",
+    "row_mesh",
+    "row_sharding",
+    "shard",
     "to_device",
     "validate",
 ]

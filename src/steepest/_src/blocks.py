@@ -26,9 +26,11 @@ is never guessed from the code.
 import math
 import numbers
 from collections.abc import Callable, Collection
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from .losses import row_mean_tag, tags_of
 
@@ -82,6 +84,45 @@ def size_in_bytes(data) -> int:
     )
 
 
+class RowSharding(NamedTuple):
+    """Data split by rows into equal shards over the mesh axis (or axes) ``axis``."""
+
+    mesh: Mesh
+    axis: str | tuple[str, ...]
+
+    @property
+    def shards(self) -> int:
+        axes = self.axis if isinstance(self.axis, tuple) else (self.axis,)
+        return math.prod(self.mesh.shape[name] for name in axes)
+
+
+def row_sharding(data) -> RowSharding | None:
+    """How every array of ``data`` with rows is split by rows over devices, or None: on
+    one device, replicated, split along another axis, or not all alike (XLA then places
+    the work as the shardings say, without blocks per shard).
+
+    Example:
+        >>> import numpy as np
+        >>> row_sharding((np.zeros((4, 2)), np.zeros(4))) is None  # NumPy: one device
+        True
+    """
+    found = set()
+    for leaf in jax.tree.leaves(data):
+        if not jnp.ndim(leaf):
+            continue
+        sharding = getattr(leaf, "sharding", None)
+        if not isinstance(sharding, NamedSharding):
+            return None
+        spec = (*sharding.spec, *[None] * (leaf.ndim - len(sharding.spec)))
+        if spec[0] is None or any(entry is not None for entry in spec[1:]):
+            return None
+        found.add(RowSharding(sharding.mesh, spec[0]))
+    if len(found) != 1:
+        return None
+    [layout] = found
+    return layout if layout.shards > 1 else None
+
+
 def automatic_block_rows(loss: Callable, data: tuple, tags: Collection = frozenset()) -> int | None:
     """Rows per block for ``fit``'s default, or None for one pass over all rows.
 
@@ -104,6 +145,9 @@ def automatic_block_rows(loss: Callable, data: tuple, tags: Collection = frozens
     if not is_row_mean(loss, tags) or not rows or _platform(data) != "cpu":
         return None
     data_bytes = size_in_bytes(data)
+    sharding = row_sharding(data)
+    if sharding is not None:  # blocks of each device's own rows
+        rows, data_bytes = rows // sharding.shards, data_bytes // sharding.shards
     if data_bytes < MIN_DATA_BYTES:
         return None
     return _near_divisor(rows, max(1, BLOCK_BYTES * rows // data_bytes))
@@ -162,7 +206,9 @@ def _near_divisor(rows: int, target: int) -> int:
     return min(near, key=lambda d: (abs(d - target), d)) if near else target
 
 
-def value_and_grad(loss: Callable, block_rows: int | None) -> Callable:
+def value_and_grad(
+    loss: Callable, block_rows: int | None, sharding: RowSharding | None = None
+) -> Callable:
     """``jax.value_and_grad(loss)``, evaluated in blocks of ``block_rows`` rows (``by_blocks``).
 
     Example:
@@ -177,10 +223,12 @@ def value_and_grad(loss: Callable, block_rows: int | None) -> Callable:
         >>> [round(v, 4) for v in ravel_pytree(blocked)[0].tolist()]  # blocks of 3, 3, 3 and 1
         [114.0, -114.0, -18.0]
     """
-    return by_blocks(jax.value_and_grad(loss), block_rows)
+    return by_blocks(jax.value_and_grad(loss), block_rows, sharding)
 
 
-def by_blocks(function: Callable, block_rows: int | None) -> Callable:
+def by_blocks(
+    function: Callable, block_rows: int | None, sharding: RowSharding | None = None
+) -> Callable:
     """``function(params, *data)`` as the weighted sum over blocks of rows.
 
     For ``function`` linear in a row-mean loss (the loss itself, its gradient, its
@@ -190,6 +238,11 @@ def by_blocks(function: Callable, block_rows: int | None) -> Callable:
     loop over slices of ``block_rows`` rows, and a last, shorter block for the rest.
     (Slices, not a scan over the data reshaped into blocks: with one feature, XLA
     copied the whole reshaped X before such a scan.)
+
+    With ``sharding`` (data split by rows over devices, ``row_sharding``), each device
+    sums the blocks of its own rows and the shards' equal-weight mean is one ``psum``
+    (``jax.shard_map``); slicing blocks of the whole sharded array instead would make
+    XLA gather every row onto every device.
 
     Example:
         >>> import jax.numpy as jnp
@@ -225,7 +278,26 @@ def by_blocks(function: Callable, block_rows: int | None) -> Callable:
         last = function(params, *jax.tree.map(lambda leaf: leaf[full_blocks * block_rows :], data))
         return jax.tree.map(jnp.add, total, _scale(last, rest / rows))
 
-    return blocked
+    if sharding is None:
+        return blocked
+
+    def mean_of_shards(params, *data):
+        total = jax.tree.map(lambda leaf: jax.lax.psum(leaf, sharding.axis), blocked(params, *data))
+        return _scale(total, 1 / sharding.shards)
+
+    def per_shard(params, *data):
+        specs = jax.tree.map(
+            lambda leaf: PartitionSpec(sharding.axis) if jnp.ndim(leaf) else PartitionSpec(), data
+        )
+        return jax.shard_map(
+            mean_of_shards,
+            mesh=sharding.mesh,
+            in_specs=(PartitionSpec(), *specs),
+            out_specs=PartitionSpec(),
+            check_vma=False,  # the blocks' loop starts from zeros the same on every device
+        )(params, *data)
+
+    return per_shard
 
 
 def _scale(tree, weight: float):

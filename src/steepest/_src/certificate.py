@@ -258,7 +258,8 @@ def value_and_grad64(loss: Callable, params, *data, block_rows: int | None = Non
         (1.0, [-2.0, -2.0], dtype('float64'))
     """
     with jax.enable_x64(True):
-        value, grad = _compiled_value_and_grad(loss, block_rows)(_float64(params), *data)
+        compiled = _compiled_value_and_grad(loss, block_rows, blocks.row_sharding(data))
+        value, grad = compiled(_float64(params), *data)
         return np.float64(value), np.asarray(ravel_pytree(grad)[0], np.float64)
 
 
@@ -278,7 +279,8 @@ def values64(loss: Callable, stacked_params, *data, block_rows: int | None = Non
     rows = blocks.num_rows(data) or 1
     at_once = max(1, min(runs, VALUES_AT_ONCE // min(rows, block_rows or rows)))
     with jax.enable_x64(True):
-        values = _compiled_values(loss, block_rows, at_once)(_float64(stacked_params), *data)
+        compiled = _compiled_values(loss, block_rows, blocks.row_sharding(data), at_once)
+        values = compiled(_float64(stacked_params), *data)
         return np.asarray(values, np.float64)
 
 
@@ -286,16 +288,16 @@ VALUES_AT_ONCE = 2**20
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled_values(loss: Callable, block_rows: int | None, at_once: int):
-    value = blocks.by_blocks(loss, block_rows)
+def _compiled_values(loss: Callable, block_rows: int | None, sharding, at_once: int):
+    value = blocks.by_blocks(loss, block_rows, sharding)
     return jax.jit(
         lambda stacked, *data: jax.lax.map(lambda p: value(p, *data), stacked, batch_size=at_once)
     )
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled_value_and_grad(loss: Callable, block_rows: int | None):
-    return jax.jit(blocks.value_and_grad(loss, block_rows))
+def _compiled_value_and_grad(loss: Callable, block_rows: int | None, sharding):
+    return jax.jit(blocks.value_and_grad(loss, block_rows, sharding))
 
 
 def _float64(tree):

@@ -125,12 +125,15 @@ class Engine:
         block_rows: evaluate the cost and gradient in blocks of this many rows
             (``blocks.value_and_grad``; a row-mean loss only), or None.
         unroll: steps per trip of the compiled loop (``unroll_for``).
+        sharding: how the data are split by rows over devices (``data.row_sharding``),
+            so that blocks are taken from each device's own rows; None otherwise.
     """
 
     loss: Callable
     optimizer: str | optax.GradientTransformation
     block_rows: int | None = None
     unroll: int = 1
+    sharding: blocks.RowSharding | None = None
 
     @property
     def transformation(self) -> optax.GradientTransformation:
@@ -258,7 +261,7 @@ class Engine:
         A state that has stopped is returned as it was (its params, optimizer state
         and step held), so stepping it again changes nothing but recomputes the same cost.
         """
-        value_and_grad = blocks.value_and_grad(self.loss, self.block_rows)
+        value_and_grad = blocks.value_and_grad(self.loss, self.block_rows, self.sharding)
         settings = state.settings
         value, grad = value_and_grad(state.params, *data)
         grad_norm = optax.tree_utils.tree_norm(grad)

@@ -434,7 +434,13 @@ def _prepare(
     learning_rate = _learning_rate(
         optimizer, learning_rate, loss, params, *data, block_rows=rows_per_block, largest=largest
     )
-    engine = Engine(loss, optimizer, block_rows=rows_per_block, unroll=unroll)
+    engine = Engine(
+        loss,
+        optimizer,
+        block_rows=rows_per_block,
+        unroll=unroll,
+        sharding=blocks.row_sharding(data),
+    )
     state = engine.init(
         params,
         *data,

@@ -56,7 +56,7 @@ def quadratic_model(
     check_dense(params)
     flat = ravel_pytree(params)[0]
     pieces = _compiled_quadratic_pieces(
-        loss, blocks.resolve_block_rows(block_rows, loss, data, tags)
+        loss, blocks.resolve_block_rows(block_rows, loss, data, tags), blocks.row_sharding(data)
     )
     hessian_matrix, value, gradient, actual, curvature_there = pieces(params, *data)
     hessian_matrix = jnp.asarray(symmetric(hessian_matrix), flat.dtype)
@@ -80,7 +80,7 @@ def quadratic_model(
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled_quadratic_pieces(loss: Callable, block_rows: int | None):
+def _compiled_quadratic_pieces(loss: Callable, block_rows: int | None, sharding):
     """One compiled pass over the data for ``quadratic_model``: at ``params`` = p0, the
     Hessian, value and gradient; at p0 + 1 (every coordinate), the value and the
     curvature along the ones vector."""
@@ -95,7 +95,7 @@ def _compiled_quadratic_pieces(loss: Callable, block_rows: int | None):
         value_there = loss(unravel(flat + step), *data)
         return columns(params, *data), value, ravel_pytree(grad)[0], value_there, curvature_there
 
-    return jax.jit(blocks.by_blocks(pieces, block_rows))
+    return jax.jit(blocks.by_blocks(pieces, block_rows, sharding))
 
 
 def probe(size: int, dtype) -> jax.Array:

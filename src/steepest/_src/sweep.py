@@ -144,6 +144,7 @@ def sweep(
         optimizer,
         block_rows=blocks.resolve_block_rows(block_rows, loss, data, tags),
         unroll=unroll_for(optimizer, data, equations_of(loss, params, *data)),
+        sharding=blocks.row_sharding(data),
     )
     # A history per run, sized to the run (fit keeps one fixed size, to never recompile).
     history_size = max_steps // history_stride(max_steps) + 2

@@ -62,7 +62,8 @@ def hessian(
         [[2.0, 0.0], [0.0, 2.0]]
     """
     check_dense(params)
-    columns = _compiled_hessian(loss, blocks.resolve_block_rows(block_rows, loss, data, tags))
+    rows_per_block = blocks.resolve_block_rows(block_rows, loss, data, tags)
+    columns = _compiled_hessian(loss, rows_per_block, blocks.row_sharding(data))
     return symmetric(columns(params, *data))
 
 
@@ -108,13 +109,13 @@ def hessian_columns(loss: Callable) -> Callable:
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled_hessian(loss: Callable, block_rows: int | None):
+def _compiled_hessian(loss: Callable, block_rows: int | None, sharding):
     """The jitted Hessian of one loss, cached so that a second call with new values reuses it.
 
     In row blocks (``blocks.by_blocks``) for a row-mean loss on large data: the two
     matmuls over each block then run in the cache, 3.5x faster at N = 1e6, d = 64.
     """
-    return jax.jit(blocks.by_blocks(hessian_columns(loss), block_rows))
+    return jax.jit(blocks.by_blocks(hessian_columns(loss), block_rows, sharding))
 
 
 def largest_eigenvalue(

@@ -148,6 +148,7 @@ def run(args, argv=None) -> int:
         "optimizer": args.optimizer,
         "method": args.method,
         "dtype": jnp.dtype(dtype).name,
+        "devices": len(X.devices()),
         "standardized": args.standardize,
         "data": {
             "source": dataset.source,
@@ -253,6 +254,8 @@ def _print_table(record: dict, steps_per_second: float) -> None:
     summary.add_column(style="bold")
     summary.add_column()
     standardized = "standardized features" if record["standardized"] else "raw features"
+    if record["devices"] > 1:
+        standardized += f", rows split over {record['devices']} devices"
     summary.add_row("final cost", f"{record['loss']:.8g}")
     summary.add_row("closed-form cost", f"{record['closed_form_loss']:.8g}")
     summary.add_row("closed form", record["closed_form_message"])

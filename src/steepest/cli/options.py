@@ -111,6 +111,11 @@ def positive_int(text: str) -> int:
     return whole_number(text, 1, 10**6)
 
 
+def device_count(text: str) -> int | str:
+    """``all``, or a whole number of devices."""
+    return "all" if text == "all" else whole_number(text, 1, 2**16)
+
+
 def seed(text: str) -> int:
     return whole_number(text, 0, 2**32 - 1)
 
@@ -227,6 +232,13 @@ def add_run_arguments(command) -> None:
         type=non_negative_float,
         help="also stop when the gradient norm is at most this (an absolute rule; "
         "given alone, the only rule)",
+    )
+    command.add_argument(
+        "--devices",
+        type=device_count,
+        metavar="N|all",
+        help="split the rows over N local devices (all: every one); the result is the "
+        "one-device run's (default: one device)",
     )
 
 
@@ -454,6 +466,7 @@ def prepare(args):
     dataset = load_dataset(args)
     Interrupts.check()  # a Ctrl-C during the load that a callback swallowed
     dtype = jnp.float64 if args.x64 else jnp.float32
+    place = _placement(getattr(args, "devices", None), dtype)
     intercept = not getattr(args, "no_intercept", False)
     standardizer = (
         data.Standardizer.of(dataset.X, dataset.y, center=intercept)
@@ -462,6 +475,21 @@ def prepare(args):
     )
     # Standardized straight into the descent's dtype (no float64 copy of X on the way), and
     # placed one at a time, so that one host copy at most is alive at once.
-    [X] = data.to_device(standardizer.transform(dataset.X, dtype), dtype=dtype)
-    [y] = data.to_device(standardizer.transform_target(dataset.y, dtype), dtype=dtype)
+    [X] = place(standardizer.transform(dataset.X, dtype))
+    [y] = place(standardizer.transform_target(dataset.y, dtype))
     return dataset, standardizer, X, y, Linear.zeros(dataset.X.shape[1], dtype, intercept=intercept)
+
+
+def _placement(devices: int | str | None, dtype):
+    """How ``prepare`` puts an array on the device(s) of ``--devices``."""
+    import functools
+
+    from steepest._src.io import data, sharding
+
+    if devices is None:
+        return functools.partial(data.to_device, dtype=dtype)
+    try:
+        mesh = sharding.row_mesh(None if devices == "all" else devices)
+    except data.DataError as error:
+        raise data.DataError(f"--devices {devices}: {error}") from None
+    return functools.partial(sharding.shard, mesh=mesh, dtype=dtype)

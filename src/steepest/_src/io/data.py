@@ -768,12 +768,22 @@ def to_device(*arrays: np.ndarray, dtype=jnp.float32) -> tuple[jax.Array, ...]:
         >>> [a.dtype.name for a in to_device(np.zeros(3), np.ones(3))]
         ['float32', 'float32']
     """
-    placed = []
-    for values in arrays:
-        values = np.asarray(values)
-        _check_fits(_largest_magnitude(values), dtype)
-        placed.append(jax.device_put(values.astype(dtype, copy=False)))
-    return tuple(placed)
+    return tuple(jax.device_put(in_dtype(values, dtype)) for values in arrays)
+
+
+def in_dtype(values, dtype) -> np.ndarray:
+    """``values`` as a NumPy array of ``dtype`` (no copy when already so), checked to fit.
+
+    Raises:
+        DataError: when a value does not fit ``dtype`` (it would become infinite).
+
+    Example:
+        >>> in_dtype([1.0, 2.0], np.float32).dtype.name
+        'float32'
+    """
+    values = np.asarray(values)
+    _check_fits(_largest_magnitude(values), dtype)
+    return values.astype(dtype, copy=False)
 
 
 def _check_fits(largest: float, dtype) -> None:

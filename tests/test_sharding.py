@@ -48,9 +48,7 @@ def fitted(X, y, dtype, optimizer, block_rows):
 FIT_CASES = [
     (jnp.float32, "gd", 5),
     (jnp.float32, "adam", None),
-    (jnp.float32, "adam", 5),
     (jnp.float32, "lbfgs", None),
-    (jnp.float64, "gd", None),
     (jnp.float64, "lbfgs", 5),
 ]
 

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import blocks, optimizers
+from . import blocks, minibatch, optimizers
 from .stopping import (
     DIVERGENCE_FACTOR,
     STALL_PATIENCE,
@@ -73,6 +73,7 @@ class Settings(NamedTuple):
     mu: jax.Array  # the Hessian's smallest eigenvalue, for the certified rule; 0: unknown
     patience: jax.Array  # int32: the stall rule's (has_stalled); -1: never stall
     divergence_factor: jax.Array  # in the dtype of the cost
+    seed: jax.Array  # uint32: the order of the rows in each mini-batch epoch
 
 
 class LoopState(NamedTuple):
@@ -127,6 +128,10 @@ class Engine:
         unroll: steps per trip of the compiled loop (``unroll_for``).
         sharding: how the data are split by rows over devices (``data.row_sharding``),
             so that blocks are taken from each device's own rows; None otherwise.
+        batch_size: rows per mini-batch, or None for full batch. With it, a step of the
+            loop is an epoch of mini-batch updates (``minibatch.run_epoch``), and the
+            stop rules are checked on the whole data between epochs.
+        schedule: a learning-rate schedule for a named optimizer (``optimizers.Schedule``).
     """
 
     loss: Callable
@@ -134,12 +139,24 @@ class Engine:
     block_rows: int | None = None
     unroll: int = 1
     sharding: blocks.RowSharding | None = None
+    batch_size: int | None = None
+    schedule: optimizers.Schedule | None = None
+
+    def __post_init__(self):
+        if self.schedule is not None and not isinstance(self.optimizer, str):
+            raise ValueError(
+                "a schedule applies to a named optimizer; chain optax.scale_by_schedule "
+                "into a transformation of your own"
+            )
+        size = self.batch_size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise ValueError(f"batch_size must be a positive whole number, got {size!r}")
 
     @property
     def transformation(self) -> optax.GradientTransformation:
         """The optax transformation that makes the updates."""
         if isinstance(self.optimizer, str):
-            return optimizers.get(self.optimizer)
+            return optimizers.get(self.optimizer, self.schedule)
         return self.optimizer
 
     def init(
@@ -154,6 +171,7 @@ class Engine:
         divergence_factor: float = DIVERGENCE_FACTOR,
         history_size: int = MAX_HISTORY + 2,
         stall_patience: int | None = STALL_PATIENCE,
+        seed: int = 0,
     ) -> LoopState:
         """The state at ``params``, before any step.
 
@@ -163,7 +181,8 @@ class Engine:
         ``stall_patience``: the stall rule's (``stopping.has_stalled``); None: never
         stall, so that a run takes every step it may (a benchmark).
         ``history_size``: slots of the loss history (at least
-        ``max_steps // history_stride(max_steps) + 2``).
+        ``max_steps // history_stride(max_steps) + 2``). ``seed``: of the rows' order in
+        mini-batch epochs (``batch_size``).
         """
         check_settings(max_steps, tol, rtol)
         opt_state = self.transformation.init(params)
@@ -201,6 +220,7 @@ class Engine:
                 mu=jnp.asarray(mu, norm_dtype),
                 patience=jnp.asarray(-1 if stall_patience is None else stall_patience, jnp.int32),
                 divergence_factor=jnp.asarray(divergence_factor, loss_dtype),
+                seed=jnp.asarray(seed, jnp.uint32),
             ),
         )
         return _owned(state)
@@ -283,11 +303,9 @@ class Engine:
         status = decide(
             diverged, converged, stalled, is_out_of_steps(state.step, settings.max_steps)
         )
-        stepped, opt_state = update(
-            self.transformation, self.loss, data, state.params, state.opt_state, value, grad
-        )
-        params_unchanged = _unchanged(stepped, state.params)
         running = status == Status.RUNNING.code
+        stepped, opt_state = self._advance(state, running, value, grad, data)
+        params_unchanged = _unchanged(stepped, state.params)
         history = state.history
         slot = jnp.where(
             state.step % settings.stride == 0, state.step // settings.stride, history.shape[0] - 1
@@ -318,6 +336,18 @@ class Engine:
             history=history.at[slot].set(value),
             settings=settings,
         )
+
+    def _advance(self, state: LoopState, running, value, grad, data):
+        """The params and optimizer state after this step's update: one update with the
+        full gradient, or an epoch of mini-batch updates (skipped once the run stops)."""
+        bound = functools.partial(update, self.transformation)
+        if self.batch_size is None:
+            return bound(self.loss, data, state.params, state.opt_state, value, grad)
+        epoch = functools.partial(
+            minibatch.run_epoch, bound, self.loss, data, batch_size=self.batch_size,
+            seed=state.settings.seed, epoch=state.step,
+        )  # fmt: skip
+        return jax.lax.cond(running, epoch, lambda *carry: carry, state.params, state.opt_state)
 
     def run(self, state: LoopState, chunk_end, *data) -> LoopState:
         """Steps, compiled in one call, until the state stops or reaches step ``chunk_end``.

@@ -32,6 +32,9 @@ from .stopping import (
     steps_phrase,
 )
 
+MAX_STEPS = 10_000  # fit's default budget of updates (full batch)
+DEFAULT_EPOCHS = 100  # and of epochs, with batch_size
+
 
 @dataclasses.dataclass(frozen=True)
 class FitResult:
@@ -146,7 +149,7 @@ def fit(
     *data,
     optimizer: str | optax.GradientTransformation = "gd",
     learning_rate: float | None = None,
-    max_steps: int = 10_000,
+    max_steps: int = MAX_STEPS,
     tol: float | None = None,
     rtol: float | None = None,
     divergence_factor: float = DIVERGENCE_FACTOR,
@@ -157,6 +160,10 @@ def fit(
     certificate: bool = True,
     stall_patience: int | None = STALL_PATIENCE,
     evaluate64: Callable | None = None,
+    batch_size: int | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+    schedule: optimizers.Schedule | None = None,
 ) -> FitResult:
     """Minimize ``loss(params, *data)`` by a compiled optimizer loop, and certify the result.
 
@@ -231,6 +238,16 @@ def fit(
             and leaves the optimizer's state as it was, or after this many such
             updates in a row (``has_stalled``). None: never stall, so that the run
             takes every step it may (a benchmark of a fixed number of steps).
+        batch_size: rows per mini-batch, for a loss that is a mean over the rows of its
+            data (``tags``): each step is then an epoch, one update per batch of rows
+            in an order shuffled from ``seed`` every epoch (``minibatch``), all inside
+            the compiled loop; the stop rules are checked on the whole data at each
+            epoch's end, and ``num_steps`` counts epochs. None: full batch.
+        epochs: with ``batch_size``, the most epochs to run (default
+            ``DEFAULT_EPOCHS``); ``max_steps`` is for full batch.
+        seed: the seed of the rows' order in the epochs; the same seed, the same run.
+        schedule: a learning-rate schedule for a named optimizer
+            (``optimizers.Schedule``: cosine, exponential, warmup-cosine), over updates.
 
     Returns:
         A ``FitResult``.
@@ -246,6 +263,7 @@ def fit(
         True
     """
     _check_arguments(params, optimizer, max_steps)
+    budget = step_budget(loss, data, tags, method, max_steps, batch_size, epochs)
     warnings = _float64_inputs(loss, params, data)
     engine, state, learning_rate, loop_data, cost = _prepare(
         loss,
@@ -253,7 +271,7 @@ def fit(
         data,
         optimizer=optimizer,
         learning_rate=learning_rate,
-        max_steps=max_steps,
+        max_steps=budget,
         tol=tol,
         rtol=rtol,
         divergence_factor=divergence_factor,
@@ -262,9 +280,12 @@ def fit(
         block_rows=block_rows,
         certificate=certificate,
         stall_patience=stall_patience,
+        batch_size=batch_size,
+        seed=seed,
+        schedule=schedule,
     )
     target = float(state.settings.rtol)
-    driven = drive(engine.run, state, loop_data, max_steps, on_chunk)
+    driven = drive(engine.run, state, loop_data, budget, on_chunk)
     result = FitResult.from_state(
         driven.state,
         learning_rate=learning_rate,
@@ -277,7 +298,55 @@ def fit(
         def evaluate64(params):
             return value_and_grad64(loss, params, *data, block_rows=rows_per_block)
 
-    return _checked(result, evaluate64, cost, rtol=target, warnings=warnings)
+    result = _checked(result, evaluate64, cost, rtol=target, warnings=warnings)
+    if batch_size is None:
+        return result
+    batches = math.ceil(blocks.num_rows(data) / batch_size)
+    epoch = f"a step is an epoch: {batches:,} updates on batches of {batch_size:,} rows"
+    return dataclasses.replace(result, message=f"{result.message} ({epoch})")
+
+
+def step_budget(loss, data, tags, method, max_steps, batch_size, epochs) -> int:
+    """The loop's budget of steps: ``max_steps`` updates, or with ``batch_size`` ``epochs``
+    (checked, with what mini-batches need: a row-mean loss on data that share their rows).
+
+    Example:
+        >>> import numpy as np
+        >>> from steepest import mse
+        >>> data = (np.zeros((10, 2)), np.zeros(10))
+        >>> step_budget(mse, data, (), "loop", MAX_STEPS, 4, None)  # epochs
+        100
+        >>> step_budget(mse, data, (), "loop", 50, None, None)  # updates
+        50
+    """
+    if batch_size is None:
+        if epochs is not None:
+            raise ValueError("epochs applies with batch_size (full batch: max_steps)")
+        return max_steps
+    if max_steps != MAX_STEPS:
+        raise ValueError("with batch_size the budget is epochs, not max_steps")
+    if method != "loop":
+        raise ValueError("batch_size applies to method='loop'")
+    if not blocks.is_row_mean(loss, tags):
+        raise ValueError(
+            "batch_size needs a row-mean loss: pass tags={steepest.row_mean_tag} "
+            "(a mean over the rows of its data)"
+        )
+    rows = blocks.num_rows(data)
+    if rows is None:
+        raise ValueError("batch_size needs data arrays that all have the same number of rows")
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or not 1 <= batch_size <= rows
+    ):
+        raise ValueError(
+            f"batch_size must be a whole number from 1 to {rows:,} (the rows), got {batch_size!r}"
+        )
+    epochs = DEFAULT_EPOCHS if epochs is None else epochs
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be a whole number, got {epochs!r}")
+    return epochs
 
 
 def _check_arguments(params, optimizer, max_steps) -> None:
@@ -403,6 +472,7 @@ def _float64_inputs(loss, params, data) -> tuple[str, ...]:
 def _prepare(
     loss, params, data, *, optimizer, learning_rate, max_steps, tol, rtol, divergence_factor,
     method, tags, block_rows, certificate=True, stall_patience=STALL_PATIENCE,
+    batch_size=None, seed=0, schedule=None,
 ) -> tuple[Engine, LoopState, float | None, tuple, QuadraticCost | None]:  # fmt: skip
     """What ``fit`` runs: the engine, its initial state, the learning rate, the data, and
     the float64 Hessian of a quadratic cost (None for another cost, or without ``certificate``)."""
@@ -429,7 +499,7 @@ def _prepare(
         model = quadratic.quadratic_model(loss, params, *data, tags=tags, block_rows=block_rows)
         loss, data, rows_per_block = quadratic.quadratic_loss, model, None
         unroll_equations = equations_of(loss, params, *data)
-    unroll = unroll_for(optimizer, data, unroll_equations)
+    unroll = 1 if batch_size else unroll_for(optimizer, data, unroll_equations)
     largest = cost.L if cost is not None else None
     learning_rate = _learning_rate(
         optimizer, learning_rate, loss, params, *data, block_rows=rows_per_block, largest=largest
@@ -440,6 +510,8 @@ def _prepare(
         block_rows=rows_per_block,
         unroll=unroll,
         sharding=blocks.row_sharding(data),
+        batch_size=batch_size,
+        schedule=schedule,
     )
     state = engine.init(
         params,
@@ -451,6 +523,7 @@ def _prepare(
         mu=rule_mu(cost),
         divergence_factor=divergence_factor,
         stall_patience=stall_patience,
+        seed=seed,
     )
     return engine, state, learning_rate, tuple(data), cost
 
@@ -509,8 +582,12 @@ def memory(loss: Callable, params, *data, **options) -> dict[str, int]:
     settings = {
         name: value
         for name, value in arguments.arguments.items()
-        if name not in ("loss", "params", "data", "on_chunk", "evaluate64")
+        if name not in ("loss", "params", "data", "on_chunk", "evaluate64", "epochs")
     }
+    settings["max_steps"] = step_budget(
+        loss, data, settings["tags"], settings["method"], settings["max_steps"],
+        settings["batch_size"], arguments.arguments["epochs"],
+    )  # fmt: skip
     engine, state, _, loop_data, _ = _prepare(loss, params, data, **settings)
     loop_data = jax.tree.map(jnp.asarray, loop_data)
     compiled = engine.compiled(state, *loop_data)

@@ -13,6 +13,7 @@ data and a new learning rate never recompiles.
 
 import functools
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -63,17 +64,74 @@ REGISTRY: dict[str, Callable[[float], optax.GradientTransformation]] = {
 DEFAULT_LEARNING_RATES: dict[str, float] = {"lbfgs": 1.0}
 
 
+class Schedule(NamedTuple):
+    """A learning-rate schedule, from optax: the rate times a multiplier of the update count.
+
+    - ``"cosine"``: from 1 down to ``end`` over ``steps`` updates, along a half cosine
+      (``optax.cosine_decay_schedule``), then ``end``;
+    - ``"exponential"``: ``rate ** (count / steps)`` (``optax.exponential_decay``);
+    - ``"warmup-cosine"``: from 0 up to 1 over ``warmup`` updates, then the cosine down
+      to ``end`` by update ``steps`` (``optax.warmup_cosine_decay_schedule``).
+
+    Example:
+        >>> multiplier = Schedule("cosine", steps=10, end=0.1).multiplier()
+        >>> [round(float(multiplier(k)), 3) for k in (0, 5, 10, 20)]
+        [1.0, 0.55, 0.1, 0.1]
+    """
+
+    kind: str
+    steps: int
+    end: float = 0.0
+    rate: float = 0.5
+    warmup: int = 0
+
+    def multiplier(self) -> optax.Schedule:
+        """The multiplier of the learning rate at each update count."""
+        if self.kind == "cosine":
+            schedule = optax.cosine_decay_schedule(1.0, self.steps, alpha=self.end)
+        elif self.kind == "exponential":
+            schedule = optax.exponential_decay(1.0, self.steps, self.rate)
+        else:
+            schedule = optax.warmup_cosine_decay_schedule(
+                0.0, 1.0, self.warmup, self.steps, self.end
+            )
+        # The count is an int32: as a float of JAX's default width (float64 under x64),
+        # so that a float64 run's rate is not rounded to float32.
+        return lambda count: schedule(jnp.asarray(count, float))
+
+    def check(self) -> "Schedule":
+        """The schedule itself, once its fields make sense; else a ValueError naming one."""
+        if self.kind not in SCHEDULES:
+            raise ValueError(f"schedule: unknown kind {self.kind!r}; known: {', '.join(SCHEDULES)}")
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
+            raise ValueError(f"schedule: steps must be a positive whole number, got {self.steps!r}")
+        if not 0 <= self.end <= 1:
+            raise ValueError(f"schedule: end must be from 0 to 1, got {self.end!r}")
+        if not 0 < self.rate <= 1:
+            raise ValueError(f"schedule: rate must be above 0 and at most 1, got {self.rate!r}")
+        if not 0 <= self.warmup < self.steps:
+            raise ValueError(
+                f"schedule: warmup must be from 0 to steps - 1 ({self.steps - 1}), "
+                f"got {self.warmup!r}"
+            )
+        return self
+
+
+SCHEDULES = ("cosine", "exponential", "warmup-cosine")
+
+
 def names() -> list[str]:
     """The registered optimizer names, in registry order."""
     return list(REGISTRY)
 
 
 @functools.cache
-def get(name: str) -> optax.GradientTransformation:
-    """The named optimizer, its learning rate a hyperparameter held in its state.
+def get(name: str, schedule: Schedule | None = None) -> optax.GradientTransformation:
+    """The named optimizer, its learning rate a hyperparameter held in its state, times
+    the ``schedule``'s multiplier at each update when one is given.
 
-    The same object is returned for the same name, so the compiled loop built
-    for it is reused. Set the learning rate with ``with_learning_rate``.
+    The same object is returned for the same name and schedule, so the compiled loop
+    built for it is reused. Set the learning rate with ``with_learning_rate``.
 
     Raises:
         ValueError: for a name not in the registry (the message lists them).
@@ -88,8 +146,17 @@ def get(name: str) -> optax.GradientTransformation:
     """
     if name not in REGISTRY:
         raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(REGISTRY)}")
+    make = unscheduled = REGISTRY[name]
+    if schedule is not None:
+        multiplier = schedule.check().multiplier()
+
+        # learning_rate alone in the signature: inject_hyperparams takes each argument
+        # for a hyperparameter.
+        def make(learning_rate):
+            return optax.chain(unscheduled(learning_rate), optax.scale_by_schedule(multiplier))
+
     # The placeholder learning rate is replaced in the state by with_learning_rate.
-    return optax.inject_hyperparams(REGISTRY[name])(learning_rate=1.0)
+    return optax.inject_hyperparams(make)(learning_rate=1.0)
 
 
 def with_learning_rate(state: optax.InjectHyperparamsState, learning_rate) -> optax.OptState:

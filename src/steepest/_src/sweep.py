@@ -14,11 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import blocks
+from . import blocks, optimizers
 from .certificate import quadratic_cost, rule_mu, values64
 from .driver import Progress, drive
 from .engine import Engine, check_settings, equations_of, history_stride, unroll_for
-from .fit import FitResult
+from .fit import MAX_STEPS, FitResult, step_budget
 from .io.data import available_memory as host_memory
 from .stopping import DIVERGENCE_FACTOR, STALL_PATIENCE, Status
 
@@ -91,7 +91,7 @@ def sweep(
     learning_rates: Sequence[float],
     starts: Sequence | None = None,
     optimizer: str = "gd",
-    max_steps: int = 10_000,
+    max_steps: int = MAX_STEPS,
     tol: float | None = None,
     rtol: float | None = None,
     divergence_factor: float = DIVERGENCE_FACTOR,
@@ -99,6 +99,10 @@ def sweep(
     tags: Collection = frozenset(),
     block_rows: int | str | None = "auto",
     stall_patience: int | None = STALL_PATIENCE,
+    batch_size: int | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+    schedule: optimizers.Schedule | None = None,
 ) -> SweepResult:
     """Run ``fit`` for every learning rate at once, in one compiled call.
 
@@ -109,7 +113,8 @@ def sweep(
 
     Args:
         loss, params, *data, optimizer, max_steps, tol, rtol, divergence_factor, tags,
-        block_rows, stall_patience, on_chunk: as for ``fit`` (``on_chunk`` sees the
+        block_rows, stall_patience, batch_size, epochs, seed, schedule, on_chunk: as
+            for ``fit`` (every run's epochs visit the rows in the same order; ``on_chunk`` sees the
             furthest step and the lowest cost among the runs). The stop rule is
             ``fit``'s (with ``mu`` for a quadratic cost); the runs carry no certificate.
         learning_rates: one run per value (per start), each positive.
@@ -134,6 +139,7 @@ def sweep(
         raise ValueError("learning_rates is empty")
     if not np.all(np.isfinite(rates) & (rates > 0)):
         raise ValueError(f"learning_rates must be positive numbers, got {rates.tolist()}")
+    max_steps = step_budget(loss, data, tags, "loop", max_steps, batch_size, epochs)
     check_settings(max_steps, tol, rtol)
     starts = [params] if starts is None else list(starts)
     if not starts:
@@ -143,8 +149,10 @@ def sweep(
         loss,
         optimizer,
         block_rows=blocks.resolve_block_rows(block_rows, loss, data, tags),
-        unroll=unroll_for(optimizer, data, equations_of(loss, params, *data)),
+        unroll=1 if batch_size else unroll_for(optimizer, data, equations_of(loss, params, *data)),
         sharding=blocks.row_sharding(data),
+        batch_size=batch_size,
+        schedule=schedule,
     )
     # A history per run, sized to the run (fit keeps one fixed size, to never recompile).
     history_size = max_steps // history_stride(max_steps) + 2
@@ -162,6 +170,7 @@ def sweep(
         divergence_factor=divergence_factor,
         history_size=history_size,
         stall_patience=stall_patience,
+        seed=seed,
     )
     _check_memory(blocks.size_in_bytes(initial), len(run_rates), history_size)
     stacked = jax.tree.map(lambda leaf: leaf[run_starts], engine.at_starts(initial, starts))

@@ -14,6 +14,7 @@ from .options import (
     add_data_arguments,
     add_output_arguments,
     add_run_arguments,
+    batch_settings,
     draw,
     emit,
     finish,
@@ -62,6 +63,7 @@ def run(args, argv=None) -> int:
             f"known: {', '.join(optimizers.names())}"
         )
     dataset, standardizer, X, y, start = prepare(args)
+    batches = batch_settings(args, len(X))
     exact = theory.closed_form(dataset.X, dataset.y)
     exact_loss = float(theory.closed_form_cost(exact, dataset.X, dataset.y))
     rows, curves = [], {}
@@ -70,8 +72,8 @@ def run(args, argv=None) -> int:
     for name in names:
         try:
             result = fit(
-                mse, start, X, y, optimizer=name, max_steps=args.steps, tol=args.tol,
-                rtol=args.rtol, evaluate64=evaluate64,
+                mse, start, X, y, optimizer=name, tol=args.tol, rtol=args.rtol,
+                evaluate64=evaluate64, **batches,
             )  # fmt: skip
         except KeyboardInterrupt:  # while compiling: the runs finished so far are kept
             interrupted = True

@@ -12,6 +12,7 @@ from .options import (
     add_data_arguments,
     add_output_arguments,
     add_run_arguments,
+    batch_settings,
     draw,
     emit,
     finish,
@@ -73,6 +74,7 @@ def run(args, argv=None) -> int:
     from steepest._src.stopping import FLOAT64_HINT, steps_phrase
 
     dataset, standardizer, X, y, start = prepare(args)
+    batches = batch_settings(args, len(X))
     intercept = not args.no_intercept
     needs_hessian = args.lr is None and args.optimizer not in optimizers.DEFAULT_LEARNING_RATES
     if needs_hessian and X.shape[1] + intercept > theory.MAX_DENSE_HESSIAN:
@@ -88,7 +90,7 @@ def run(args, argv=None) -> int:
     else:
         lr_source = "1/L"  # with None, fit derives 1/L itself
 
-    with ProgressBar(args.steps, enabled=not args.json) as bar:
+    with ProgressBar(batches.get("epochs", args.steps), enabled=not args.json) as bar:
         result = fit(
             mse,
             start,
@@ -96,12 +98,12 @@ def run(args, argv=None) -> int:
             y,
             optimizer=args.optimizer,
             learning_rate=args.lr,
-            max_steps=args.steps,
             tol=args.tol,
             rtol=args.rtol,
             on_chunk=bar.update,
             method=args.method,
             evaluate64=original_data_evaluator(dataset, standardizer),
+            **batches,
         )
 
     fitted = standardizer.to_original(result.params)
@@ -149,6 +151,8 @@ def run(args, argv=None) -> int:
         "method": args.method,
         "dtype": jnp.dtype(dtype).name,
         "devices": len(X.devices()),
+        "batch_size": batches.get("batch_size"),
+        "schedule": batches["schedule"]._asdict() if "schedule" in batches else None,
         "standardized": args.standardize,
         "data": {
             "source": dataset.source,
@@ -256,6 +260,10 @@ def _print_table(record: dict, steps_per_second: float) -> None:
     standardized = "standardized features" if record["standardized"] else "raw features"
     if record["devices"] > 1:
         standardized += f", rows split over {record['devices']} devices"
+    if record["batch_size"] is not None:
+        standardized += f", mini-batches of {record['batch_size']} rows (a step is an epoch)"
+    if record["schedule"] is not None:
+        standardized += f", {record['schedule']['kind']} schedule"
     summary.add_row("final cost", f"{record['loss']:.8g}")
     summary.add_row("closed-form cost", f"{record['closed_form_loss']:.8g}")
     summary.add_row("closed form", record["closed_form_message"])

@@ -111,6 +111,14 @@ def positive_int(text: str) -> int:
     return whole_number(text, 1, 10**6)
 
 
+def unit_interval(text: str) -> float:
+    """A number from 0 to 1."""
+    value = number(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text!r}")
+    return value
+
+
 def device_count(text: str) -> int | str:
     """``all``, or a whole number of devices."""
     return "all" if text == "all" else whole_number(text, 1, 2**16)
@@ -216,9 +224,16 @@ def add_data_arguments(command, *, builtin_x: list[str] | None) -> None:
 
 
 def add_run_arguments(command) -> None:
-    """The options every command that runs the loop shares: its budget."""
+    """The options every command that runs the loop shares: its budget, mini-batches, the
+    schedule, the devices."""
+    from steepest._src.fit import MAX_STEPS
+    from steepest.optimizers import SCHEDULES
+
     command.add_argument(
-        "--steps", type=step_count, default=10_000, help="most steps per run (default 1e4)"
+        "--steps",
+        type=step_count,
+        default=MAX_STEPS,
+        help="most steps per run (default 1e4); with --batch-size, --epochs",
     )
     command.add_argument(
         "--rtol",
@@ -232,6 +247,55 @@ def add_run_arguments(command) -> None:
         type=non_negative_float,
         help="also stop when the gradient norm is at most this (an absolute rule; "
         "given alone, the only rule)",
+    )
+    batches = command.add_argument_group("mini-batches and schedules")
+    batches.add_argument(
+        "--batch-size",
+        type=positive_int,
+        metavar="ROWS",
+        help="mini-batch SGD: one update per batch of this many rows, every row once an "
+        "epoch (default: full batch)",
+    )
+    batches.add_argument(
+        "--epochs", type=positive_int, help="with --batch-size, the most epochs (default 100)"
+    )
+    batches.add_argument(
+        "--shuffle-seed",
+        type=seed,
+        default=0,
+        help="seed of the rows' order in each epoch (default 0; the same seed, the same run)",
+    )
+    batches.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        help="the learning rate times a schedule over updates: cosine (down to "
+        "--schedule-end), exponential (--schedule-rate every --schedule-steps), "
+        "warmup-cosine (up over --warmup-steps, then the cosine)",
+    )
+    batches.add_argument(
+        "--schedule-steps",
+        type=positive_int,
+        metavar="UPDATES",
+        help="updates over which the schedule decays (default: every update of the run)",
+    )
+    batches.add_argument(
+        "--schedule-end",
+        type=unit_interval,
+        default=0.0,
+        help="cosine schedules: the final multiplier of the rate (default 0)",
+    )
+    batches.add_argument(
+        "--schedule-rate",
+        type=unit_interval,
+        default=0.5,
+        help="exponential schedule: the multiplier after --schedule-steps updates (default 0.5)",
+    )
+    batches.add_argument(
+        "--warmup-steps",
+        type=lambda text: whole_number(text, 0, 10**9),
+        default=0,
+        metavar="UPDATES",
+        help="warmup-cosine: updates from 0 up to the full rate (default 0)",
     )
     command.add_argument(
         "--devices",
@@ -493,3 +557,46 @@ def _placement(devices: int | str | None, dtype):
     except data.DataError as error:
         raise data.DataError(f"--devices {devices}: {error}") from None
     return functools.partial(sharding.shard, mesh=mesh, dtype=dtype)
+
+
+def batch_settings(args, rows: int) -> dict:
+    """``fit``'s and ``sweep``'s keywords of the mini-batch and schedule flags, checked in
+    the flags' words (``max_steps`` among them: the budget, of updates or of epochs).
+
+    Example:
+        >>> from argparse import Namespace
+        >>> flags = dict(batch_size=None, epochs=None, shuffle_seed=0, schedule="cosine",
+        ...              schedule_steps=None, schedule_end=0.1, schedule_rate=0.5,
+        ...              warmup_steps=0, steps=300)
+        >>> settings = batch_settings(Namespace(**flags), rows=200)
+        >>> settings["max_steps"], settings["schedule"].steps
+        (300, 300)
+        >>> mini = Namespace(**{**flags, "batch_size": 64, "epochs": 5, "steps": 10_000})
+        >>> batch_settings(mini, rows=200)["schedule"].steps  # 5 epochs of 4 batches
+        20
+    """
+    from steepest._src.fit import DEFAULT_EPOCHS, MAX_STEPS
+    from steepest._src.io.data import DataError
+    from steepest.optimizers import Schedule
+
+    settings = {}
+    if args.batch_size is None:
+        if args.epochs is not None:
+            raise DataError("--epochs applies with --batch-size (full batch: --steps)")
+        settings["max_steps"] = updates = args.steps
+    else:
+        if args.steps != MAX_STEPS:
+            raise DataError("with --batch-size the budget is --epochs, not --steps")
+        if args.batch_size > rows:
+            raise DataError(f"--batch-size {args.batch_size} is more than the {rows} rows")
+        epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
+        settings.update(batch_size=args.batch_size, epochs=epochs, seed=args.shuffle_seed)
+        updates = epochs * math.ceil(rows / args.batch_size)
+    if args.schedule is not None:
+        steps = args.schedule_steps or max(updates, 1)
+        if args.warmup_steps >= steps:
+            raise DataError(f"--warmup-steps must be below the schedule's {steps} updates")
+        settings["schedule"] = Schedule(
+            args.schedule, steps, args.schedule_end, args.schedule_rate, args.warmup_steps
+        )
+    return settings

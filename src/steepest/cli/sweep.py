@@ -15,6 +15,7 @@ from .options import (
     add_data_arguments,
     add_output_arguments,
     add_run_arguments,
+    batch_settings,
     draw,
     emit,
     finish,
@@ -79,9 +80,10 @@ def run(args, argv=None) -> int:
         )
     rates = np.geomspace(args.lr_min, args.lr_max, args.num) * critical
     starts = random_starts(start, args.seeds) if args.seeds else None
+    batches = batch_settings(args, len(X))
     result = run_sweep(
         mse, start, X, y, learning_rates=rates, starts=starts, optimizer=args.optimizer,
-        max_steps=args.steps, tol=args.tol, rtol=args.rtol,
+        tol=args.tol, rtol=args.rtol, **batches,
     )  # fmt: skip
     interrupted = any(run.status is Status.INTERRUPTED for run in result.results)
     threshold = result.divergence_threshold()
@@ -90,7 +92,7 @@ def run(args, argv=None) -> int:
     if bracket is not None:  # narrow it: a second sweep inside, same shapes, no compile
         refined = run_sweep(
             mse, start, X, y, learning_rates=np.geomspace(*bracket, args.num), starts=starts,
-            optimizer=args.optimizer, max_steps=args.steps, tol=args.tol, rtol=args.rtol,
+            optimizer=args.optimizer, tol=args.tol, rtol=args.rtol, **batches,
         )  # fmt: skip
         interrupted = any(run.status is Status.INTERRUPTED for run in refined.results)
         threshold = None if interrupted else (refined.divergence_threshold() or threshold)

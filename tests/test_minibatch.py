@@ -1,0 +1,181 @@
+"""Mini-batch SGD and learning-rate schedules (issue 12, item 4), against NumPy loops.
+
+The references are written from the documented rule alone: the rows of epoch ``e``
+in the order ``jax.random.permutation(fold_in(key(seed), e), N)``, batches of
+``batch_size`` rows (the rest last), one update per batch with the gradient of the
+mean squared error on that batch (the tutorial's partials, in float64), the rate
+times the schedule's multiplier of the update count.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from cli_runs import run_command
+from problems import regression_problem
+
+import steepest
+from steepest import Linear, Status, fit, mse, sweep
+from steepest.optimizers import Schedule
+
+ROWS, FEATURES = 50, 3
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return regression_problem(8, ROWS, FEATURES)
+
+
+def numpy_sgd(X, y, learning_rate, batch_size, epochs, seed=0, multiplier=lambda k: 1.0):
+    """Mini-batch gradient descent on the mean squared error, in float64."""
+    w, b, update = np.zeros(X.shape[1]), 0.0, 0
+    for epoch in range(epochs):
+        key = jax.random.fold_in(jax.random.key(seed), epoch)
+        order = np.asarray(jax.random.permutation(key, len(X)))
+        for start in range(0, len(X), batch_size):
+            rows = order[start : start + batch_size]
+            residual = X[rows] @ w + b - y[rows]
+            rate = learning_rate * multiplier(update)
+            w = w - rate * 2 * X[rows].T @ residual / len(rows)
+            b = b - rate * 2 * residual.mean()
+            update += 1
+    return np.append(w, b)
+
+
+def flat(result):
+    return np.append(np.asarray(result.params.w, np.float64), float(result.params.b))
+
+
+def run(X, y, **settings):
+    return fit(mse, Linear.zeros(FEATURES, jnp.float64), jnp.asarray(X), jnp.asarray(y),
+               tol=0.0, certificate=False, stall_patience=None, **settings)  # fmt: skip
+
+
+@pytest.mark.parametrize("batch_size", [10, 7, 1], ids=["divides", "leaves a rest", "one row"])
+def test_mini_batch_gd_is_the_numpy_loop_batch_for_batch(x64, problem, batch_size):
+    X, y = problem
+    result = run(X, y, learning_rate=0.05, batch_size=batch_size, epochs=3, seed=4)
+    assert result.num_steps == 3  # epochs
+    expected = numpy_sgd(X, y, 0.05, batch_size, epochs=3, seed=4)
+    np.testing.assert_allclose(flat(result), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_a_schedule_multiplies_the_rate_update_by_update(x64, problem):
+    X, y = problem
+    schedule = Schedule("warmup-cosine", steps=40, warmup=5, end=0.1)
+    result = run(X, y, learning_rate=0.2, batch_size=8, epochs=5, schedule=schedule)
+    reference = optax.warmup_cosine_decay_schedule(0.0, 1.0, 5, 40, 0.1)
+    expected = numpy_sgd(X, y, 0.2, 8, epochs=5, multiplier=lambda k: float(reference(k)))
+    np.testing.assert_allclose(flat(result), expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["cosine", "exponential"])
+def test_a_full_batch_schedule_is_the_numpy_loop_with_the_decayed_rate(x64, problem, kind):
+    X, y = problem
+    schedule = Schedule(kind, steps=20, end=0.2, rate=0.3)
+    result = run(X, y, learning_rate=0.1, max_steps=30, schedule=schedule)
+    reference = schedule.multiplier()
+    expected = numpy_sgd(X, y, 0.1, ROWS, epochs=30, multiplier=lambda k: float(reference(k)))
+    np.testing.assert_allclose(flat(result), expected, rtol=1e-11)
+
+
+def test_the_same_seed_reproduces_a_run_and_another_seed_does_not(problem):
+    X, y = (jnp.asarray(a, jnp.float32) for a in problem)
+    runs = [fit(mse, Linear.zeros(FEATURES), X, y, batch_size=8, epochs=4, seed=seed)
+            for seed in (1, 1, 2)]  # fmt: skip
+    assert np.array_equal(flat(runs[0]), flat(runs[1]))
+    assert not np.array_equal(flat(runs[0]), flat(runs[2]))
+
+
+def test_the_stop_rules_are_checked_on_the_whole_data_between_epochs(problem):
+    """One batch of every row is full-batch descent: same verdict, same number of steps."""
+    X, y = (jnp.asarray(a, jnp.float32) for a in problem)
+    full = fit(mse, Linear.zeros(FEATURES), X, y, learning_rate=0.2)
+    epochs = fit(mse, Linear.zeros(FEATURES), X, y, learning_rate=0.2, batch_size=ROWS)
+    assert full.status is epochs.status is Status.CONVERGED
+    assert epochs.num_steps == full.num_steps
+    np.testing.assert_allclose(flat(epochs), flat(full), rtol=1e-5)
+    assert "a step is an epoch: 1 updates on batches of 50 rows" in epochs.message
+
+
+def test_sgd_without_a_decaying_rate_says_it_did_not_converge(problem):
+    X, y = (jnp.asarray(a, jnp.float32) for a in problem)  # noisy: batch gradients differ
+    result = fit(mse, Linear.zeros(FEATURES), X, y, learning_rate=0.1, batch_size=5, epochs=20)
+    assert result.status is Status.MAX_STEPS and result.num_steps == 20, result.message
+    assert result.certificate.digits < 5  # certified against the whole data
+
+
+def test_a_sweep_of_mini_batch_runs_equals_each_fit(x64, problem):
+    X, y = (jnp.asarray(a) for a in problem)
+    rates = [0.01, 0.1]
+    swept = sweep(mse, Linear.zeros(FEATURES, jnp.float64), X, y, learning_rates=rates,
+                  batch_size=6, epochs=5, seed=3, tol=0.0, stall_patience=None)  # fmt: skip
+    for rate, result in zip(rates, swept.results, strict=True):
+        expected = numpy_sgd(np.asarray(X), np.asarray(y), rate, 6, epochs=5, seed=3)
+        np.testing.assert_allclose(flat(result), expected, rtol=1e-12, atol=1e-14)
+
+
+BAD = [
+    (dict(batch_size=0), "batch_size must be a whole number from 1 to 50"),
+    (dict(batch_size=51), "batch_size must be a whole number from 1 to 50"),
+    (dict(epochs=5), "epochs applies with batch_size"),
+    (dict(batch_size=5, max_steps=10), "the budget is epochs, not max_steps"),
+    (dict(batch_size=5, method="quadratic"), "batch_size applies to method='loop'"),
+    (dict(batch_size=5, epochs=-1), "epochs must be a whole number"),
+    (dict(schedule=Schedule("linear", 10)), "schedule: unknown kind 'linear'"),
+    (dict(schedule=Schedule("cosine", 0)), "schedule: steps must be a positive whole"),
+    (dict(schedule=Schedule("warmup-cosine", 10, warmup=10)), "warmup must be from 0 to"),
+    (dict(schedule=Schedule("cosine", 9), optimizer=optax.sgd(0.1)), "applies to a named"),
+]
+
+
+@pytest.mark.parametrize(("settings", "words"), BAD, ids=[words for _, words in BAD])
+def test_bad_mini_batch_settings_are_named(problem, settings, words):
+    X, y = (jnp.asarray(a, jnp.float32) for a in problem)
+    with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        fit(mse, Linear.zeros(FEATURES), X, y, **settings)
+
+
+def test_a_loss_not_declared_a_row_mean_is_refused_for_mini_batches(problem):
+    X, y = (jnp.asarray(a, jnp.float32) for a in problem)
+
+    def total_squared_error(params, X, y):  # a sum: its batches are not the whole
+        return jnp.sum((steepest.predict(params, X) - y) ** 2)
+
+    with pytest.raises(ValueError, match="batch_size needs a row-mean loss"):
+        fit(total_squared_error, Linear.zeros(FEATURES), X, y, batch_size=5)
+
+
+def test_the_command_line_runs_mini_batches_and_records_them(tmp_path):
+    one_batch = run_command(["fit", "--batch-size", "200", "--json"], tmp_path)
+    full = run_command(["fit", "--json"], tmp_path)
+    assert (one_batch.returncode, full.returncode) == (0, 0), one_batch.describe()
+    record = one_batch.record()
+    assert record["batch_size"] == 200 and record["steps"] == full.record()["steps"]
+    np.testing.assert_allclose(record["params"]["w"], full.record()["params"]["w"], rtol=1e-5)
+    scheduled = run_command(
+        ["sweep", "--batch-size", "40", "--epochs", "3", "--schedule", "cosine", "--num", "4",
+         "--json"], tmp_path,
+    )  # fmt: skip
+    assert scheduled.returncode == 0, scheduled.describe()
+    assert {run["steps"] for run in scheduled.record()["runs"]} <= {0, 1, 2, 3}
+
+
+CLI_BAD = [
+    (["--epochs", "3"], "--epochs applies with --batch-size (full batch: --steps)"),
+    (
+        ["--batch-size", "8", "--steps", "50"],
+        "with --batch-size the budget is --epochs, not --steps",
+    ),
+    (["--batch-size", "500"], "--batch-size 500 is more than the 200 rows"),
+    (["--schedule", "cosine", "--warmup-steps", "20000"], "--warmup-steps must be below the"),
+]
+
+
+@pytest.mark.parametrize(("flags", "words"), CLI_BAD, ids=[words for _, words in CLI_BAD])
+def test_bad_mini_batch_flags_exit_2_in_the_flags_words(tmp_path, flags, words):
+    run = run_command(["fit", *flags], tmp_path)
+    assert run.returncode == 2 and run.stderr.startswith(f"steepest: error: {words}"), (
+        run.describe()
+    )

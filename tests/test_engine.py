@@ -85,3 +85,11 @@ def test_at_starts_equals_an_init_at_each_start_stacked(problem, optimizer):
     for got, want in zip(jax.tree.leaves(moved), jax.tree.leaves(stacked), strict=True):
         assert (got.dtype, got.shape, got.weak_type) == (want.dtype, want.shape, False)
         np.testing.assert_array_equal(got, want)
+
+
+def test_at_starts_names_a_start_shaped_unlike_the_params(problem):
+    X, y = problem
+    engine = Engine(mse, "gd")
+    state = engine.init(Linear.zeros(2), X, y, learning_rate=0.1)
+    with pytest.raises(ValueError, match=r"starts\[1\] is not shaped like the params"):
+        engine.at_starts(state, [Linear.zeros(2), Linear.zeros(3)])

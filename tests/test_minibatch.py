@@ -57,6 +57,12 @@ def test_mini_batch_gd_is_the_numpy_loop_batch_for_batch(x64, problem, batch_siz
     X, y = problem
     result = run(X, y, learning_rate=0.05, batch_size=batch_size, epochs=3, seed=4)
     assert result.num_steps == 3  # epochs
+    full_batches, rest = divmod(ROWS, batch_size)
+    if rest:
+        assert (
+            f"{full_batches + 1} updates, on batches of {batch_size} rows (the last of {rest})"
+            in result.message
+        )
     expected = numpy_sgd(X, y, 0.05, batch_size, epochs=3, seed=4)
     np.testing.assert_allclose(flat(result), expected, rtol=1e-12, atol=1e-14)
 
@@ -96,7 +102,7 @@ def test_the_stop_rules_are_checked_on_the_whole_data_between_epochs(problem):
     assert full.status is epochs.status is Status.CONVERGED
     assert epochs.num_steps == full.num_steps
     np.testing.assert_allclose(flat(epochs), flat(full), rtol=1e-5)
-    assert "a step is an epoch: 1 updates on batches of 50 rows" in epochs.message
+    assert "a step is an epoch: 1 updates, on batches of 50 rows" in epochs.message
 
 
 def test_sgd_without_a_decaying_rate_says_it_did_not_converge(problem):
@@ -124,7 +130,8 @@ BAD = [
     (dict(batch_size=5, method="quadratic"), "batch_size applies to method='loop'"),
     (dict(batch_size=5, epochs=-1), "epochs must be a whole number"),
     (dict(schedule=Schedule("linear", 10)), "schedule: unknown kind 'linear'"),
-    (dict(schedule=Schedule("cosine", 0)), "schedule: steps must be a positive whole"),
+    (dict(schedule=Schedule("cosine", 0)), "schedule: steps must be a whole number of at least 1"),
+    (dict(batch_size=np.int64(5), seed=-1), "seed must be a whole number from 0 to 4,294,967,295"),
     (dict(schedule=Schedule("warmup-cosine", 10, warmup=10)), "warmup must be from 0 to"),
     (dict(schedule=Schedule("cosine", 9), optimizer=optax.sgd(0.1)), "applies to a named"),
 ]

@@ -115,7 +115,7 @@ def test_the_command_line_splits_over_devices_and_reports_the_same_fit(tmp_path)
     uneven = run_command(["fit", "--devices", "3"], tmp_path)
     assert uneven.returncode == 2
     assert uneven.stderr == (
-        "steepest: error: 200 rows do not split evenly over 3 devices: "
+        "steepest: error: --devices 3: 200 rows do not split evenly over 3 devices: "
         "drop the last 2 rows, or use 4 devices\n"
     )
     too_many = run_command(["sweep", "--devices", "9"], tmp_path)

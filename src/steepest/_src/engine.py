@@ -36,6 +36,7 @@ import numpy as np
 import optax
 
 from . import blocks, minibatch, optimizers
+from .arguments import whole_number
 from .stopping import (
     DIVERGENCE_FACTOR,
     STALL_PATIENCE,
@@ -148,9 +149,8 @@ class Engine:
                 "a schedule applies to a named optimizer; chain optax.scale_by_schedule "
                 "into a transformation of your own"
             )
-        size = self.batch_size
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-            raise ValueError(f"batch_size must be a positive whole number, got {size!r}")
+        if self.batch_size is not None:
+            object.__setattr__(self, "batch_size", whole_number("batch_size", self.batch_size, 1))
 
     @property
     def transformation(self) -> optax.GradientTransformation:
@@ -185,6 +185,7 @@ class Engine:
         mini-batch epochs (``batch_size``).
         """
         check_settings(max_steps, tol, rtol)
+        seed = whole_number("seed", seed, 0, 2**32 - 1)
         opt_state = self.transformation.init(params)
         if isinstance(self.optimizer, str):
             if learning_rate is None:
@@ -244,8 +245,17 @@ class Engine:
             ([0.0, 1.0, 2.0, 3.0], (4,))
         """
         # Stacked on the host: jnp.stack of a thousand small arrays dispatches a thousand ops.
+        for index, start in enumerate(starts):
+            shapes = jax.tree.map(jnp.shape, start)
+            if shapes != jax.tree.map(jnp.shape, state.params):
+                raise ValueError(
+                    f"starts[{index}] is not shaped like the params: {shapes} against "
+                    f"{jax.tree.map(jnp.shape, state.params)}"
+                )
         params = jax.tree.map(
-            lambda *leaves: jnp.asarray(np.stack(jax.device_get(leaves))), *starts
+            lambda like, *leaves: jnp.asarray(np.stack(jax.device_get(leaves)), like.dtype),
+            state.params,
+            *starts,
         )
         opt_state = jax.vmap(self.transformation.init)(params)
         if isinstance(self.optimizer, str):

@@ -13,6 +13,7 @@ import numpy as np
 import optax
 
 from . import blocks, optimizers, quadratic, theory
+from .arguments import whole_number
 from .certificate import (
     Certificate,
     QuadraticCost,
@@ -301,8 +302,9 @@ def fit(
     result = _checked(result, evaluate64, cost, rtol=target, warnings=warnings)
     if batch_size is None:
         return result
-    batches = math.ceil(blocks.num_rows(data) / batch_size)
-    epoch = f"a step is an epoch: {batches:,} updates on batches of {batch_size:,} rows"
+    full_batches, rest = divmod(blocks.num_rows(data), batch_size)
+    epoch = f"a step is an epoch: {full_batches + bool(rest):,} updates, on batches of "
+    epoch += f"{batch_size:,} rows" + (f" (the last of {rest:,})" if rest else "")
     return dataclasses.replace(result, message=f"{result.message} ({epoch})")
 
 
@@ -335,18 +337,8 @@ def step_budget(loss, data, tags, method, max_steps, batch_size, epochs) -> int:
     rows = blocks.num_rows(data)
     if rows is None:
         raise ValueError("batch_size needs data arrays that all have the same number of rows")
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int)
-        or not 1 <= batch_size <= rows
-    ):
-        raise ValueError(
-            f"batch_size must be a whole number from 1 to {rows:,} (the rows), got {batch_size!r}"
-        )
-    epochs = DEFAULT_EPOCHS if epochs is None else epochs
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be a whole number, got {epochs!r}")
-    return epochs
+    whole_number("batch_size", batch_size, 1, rows)
+    return whole_number("epochs", DEFAULT_EPOCHS if epochs is None else epochs, 0)
 
 
 def _check_arguments(params, optimizer, max_steps) -> None:

@@ -64,11 +64,7 @@ def run_epoch(
 
     def rows_of(start, size):
         index = jax.lax.dynamic_slice_in_dim(order, start, size)
-        return tuple(
-            jax.tree.map(
-                lambda leaf: jnp.take(leaf, index, axis=0) if jnp.ndim(leaf) else leaf, data
-            )
-        )
+        return tuple(jax.tree.map(lambda leaf: leaf[index] if jnp.ndim(leaf) else leaf, data))
 
     def one_update(batch, carry):
         params, opt_state = carry

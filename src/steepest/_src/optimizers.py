@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from .arguments import whole_number
+
 
 def gradient_descent(learning_rate: float) -> optax.GradientTransformation:
     """The tutorial's update rule: ``params <- params - learning_rate * grad``.
@@ -103,8 +105,7 @@ class Schedule(NamedTuple):
         """The schedule itself, once its fields make sense; else a ValueError naming one."""
         if self.kind not in SCHEDULES:
             raise ValueError(f"schedule: unknown kind {self.kind!r}; known: {', '.join(SCHEDULES)}")
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise ValueError(f"schedule: steps must be a positive whole number, got {self.steps!r}")
+        whole_number("schedule: steps", self.steps, 1)
         if not 0 <= self.end <= 1:
             raise ValueError(f"schedule: end must be from 0 to 1, got {self.end!r}")
         if not 0 < self.rate <= 1:

@@ -119,8 +119,11 @@ def run(args, argv=None) -> int:
         bounds = _as_params(mapped + rounding, intercept)
     learning_rate = result.learning_rate
     message = result.message.replace(FLOAT64_HINT, "run with --x64")
-    if result.status is Status.DIVERGED:
+    if result.status is Status.DIVERGED and args.batch_size is None:
         message += _critical_rate(lr_source, learning_rate, start, X, y)
+    elif result.status is Status.DIVERGED:  # 2/L is the limit of full-batch descent only
+        message += f" (this run used {learning_rate:.6g}; with mini-batches the stable rate "
+        message += "depends on the curvature of each batch, often well below 1/L)"
     record = {
         "params": records.params_to_dict(fitted),
         "loss": result.loss,

@@ -301,8 +301,8 @@ def add_run_arguments(command) -> None:
         "--devices",
         type=device_count,
         metavar="N|all",
-        help="split the rows over N local devices (all: every one); the result is the "
-        "one-device run's (default: one device)",
+        help="split the rows over N local devices (all: every one): the one-device run, "
+        "up to rounding in the order of the sums (default: one device)",
     )
 
 
@@ -552,11 +552,15 @@ def _placement(devices: int | str | None, dtype):
 
     if devices is None:
         return functools.partial(data.to_device, dtype=dtype)
-    try:
-        mesh = sharding.row_mesh(None if devices == "all" else devices)
-    except data.DataError as error:
-        raise data.DataError(f"--devices {devices}: {error}") from None
-    return functools.partial(sharding.shard, mesh=mesh, dtype=dtype)
+
+    def named(function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except data.DataError as error:
+            raise data.DataError(f"--devices {devices}: {error}") from None
+
+    mesh = named(sharding.row_mesh, None if devices == "all" else devices)
+    return functools.partial(named, sharding.shard, mesh=mesh, dtype=dtype)
 
 
 def batch_settings(args, rows: int) -> dict:

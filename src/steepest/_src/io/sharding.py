@@ -79,13 +79,14 @@ def _uneven(rows: int | None, devices: int, available: int) -> str:
 
     Example:
         >>> _uneven(1001, 4, available=8)
-        '1,001 rows do not split evenly over 4 devices: drop the last 1 rows, or use 7 devices'
+        '1,001 rows do not split evenly over 4 devices: drop the last row, or use 7 devices'
     """
     if rows is None:
         return f"a scalar has no rows to split over {devices} devices"
+    extra = rows % devices
     message = (
         f"{rows:,} rows do not split evenly over {devices} devices: "
-        f"drop the last {rows % devices} rows"
+        f"drop the last {'row' if extra == 1 else f'{extra} rows'}"
     )
     fitting = [k for k in range(2, available + 1) if rows % k == 0]
     return message + (f", or use {fitting[-1]} devices" if fitting else "")

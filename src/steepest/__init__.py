@@ -38,6 +38,7 @@ _SOURCES = {
         "has_diverged",
         "has_stalled",
     ),
+    "._src.streamed": ("fit_stream",),
     "._src.sweep": ("SweepResult", "sweep"),
     "._src.trajectory": ("trajectory",),
 }
@@ -73,6 +74,7 @@ if _typing.TYPE_CHECKING:
         has_diverged,
         has_stalled,
     )
+    from ._src.streamed import fit_stream
     from ._src.sweep import SweepResult, sweep
     from ._src.trajectory import trajectory
 

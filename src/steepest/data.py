@@ -13,6 +13,7 @@ from ._src.io.data import (
     validate,
 )
 from ._src.io.sharding import ROWS, row_mesh, shard
+from ._src.io.stream import Stream, stream
 
 __all__ = [
     "BUILTIN_FEATURES",
@@ -22,11 +23,13 @@ __all__ = [
     "Dataset",
     "RowSharding",
     "Standardizer",
+    "Stream",
     "builtin",
     "load",
     "row_mesh",
     "row_sharding",
     "shard",
+    "stream",
     "to_device",
     "validate",
 ]

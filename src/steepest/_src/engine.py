@@ -292,8 +292,15 @@ class Engine:
         and step held), so stepping it again changes nothing but recomputes the same cost.
         """
         value_and_grad = blocks.value_and_grad(self.loss, self.block_rows, self.sharding)
-        settings = state.settings
         value, grad = value_and_grad(state.params, *data)
+        return self.step_from(state, value, grad, *data)
+
+    def step_from(self, state: LoopState, value, grad, *data) -> LoopState:
+        """``step``, given the cost and gradient at ``state.params`` computed elsewhere (a
+        pass over data read a chunk at a time): the stop rules, then the update. ``data``
+        is what the update itself needs: a line search (L-BFGS) evaluates the loss on it.
+        """
+        settings = state.settings
         grad_norm = optax.tree_utils.tree_norm(grad)
         # Kept apart from the history: reading the buffer in the loop makes XLA copy it.
         first = state.step == 0

@@ -263,7 +263,7 @@ def fit(
         >>> result.certificate.digits >= 5
         True
     """
-    _check_arguments(params, optimizer, max_steps)
+    check_arguments(params, optimizer, max_steps)
     budget = step_budget(loss, data, tags, method, max_steps, batch_size, epochs)
     warnings = _float64_inputs(loss, params, data)
     engine, state, learning_rate, loop_data, cost = _prepare(
@@ -341,11 +341,11 @@ def step_budget(loss, data, tags, method, max_steps, batch_size, epochs) -> int:
     return whole_number("epochs", DEFAULT_EPOCHS if epochs is None else epochs, 0)
 
 
-def _check_arguments(params, optimizer, max_steps) -> None:
+def check_arguments(params, optimizer, max_steps) -> None:
     """A ValueError naming the argument, for what would otherwise fail deep inside JAX.
 
     Example:
-        >>> _check_arguments({}, "gd", 10)
+        >>> check_arguments({}, "gd", 10)
         Traceback (most recent call last):
         ...
         ValueError: params holds no array: nothing to fit (got {})

@@ -351,27 +351,29 @@ def _declared_arrays(path: Path) -> list[tuple[str, tuple[int, ...], np.dtype]]:
     """(name, shape, dtype) of each array in a ``.npy`` or ``.npz`` file, from its header."""
     if path.suffix.lower() == ".npy":
         with path.open("rb") as file:
-            return [("0", *_npy_header(file))]
+            return [("0", *npy_header(file)[:2])]
     with zipfile.ZipFile(path) as archive:
         declared = []
         for member in archive.namelist():
             with archive.open(member) as file:
                 try:
-                    declared.append((member.removesuffix(".npy"), *_npy_header(file)))
+                    declared.append((member.removesuffix(".npy"), *npy_header(file)[:2]))
                 except ValueError:  # not an array: np.load words it
                     continue
         return declared
 
 
-def _npy_header(file) -> tuple[tuple[int, ...], np.dtype]:
+def npy_header(file) -> tuple[tuple[int, ...], np.dtype, bool]:
+    """The shape, dtype and Fortran order a ``.npy`` file declares, read from ``file``
+    (left at the first byte of the data)."""
     version = np.lib.format.read_magic(file)
     read = (
         np.lib.format.read_array_header_1_0
         if version == (1, 0)
         else np.lib.format.read_array_header_2_0
     )
-    shape, _, dtype = read(file, max_header_size=2**20)
-    return tuple(int(n) for n in shape), dtype
+    shape, fortran, dtype = read(file, max_header_size=2**20)
+    return tuple(int(n) for n in shape), dtype, fortran
 
 
 def _rows(shape: tuple[int, ...]) -> int:
@@ -459,7 +461,26 @@ def _check_real(path: Path, name: str, values: np.ndarray) -> None:
 
 
 def _select(table: _Table, y_name, x_names, *, source) -> Dataset:
-    names = list(table.names)
+    x_columns, y_column, x_names, y_name = pick_columns(table.names, y_name, x_names, source)
+    X, y = _split(table.values, x_columns, y_column)
+    return validate(X, y, x_names, y_name, source, table.row_label)
+
+
+def pick_columns(
+    names: Sequence[str], y_name: str | None, x_names: Sequence[str] | None, source: str
+) -> tuple[list[int], int, tuple[str, ...], str]:
+    """The indices of the feature columns and of the target among ``names``, and their
+    names: the target by default the last column, the features every other.
+
+    Raises:
+        DataError: an unknown column (the known ones listed), no feature, a feature
+            named twice, or a column both the target and a feature.
+
+    Example:
+        >>> pick_columns(["a", "b", "c"], None, None, "t.npy")
+        ([0, 1], 2, ('a', 'b'), 'c')
+    """
+    names = list(names)
     y_name = names[-1] if y_name is None else y_name
     if x_names is None:
         x_names = [name for name in names if name != y_name]
@@ -473,9 +494,7 @@ def _select(table: _Table, y_name, x_names, *, source) -> Dataset:
             raise DataError(f"{source}: feature {name!r} is selected twice")
     if y_name in x_names:
         raise DataError(f"{source}: column {y_name!r} is both the target and a feature")
-    x_columns = [names.index(name) for name in x_names]
-    X, y = _split(table.values, x_columns, names.index(y_name))
-    return validate(X, y, tuple(x_names), y_name, source, table.row_label)
+    return [names.index(name) for name in x_names], names.index(y_name), tuple(x_names), y_name
 
 
 def _split(values: np.ndarray, x_columns: list[int], y_column: int):

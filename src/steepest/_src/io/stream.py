@@ -1,0 +1,190 @@
+"""Data read a chunk of rows at a time, for data bigger than memory: a ``.npy`` file.
+
+``stream(path)`` reads the header alone; ``Stream.chunks()`` then reads the rows in
+order, ``chunk_rows`` at a time, each chunk read from the file (through the page
+cache, not mapped into the process) in a background thread while the caller
+computes on the one before. Only a few chunks are in memory at once, whatever the
+size of the file.
+"""
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .data import DataError, in_dtype, npy_header, pick_columns
+
+CHUNK_BYTES = 64 * 2**20  # of the file per chunk, by default
+
+
+@dataclasses.dataclass(frozen=True)
+class Stream:
+    """A ``.npy`` table of ``rows`` rows read ``chunk_rows`` at a time (``stream``).
+
+    Attributes:
+        path: the file.
+        rows: its rows.
+        x_names, y_name: the feature columns and the target, by name (``"0"``, ``"1"``, ...).
+        x_columns, y_column: the same, by index.
+        chunk_rows: rows per chunk.
+        dtype: of the chunks' X and y.
+        file_dtype: of the numbers in the file.
+        offset: bytes before the first row (the header).
+    """
+
+    path: Path
+    rows: int
+    x_names: tuple[str, ...]
+    y_name: str
+    x_columns: tuple[int, ...]
+    y_column: int
+    chunk_rows: int
+    dtype: np.dtype
+    file_dtype: np.dtype
+    width: int
+    offset: int
+
+    @property
+    def source(self) -> str:
+        return str(self.path)
+
+    @property
+    def num_chunks(self) -> int:
+        return -(-self.rows // self.chunk_rows)
+
+    def read(self, index: int, *, check: bool = False) -> np.ndarray:
+        """Chunk ``index`` as the file holds it, every column, in the file's dtype; with
+        ``check``, a DataError for a value that is not finite (naming its row) or that
+        does not fit ``dtype``."""
+        start = index * self.chunk_rows
+        count = min(self.chunk_rows, self.rows - start)
+        row_bytes = self.width * self.file_dtype.itemsize
+        table = _aligned_empty((count, self.width), self.file_dtype)
+        with self.path.open("rb") as file:
+            file.seek(self.offset + start * row_bytes)
+            if file.readinto(memoryview(table).cast("B")) != count * row_bytes:
+                raise DataError(f"{self.path}: the file ends before row {start + count:,}")
+        if check:
+            finite = np.isfinite(table).all(axis=1)
+            if not finite.all():
+                row = start + int(np.argmin(finite))
+                raise DataError(f"{self.path}: row {row:,} holds NaN or infinity")
+            in_dtype(table, self.dtype)
+        return table
+
+    def split(self, table):
+        """X and y of a chunk ``read`` returned, in ``dtype`` (NumPy or, traced, JAX: the
+        compiled step takes the chunk as read and splits it on the device, no host copy).
+
+        Example:
+            >>> import tempfile
+            >>> path = Path(tempfile.mkdtemp()) / "t.npy"
+            >>> np.save(path, np.arange(6.0).reshape(2, 3))
+            >>> X, y = (table := stream(path)).split(table.read(0))
+            >>> X.tolist(), y.tolist()
+            ([[0.0, 1.0], [3.0, 4.0]], [2.0, 5.0])
+        """
+        first, last = self.x_columns[0], self.x_columns[-1]
+        if self.x_columns == tuple(range(first, last + 1)):
+            X = table[:, first : last + 1]  # a slice: no gather
+        else:
+            X = table[:, list(self.x_columns)]
+        return X.astype(self.dtype), table[:, self.y_column].astype(self.dtype)
+
+    def tables(self, *, check: bool = False) -> Iterator[np.ndarray]:
+        """Every chunk as read, in order, the next one read in a background thread meanwhile."""
+        with ThreadPoolExecutor(1, thread_name_prefix="steepest-stream") as reader:
+            pending = reader.submit(self.read, 0, check=check)
+            for index in range(self.num_chunks):
+                table = pending.result()
+                if index + 1 < self.num_chunks:
+                    pending = reader.submit(self.read, index + 1, check=check)
+                yield table
+
+    def chunks(self, *, check: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every chunk's X and y (``split``), in order."""
+        for table in self.tables(check=check):
+            yield self.split(table)
+
+
+def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype, alignment: int = 64) -> np.ndarray:
+    """``np.empty``, its first byte on a multiple of ``alignment``: JAX on the CPU then
+    takes the array as it is (its own buffer) instead of copying it, a third of a
+    streamed step (NumPy's large arrays start 16 bytes past a page).
+
+    Example:
+        >>> _aligned_empty((3, 5), np.float32).ctypes.data % 64
+        0
+    """
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(size + alignment, np.uint8)
+    skip = -raw.ctypes.data % alignment
+    return raw[skip : skip + size].view(dtype).reshape(shape)
+
+
+def stream(
+    path: str | Path,
+    *,
+    y: str | None = None,
+    x: list[str] | None = None,
+    chunk_rows: int | None = None,
+    dtype=np.float32,
+) -> Stream:
+    """A ``.npy`` file of a 2-D table, to be read a chunk of rows at a time: its columns
+    named ``"0"``, ``"1"``, ...; the target by default the last, the features the others.
+
+    ``chunk_rows``: rows per chunk (default: about ``CHUNK_BYTES`` of the file).
+
+    Raises:
+        DataError: a file that is not a C-ordered 2-D ``.npy`` of real numbers (a CSV:
+            convert it), or columns as ``load`` refuses them.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "t.npy"
+        >>> np.save(path, np.arange(12.0).reshape(4, 3))
+        >>> table = stream(path, chunk_rows=3)
+        >>> table.rows, table.x_names, table.num_chunks
+        (4, ('0', '1'), 2)
+        >>> [y.tolist() for _, y in table.chunks()]
+        [[2.0, 5.0, 8.0], [11.0]]
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".npy":
+        raise DataError(
+            f"{path}: streaming reads a .npy file of one 2-D array; convert it first "
+            "(numpy.save of the table, target last)"
+        )
+    if not path.is_file():
+        raise DataError(f"no such file: {path}")
+    try:
+        with path.open("rb") as file:
+            shape, file_dtype, fortran = npy_header(file)
+            offset = file.tell()
+    except (ValueError, OSError) as error:
+        raise DataError(f"{path}: not a readable .npy file ({error})") from None
+    if len(shape) != 2 or fortran or not np.issubdtype(file_dtype, np.number):
+        raise DataError(
+            f"{path}: streaming needs a C-ordered 2-D array of numbers, got shape {shape}, "
+            f"{file_dtype}{', Fortran order' if fortran else ''}"
+        )
+    if np.issubdtype(file_dtype, np.complexfloating):
+        raise DataError(f"{path}: complex numbers ({file_dtype}) are not real data")
+    rows, width = shape
+    if rows < 2:
+        raise DataError(f"{path}: {rows} rows; at least 2 are needed")
+    needed = offset + rows * width * file_dtype.itemsize
+    if os.path.getsize(path) < needed:
+        raise DataError(f"{path}: the file is shorter than its header declares")
+    names = [str(i) for i in range(width)]
+    x_columns, y_column, x_names, y_name = pick_columns(names, y, x, str(path))
+    if chunk_rows is None:
+        chunk_rows = max(1, CHUNK_BYTES // (width * file_dtype.itemsize))
+    return Stream(
+        path, rows, x_names, y_name, tuple(x_columns), y_column, int(min(chunk_rows, rows)),
+        np.dtype(dtype), np.dtype(file_dtype), width, offset,
+    )  # fmt: skip

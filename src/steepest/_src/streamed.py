@@ -1,0 +1,166 @@
+"""``fit`` over data read a chunk of rows at a time (``io.stream``): exact full-batch
+descent on data bigger than memory.
+
+Each step sums the cost and gradient of a row-mean loss over the chunks, weighted
+by their rows (as ``blocks`` does over blocks of rows in memory),
+
+.. math::
+
+    f(p) = \\sum_k \\frac{N_k}{N} f_k(p), \\qquad
+    \\nabla f(p) = \\sum_k \\frac{N_k}{N} \\nabla f_k(p),
+
+then takes the engine's step on them (``Engine.step_from``: the stop rules, the
+update). The next chunk is read from the file while the current one computes. The
+iterates are ``fit``'s on the same data in memory, up to rounding in the order of
+the sums.
+"""
+
+import dataclasses
+import time
+from collections.abc import Callable, Collection
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import blocks, optimizers, theory
+from .certificate import value_and_grad64
+from .driver import InterruptFlag, Progress
+from .engine import Engine
+from .fit import MAX_STEPS, FitResult, check_arguments
+from .io.stream import Stream
+from .stopping import DIVERGENCE_FACTOR, STALL_PATIENCE, Status
+
+
+def fit_stream(
+    loss: Callable,
+    params,
+    data: Stream,
+    *,
+    optimizer: str = "gd",
+    learning_rate: float | None = None,
+    max_steps: int = MAX_STEPS,
+    tol: float | None = None,
+    rtol: float | None = None,
+    divergence_factor: float = DIVERGENCE_FACTOR,
+    on_chunk: Callable[[Progress], None] | None = None,
+    tags: Collection = frozenset(),
+    stall_patience: int | None = STALL_PATIENCE,
+) -> FitResult:
+    """Minimize ``loss(params, X, y)`` over the rows of ``data``, read a chunk at a time.
+
+    As ``fit`` (the same optimizers but L-BFGS, the same stop rules and statuses),
+    with the cost and gradient of every step summed over the file's chunks. The first
+    pass checks every value and, for the default learning rate ``1 / L``, sums the
+    Hessian over the chunks. ``result.loss`` is the loss at the final params in
+    float64, summed over the chunks too. There is no certificate yet: the stop rule
+    is the one without ``mu`` (``||g|| <= rtol ||g_0||``, or ``tol``).
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from steepest import Linear, mse
+        >>> from steepest.data import stream
+        >>> path = Path(tempfile.mkdtemp()) / "line.npy"
+        >>> x = np.linspace(-1, 1, 1000)
+        >>> np.save(path, np.column_stack([x, 3 * x + 1]))
+        >>> result = fit_stream(mse, Linear.zeros(1), stream(path, chunk_rows=300))
+        >>> result.status.value, [round(float(v), 4) for v in (result.params.w[0], result.params.b)]
+        ('converged', [3.0, 1.0])
+    """
+    check_arguments(params, optimizer, max_steps)
+    if not blocks.is_row_mean(loss, tags):
+        raise ValueError(
+            "streaming needs a row-mean loss: pass tags={steepest.row_mean_tag} "
+            "(a mean over the rows of its data)"
+        )
+    if optimizer == "lbfgs":
+        raise ValueError(
+            "L-BFGS's line search evaluates the cost at trial points, each a pass over the "
+            "file: stream with another optimizer"
+        )
+    weights = [_rows_of(data, k) / data.rows for k in range(data.num_chunks)]
+    first, hessian = _first_pass(loss, params, data, weights, learning_rate is None)
+    if learning_rate is None and isinstance(optimizer, str):
+        learning_rate = optimizers.DEFAULT_LEARNING_RATES.get(optimizer)
+        if learning_rate is None:
+            largest = float(np.linalg.eigvalsh(hessian)[-1])
+            if not 0 < largest < np.inf:
+                raise ValueError(f"the Hessian's largest eigenvalue is {largest}: no 1/L")
+            learning_rate = 1.0 / largest
+    engine = Engine(loss, optimizer)
+    state = engine.init(
+        params, *first, learning_rate=learning_rate, max_steps=max_steps, tol=tol, rtol=rtol,
+        divergence_factor=divergence_factor, stall_patience=stall_patience,
+    )  # fmt: skip
+    started = time.perf_counter()
+    block_rows = blocks.automatic_block_rows(loss, first, tags)
+    accumulate = jax.jit(_accumulate(loss, data, block_rows))
+    step = jax.jit(engine.step_from, donate_argnums=0)
+    run_seconds = 0.0
+    with InterruptFlag() as interrupt:
+        while True:
+            began = time.perf_counter()
+            total = in_flight = _zeros(loss, state.params, *first)
+            for table, weight in zip(data.tables(), weights, strict=True):
+                total = accumulate(total, state.params, table, weight)
+                # Two chunks in flight at most: the host would otherwise read ahead of the
+                # device and hold every chunk of the file at once.
+                jax.block_until_ready(in_flight)
+                in_flight = total
+            state = step(state, *total)
+            status = int(state.status)  # the one sync a step
+            if int(state.step) <= 1:
+                compile_seconds = time.perf_counter() - started - run_seconds
+            else:
+                run_seconds += time.perf_counter() - began
+            if on_chunk is not None:
+                on_chunk(Progress(int(state.step), max_steps, float(state.good_loss),
+                                  float(state.good_grad_norm), run_seconds))  # fmt: skip
+            if status != Status.RUNNING.code or interrupt.raised:
+                break
+    result = FitResult.from_state(
+        jax.device_get(state), learning_rate=learning_rate, seconds=run_seconds,
+        compile_seconds=compile_seconds,
+    )  # fmt: skip
+    loss64 = sum(
+        weight * value_and_grad64(loss, result.params, X, y)[0]
+        for (X, y), weight in zip(data.chunks(), weights, strict=True)
+    )
+    return dataclasses.replace(result, loss=float(loss64))
+
+
+def _rows_of(data: Stream, index: int) -> int:
+    return min(data.chunk_rows, data.rows - index * data.chunk_rows)
+
+
+def _first_pass(loss, params, data: Stream, weights, needs_hessian: bool):
+    """The first chunk (to type the loop state by), having checked every value of the
+    file; and the Hessian at ``params`` summed over the chunks when ``needs_hessian``."""
+    first, hessian = None, 0.0
+    for (X, y), weight in zip(data.chunks(check=True), weights, strict=True):
+        first = first or (X, y)
+        if needs_hessian:
+            hessian = hessian + weight * theory.hessian(loss, params, X, y, block_rows=None)
+    return first, hessian
+
+
+def _accumulate(loss: Callable, data: Stream, block_rows: int | None) -> Callable:
+    """``total`` plus ``weight`` times the cost and gradient on a chunk as read, split into
+    X and y on the device, in cache-sized blocks of rows as ``fit`` takes them in memory."""
+
+    def on_table(params, table):
+        return jax.value_and_grad(loss)(params, *data.split(table))
+
+    value_and_grad = blocks.by_blocks(on_table, block_rows)
+
+    def accumulate(total, params, table, weight):
+        value, grad = value_and_grad(params, table)
+        return jax.tree.map(lambda t, v: t + jnp.asarray(weight, v.dtype) * v, total, (value, grad))
+
+    return accumulate
+
+
+def _zeros(loss, params, *data):
+    shapes = jax.eval_shape(jax.value_and_grad(loss), params, *data)
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)

@@ -1,0 +1,101 @@
+"""Data read a chunk at a time (issue 12, item 3): fit_stream against fit in memory.
+
+The same rows, in a .npy file read in chunks of 70 (the last of 60 of 480 rows)
+and as arrays in memory, for a fixed number of steps: the same iterates up to
+rounding in the order of the sums (1e-5 relative in float32, 1e-12 in float64).
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from problems import regression_problem
+
+from steepest import DataError, Linear, Status, fit, fit_stream, mse
+from steepest.data import stream
+
+ROWS, FEATURES, CHUNK = 480, 3, 70
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    X, y = regression_problem(21, ROWS, FEATURES)
+    path = tmp_path_factory.mktemp("stream") / "table.npy"
+    np.save(path, np.column_stack([X, y]))
+    return path, X, y
+
+
+def flat(result):
+    return np.append(np.asarray(result.params.w, np.float64), float(result.params.b))
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "adam"])
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64], ids=["float32", "float64"])
+def test_streamed_steps_are_the_in_memory_steps(table, optimizer, dtype):
+    path, X, y = table
+    rule = dict(optimizer=optimizer, learning_rate=0.05, max_steps=40, tol=0.0,
+                stall_patience=None)  # fmt: skip
+    with jax.enable_x64(dtype == jnp.float64):
+        chunks = stream(path, chunk_rows=CHUNK, dtype=dtype)
+        streamed = fit_stream(mse, Linear.zeros(FEATURES, dtype), chunks, **rule)
+        memory = fit(mse, Linear.zeros(FEATURES, dtype), jnp.asarray(X, dtype),
+                     jnp.asarray(y, dtype), certificate=False, **rule)  # fmt: skip
+    assert streamed.num_steps == memory.num_steps == 40
+    rtol = 1e-5 if dtype == jnp.float32 else 1e-12
+    np.testing.assert_allclose(flat(streamed), flat(memory), rtol=rtol)
+    assert streamed.loss == pytest.approx(memory.loss, rel=rtol)  # both in float64
+
+
+def test_a_default_streamed_fit_converges_to_the_least_squares_answer(table):
+    path, X, y = table
+    result = fit_stream(mse, Linear.zeros(FEATURES), stream(path, chunk_rows=CHUNK))
+    assert result.status is Status.CONVERGED, result.message
+    exact, *_ = np.linalg.lstsq(np.column_stack([X, np.ones(ROWS)]), y, rcond=None)
+    np.testing.assert_allclose(flat(result), exact, rtol=1e-4, atol=1e-4)
+
+
+def test_the_chunks_are_the_file_in_order(table):
+    path, X, y = table
+    chunks = list(stream(path, chunk_rows=CHUNK, dtype=np.float64).chunks())
+    assert [len(c[1]) for c in chunks] == [70] * 6 + [60]
+    np.testing.assert_array_equal(np.concatenate([c[0] for c in chunks]), X)
+    np.testing.assert_array_equal(np.concatenate([c[1] for c in chunks]), y)
+
+
+def write(path, array):
+    np.save(path, array)
+    return path
+
+
+def test_files_streaming_cannot_read_are_named(tmp_path):
+    (tmp_path / "t.csv").write_text("x,y\n1,2\n")
+    cases = [
+        (tmp_path / "t.csv", "streaming reads a .npy file of one 2-D array; convert it"),
+        (write(tmp_path / "a.npy", np.zeros((4, 2, 2))), "needs a C-ordered 2-D array"),
+        (write(tmp_path / "f.npy", np.asfortranarray(np.ones((4, 2)))), "Fortran order"),
+        (write(tmp_path / "c.npy", np.ones((4, 2), complex)), "complex numbers"),
+        (tmp_path / "missing.npy", "no such file"),
+    ]
+    for path, words in cases:
+        with pytest.raises(DataError, match=words):
+            stream(path)
+    truncated = write(tmp_path / "t.npy", np.ones((100, 2)))
+    truncated.write_bytes(truncated.read_bytes()[:-8])
+    with pytest.raises(DataError, match="shorter than its header declares"):
+        stream(truncated)
+
+
+def test_a_nan_is_named_by_its_row_before_any_step(tmp_path):
+    values = np.ones((300, 2))
+    values[257, 0] = np.nan
+    with pytest.raises(DataError, match="row 257 holds NaN or infinity"):
+        fit_stream(mse, Linear.zeros(1), stream(write(tmp_path / "n.npy", values), chunk_rows=64))
+
+
+def test_what_streaming_cannot_do_is_refused_in_one_line(table):
+    path, *_ = table
+    chunks = stream(path, chunk_rows=CHUNK)
+    with pytest.raises(ValueError, match="L-BFGS's line search"):
+        fit_stream(mse, Linear.zeros(FEATURES), chunks, optimizer="lbfgs")
+    with pytest.raises(ValueError, match="streaming needs a row-mean loss"):
+        fit_stream(lambda p, X, y: mse(p, X, y) * len(y), Linear.zeros(FEATURES), chunks)

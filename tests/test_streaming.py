@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cli_runs import run_command
 from problems import regression_problem
 
 from steepest import DataError, Linear, Status, fit, fit_stream, mse
@@ -99,3 +100,34 @@ def test_what_streaming_cannot_do_is_refused_in_one_line(table):
         fit_stream(mse, Linear.zeros(FEATURES), chunks, optimizer="lbfgs")
     with pytest.raises(ValueError, match="streaming needs a row-mean loss"):
         fit_stream(lambda p, X, y: mse(p, X, y) * len(y), Linear.zeros(FEATURES), chunks)
+
+
+def test_the_command_line_streams_a_file_and_reports_the_in_memory_fit(table, tmp_path):
+    path, *_ = table
+    streamed = run_command(["fit", "--data", str(path), "--stream", "--json"], tmp_path)
+    memory = run_command(["fit", "--data", str(path), "--json"], tmp_path)
+    assert (streamed.returncode, memory.returncode) == (0, 0), streamed.describe()
+    got, want = streamed.record(), memory.record()
+    assert got["streamed"]["chunks"] == 1 and got["status"] == "converged"
+    for key in ("w", "b"):
+        np.testing.assert_allclose(got["params"][key], want["params"][key], rtol=1e-4, atol=1e-5)
+
+
+STREAM_BAD = [
+    (["--stream"], "--stream needs --data FILE.npy"),
+    (["--data", "t.csv", "--stream"], "t.csv: streaming reads a .npy file of one 2-D array"),
+    (["--data", "TABLE", "--stream", "--batch-size", "8"], "--stream does not take --batch-size"),
+    (
+        ["--data", "TABLE", "--stream", "--optimizer", "lbfgs"],
+        "--stream does not take --optimizer lbfgs",
+    ),
+]
+
+
+@pytest.mark.parametrize(("flags", "words"), STREAM_BAD, ids=[w for _, w in STREAM_BAD])
+def test_what_the_streamed_command_cannot_do_exits_2_in_one_line(table, tmp_path, flags, words):
+    (tmp_path / "t.csv").write_text("x,y\n1,2\n3,4\n")
+    flags = [str(table[0]) if flag == "TABLE" else flag for flag in flags]
+    run = run_command(["fit", *flags], tmp_path)
+    assert run.returncode == 2, run.describe()
+    assert run.stderr.startswith(f"steepest: error: {words}") and run.stderr.count("\n") == 1

@@ -60,6 +60,12 @@ def add_parser(commands) -> None:
         help="quadratic: take the Hessian and gradient once, then step in O(d^2) (mse is "
         "quadratic in w and b; same iterates up to rounding)",
     )
+    fit.add_argument(
+        "--stream",
+        action="store_true",
+        help="read --data (a 2-D .npy) a chunk of rows at a time, never all in memory: the "
+        "same full-batch descent on data bigger than memory",
+    )
     add_output_arguments(fit, plot="write the loss curve (cost minus the least-squares cost)")
     fit.set_defaults(run=run)
 
@@ -73,6 +79,8 @@ def run(args, argv=None) -> int:
     from steepest._src.io import records
     from steepest._src.stopping import FLOAT64_HINT, steps_phrase
 
+    if args.stream:
+        return _run_streamed(args, argv)
     dataset, standardizer, X, y, start = prepare(args)
     batches = batch_settings(args, len(X))
     intercept = not args.no_intercept
@@ -287,3 +295,86 @@ def _print_table(record: dict, steps_per_second: float) -> None:
     console = Console()
     console.print(params)
     console.print(summary)
+
+
+def _run_streamed(args, argv) -> int:
+    """``fit --stream``: the file read a chunk at a time (``fit_stream``), the features
+    standardized by a streamed pass, the result in original units; no closed form."""
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from steepest import DataError, Linear, fit_stream, mse
+    from steepest._src.io import records
+    from steepest._src.io.data import Standardizer
+    from steepest._src.io.stream import standardizer_of, stream
+
+    if args.data is None:
+        raise DataError("--stream needs --data FILE.npy")
+    unsupported = [flag for flag, given in (
+        ("--no-intercept", args.no_intercept), ("--method quadratic", args.method != "loop"),
+        ("--batch-size", args.batch_size), ("--devices", args.devices),
+        ("--schedule", args.schedule), ("--plot", args.plot),
+        ("--optimizer lbfgs", args.optimizer == "lbfgs"),
+    ) if given]  # fmt: skip
+    if unsupported:
+        raise DataError(f"--stream does not take {', '.join(unsupported)} yet")
+    dtype = np.float64 if args.x64 else np.float32
+    chunks = stream(args.data, y=args.y, x=args.x, dtype=dtype)
+    shift, scale = standardizer_of(chunks) if args.standardize else (None, None)
+    if shift is not None:
+        chunks = chunks.standardized(shift, scale)
+    columns = list(chunks.x_columns)
+    standardizer = (
+        Standardizer(shift[columns], scale[columns], float(shift[chunks.y_column]))
+        if shift is not None
+        else Standardizer.identity(len(columns))
+    )
+    with ProgressBar(args.steps, enabled=not args.json) as bar:
+        result = fit_stream(
+            mse, Linear.zeros(len(columns), dtype), chunks, optimizer=args.optimizer,
+            learning_rate=args.lr, max_steps=args.steps, tol=args.tol, rtol=args.rtol,
+            on_chunk=bar.update,
+        )  # fmt: skip
+    fitted = standardizer.to_original(result.params)
+    record = {
+        "params": records.params_to_dict(fitted),
+        "loss": result.loss,
+        "steps": result.num_steps,
+        "status": result.status.value,
+        "message": result.message,
+        "learning_rate": result.learning_rate,
+        "optimizer": args.optimizer,
+        "dtype": np.dtype(dtype).name,
+        "standardized": args.standardize,
+        "streamed": {"chunks": chunks.num_chunks, "chunk_rows": chunks.chunk_rows},
+        "data": {
+            "source": chunks.source,
+            "rows": chunks.rows,
+            "x": list(chunks.x_names),
+            "y": chunks.y_name,
+        },
+        "seconds": result.seconds,
+        "compile_seconds": result.compile_seconds,
+        "loss_steps": result.loss_steps.tolist(),
+        "losses": result.losses.tolist(),
+    }
+    unwritten = []
+    emit(args, record, argv, unwritten)
+    if not args.json:
+        table = Table(title=f"steepest fit --stream: {chunks.source}, {chunks.rows:,} rows")
+        table.add_column("parameter")
+        table.add_column("fitted", justify="right")
+        names = [f"w{i} ({name})" for i, name in enumerate(chunks.x_names)] + ["b (intercept)"]
+        for name, value in zip(names, [*np.ravel(fitted.w), float(fitted.b)], strict=True):
+            table.add_row(name, f"{value:.8g}")
+        console = Console()
+        console.print(table)
+        console.print(f"status: {result.message}")
+        console.print(
+            f"{chunks.num_chunks} chunks of {chunks.chunk_rows:,} rows a step; "
+            f"{result.seconds / max(result.num_steps - 1, 1):.3g} s a step; no closed form "
+            "or certificate when streaming"
+        )
+    code = _exit_codes().get(result.status, EXIT_NOT_CONVERGED)
+    return finish(code, unwritten, kept=f"the run stopped after {result.num_steps} steps")

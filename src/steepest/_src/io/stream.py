@@ -33,6 +33,11 @@ class Stream:
         dtype: of the chunks' X and y.
         file_dtype: of the numbers in the file.
         offset: bytes before the first row (the header).
+        shift, scale: a transform of every chunk, ``(table - shift) / scale`` column by
+            column (``standardized``), or None. Applied in float64 on the host as the
+            chunk is read when the file's numbers are wider than ``dtype`` (float64 to
+            float32: subtracting first keeps a far-off column's digits), else on the
+            device by ``split``.
     """
 
     path: Path
@@ -46,6 +51,16 @@ class Stream:
     file_dtype: np.dtype
     width: int
     offset: int
+    shift: np.ndarray | None = None
+    scale: np.ndarray | None = None
+
+    @property
+    def _on_host(self) -> bool:
+        return self.file_dtype.itemsize > self.dtype.itemsize
+
+    def standardized(self, shift: np.ndarray, scale: np.ndarray) -> "Stream":
+        """This stream with every chunk transformed to ``(table - shift) / scale``."""
+        return dataclasses.replace(self, shift=np.asarray(shift), scale=np.asarray(scale))
 
     @property
     def source(self) -> str:
@@ -73,6 +88,10 @@ class Stream:
                 row = start + int(np.argmin(finite))
                 raise DataError(f"{self.path}: row {row:,} holds NaN or infinity")
             in_dtype(table, self.dtype)
+        if self.shift is not None and self._on_host:
+            transformed = _aligned_empty(table.shape, self.dtype)
+            np.divide(table - self.shift, self.scale, out=transformed, casting="unsafe")
+            return transformed
         return table
 
     def split(self, table):
@@ -87,6 +106,10 @@ class Stream:
             >>> X.tolist(), y.tolist()
             ([[0.0, 1.0], [3.0, 4.0]], [2.0, 5.0])
         """
+        if self.shift is not None and not self._on_host:
+            table = (table.astype(self.dtype) - self.shift.astype(self.dtype)) / self.scale.astype(
+                self.dtype
+            )
         first, last = self.x_columns[0], self.x_columns[-1]
         if self.x_columns == tuple(range(first, last + 1)):
             X = table[:, first : last + 1]  # a slice: no gather
@@ -188,3 +211,35 @@ def stream(
         path, rows, x_names, y_name, tuple(x_columns), y_column, int(min(chunk_rows, rows)),
         np.dtype(dtype), np.dtype(file_dtype), width, offset,
     )  # fmt: skip
+
+
+def standardizer_of(data: Stream) -> tuple[np.ndarray, np.ndarray]:
+    """The shift and scale that standardize ``data``'s table (``Stream.standardized``):
+    each feature column centered and divided by its standard deviation (1 for a constant
+    column), the target centered, as ``data.Standardizer.of`` does in memory. Two passes,
+    in float64: the means, then the squared deviations from them. The first checks
+    every value (``Stream.read``).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "t.npy"
+        >>> np.save(path, np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 8.0]]))
+        >>> shift, scale = standardizer_of(stream(path, chunk_rows=2))
+        >>> shift.tolist(), [round(s, 4) for s in scale.tolist()]
+        ([2.0, 4.0], [1.633, 1.0])
+    """
+    sums = np.zeros(data.width)
+    for table in data.tables(check=True):
+        sums += table.sum(axis=0, dtype=np.float64)
+    mean = sums / data.rows
+    squares = np.zeros(data.width)
+    for table in data.tables():
+        squares += np.square(table - mean).sum(axis=0)
+    if not np.all(np.isfinite(squares)):
+        raise DataError(f"{data.path}: values too large to standardize in float64; scale the file")
+    std = np.sqrt(squares / data.rows)
+    scale = np.where(std > 0, std, 1.0)
+    scale[data.y_column] = 1.0  # the target is centered only
+    unused = [c for c in range(data.width) if c not in (*data.x_columns, data.y_column)]
+    mean[unused], scale[unused] = 0.0, 1.0
+    return mean, scale

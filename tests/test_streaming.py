@@ -13,7 +13,7 @@ from cli_runs import run_command
 from problems import regression_problem
 
 from steepest import DataError, Linear, Status, fit, fit_stream, mse
-from steepest.data import stream
+from steepest.data import standardizer_of, stream
 
 ROWS, FEATURES, CHUNK = 480, 3, 70
 
@@ -131,3 +131,21 @@ def test_what_the_streamed_command_cannot_do_exits_2_in_one_line(table, tmp_path
     run = run_command(["fit", *flags], tmp_path)
     assert run.returncode == 2, run.describe()
     assert run.stderr.startswith(f"steepest: error: {words}") and run.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(("file_dtype", "offset"), [(np.float32, 1e3), (np.float64, 1.7e9)])
+def test_a_standardized_stream_gives_the_standardized_rows(tmp_path, file_dtype, offset):
+    """On the device for a float32 file, on the host in float64 for a float64 one (read
+    into float32 chunks; at 1.7e9, subtracting in float32 would lose the column): either
+    way, (x - mean) / std of every feature, and y - mean(y)."""
+    X, y = regression_problem(5, 300, 2)
+    X[:, 1] += offset
+    table = np.column_stack([X, y]).astype(file_dtype)
+    path = write(tmp_path / "s.npy", table)
+    chunks = stream(path, chunk_rows=128)
+    chunks = chunks.standardized(*standardizer_of(chunks))
+    got_X, got_y = (np.concatenate(parts) for parts in zip(*chunks.chunks(), strict=True))
+    values = table.astype(np.float64)
+    want = (values - values.mean(0)) / values.std(0)
+    np.testing.assert_allclose(got_X, want[:, :2], atol=2e-6 if file_dtype == np.float64 else 1e-3)
+    np.testing.assert_allclose(got_y, values[:, 2] - values[:, 2].mean(), atol=1e-5)

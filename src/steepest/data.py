@@ -13,7 +13,7 @@ from ._src.io.data import (
     validate,
 )
 from ._src.io.sharding import ROWS, row_mesh, shard
-from ._src.io.stream import Stream, stream
+from ._src.io.stream import Stream, standardizer_of, stream
 
 __all__ = [
     "BUILTIN_FEATURES",
@@ -29,6 +29,7 @@ __all__ = [
     "row_mesh",
     "row_sharding",
     "shard",
+    "standardizer_of",
     "stream",
     "to_device",
     "validate",

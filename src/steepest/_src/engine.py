@@ -244,7 +244,6 @@ class Engine:
             >>> stacked.params.w.ravel().tolist(), stacked.step.shape
             ([0.0, 1.0, 2.0, 3.0], (4,))
         """
-        # Stacked on the host: jnp.stack of a thousand small arrays dispatches a thousand ops.
         for index, start in enumerate(starts):
             shapes = jax.tree.map(jnp.shape, start)
             if shapes != jax.tree.map(jnp.shape, state.params):
@@ -252,6 +251,7 @@ class Engine:
                     f"starts[{index}] is not shaped like the params: {shapes} against "
                     f"{jax.tree.map(jnp.shape, state.params)}"
                 )
+        # Stacked on the host: jnp.stack of a thousand small arrays dispatches a thousand ops.
         params = jax.tree.map(
             lambda like, *leaves: jnp.asarray(np.stack(jax.device_get(leaves)), like.dtype),
             state.params,

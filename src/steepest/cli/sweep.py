@@ -96,6 +96,7 @@ def run(args, argv=None) -> int:
         )  # fmt: skip
         interrupted = any(run.status is Status.INTERRUPTED for run in refined.results)
         threshold = None if interrupted else (refined.divergence_threshold() or threshold)
+        bracket = refined.divergence_bracket() or bracket
     record = {
         "data": dataset.source,
         "optimizer": args.optimizer,
@@ -104,6 +105,7 @@ def run(args, argv=None) -> int:
         "L": curvature.L,
         "mu": curvature.mu,
         "divergence_threshold": threshold,
+        "divergence_bracket": None if threshold is None else [float(rate) for rate in bracket],
         "threshold_over_critical": None if threshold is None else threshold / critical,
         "seconds": result.seconds,
         "compile_seconds": result.compile_seconds,
@@ -163,7 +165,7 @@ def run(args, argv=None) -> int:
     console.print(table)
     console.print(
         f"2/L = {critical:.6g} (L = {curvature.L:.6g}, from the Hessian by autodiff); "
-        f"{_threshold_sentence(result, threshold, critical, interrupted)}; "
+        f"{_threshold_sentence(result, threshold, bracket, critical, interrupted)}; "
         f"{len(result.results)} runs in one compiled call: {result.seconds:.3f} s "
         f"plus {result.compile_seconds:.2f} s to compile"
         + ("; a second sweep inside the bracket narrowed it" if refined is not None else "")
@@ -171,13 +173,18 @@ def run(args, argv=None) -> int:
     return finish(code, unwritten, kept=KEPT)
 
 
-def _threshold_sentence(result, threshold, critical, interrupted) -> str:
+def _threshold_sentence(result, threshold, bracket, critical, interrupted) -> str:
+    """Where the sweep saw divergence start: between the last rate that converged and the
+    first that diverged (their geometric midpoint against 2/L), or why it cannot say."""
     from steepest import Status
 
     if interrupted:
         return "interrupted: no threshold from runs that did not finish"
     if threshold is not None:
-        return f"diverges from {threshold:.6g} ({100 * (threshold / critical - 1):+.2f}% from 2/L)"
+        return (
+            f"diverges between {bracket[0]:.6g} and {bracket[1]:.6g} (midpoint {threshold:.6g}, "
+            f"{100 * (threshold / critical - 1):+.2f}% from 2/L)"
+        )
     diverged = [run.status is Status.DIVERGED for run in result.results]
     if all(diverged):
         return "every run diverged: sweep lower learning rates (--lr-min)"

@@ -6,7 +6,9 @@ truncated figure, a path that names no file, invalid JSON, a figure that cannot 
 written after the run. All in-process, on small problems.
 """
 
+import contextlib
 import errno
+import io
 import json
 import os
 
@@ -183,3 +185,20 @@ def test_a_table_is_printed_when_the_figure_is_lost(monkeypatch, tmp_path):
     assert run.returncode == 2, run.describe()
     assert "steepest sweep" in run.stdout and "2/L" in run.stdout
     assert "--plot sweep.png" in one_error_line(run.stderr)
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly_with_141(tmp_path, monkeypatch):
+    """``steepest fit --json | true``: no "cannot write None", no traceback; exit 141 as a
+    shell reports a process that SIGPIPE ended."""
+    from steepest.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    stderr = io.StringIO()
+    with contextlib.redirect_stdout(_ClosedPipe()), contextlib.redirect_stderr(stderr):
+        code = main(["fit", "--json"])
+    assert (code, stderr.getvalue()) == (141, "")

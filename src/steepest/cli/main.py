@@ -12,7 +12,14 @@ heavier than the standard library, and JAX, NumPy and the commands load only onc
 import os
 import sys
 
-from .options import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED, Interrupts, Parser
+from .options import (
+    EXIT_BAD_INPUT,
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    Interrupts,
+    Parser,
+)
 
 
 def build_parser() -> Parser:
@@ -65,6 +72,8 @@ def console() -> None:
         sys.stderr.flush()
     except KeyboardInterrupt:  # between main's return and here
         code = EXIT_INTERRUPTED
+    except BrokenPipeError:  # what was left for a reader that went away
+        code = EXIT_BROKEN_PIPE
     os._exit(code)
 
 
@@ -87,6 +96,8 @@ def _run(args, argv, jax, DataError) -> int:
         # e.g. a cost that overflows at the start or a Hessian with no positive eigenvalue.
         sys.stderr.write(f"steepest: error: {error}\n")
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # the reader of stdout went away (`steepest fit | head -1`)
+        return EXIT_BROKEN_PIPE
     except OSError as error:  # a figure or record that cannot be written
         sys.stderr.write(f"steepest: error: cannot write {error.filename}: {error.strerror}\n")
         return EXIT_BAD_INPUT

@@ -19,6 +19,7 @@ from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_TERMINATED = 143  # SIGTERM, handled as Ctrl-C is
+EXIT_BROKEN_PIPE = 141  # stdout closed by its reader, as a shell reports SIGPIPE
 
 
 class HelpFormatter(argparse.HelpFormatter):

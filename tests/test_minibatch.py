@@ -176,7 +176,10 @@ CLI_BAD = [
         "with --batch-size the budget is --epochs, not --steps",
     ),
     (["--batch-size", "500"], "--batch-size 500 is more than the 200 rows"),
-    (["--schedule", "cosine", "--warmup-steps", "20000"], "--warmup-steps must be below the"),
+    (["--schedule", "warmup-cosine", "--warmup-steps", "20000"], "--warmup-steps must be below"),
+    (["--shuffle-seed", "3"], "--shuffle-seed applies with --batch-size"),
+    (["--schedule", "cosine", "--warmup-steps", "5"], "--warmup-steps applies with --schedule"),
+    (["--schedule-rate", "0.1"], "--schedule-rate applies with --schedule exponential"),
 ]
 
 

@@ -584,6 +584,7 @@ def batch_settings(args, rows: int) -> dict:
     from steepest._src.io.data import DataError
     from steepest.optimizers import Schedule
 
+    _check_applies(args)
     settings = {}
     if args.batch_size is None:
         if args.epochs is not None:
@@ -605,3 +606,21 @@ def batch_settings(args, rows: int) -> dict:
             args.schedule, steps, args.schedule_end, args.schedule_rate, args.warmup_steps
         )
     return settings
+
+
+def _check_applies(args) -> None:
+    """A DataError for a mini-batch or schedule flag given where it does nothing."""
+    from steepest._src.io.data import DataError
+    from steepest.optimizers import SCHEDULES
+
+    if args.batch_size is None and args.shuffle_seed != 0:
+        raise DataError("--shuffle-seed applies with --batch-size")
+    uses = {  # flag: (given, the schedules it applies to)
+        "--schedule-steps": (args.schedule_steps is not None, SCHEDULES),
+        "--schedule-end": (args.schedule_end != 0.0, ("cosine", "warmup-cosine")),
+        "--schedule-rate": (args.schedule_rate != 0.5, ("exponential",)),
+        "--warmup-steps": (args.warmup_steps != 0, ("warmup-cosine",)),
+    }
+    for flag, (given, kinds) in uses.items():
+        if given and args.schedule not in kinds:
+            raise DataError(f"{flag} applies with --schedule {' or '.join(kinds)}")

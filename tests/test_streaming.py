@@ -71,7 +71,7 @@ def write(path, array):
 def test_files_streaming_cannot_read_are_named(tmp_path):
     (tmp_path / "t.csv").write_text("x,y\n1,2\n")
     cases = [
-        (tmp_path / "t.csv", "streaming reads a .npy file of one 2-D array; convert it"),
+        (tmp_path / "t.csv", "streaming reads a .npy file of one 2-D array or a .parquet file"),
         (write(tmp_path / "a.npy", np.zeros((4, 2, 2))), "needs a C-ordered 2-D array"),
         (write(tmp_path / "f.npy", np.asfortranarray(np.ones((4, 2)))), "Fortran order"),
         (write(tmp_path / "c.npy", np.ones((4, 2), complex)), "complex numbers"),
@@ -114,8 +114,9 @@ def test_the_command_line_streams_a_file_and_reports_the_in_memory_fit(table, tm
 
 
 STREAM_BAD = [
-    (["--stream"], "--stream needs --data FILE.npy"),
+    (["--stream"], "--stream needs --data FILE.npy or FILE.parquet"),
     (["--data", "t.csv", "--stream"], "t.csv: streaming reads a .npy file of one 2-D array"),
+    (["--data", "PARQUET", "--stream", "--y", "target"], "PARQUET: unknown column 'target'"),
     (["--data", "TABLE", "--stream", "--batch-size", "8"], "--stream does not take --batch-size"),
     (
         ["--data", "TABLE", "--stream", "--optimizer", "lbfgs"],
@@ -127,7 +128,9 @@ STREAM_BAD = [
 @pytest.mark.parametrize(("flags", "words"), STREAM_BAD, ids=[w for _, w in STREAM_BAD])
 def test_what_the_streamed_command_cannot_do_exits_2_in_one_line(table, tmp_path, flags, words):
     (tmp_path / "t.csv").write_text("x,y\n1,2\n3,4\n")
-    flags = [str(table[0]) if flag == "TABLE" else flag for flag in flags]
+    parquet = str(write_parquet(tmp_path / "p.parquet", *regression_problem(2, 50, 2)))
+    flags = [{"TABLE": str(table[0]), "PARQUET": parquet}.get(flag, flag) for flag in flags]
+    words = words.replace("PARQUET", parquet)
     run = run_command(["fit", *flags], tmp_path)
     assert run.returncode == 2, run.describe()
     assert run.stderr.startswith(f"steepest: error: {words}") and run.stderr.count("\n") == 1
@@ -149,3 +152,43 @@ def test_a_standardized_stream_gives_the_standardized_rows(tmp_path, file_dtype,
     want = (values - values.mean(0)) / values.std(0)
     np.testing.assert_allclose(got_X, want[:, :2], atol=2e-6 if file_dtype == np.float64 else 1e-3)
     np.testing.assert_allclose(got_y, values[:, 2] - values[:, 2].mean(), atol=1e-5)
+
+
+def write_parquet(path, X, y, row_group_size=None):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {f"x{i}": X[:, i] for i in range(X.shape[1])}
+    columns["note"] = [f"row {i}" for i in range(len(y))]  # a column of text, not read
+    columns["y"] = y
+    pq.write_table(pa.table(columns), path, row_group_size=row_group_size)
+    return path
+
+
+def test_a_parquet_file_streams_by_its_named_columns_to_the_in_memory_fit(tmp_path):
+    """Row groups of 100 read in batches of 64: batches end with their row group, and
+    each chunk is weighted by the rows it holds."""
+    X, y = regression_problem(9, ROWS, FEATURES)
+    path = write_parquet(tmp_path / "t.parquet", X, y, row_group_size=100)
+    chunks = stream(path, y="y", x=["x0", "x1", "x2"], chunk_rows=64, dtype=np.float64)
+    assert (chunks.rows, chunks.x_names, chunks.y_name) == (ROWS, ("x0", "x1", "x2"), "y")
+    got = [np.concatenate(parts) for parts in zip(*chunks.chunks(), strict=True)]
+    np.testing.assert_array_equal(got[0], X)
+    np.testing.assert_array_equal(got[1], y)
+    rule = dict(learning_rate=0.05, max_steps=30, tol=0.0, stall_patience=None)
+    with jax.enable_x64(True):
+        streamed = fit_stream(mse, Linear.zeros(FEATURES, jnp.float64), chunks, **rule)
+        memory = fit(mse, Linear.zeros(FEATURES, jnp.float64), jnp.asarray(X), jnp.asarray(y),
+                     certificate=False, **rule)  # fmt: skip
+    np.testing.assert_allclose(flat(streamed), flat(memory), rtol=1e-12)
+
+
+def test_a_parquet_column_of_text_or_a_null_is_named(tmp_path):
+    X, y = regression_problem(9, 20, 1)
+    path = write_parquet(tmp_path / "t.parquet", X, y)
+    with pytest.raises(DataError, match="column 'note' holds string, not real numbers"):
+        stream(path, y="y", x=["x0", "note"])
+    y[7] = np.nan
+    nulls = write_parquet(tmp_path / "n.parquet", X, y)
+    with pytest.raises(DataError, match="row 7 holds NaN or infinity"):
+        fit_stream(mse, Linear.zeros(1), stream(nulls, y="y", x=["x0"]))

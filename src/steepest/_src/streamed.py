@@ -79,8 +79,7 @@ def fit_stream(
             "L-BFGS's line search evaluates the cost at trial points, each a pass over the "
             "file: stream with another optimizer"
         )
-    weights = [_rows_of(data, k) / data.rows for k in range(data.num_chunks)]
-    first, hessian = _first_pass(loss, params, data, weights, learning_rate is None)
+    first, hessian = _first_pass(loss, params, data, learning_rate is None)
     if learning_rate is None and isinstance(optimizer, str):
         learning_rate = optimizers.DEFAULT_LEARNING_RATES.get(optimizer)
         if learning_rate is None:
@@ -102,8 +101,8 @@ def fit_stream(
         while True:
             began = time.perf_counter()
             total = in_flight = _zeros(loss, state.params, *first)
-            for table, weight in zip(data.tables(), weights, strict=True):
-                total = accumulate(total, state.params, table, weight)
+            for table in data.tables():
+                total = accumulate(total, state.params, table, len(table) / data.rows)
                 # Two chunks in flight at most: the host would otherwise read ahead of the
                 # device and hold every chunk of the file at once.
                 jax.block_until_ready(in_flight)
@@ -124,23 +123,20 @@ def fit_stream(
         compile_seconds=compile_seconds,
     )  # fmt: skip
     loss64 = sum(
-        weight * value_and_grad64(loss, result.params, X, y)[0]
-        for (X, y), weight in zip(data.chunks(), weights, strict=True)
+        len(y) / data.rows * value_and_grad64(loss, result.params, X, y)[0]
+        for X, y in data.chunks()
     )
     return dataclasses.replace(result, loss=float(loss64))
 
 
-def _rows_of(data: Stream, index: int) -> int:
-    return min(data.chunk_rows, data.rows - index * data.chunk_rows)
-
-
-def _first_pass(loss, params, data: Stream, weights, needs_hessian: bool):
+def _first_pass(loss, params, data: Stream, needs_hessian: bool):
     """The first chunk (to type the loop state by), having checked every value of the
     file; and the Hessian at ``params`` summed over the chunks when ``needs_hessian``."""
     first, hessian = None, 0.0
-    for (X, y), weight in zip(data.chunks(check=True), weights, strict=True):
+    for X, y in data.chunks(check=True):
         first = first or (X, y)
         if needs_hessian:
+            weight = len(y) / data.rows
             hessian = hessian + weight * theory.hessian(loss, params, X, y, block_rows=None)
     return first, hessian
 

@@ -63,8 +63,8 @@ def add_parser(commands) -> None:
     fit.add_argument(
         "--stream",
         action="store_true",
-        help="read --data (a 2-D .npy) a chunk of rows at a time, never all in memory: the "
-        "same full-batch descent on data bigger than memory",
+        help="read --data (a 2-D .npy, or a .parquet with pyarrow) a chunk of rows at a time, "
+        "never all in memory: the same full-batch descent on data bigger than memory",
     )
     add_output_arguments(fit, plot="write the loss curve (cost minus the least-squares cost)")
     fit.set_defaults(run=run)
@@ -310,7 +310,7 @@ def _run_streamed(args, argv) -> int:
     from steepest._src.io.stream import standardizer_of, stream
 
     if args.data is None:
-        raise DataError("--stream needs --data FILE.npy")
+        raise DataError("--stream needs --data FILE.npy or FILE.parquet")
     unsupported = [flag for flag, given in (
         ("--no-intercept", args.no_intercept), ("--method quadratic", args.method != "loop"),
         ("--batch-size", args.batch_size), ("--devices", args.devices),

@@ -1,10 +1,10 @@
-"""Data read a chunk of rows at a time, for data bigger than memory: a ``.npy`` file.
+"""Data read a chunk of rows at a time, for data bigger than memory: a ``.npy`` file, or
+a Parquet file through pyarrow.
 
-``stream(path)`` reads the header alone; ``Stream.chunks()`` then reads the rows in
-order, ``chunk_rows`` at a time, each chunk read from the file (through the page
-cache, not mapped into the process) in a background thread while the caller
-computes on the one before. Only a few chunks are in memory at once, whatever the
-size of the file.
+``stream(path)`` reads the header (the metadata) alone; ``Stream.chunks()`` then reads
+the rows in order, about ``chunk_rows`` at a time, each chunk read from the file in a
+background thread while the caller computes on the one before. Only a few chunks
+are in memory at once, whatever the size of the file.
 """
 
 import dataclasses
@@ -33,6 +33,8 @@ class Stream:
         dtype: of the chunks' X and y.
         file_dtype: of the numbers in the file.
         offset: bytes before the first row (the header).
+        parquet: for a Parquet file, the columns read (the features, then the target):
+            a chunk's table holds these alone, in this order. None for a ``.npy``.
         shift, scale: a transform of every chunk, ``(table - shift) / scale`` column by
             column (``standardized``), or None. Applied in float64 on the host as the
             chunk is read when the file's numbers are wider than ``dtype`` (float64 to
@@ -51,6 +53,7 @@ class Stream:
     file_dtype: np.dtype
     width: int
     offset: int
+    parquet: tuple[str, ...] | None = None
     shift: np.ndarray | None = None
     scale: np.ndarray | None = None
 
@@ -68,6 +71,7 @@ class Stream:
 
     @property
     def num_chunks(self) -> int:
+        """Chunks of a ``.npy``; a Parquet file's may be more (a batch ends with its row group)."""
         return -(-self.rows // self.chunk_rows)
 
     def read(self, index: int, *, check: bool = False) -> np.ndarray:
@@ -82,17 +86,25 @@ class Stream:
             file.seek(self.offset + start * row_bytes)
             if file.readinto(memoryview(table).cast("B")) != count * row_bytes:
                 raise DataError(f"{self.path}: the file ends before row {start + count:,}")
-        if check:
-            finite = np.isfinite(table).all(axis=1)
-            if not finite.all():
-                row = start + int(np.argmin(finite))
-                raise DataError(f"{self.path}: row {row:,} holds NaN or infinity")
-            in_dtype(table, self.dtype)
-        if self.shift is not None and self._on_host:
-            transformed = _aligned_empty(table.shape, self.dtype)
-            np.divide(table - self.shift, self.scale, out=transformed, casting="unsafe")
-            return transformed
+        return self._on_read(self._checked(table, start) if check else table)
+
+    def _checked(self, table: np.ndarray, start: int) -> np.ndarray:
+        """``table`` (whose first row is the file's row ``start``) once every value is
+        finite and fits ``dtype``; else a DataError naming the row."""
+        finite = np.isfinite(table).all(axis=1)
+        if not finite.all():
+            row = start + int(np.argmin(finite))
+            raise DataError(f"{self.path}: row {row:,} holds NaN or infinity")
+        in_dtype(table, self.dtype)
         return table
+
+    def _on_read(self, table: np.ndarray) -> np.ndarray:
+        """``table`` transformed on the host, where that is where the transform is done."""
+        if self.shift is None or not self._on_host:
+            return table
+        transformed = _aligned_empty(table.shape, self.dtype)
+        np.divide(table - self.shift, self.scale, out=transformed, casting="unsafe")
+        return transformed
 
     def split(self, table):
         """X and y of a chunk ``read`` returned, in ``dtype`` (NumPy or, traced, JAX: the
@@ -119,12 +131,40 @@ class Stream:
 
     def tables(self, *, check: bool = False) -> Iterator[np.ndarray]:
         """Every chunk as read, in order, the next one read in a background thread meanwhile."""
+        if self.parquet is not None:
+            yield from self._parquet_tables(check)
+            return
         with ThreadPoolExecutor(1, thread_name_prefix="steepest-stream") as reader:
             pending = reader.submit(self.read, 0, check=check)
             for index in range(self.num_chunks):
                 table = pending.result()
                 if index + 1 < self.num_chunks:
                     pending = reader.submit(self.read, index + 1, check=check)
+                yield table
+
+    def _parquet_tables(self, check: bool) -> Iterator[np.ndarray]:
+        import pyarrow.parquet as pq
+
+        batches = pq.ParquetFile(self.path).iter_batches(self.chunk_rows, columns=self.parquet)
+        start = 0
+
+        def next_table():
+            nonlocal start
+            batch = next(batches, None)
+            if batch is None:
+                return None
+            table = _aligned_empty((batch.num_rows, self.width), self.file_dtype)
+            for column in range(self.width):
+                values = batch.column(column).to_numpy(zero_copy_only=False)
+                table[:, column] = np.asarray(values, np.float64)
+            table = self._checked(table, start) if check else table
+            start += batch.num_rows
+            return self._on_read(table)
+
+        with ThreadPoolExecutor(1, thread_name_prefix="steepest-stream") as reader:
+            pending = reader.submit(next_table)
+            while (table := pending.result()) is not None:
+                pending = reader.submit(next_table)
                 yield table
 
     def chunks(self, *, check: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -177,13 +217,15 @@ def stream(
         [[2.0, 5.0, 8.0], [11.0]]
     """
     path = Path(path)
-    if path.suffix.lower() != ".npy":
+    if path.suffix.lower() not in (".npy", ".parquet"):
         raise DataError(
-            f"{path}: streaming reads a .npy file of one 2-D array; convert it first "
-            "(numpy.save of the table, target last)"
+            f"{path}: streaming reads a .npy file of one 2-D array or a .parquet file; "
+            "convert it first (numpy.save of the table, target last)"
         )
     if not path.is_file():
         raise DataError(f"no such file: {path}")
+    if path.suffix.lower() == ".parquet":
+        return _parquet(path, y, x, chunk_rows, np.dtype(dtype))
     try:
         with path.open("rb") as file:
             shape, file_dtype, fortran = npy_header(file)
@@ -210,6 +252,38 @@ def stream(
     return Stream(
         path, rows, x_names, y_name, tuple(x_columns), y_column, int(min(chunk_rows, rows)),
         np.dtype(dtype), np.dtype(file_dtype), width, offset,
+    )  # fmt: skip
+
+
+def _parquet(path: Path, y, x, chunk_rows: int | None, dtype: np.dtype) -> Stream:
+    """A Parquet file as a ``Stream``: its named columns, numbers read as float64."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError(
+            f"{path}: reading Parquet needs pyarrow (pip install 'steepest[parquet]')"
+        ) from None
+    try:
+        metadata = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as error:
+        raise DataError(f"{path}: not a readable Parquet file ({error})") from None
+    schema = metadata.schema_arrow
+    *_, x_names, y_name = pick_columns(schema.names, y, x, str(path))
+    selected = (*x_names, y_name)
+    for name in selected:
+        kind = schema.field(name).type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+            raise DataError(f"{path}: column {name!r} holds {kind}, not real numbers")
+    rows = metadata.metadata.num_rows
+    if rows < 2:
+        raise DataError(f"{path}: {rows} rows; at least 2 are needed")
+    width = len(selected)
+    if chunk_rows is None:
+        chunk_rows = max(1, CHUNK_BYTES // (width * 8))
+    return Stream(
+        path, rows, x_names, y_name, tuple(range(width - 1)), width - 1,
+        int(min(chunk_rows, rows)), dtype, np.dtype(np.float64), width, 0, parquet=selected,
     )  # fmt: skip
 
 

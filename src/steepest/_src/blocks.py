@@ -186,14 +186,36 @@ def resolve_block_rows(
         return None
     if isinstance(setting, bool) or not isinstance(setting, numbers.Integral) or setting < 1:
         raise ValueError(f"block_rows must be 'auto', None or a positive int, got {setting!r}")
+    require_row_mean("block_rows", loss, tags, data)
+    return int(setting)
+
+
+def require_row_mean(what: str, loss: Callable, tags: Collection, data=None) -> int | None:
+    """The rows of ``data`` for ``what`` (row blocks, mini-batches, streaming), which splits
+    the rows: a ValueError naming ``what`` unless the loss is a row mean and, when
+    ``data`` is given, its arrays share their rows.
+
+    Example:
+        >>> import numpy as np
+        >>> from steepest import mse
+        >>> require_row_mean("batch_size", mse, (), (np.zeros((5, 2)), np.zeros(5)))
+        5
+        >>> require_row_mean("streaming", lambda p, x: x.sum(), ())  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: streaming needs a row-mean loss: pass tags={steepest.row_mean_tag} ...
+    """
     if not is_row_mean(loss, tags):
         raise ValueError(
-            "block_rows needs a row-mean loss: pass tags={steepest.row_mean_tag} "
+            f"{what} needs a row-mean loss: pass tags={{steepest.row_mean_tag}} "
             "(a mean over the rows of its data)"
         )
-    if num_rows(data) is None:
-        raise ValueError("block_rows needs data arrays that all have the same number of rows")
-    return int(setting)
+    if data is None:
+        return None
+    rows = num_rows(data)
+    if rows is None:
+        raise ValueError(f"{what} needs data arrays that all have the same number of rows")
+    return rows
 
 
 def _near_divisor(rows: int, target: int) -> int:

@@ -329,14 +329,7 @@ def step_budget(loss, data, tags, method, max_steps, batch_size, epochs) -> int:
         raise ValueError("with batch_size the budget is epochs, not max_steps")
     if method != "loop":
         raise ValueError("batch_size applies to method='loop'")
-    if not blocks.is_row_mean(loss, tags):
-        raise ValueError(
-            "batch_size needs a row-mean loss: pass tags={steepest.row_mean_tag} "
-            "(a mean over the rows of its data)"
-        )
-    rows = blocks.num_rows(data)
-    if rows is None:
-        raise ValueError("batch_size needs data arrays that all have the same number of rows")
+    rows = blocks.require_row_mean("batch_size", loss, tags, data)
     whole_number("batch_size", batch_size, 1, rows)
     return whole_number("epochs", DEFAULT_EPOCHS if epochs is None else epochs, 0)
 

@@ -69,11 +69,7 @@ def fit_stream(
         ('converged', [3.0, 1.0])
     """
     check_arguments(params, optimizer, max_steps)
-    if not blocks.is_row_mean(loss, tags):
-        raise ValueError(
-            "streaming needs a row-mean loss: pass tags={steepest.row_mean_tag} "
-            "(a mean over the rows of its data)"
-        )
+    blocks.require_row_mean("streaming", loss, tags)
     if optimizer == "lbfgs":
         raise ValueError(
             "L-BFGS's line search evaluates the cost at trial points, each a pass over the "

@@ -132,45 +132,35 @@ class Stream:
     def tables(self, *, check: bool = False) -> Iterator[np.ndarray]:
         """Every chunk as read, in order, the next one read in a background thread meanwhile."""
         if self.parquet is not None:
-            yield from self._parquet_tables(check)
-            return
-        with ThreadPoolExecutor(1, thread_name_prefix="steepest-stream") as reader:
-            pending = reader.submit(self.read, 0, check=check)
-            for index in range(self.num_chunks):
-                table = pending.result()
-                if index + 1 < self.num_chunks:
-                    pending = reader.submit(self.read, index + 1, check=check)
-                yield table
+            return _read_ahead(self._parquet_tables(check))
+        return _read_ahead(self.read(index, check=check) for index in range(self.num_chunks))
 
     def _parquet_tables(self, check: bool) -> Iterator[np.ndarray]:
         import pyarrow.parquet as pq
 
-        batches = pq.ParquetFile(self.path).iter_batches(self.chunk_rows, columns=self.parquet)
         start = 0
-
-        def next_table():
-            nonlocal start
-            batch = next(batches, None)
-            if batch is None:
-                return None
+        for batch in pq.ParquetFile(self.path).iter_batches(self.chunk_rows, columns=self.parquet):
             table = _aligned_empty((batch.num_rows, self.width), self.file_dtype)
             for column in range(self.width):
                 values = batch.column(column).to_numpy(zero_copy_only=False)
                 table[:, column] = np.asarray(values, np.float64)
-            table = self._checked(table, start) if check else table
+            yield self._on_read(self._checked(table, start) if check else table)
             start += batch.num_rows
-            return self._on_read(table)
-
-        with ThreadPoolExecutor(1, thread_name_prefix="steepest-stream") as reader:
-            pending = reader.submit(next_table)
-            while (table := pending.result()) is not None:
-                pending = reader.submit(next_table)
-                yield table
 
     def chunks(self, *, check: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Every chunk's X and y (``split``), in order."""
         for table in self.tables(check=check):
             yield self.split(table)
+
+
+def _read_ahead(tables: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """``tables`` in order, each next one read in a background thread while the caller
+    works on the one before (the source is only ever advanced by that one thread)."""
+    with ThreadPoolExecutor(1, thread_name_prefix="steepest-stream") as reader:
+        pending = reader.submit(next, tables, None)
+        while (table := pending.result()) is not None:
+            pending = reader.submit(next, tables, None)
+            yield table
 
 
 def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype, alignment: int = 64) -> np.ndarray:

@@ -77,7 +77,7 @@ def run(args, argv=None) -> int:
     from steepest import DataError, Status, fit, mse, optimizers, theory
     from steepest._src import model
     from steepest._src.io import records
-    from steepest._src.stopping import FLOAT64_HINT, steps_phrase
+    from steepest._src.stopping import FLOAT64_HINT
 
     if args.stream:
         return _run_streamed(args, argv)
@@ -193,8 +193,7 @@ def run(args, argv=None) -> int:
         if drawn:
             print(f"wrote {args.plot}")
     code = _exit_codes().get(result.status, EXIT_NOT_CONVERGED)
-    kept = f"the run stopped after {steps_phrase(result.num_steps)}; what it reached is reported"
-    return finish(code, unwritten, kept=kept)
+    return finish(code, unwritten, kept=_kept(result))
 
 
 def _critical_rate(lr_source: str, learning_rate: float, start, X, y) -> str:
@@ -377,4 +376,11 @@ def _run_streamed(args, argv) -> int:
             "or certificate when streaming"
         )
     code = _exit_codes().get(result.status, EXIT_NOT_CONVERGED)
-    return finish(code, unwritten, kept=f"the run stopped after {result.num_steps} steps")
+    return finish(code, unwritten, kept=_kept(result))
+
+
+def _kept(result) -> str:
+    """What an interrupted fit keeps, in the line ``finish`` writes."""
+    from steepest._src.stopping import steps_phrase
+
+    return f"the run stopped after {steps_phrase(result.num_steps)}; what it reached is reported"

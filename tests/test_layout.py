@@ -12,8 +12,8 @@ import pytest
 import steepest
 
 PACKAGE = Path(steepest.__file__).resolve().parent
-PUBLIC_NAMESPACES = ["analytic", "data", "optimizers", "plots", "records", "testing", "theory"]
-PUBLIC_NAMESPACES += ["tutorial"]
+PUBLIC_NAMESPACES = ["analytic", "data", "distributed", "optimizers", "plots", "records"]
+PUBLIC_NAMESPACES += ["testing", "theory", "tutorial"]
 
 
 def modules() -> dict[str, ast.Module]:

@@ -6,8 +6,9 @@ gradient is checked against it (``check_gradient``), and the update loop (``fit`
 rule or any Optax optimizer.
 
 Everything public is listed in ``__all__``. The namespaces ``analytic``, ``data``,
-``optimizers``, ``plots``, ``records``, ``testing``, ``theory`` and ``tutorial`` are public too,
-each with its own ``__all__``; ``steepest._src`` is internal and may change.
+``distributed``, ``optimizers``, ``plots``, ``records``, ``testing``, ``theory`` and
+``tutorial`` are public too, each with its own ``__all__``; ``steepest._src`` is
+internal and may change.
 
 Names are loaded on first use, so that ``import steepest`` does not wait for JAX: the
 ``steepest`` command installs its Ctrl-C handler before JAX loads. ``from steepest
@@ -45,6 +46,7 @@ _SOURCES = {
 _NAMESPACES = (
     "analytic",
     "data",
+    "distributed",
     "optimizers",
     "plots",
     "records",
@@ -55,7 +57,17 @@ _NAMESPACES = (
 _HOME = {name: module for module, names in _SOURCES.items() for name in names}
 
 if _typing.TYPE_CHECKING:
-    from . import analytic, data, optimizers, plots, records, testing, theory, tutorial
+    from . import (
+        analytic,
+        data,
+        distributed,
+        optimizers,
+        plots,
+        records,
+        testing,
+        theory,
+        tutorial,
+    )
     from ._src.certificate import Certificate
     from ._src.driver import Progress
     from ._src.engine import MAX_HISTORY, MAX_STEPS_LIMIT, Engine, LoopState, Settings

@@ -12,7 +12,7 @@ from ._src.io.data import (
     to_device,
     validate,
 )
-from ._src.io.sharding import ROWS, row_mesh, shard
+from ._src.io.sharding import ROWS, process_rows, row_mesh, shard
 from ._src.io.stream import Stream, standardizer_of, stream
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Stream",
     "builtin",
     "load",
+    "process_rows",
     "row_mesh",
     "row_sharding",
     "shard",

@@ -3,6 +3,8 @@
 The device runs many steps per call (``Engine.run``); the host touches it only
 between chunks, sized to take about ``CHUNK_SECONDS`` each: long enough that
 the sync is noise, short enough for a live progress bar and a prompt Ctrl-C.
+In a run of several processes, every process must run the same chunks: each chunk's
+length and whether to stop after it are agreed between them (``Processes``).
 """
 
 import signal
@@ -15,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .processes import Processes
 from .stopping import Status
 
 CHUNK_SECONDS = 0.2
@@ -68,6 +71,7 @@ def drive(
     run_seconds = 0.0
     chunk = 1
     step = 0
+    processes = Processes.current()
     with InterruptFlag() as interrupt:
         while True:
             chunk_end = min(step + chunk, max_steps + 1)
@@ -76,10 +80,8 @@ def drive(
             steps, statuses = np.asarray(state.step), np.asarray(state.status)  # the one sync
             elapsed = time.perf_counter() - began
             run_seconds += elapsed
-            new_step = int(steps.max())
-            done = max(new_step - step, 1)
-            chunk = max(1, min(100 * chunk, int(done * CHUNK_SECONDS / elapsed)))
-            step = new_step
+            done = max(int(steps.max()) - step, 1)
+            step = int(steps.max())
             if on_chunk is not None:
                 on_chunk(
                     Progress(
@@ -90,7 +92,11 @@ def drive(
                         seconds=run_seconds,
                     )
                 )
-            if not np.any(statuses == Status.RUNNING.code) or interrupt.raised:
+            interrupted = interrupt.raised  # read after on_chunk, which may take long
+            if processes.many:  # the slowest process's time, and a Ctrl-C to any of them
+                elapsed, interrupted = processes.max([elapsed, interrupted]).tolist()
+            chunk = max(1, min(100 * chunk, int(done * CHUNK_SECONDS / elapsed)))
+            if not np.any(statuses == Status.RUNNING.code) or interrupted:
                 break
     return Driven(state, run_seconds, compile_seconds)
 

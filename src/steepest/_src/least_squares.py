@@ -18,6 +18,7 @@ import numpy as np
 
 from .losses import mse
 from .model import Linear
+from .processes import ONE, Processes
 
 RELIABLE_CONDITION = 1e10
 """Above this condition number of the scaled design the closed form is not trusted.
@@ -75,6 +76,7 @@ def least_squares(
     fit_intercept: bool = True,
     block_rows: int = 2**16,
     max_refinements: int = 5,
+    across_processes: bool = False,
 ) -> LeastSquares:
     """The least-squares answer in float64, with its condition number and its own error.
 
@@ -135,6 +137,10 @@ def least_squares(
         fit_intercept: fit ``b``; without it the model goes through the origin.
         block_rows: rows per block.
         max_refinements: at most this many refinement steps (0: none).
+        across_processes: in a run of several processes (``jax.distributed``), ``X`` and
+            ``y`` are this process's rows, and the answer is that for every process's
+            rows together: each passes its R factor and its sums, and every process
+            gets the same answer. Every process must call it.
 
     Example:
         >>> import numpy as np
@@ -152,15 +158,16 @@ def least_squares(
     features = np.asarray(X)
     features = features[:, None] if features.ndim == 1 else features
     y = np.asarray(y)
-    scaling = Scaling.of(features, fit_intercept, block_rows)
-    R = triangle(features, y, scaling, block_rows)
+    processes = Processes.current() if across_processes else ONE
+    scaling = Scaling.of(features, fit_intercept, block_rows, processes)
+    R = triangle(features, y, scaling, block_rows, processes)
     width = R.shape[1] - 1
-    blocks = max(1, math.ceil(len(y) / block_rows))
+    blocks = max(1, int(processes.sum(math.ceil(len(y) / block_rows))))
     solver = Solver(R[:width, :width], blocks)
     v, kappa = solver.solve(R[:width, width]), solver.condition_number
     residual_norm = abs(R[width, width]) if len(R) > width else 0.0
     bound = perturbation_bound(kappa, width, blocks, residual_norm, solver.norm, v)
-    refined = refine(v, solver, features, y, scaling, block_rows, max_refinements)
+    refined = refine(v, solver, features, y, scaling, block_rows, max_refinements, processes)
     params = scaling.params(refined.high, refined.low, features.shape[1])
     norm = float(np.linalg.norm(refined.high + refined.low))
     rounding = relative(scaling.rounding(params), norm)
@@ -236,7 +243,9 @@ class Refined(NamedTuple):
     error: float | None  # bound on ||v - v*|| (None: no step taken)
 
 
-def refine(v, solver, features, y, scaling, block_rows: int, max_steps: int) -> Refined:
+def refine(
+    v, solver, features, y, scaling, block_rows: int, max_steps: int, processes: Processes = ONE
+) -> Refined:
     """Refinement steps, with ``v`` held in double-double, while they still help.
 
     The error ``e`` of ``v`` is measured through ``R``: a step shrinks ``||R e||`` by a
@@ -252,7 +261,7 @@ def refine(v, solver, features, y, scaling, block_rows: int, max_steps: int) -> 
     high, low = v, np.zeros_like(v)
     steps, error, previous = 0, None, math.inf
     for _ in range(max_steps):
-        found = residual_and_gradient(features, y, high, low, scaling, block_rows)
+        found = residual_and_gradient(features, y, high, low, scaling, block_rows, processes)
         (step, step_low), size = solver.correct(*found.gradient)
         if not math.isfinite(size):
             break  # an overflow in the double-double products (|x| > 1e290)
@@ -312,19 +321,21 @@ class Scaling:
     fit_intercept: bool
 
     @classmethod
-    def of(cls, features: np.ndarray, fit_intercept: bool, block_rows: int) -> "Scaling":
+    def of(
+        cls, features: np.ndarray, fit_intercept: bool, block_rows: int, processes=ONE
+    ) -> "Scaling":
         """Center on the column means (with an intercept); scale to below 1; drop zeros."""
         rows, width = features.shape
         center = np.zeros(width)
         if fit_intercept:  # summed at 2**-64 of size, so that 1e308-sized columns do not overflow
             for block in row_blocks(rows, block_rows):
                 center += (np.asarray(features[block], np.float64) * 2.0**-64).sum(axis=0)
-            center = center / max(rows, 1) * 2.0**64
+            center = processes.sum(center) / max(int(processes.sum(rows)), 1) * 2.0**64
         spread = np.zeros(width)
         for block in row_blocks(rows, block_rows):  # halves: x - center may exceed 1.8e308
             deviation = np.abs(np.asarray(features[block], np.float64) / 2 - center / 2)
             spread = np.maximum(spread, deviation.max(axis=0, initial=0.0))
-        spread = spread * 2
+        spread = processes.max(spread) * 2
         columns = np.flatnonzero(spread > 0)
         _, exponent = np.frexp(spread[columns])  # spread = m 2**e, 1/2 <= m < 1
         # 2**1024 overflows: a spread near 1.8e308 is scaled to below 2 instead of below 1.
@@ -373,10 +384,11 @@ class Scaling:
         return EPS * float(rounded)
 
 
-def triangle(features: np.ndarray, y: np.ndarray, scaling: Scaling, block_rows: int):
+def triangle(features: np.ndarray, y: np.ndarray, scaling: Scaling, block_rows: int, processes=ONE):
     """The R factor of ``[A y]``, built block by block (each the R so far on the next): square,
     or ``N`` by ``width`` for ``N`` rows fewer than the columns (never padded: a wide design
-    of 8000 columns would make it 8000 x 8000)."""
+    of 8000 columns would make it 8000 x 8000). Over several processes, each builds the R
+    of its rows, and the R of them all is that of their R factors stacked (tall-skinny QR)."""
     width = len(scaling.columns) + scaling.fit_intercept + 1
     R = np.zeros((0, width))
     for block in row_blocks(len(y), block_rows):
@@ -384,6 +396,10 @@ def triangle(features: np.ndarray, y: np.ndarray, scaling: Scaling, block_rows: 
             [scaling.design(scaling.features(features, block)), np.asarray(y[block], np.float64)]
         )
         R = np.linalg.qr(np.vstack([R, rows]), mode="r")
+    if processes.many:  # padded to square with zero rows, which change no R
+        square = np.zeros((width, width))
+        square[: len(R)] = R
+        R = np.linalg.qr(np.vstack(processes.gather(square)), mode="r")
     return R  # fewer rows than columns when there are fewer data rows
 
 
@@ -475,12 +491,15 @@ class Pass(NamedTuple):
     gradient_noise: np.ndarray  # bound on |A^T r computed - A^T r|, per column
 
 
-def residual_and_gradient(features, y, v, v_low, scaling: Scaling, block_rows: int) -> Pass:
+def residual_and_gradient(
+    features, y, v, v_low, scaling: Scaling, block_rows: int, processes: Processes = ONE
+) -> Pass:
     """``r`` and ``A^T r`` in double-double, from ``A`` held exactly as ``high + low``.
 
     So neither the rounding in forming ``A`` nor any cancellation costs digits. The
     noise bounds are first-order, for pairwise double-double sums of ``n`` terms: about
-    ``(2 log2(n) + 4) eps^2`` times the sum of the terms' magnitudes.
+    ``(2 log2(n) + 4) eps^2`` times the sum of the terms' magnitudes. Over several
+    processes, their double-double sums are added as blocks are (one block more each).
     """
     high_total = np.zeros(len(v))
     low_total = np.zeros(len(v))
@@ -497,6 +516,15 @@ def residual_and_gradient(features, y, v, v_low, scaling: Scaling, block_rows: i
         high_total, carry = two_sum(high_total, block_high)
         low_total = low_total + carry + block_low
         rows = max(rows, len(r))
+    if processes.many:
+        highs, lows = processes.gather(high_total), processes.gather(low_total)
+        high_total, low_total = highs[0], lows[0]
+        for high, low in zip(highs[1:], lows[1:], strict=True):
+            high_total, carry = two_sum(high_total, high)
+            low_total = low_total + carry + low
+        magnitude_squares = float(processes.sum(magnitude_squares))
+        magnitudes = processes.sum(magnitudes)
+        rows = int(processes.max(rows)) + processes.count
     residual_noise = (2 * math.log2(len(v) + 1) + 4) * EPS**2 * math.sqrt(magnitude_squares)
     gradient_noise = (2 * math.log2(rows) + 4) * EPS**2 * magnitudes
     return Pass((high_total, low_total), residual_noise, gradient_noise)
@@ -557,12 +585,20 @@ def split(a):
     return np.where(big, high * 2.0**28, high), np.where(big, low * 2.0**28, low)
 
 
-def closed_form_cost(params: Linear, X: np.ndarray, y: np.ndarray, *, block_rows: int = 2**16):
+def closed_form_cost(
+    params: Linear,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    block_rows: int = 2**16,
+    across_processes: bool = False,
+):
     """``mse`` at ``params``, in float64 whatever the run's dtype: the cost to compare with.
 
     ``params`` may have ``b=None`` (a model through the origin). Evaluated a block of
     rows at a time (a weighted mean of the blocks' costs), so the data is never copied
-    whole to the device.
+    whole to the device. ``across_processes``: X and y are this process's rows, and the
+    cost is that of every process's rows (every process must call it).
 
     Example:
         >>> import numpy as np
@@ -580,4 +616,5 @@ def closed_form_cost(params: Linear, X: np.ndarray, y: np.ndarray, *, block_rows
             rows = len(y[block])
             X_block, y_block = (np.asarray(a[block], np.float64) for a in (X, y))
             total += rows * cost(params, X_block, y_block)
-        return np.float64(total / len(y))
+        processes = Processes.current() if across_processes else ONE
+        return np.float64(processes.sum(total) / processes.sum(len(y)))

@@ -67,7 +67,7 @@ def run(args, argv=None) -> int:
     exact = theory.closed_form(dataset.X, dataset.y)
     exact_loss = float(theory.closed_form_cost(exact, dataset.X, dataset.y))
     rows, curves = [], {}
-    evaluate64 = original_data_evaluator(dataset, standardizer)
+    evaluate64 = original_data_evaluator(dataset, standardizer, args.processes)
     interrupted = False
     for name in names:
         try:

@@ -80,6 +80,8 @@ def run(args, argv=None) -> int:
     from steepest._src.stopping import FLOAT64_HINT
 
     if args.stream:
+        if args.processes.many:
+            raise DataError("--stream reads in one process; over several, each holds its rows")
         return _run_streamed(args, argv)
     dataset, standardizer, X, y, start = prepare(args)
     batches = batch_settings(args, len(X))
@@ -110,14 +112,19 @@ def run(args, argv=None) -> int:
             rtol=args.rtol,
             on_chunk=bar.update,
             method=args.method,
-            evaluate64=original_data_evaluator(dataset, standardizer),
+            evaluate64=original_data_evaluator(dataset, standardizer, args.processes),
             **batches,
         )
 
     fitted = standardizer.to_original(result.params)
-    solution = theory.least_squares(dataset.X, dataset.y, fit_intercept=intercept)
+    across = args.processes.many  # the dataset: this process's rows
+    solution = theory.least_squares(
+        dataset.X, dataset.y, fit_intercept=intercept, across_processes=across
+    )
     exact = solution.params
-    exact_loss = float(theory.closed_form_cost(exact, dataset.X, dataset.y))
+    exact_loss = float(
+        theory.closed_form_cost(exact, dataset.X, dataset.y, across_processes=across)
+    )
     certificate = result.certificate
     bounds = None
     if certificate is not None:
@@ -162,12 +169,13 @@ def run(args, argv=None) -> int:
         "method": args.method,
         "dtype": jnp.dtype(dtype).name,
         "devices": len(X.devices()),
+        "processes": args.processes.count,
         "batch_size": batches.get("batch_size"),
         "schedule": batches["schedule"]._asdict() if "schedule" in batches else None,
         "standardized": args.standardize,
         "data": {
             "source": dataset.source,
-            "rows": int(dataset.X.shape[0]),
+            "rows": len(X),
             "x": list(dataset.x_names),
             "y": dataset.y_name,
         },
@@ -268,7 +276,10 @@ def _print_table(record: dict, steps_per_second: float) -> None:
     summary.add_column(style="bold")
     summary.add_column()
     standardized = "standardized features" if record["standardized"] else "raw features"
-    if record["devices"] > 1:
+    if record["processes"] > 1:
+        standardized += f", rows split over {record['devices']} devices of "
+        standardized += f"{record['processes']} processes"
+    elif record["devices"] > 1:
         standardized += f", rows split over {record['devices']} devices"
     if record["batch_size"] is not None:
         standardized += f", mini-batches of {record['batch_size']} rows (a step is an epoch)"

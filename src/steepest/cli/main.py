@@ -9,6 +9,7 @@ heavier than the standard library, and JAX, NumPy and the commands load only onc
 ``Interrupts`` holds both signals.
 """
 
+import contextlib
 import os
 import sys
 
@@ -25,7 +26,7 @@ from .options import (
 def build_parser() -> Parser:
     from steepest import __version__
 
-    from . import bench, check, compare, fit, surface, sweep
+    from . import bench, check, compare, fit, launch, surface, sweep
 
     parser = Parser(
         prog="steepest",
@@ -34,13 +35,17 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"steepest {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for command in (fit, check, compare, sweep, surface, bench):
+    for command in (fit, check, compare, sweep, surface, bench, launch):
         command.add_parser(commands)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run ``steepest`` with ``argv`` (default: the process's arguments); return the exit code."""
+def main(argv: list[str] | None = None, processes=None) -> int:
+    """Run ``steepest`` with ``argv`` (default: the process's arguments); return the exit code.
+
+    ``processes``: this process's place in a run of several (``steepest.distributed``);
+    each runs the command on its own rows, and only the first prints and writes.
+    """
     with Interrupts() as interrupts:
         try:
             args, jax, DataError = _start(argv, interrupts)
@@ -48,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write("steepest: interrupted while starting; nothing was run\n")
             code = EXIT_INTERRUPTED
         else:
-            code = _run(args, argv, jax, DataError)
+            from steepest._src.processes import ONE
+
+            args.processes = processes or ONE
+            with _quiet(args) if args.processes.index else contextlib.nullcontext():
+                code = _run(args, argv, jax, DataError)
         if interrupts.received and code != EXIT_INTERRUPTED:
             # Swallowed on the way (JAX's callbacks do that) and the command finished anyway.
             sys.stderr.write("steepest: interrupted after the command had finished\n")
@@ -75,6 +84,17 @@ def console() -> None:
     except BrokenPipeError:  # what was left for a reader that went away
         code = EXIT_BROKEN_PIPE
     os._exit(code)
+
+
+@contextlib.contextmanager
+def _quiet(args):
+    """No output on stdout and no file written: a process other than the first of a run
+    of several, whose result the first prints."""
+    for option in ("out", "plot"):
+        if hasattr(args, option):
+            setattr(args, option, None)
+    with open(os.devnull, "w") as nowhere, contextlib.redirect_stdout(nowhere):
+        yield
 
 
 def _start(argv, interrupts):

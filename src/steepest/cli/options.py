@@ -125,6 +125,14 @@ def device_count(text: str) -> int | str:
     return "all" if text == "all" else whole_number(text, 1, 2**16)
 
 
+def process_count(text: str) -> int:
+    return whole_number(text, 1, 2**16)
+
+
+def process_id(text: str) -> int:
+    return whole_number(text, 0, 2**16 - 1)
+
+
 def seed(text: str) -> int:
     return whole_number(text, 0, 2**32 - 1)
 
@@ -200,7 +208,7 @@ def add_data_arguments(command, *, builtin_x: list[str] | None) -> None:
     command.add_argument(
         "--data",
         metavar="FILE",
-        help="a .csv (with a header), .npy or .npz (default: the built-in dataset, whose "
+        help="a .csv (with a header), .npy, .npz or .parquet (default: the built-in dataset, whose "
         f"features are {' '.join(BUILTIN_FEATURES)} and target sales; this command takes "
         f"{default})",
     )
@@ -401,17 +409,20 @@ def finish(code: int, unwritten: list[str], *, kept: str = "") -> int:
 
 
 def load_dataset(args):
-    """The dataset the data options name; a constant column is a warning on stderr."""
+    """The dataset the data options name; a constant column is a warning on stderr. In a
+    run of several processes, this process's rows of it (``own_rows``)."""
     from steepest._src.io import data
 
+    if args.processes.many:
+        return own_rows(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", data.ConstantColumnWarning)
         if args.data is None:
-            if args.y not in (None, "sales"):
-                raise data.DataError(
-                    f"--y {args.y}: the built-in dataset's target is sales (--data FILE for yours)"
-                )
-            dataset = data.builtin(args.seed, x=args.x or args.builtin_x)
+            dataset = builtin_dataset(args)
+        elif Path(args.data).suffix.lower() == ".parquet":  # read as --stream reads it
+            from steepest._src.io.stream import stream
+
+            dataset = stream(args.data, y=args.y, x=args.x, dtype="float64").dataset(slice(None))
         else:
             dataset = data.load(args.data, y=args.y, x=args.x)
     for warning in caught:
@@ -419,29 +430,69 @@ def load_dataset(args):
     return dataset
 
 
-def original_data_evaluator(dataset, standardizer):
+def own_rows(args):
+    """This process's rows of the dataset, in a run of several processes: read from a
+    ``.npy`` (memory-mapped) or a Parquet file (its row groups that hold them), or cut
+    from the built-in dataset; every process's together are the whole, in order."""
+    import dataclasses
+
+    import numpy as np
+
+    from steepest._src.io import data, sharding
+    from steepest._src.io.stream import stream
+
+    if args.data is None:
+        whole = builtin_dataset(args)
+        rows = sharding.process_rows(len(whole.y))
+        return dataclasses.replace(whole, X=whole.X[rows], y=whole.y[rows])
+    if Path(args.data).suffix.lower() not in (".npy", ".parquet"):
+        raise data.DataError(
+            f"{args.data}: a fit over several processes reads each one's rows of a .npy or "
+            ".parquet file; convert it first (numpy.save of the table, target last)"
+        )
+    table = stream(args.data, y=args.y, x=args.x, dtype=np.float64)
+    return table.dataset(sharding.process_rows(table.rows))
+
+
+def builtin_dataset(args):
+    """The built-in dataset, with the features the data options select."""
+    from steepest._src.io import data
+
+    if args.y not in (None, "sales"):
+        raise data.DataError(
+            f"--y {args.y}: the built-in dataset's target is sales (--data FILE for yours)"
+        )
+    return data.builtin(args.seed, x=args.x or args.builtin_x)
+
+
+def original_data_evaluator(dataset, standardizer, processes):
     """``evaluate64(params)`` for ``fit``: the mean squared error and its gradient in
     float64 on the data as read (standardized in float64, never rounded to float32),
     a block of rows at a time, so that the certificate bounds the distance to their
-    minimizer, the one the closed form finds.
+    minimizer, the one the closed form finds. Over several ``processes``, the dataset
+    is this process's rows, and the sums are those of every process's.
     """
+    import jax
     import numpy as np
 
     from steepest import mse
     from steepest._src.certificate import value_and_grad64
     from steepest._src.io.data import BLOCK_ROWS
 
-    rows = len(dataset.y)
+    rows = int(processes.sum(len(dataset.y)))
 
     def evaluate64(params):
+        params = jax.tree.map(np.asarray, params)  # on the host: any process's own copy
         value, gradient = 0.0, 0.0
-        for start in range(0, rows, BLOCK_ROWS):
+        for start in range(0, len(dataset.y), BLOCK_ROWS):  # this process's rows
             block = slice(start, start + BLOCK_ROWS)
             X = standardizer.transform(dataset.X[block], np.float64)
             y = standardizer.transform_target(dataset.y[block], np.float64)
             block_value, block_gradient = value_and_grad64(mse, params, X, y)
             value += block_value * len(y) / rows
             gradient += block_gradient * len(y) / rows
+        if processes.many:
+            value, gradient = processes.sum(value), processes.sum(gradient)
         return np.float64(value), np.asarray(gradient, np.float64)
 
     return evaluate64
@@ -531,10 +582,12 @@ def prepare(args):
     dataset = load_dataset(args)
     Interrupts.check()  # a Ctrl-C during the load that a callback swallowed
     dtype = jnp.float64 if args.x64 else jnp.float32
-    place = _placement(getattr(args, "devices", None), dtype)
+    place = _placement(getattr(args, "devices", None), dtype, args.processes)
     intercept = not getattr(args, "no_intercept", False)
     standardizer = (
-        data.Standardizer.of(dataset.X, dataset.y, center=intercept)
+        data.Standardizer.of(
+            dataset.X, dataset.y, center=intercept, across_processes=args.processes.many
+        )
         if args.standardize
         else data.Standardizer.identity(dataset.X.shape[1])
     )
@@ -545,12 +598,19 @@ def prepare(args):
     return dataset, standardizer, X, y, Linear.zeros(dataset.X.shape[1], dtype, intercept=intercept)
 
 
-def _placement(devices: int | str | None, dtype):
-    """How ``prepare`` puts an array on the device(s) of ``--devices``."""
+def _placement(devices: int | str | None, dtype, processes):
+    """How ``prepare`` puts an array on the device(s) of ``--devices``; over several
+    processes, this process's rows on its devices, of an array over all of theirs."""
     import functools
 
     from steepest._src.io import data, sharding
 
+    if processes.many:
+        if devices is not None:
+            raise data.DataError(
+                f"--devices {devices}: a fit over several processes uses every device of each"
+            )
+        return functools.partial(sharding.shard, mesh=sharding.row_mesh(), dtype=dtype)
     if devices is None:
         return functools.partial(data.to_device, dtype=dtype)
 

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..model import Linear
+from ..processes import ONE, Processes
 
 BUILTIN_ROWS = 200
 BUILTIN_TRUE_M = 0.25
@@ -633,10 +634,15 @@ class Standardizer:
         *,
         center: bool = True,
         block_rows: int = BLOCK_ROWS,
+        across_processes: bool = False,
     ) -> "Standardizer":
         """The mean and standard deviation of each column (``center=False``: 0 and the
         root mean square), a block of rows at a time (so no temporary the size of X),
         and the mean of ``y`` when given and ``center``.
+
+        ``across_processes``: in a run of several processes (``jax.distributed``), X and
+        y are this process's rows, and the statistics are those of every process's
+        rows together (every process must call it).
 
         Example:
             >>> Standardizer.of(np.array([[1.0], [3.0]]), center=False).scale.tolist()
@@ -644,31 +650,31 @@ class Standardizer:
             >>> Standardizer.of(np.array([[1.0], [3.0]]), np.array([5.0, 7.0])).target_mean
             6.0
         """
+        processes = Processes.current() if across_processes else ONE
+        rows = int(processes.sum(len(X)))
         target_mean = 0.0
         if center and y is not None:
             y = np.asarray(y, np.float64)
-            unit = _unit(_column_magnitudes(y[:, None]))[0]
-            target_mean = float(np.mean(y / unit) * unit if unit != 1 else np.mean(y))
+            unit = _unit(processes.max(_column_magnitudes(y[:, None])))[0]
+            target_mean = float(processes.sum(np.sum(y / unit)) / rows * unit)
         # A column of magnitude far from 1 (1e300, 1e-300) is divided by a power of two
         # first (exact), so that its sum and squares neither overflow nor underflow.
-        unit = _unit(_column_magnitudes(X))
+        unit = _unit(processes.max(_column_magnitudes(X)))
         scaled = np.any(unit != 1)
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             if not center:
                 mean = np.zeros(X.shape[1])
-            elif not scaled:
-                mean = X.mean(axis=0)
             else:
-                sums = np.zeros(X.shape[1])
-                for start in range(0, len(X), block_rows):
+                sums = X.sum(axis=0) if not scaled else np.zeros(X.shape[1])
+                for start in range(0, len(X) if scaled else 0, block_rows):
                     sums += (X[start : start + block_rows] / unit).sum(axis=0)
-                mean = sums / len(X)
+                mean = processes.sum(sums) / rows
             squares = np.zeros(X.shape[1])
             for start in range(0, len(X), block_rows):
                 block = X[start : start + block_rows]
                 block = block / unit if scaled else block
                 squares += np.square(block - mean).sum(axis=0)
-            std = np.sqrt(squares / len(X)) * unit
+            std = np.sqrt(processes.sum(squares) / rows) * unit
             mean = mean * unit if scaled else mean
         return cls(mean=mean, scale=np.where(std > 0, std, 1.0), target_mean=target_mean)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DataError, in_dtype, npy_header, pick_columns
+from .data import DataError, Dataset, in_dtype, npy_header, pick_columns
 
 CHUNK_BYTES = 64 * 2**20  # of the file per chunk, by default
 
@@ -146,6 +146,53 @@ class Stream:
                 table[:, column] = np.asarray(values, np.float64)
             yield self._on_read(self._checked(table, start) if check else table)
             start += batch.num_rows
+
+    def dataset(self, rows: slice) -> Dataset:
+        """The file's rows ``rows`` in memory, as a ``Dataset`` of float64, every value
+        checked (``read``): the rows one process of several holds
+        (``sharding.process_rows``). A ``.npy`` is memory-mapped, so that only these rows
+        are read; of a Parquet file, only the row groups that hold them.
+
+        Example:
+            >>> import tempfile
+            >>> path = Path(tempfile.mkdtemp()) / "t.npy"
+            >>> np.save(path, np.arange(12.0).reshape(4, 3))
+            >>> part = stream(path).dataset(slice(2, 4))
+            >>> part.X.tolist(), part.y.tolist()
+            ([[6.0, 7.0], [9.0, 10.0]], [8.0, 11.0])
+        """
+        start, stop, _ = rows.indices(self.rows)
+        if self.parquet is not None:
+            table = self._parquet_rows(start, stop)
+        else:
+            table = np.load(self.path, mmap_mode="r")[start:stop]
+        X = np.empty((stop - start, len(self.x_columns)))
+        y = np.empty(stop - start)
+        for first in range(0, stop - start, self.chunk_rows):
+            block = slice(first, first + self.chunk_rows)
+            chunk = self._checked(np.asarray(table[block], np.float64), start + first)
+            X[block], y[block] = chunk[:, list(self.x_columns)], chunk[:, self.y_column]
+        return Dataset(X, y, self.x_names, self.y_name, self.source)
+
+    def _parquet_rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start`` to ``stop`` of the selected columns, read by row group."""
+        import pyarrow.parquet as pq
+
+        file = pq.ParquetFile(self.path)
+        table = np.empty((stop - start, self.width))
+        first = 0  # the file's row at the start of the row group
+        for group in range(file.num_row_groups):
+            count = file.metadata.row_group(group).num_rows
+            low, high = max(start, first), min(stop, first + count)
+            if low < high:
+                read = file.read_row_group(group, columns=list(self.parquet))
+                for column in range(self.width):
+                    values = read.column(column).slice(low - first, high - low)
+                    table[low - start : high - start, column] = values.to_numpy(
+                        zero_copy_only=False
+                    )
+            first += count
+        return table
 
     def chunks(self, *, check: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Every chunk's X and y (``split``), in order."""

@@ -1,0 +1,70 @@
+"""The processes of one run: one (the default), or several joined by ``jax.distributed``
+(``python -m steepest.distributed``, ``steepest launch``), each holding its own rows.
+
+What JAX computes on arrays split over every process's devices needs nothing from
+here: XLA adds the reductions. What is computed on the host from the rows each process
+holds (the closed form, the standardizer, the certificate's float64 cost) is combined
+here, from each process's partial sums: JAX's ``process_allgather`` moves them, and
+every process adds them up in the same order, so that every process holds the same
+answer, bit for bit. With one process, each combination is the value itself.
+"""
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Processes:
+    """This process's place among the ``count`` processes of a run.
+
+    Example:
+        >>> one = Processes()
+        >>> one.sum(np.array([1.5, 2.0])).tolist(), one.max(3.0).tolist()
+        ([1.5, 2.0], 3.0)
+        >>> one.gather([1.0, 2.0]).shape  # (count, *shape)
+        (1, 2)
+    """
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def current(cls) -> "Processes":
+        """The processes JAX was started with (one, unless ``jax.distributed.initialize``)."""
+        import jax
+
+        return cls(jax.process_index(), jax.process_count())
+
+    @property
+    def many(self) -> bool:
+        return self.count > 1
+
+    def gather(self, values) -> np.ndarray:
+        """Every process's ``values`` (float64, the same shape on each), stacked in
+        process order: shape ``(count, *shape)``. Every process must call it."""
+        values = np.array(values, np.float64)  # a copy, C-ordered, 0-d kept
+        if not self.many:
+            return values[None]
+        from jax.experimental import multihost_utils
+
+        # As 32-bit words: where float64 is off, JAX would round float64 to float32.
+        words = values.reshape(-1).view(np.uint32)
+        gathered = np.asarray(multihost_utils.process_allgather(words))
+        return gathered.view(np.float64).reshape(self.count, *values.shape)
+
+    def sum(self, values) -> np.ndarray:
+        """The sum of every process's ``values``, added in process order."""
+        parts = self.gather(values)
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        return total
+
+    def max(self, values) -> np.ndarray:
+        """The elementwise largest of every process's ``values``."""
+        return self.gather(values).max(axis=0)
+
+
+ONE = Processes()
+"""A run of one process: every combination is the value itself, and nothing is sent."""

@@ -1,0 +1,210 @@
+"""``python -m steepest.distributed``: one process of a fit over several, on one machine
+or a cluster (``steepest launch`` starts them all on this one).
+
+Each process joins the others with ``jax.distributed.initialize`` (gloo collectives on
+the CPU), loads only its own rows of the file, and runs the same command: one compiled
+loop over an array split by rows over every process's devices. The first process
+prints the result; it is the result of the same command in one process, to rounding.
+
+Where the coordinator, the process count and this process's id come from, in order:
+the flags; the environment, ``JAX_COORDINATOR_ADDRESS`` (read by JAX),
+``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``; then the cluster, as JAX finds it
+(SLURM, Open MPI, Kubernetes).
+"""
+
+import argparse
+import hashlib
+import os
+import sys
+import threading
+
+from .options import (
+    EXIT_BAD_INPUT,
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_CONVERGED,
+    EXIT_OK,
+    Parser,
+    process_count,
+    process_id,
+)
+
+# How long a process waits for the others to join before it says so and exits.
+JOIN_SECONDS = 60.0
+# The commands that run over several processes.
+COMMANDS = ("fit",)
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="python -m steepest.distributed",
+        description="Run one process of a fit over several processes (on one machine or a "
+        "cluster); each reads its own rows of --data, the first prints the result.",
+        example="JAX_COORDINATOR_ADDRESS=host0:1234 JAX_NUM_PROCESSES=4 JAX_PROCESS_ID=0 "
+        "python -m steepest.distributed fit --data big.npy",
+    )
+    parser.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="the address of process 0 (default $JAX_COORDINATOR_ADDRESS, or the cluster's)",
+    )
+    parser.add_argument(
+        "--num-processes",
+        type=process_count,
+        default=_environment("JAX_NUM_PROCESSES", process_count),
+        metavar="K",
+        help="how many processes the run has (default $JAX_NUM_PROCESSES, or the cluster's)",
+    )
+    parser.add_argument(
+        "--process-id",
+        type=process_id,
+        default=_environment("JAX_PROCESS_ID", process_id),
+        metavar="I",
+        help="this process's place, 0 to K-1 (default $JAX_PROCESS_ID, or the cluster's)",
+    )
+    parser.add_argument(
+        "--join-timeout",
+        type=float,
+        default=JOIN_SECONDS,
+        metavar="SECONDS",
+        help=f"wait at most this long for every process to join (default {JOIN_SECONDS:g})",
+    )
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="fit and its options")
+    return parser
+
+
+def _environment(name: str, kind) -> int | None:
+    """The variable ``name`` read as ``kind`` reads a flag, or None when it is not set."""
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except argparse.ArgumentTypeError as error:
+        sys.stderr.write(f"steepest: error: {name}: {error}\n")
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Join the run's processes, then run the command (``cli.main.main``) as one of them."""
+    from .main import main as run_command
+
+    args = build_parser().parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if (refused := refusal(command)) is not None:
+        return _refuse(refused)
+    count, index = args.num_processes, args.process_id
+    if count is not None and index is not None and index >= count:
+        return _refuse(f"process id {index} is not below the process count {count}")
+    if count == 1:
+        return run_command(command)
+    try:
+        processes = join(args.coordinator, count, index, args.join_timeout)
+    except KeyboardInterrupt:
+        sys.stderr.write("steepest: interrupted while the processes joined; nothing was run\n")
+        return EXIT_INTERRUPTED
+    if not _same_command(processes, command):
+        return _refuse(
+            "the processes were started with different commands; start each with the same one"
+        )
+    return run_command(command, processes=processes)
+
+
+def refusal(command: list[str]) -> str | None:
+    """Why ``command`` cannot run over several processes; None when it can."""
+    if not command or command[0] not in COMMANDS:
+        given = f"{command[0]!r}" if command else "no command"
+        return f"{given}: only {', '.join(COMMANDS)} runs over several processes"
+    return None
+
+
+def join(coordinator: str | None, count: int | None, index: int | None, timeout: float):
+    """``jax.distributed.initialize``, with gloo collectives on the CPU; the ``Processes``.
+
+    Should the others not all join within ``timeout`` seconds, this says so in one line
+    and exits (JAX would abort the process with a stack trace, later).
+    """
+    watchdog = threading.Timer(timeout, _no_join, (coordinator, count, timeout))
+    watchdog.daemon = True
+    watchdog.start()
+    import jax
+
+    from steepest._src.processes import Processes
+
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    try:
+        jax.distributed.initialize(
+            coordinator, count, index, initialization_timeout=int(timeout) + 30
+        )
+    except (ValueError, RuntimeError) as error:  # no coordinator, count or id to be found
+        watchdog.cancel()
+        raise SystemExit(
+            _refuse(
+                f"cannot join the other processes ({error}): give --coordinator, "
+                "--num-processes and --process-id (or JAX_COORDINATOR_ADDRESS, "
+                "JAX_NUM_PROCESSES, JAX_PROCESS_ID), or run under SLURM"
+            )
+        ) from None
+    watchdog.cancel()
+    return Processes.current()
+
+
+def _no_join(coordinator, count, timeout) -> None:
+    where = coordinator or os.environ.get("JAX_COORDINATOR_ADDRESS") or "the coordinator"
+    expected = f"{count} processes" if count else "the processes of the cluster"
+    sys.stderr.write(
+        f"steepest: error: {expected} did not all join at {where} within {timeout:g} s: "
+        "start as many (steepest launch --processes K), or give the number started "
+        "(--num-processes, JAX_NUM_PROCESSES)\n"
+    )
+    sys.stderr.flush()
+    os._exit(EXIT_BAD_INPUT)
+
+
+def _same_command(processes, command: list[str]) -> bool:
+    """Whether every process was given ``command``."""
+    digest = hashlib.sha256("\0".join(command).encode()).digest()
+    mine = float(int.from_bytes(digest[:6], "big"))  # exact in float64
+    return bool((processes.gather(mine) == mine).all())
+
+
+def _refuse(message: str) -> int:
+    sys.stderr.write(f"steepest: error: {message}\n")
+    return EXIT_BAD_INPUT
+
+
+def console() -> None:
+    """``python -m steepest.distributed``: ``main``, then a quick exit (as ``steepest``).
+
+    Native libraries' chatter on stdout (gloo's "[Gloo] Rank 0 is connected to 1 peer
+    ranks") is sent to nowhere: stdout carries the result alone, ``--json`` included.
+    """
+    result = os.dup(1)
+    nowhere = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(nowhere, 1)
+    os.close(nowhere)
+    encoding, errors = sys.stdout.encoding, sys.stdout.errors
+    sys.stdout = open(result, "w", encoding=encoding, errors=errors)  # noqa: SIM115 (for good)
+    try:
+        code = main()
+        if code in (EXIT_OK, EXIT_FAILED, EXIT_NOT_CONVERGED):  # all finished: leave together
+            _shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        code = EXIT_BROKEN_PIPE
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else EXIT_BAD_INPUT
+    os._exit(code)
+
+
+def _shutdown() -> None:
+    """``jax.distributed.shutdown``, when it was initialized: a barrier, then goodbye."""
+    if "jax" in sys.modules:
+        import jax
+
+        if jax.process_count() > 1:
+            jax.distributed.shutdown()

@@ -17,6 +17,9 @@ import numpy as np
 import pytest
 from cli_runs import Run, run_command
 
+from steepest import DataError
+from steepest.data import stream
+
 ROWS = 4000  # splits evenly over 8 devices
 BARS = {"float32": 1e-5, "float64": 1e-12}
 
@@ -84,7 +87,18 @@ def test_a_bad_row_in_the_second_process_is_named_by_it(table):
     np.save(table / "holed.npy", values)
     run = launch(["fit", "--data", "holed.npy"], table)
     assert run.returncode == 2, run.describe()
-    assert run.stderr == "steepest: process 1: error: holed.npy: row 3,001 holds NaN or infinity\n"
+    assert run.stderr == "steepest: process 1: error: holed.npy, row 3,001: column '1' is nan\n"
+
+
+def test_a_part_of_a_file_is_checked_as_a_whole_load_checks_it(table):
+    """Its selected columns only, every bad value named by its row in the file."""
+    values = np.load(table / "table.npy")
+    values[3001, 1] = np.nan
+    np.save(table / "holed.npy", values)
+    part = stream(table / "holed.npy", x=["0", "2"], y="3").dataset(slice(2000, 4000))
+    assert part.X.shape == (2000, 2) and np.isfinite(part.X).all()
+    with pytest.raises(DataError, match=r"holed.npy, row 3,001: column '1' is nan"):
+        stream(table / "holed.npy").dataset(slice(2000, 4000))
 
 
 def test_rows_the_devices_do_not_divide_are_refused_in_one_line(table):

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .processes import Processes
+from .processes import ONE, Processes
 from .stopping import Status
 
 CHUNK_SECONDS = 0.2
@@ -71,7 +71,9 @@ def drive(
     run_seconds = 0.0
     chunk = 1
     step = 0
-    processes = Processes.current()
+    # Data that spans processes: each runs this loop, and they must run the same chunks.
+    spread = any(not leaf.is_fully_addressable for leaf in jax.tree.leaves(data))
+    processes = Processes.current() if spread else ONE
     with InterruptFlag() as interrupt:
         while True:
             chunk_end = min(step + chunk, max_steps + 1)
@@ -80,8 +82,8 @@ def drive(
             steps, statuses = np.asarray(state.step), np.asarray(state.status)  # the one sync
             elapsed = time.perf_counter() - began
             run_seconds += elapsed
-            done = max(int(steps.max()) - step, 1)
-            step = int(steps.max())
+            new_step = int(steps.max())
+            done, step = max(new_step - step, 1), new_step
             if on_chunk is not None:
                 on_chunk(
                     Progress(

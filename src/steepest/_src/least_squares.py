@@ -263,14 +263,16 @@ def refine(
     for _ in range(max_steps):
         found = residual_and_gradient(features, y, high, low, scaling, block_rows, processes)
         (step, step_low), size = solver.correct(*found.gradient)
-        if not math.isfinite(size):
+        # Each decision is every process's (each pass is a collective: all must stop alike).
+        overflow, stalled = processes.max([not math.isfinite(size), size > previous / 2])
+        if overflow:
             break  # an overflow in the double-double products (|x| > 1e290)
         error = 2 * size / solver.smallest + solver.noise(found)
-        if size > previous / 2:
+        if stalled:
             break
         high, carry = two_sum(high, step)
         low, steps, previous = low + carry + step_low, steps + 1, size
-        if error <= EPS * np.linalg.norm(high):
+        if processes.max(error <= EPS * np.linalg.norm(high)):
             break
     return Refined(high, low, steps, error)
 
@@ -516,15 +518,18 @@ def residual_and_gradient(
         high_total, carry = two_sum(high_total, block_high)
         low_total = low_total + carry + block_low
         rows = max(rows, len(r))
-    if processes.many:
-        highs, lows = processes.gather(high_total), processes.gather(low_total)
-        high_total, low_total = highs[0], lows[0]
-        for high, low in zip(highs[1:], lows[1:], strict=True):
-            high_total, carry = two_sum(high_total, high)
-            low_total = low_total + carry + low
-        magnitude_squares = float(processes.sum(magnitude_squares))
-        magnitudes = processes.sum(magnitudes)
-        rows = int(processes.max(rows)) + processes.count
+    if processes.many:  # one gather of all five, then added up as blocks are
+        width = len(v)
+        parts = processes.gather(
+            np.concatenate([high_total, low_total, magnitudes, [magnitude_squares, rows]])
+        )
+        high_total, low_total = parts[0, :width], parts[0, width : 2 * width]
+        for part in parts[1:]:
+            high_total, carry = two_sum(high_total, part[:width])
+            low_total = low_total + carry + part[width : 2 * width]
+        magnitudes = parts[:, 2 * width : 3 * width].sum(axis=0)
+        magnitude_squares = float(parts[:, -2].sum())
+        rows = int(parts[:, -1].max()) + processes.count
     residual_noise = (2 * math.log2(len(v) + 1) + 4) * EPS**2 * math.sqrt(magnitude_squares)
     gradient_noise = (2 * math.log2(rows) + 4) * EPS**2 * magnitudes
     return Pass((high_total, low_total), residual_noise, gradient_noise)

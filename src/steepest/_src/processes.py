@@ -41,11 +41,12 @@ class Processes:
         return self.count > 1
 
     def gather(self, values) -> np.ndarray:
-        """Every process's ``values`` (float64, the same shape on each), stacked in
-        process order: shape ``(count, *shape)``. Every process must call it."""
-        values = np.array(values, np.float64)  # a copy, C-ordered, 0-d kept
+        """Every process's ``values`` (the same shape on each), stacked in process order:
+        shape ``(count, *shape)``, in float64 (one process: as they are). Every process
+        must call it."""
         if not self.many:
-            return values[None]
+            return np.asarray(values)[None]
+        values = np.array(values, np.float64)  # a copy, C-ordered, 0-d kept
         from jax.experimental import multihost_utils
 
         # As 32-bit words: where float64 is off, JAX would round float64 to float32.

@@ -26,14 +26,19 @@ from .options import (
     EXIT_NOT_CONVERGED,
     EXIT_OK,
     Parser,
+    positive_float,
     process_count,
     process_id,
+    refuse,
 )
 
 # How long a process waits for the others to join before it says so and exits.
 JOIN_SECONDS = 60.0
 # The commands that run over several processes.
 COMMANDS = ("fit",)
+# Set by ``steepest launch``: the launcher's process id. Should it go away (its terminal
+# closed, a kill -9), its processes stop too instead of running on, orphaned.
+LAUNCHER = "STEEPEST_LAUNCHER_PID"
 
 
 def build_parser() -> Parser:
@@ -52,20 +57,18 @@ def build_parser() -> Parser:
     parser.add_argument(
         "--num-processes",
         type=process_count,
-        default=_environment("JAX_NUM_PROCESSES", process_count),
         metavar="K",
         help="how many processes the run has (default $JAX_NUM_PROCESSES, or the cluster's)",
     )
     parser.add_argument(
         "--process-id",
         type=process_id,
-        default=_environment("JAX_PROCESS_ID", process_id),
         metavar="I",
         help="this process's place, 0 to K-1 (default $JAX_PROCESS_ID, or the cluster's)",
     )
     parser.add_argument(
         "--join-timeout",
-        type=float,
+        type=positive_float,
         default=JOIN_SECONDS,
         metavar="SECONDS",
         help=f"wait at most this long for every process to join (default {JOIN_SECONDS:g})",
@@ -74,29 +77,21 @@ def build_parser() -> Parser:
     return parser
 
 
-def _environment(name: str, kind) -> int | None:
-    """The variable ``name`` read as ``kind`` reads a flag, or None when it is not set."""
-    value = os.environ.get(name)
-    if value is None:
-        return None
-    try:
-        return kind(value)
-    except argparse.ArgumentTypeError as error:
-        sys.stderr.write(f"steepest: error: {name}: {error}\n")
-        raise SystemExit(EXIT_BAD_INPUT) from None
-
-
 def main(argv: list[str] | None = None) -> int:
     """Join the run's processes, then run the command (``cli.main.main``) as one of them."""
     from .main import main as run_command
 
     args = build_parser().parse_args(argv)
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = command_of(args.command)
     if (refused := refusal(command)) is not None:
-        return _refuse(refused)
-    count, index = args.num_processes, args.process_id
+        return refuse(refused)
+    try:
+        count = _given(args.num_processes, "JAX_NUM_PROCESSES", process_count)
+        index = _given(args.process_id, "JAX_PROCESS_ID", process_id)
+    except argparse.ArgumentTypeError as error:
+        return refuse(str(error))
     if count is not None and index is not None and index >= count:
-        return _refuse(f"process id {index} is not below the process count {count}")
+        return refuse(f"process id {index} is not below the process count {count}")
     if count == 1:
         return run_command(command)
     try:
@@ -105,10 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("steepest: interrupted while the processes joined; nothing was run\n")
         return EXIT_INTERRUPTED
     if not _same_command(processes, command):
-        return _refuse(
-            "the processes were started with different commands; start each with the same one"
-        )
+        return refuse("the processes were started with different commands; start each alike")
     return run_command(command, processes=processes)
+
+
+def command_of(arguments: list[str]) -> list[str]:
+    """The command after an optional ``--``."""
+    return arguments[1:] if arguments[:1] == ["--"] else arguments
 
 
 def refusal(command: list[str]) -> str | None:
@@ -119,44 +117,54 @@ def refusal(command: list[str]) -> str | None:
     return None
 
 
+def _given(flag: int | None, variable: str, kind) -> int | None:
+    """The flag's value, else the environment variable's read as the flag's, else None."""
+    if flag is not None or variable not in os.environ:
+        return flag
+    try:
+        return kind(os.environ[variable])
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(f"{variable}: {error}") from None
+
+
 def join(coordinator: str | None, count: int | None, index: int | None, timeout: float):
     """``jax.distributed.initialize``, with gloo collectives on the CPU; the ``Processes``.
 
     Should the others not all join within ``timeout`` seconds, this says so in one line
     and exits (JAX would abort the process with a stack trace, later).
     """
-    watchdog = threading.Timer(timeout, _no_join, (coordinator, count, timeout))
-    watchdog.daemon = True
-    watchdog.start()
     import jax
 
     from steepest._src.processes import Processes
 
+    watchdog = threading.Timer(timeout, _no_join, (coordinator, count, timeout))
+    watchdog.daemon = True
+    watchdog.start()
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     try:
         jax.distributed.initialize(
             coordinator, count, index, initialization_timeout=int(timeout) + 30
         )
     except (ValueError, RuntimeError) as error:  # no coordinator, count or id to be found
-        watchdog.cancel()
         raise SystemExit(
-            _refuse(
+            refuse(
                 f"cannot join the other processes ({error}): give --coordinator, "
                 "--num-processes and --process-id (or JAX_COORDINATOR_ADDRESS, "
                 "JAX_NUM_PROCESSES, JAX_PROCESS_ID), or run under SLURM"
             )
         ) from None
-    watchdog.cancel()
+    finally:
+        watchdog.cancel()
     return Processes.current()
 
 
 def _no_join(coordinator, count, timeout) -> None:
     where = coordinator or os.environ.get("JAX_COORDINATOR_ADDRESS") or "the coordinator"
     expected = f"{count} processes" if count else "the processes of the cluster"
-    sys.stderr.write(
-        f"steepest: error: {expected} did not all join at {where} within {timeout:g} s: "
-        "start as many (steepest launch --processes K), or give the number started "
-        "(--num-processes, JAX_NUM_PROCESSES)\n"
+    refuse(
+        f"{expected} did not all join at {where} within {timeout:g} s: start as many "
+        "(steepest launch --processes K), or give the number started (--num-processes, "
+        "JAX_NUM_PROCESSES)"
     )
     sys.stderr.flush()
     os._exit(EXIT_BAD_INPUT)
@@ -167,11 +175,6 @@ def _same_command(processes, command: list[str]) -> bool:
     digest = hashlib.sha256("\0".join(command).encode()).digest()
     mine = float(int.from_bytes(digest[:6], "big"))  # exact in float64
     return bool((processes.gather(mine) == mine).all())
-
-
-def _refuse(message: str) -> int:
-    sys.stderr.write(f"steepest: error: {message}\n")
-    return EXIT_BAD_INPUT
 
 
 def console() -> None:
@@ -186,19 +189,38 @@ def console() -> None:
     os.close(nowhere)
     encoding, errors = sys.stdout.encoding, sys.stdout.errors
     sys.stdout = open(result, "w", encoding=encoding, errors=errors)  # noqa: SIM115 (for good)
+    _watch_launcher()
     try:
         code = main()
+        sys.stdout.flush()  # the result is out before the last wait on the others
         if code in (EXIT_OK, EXIT_FAILED, EXIT_NOT_CONVERGED):  # all finished: leave together
             _shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     except BrokenPipeError:
         code = EXIT_BROKEN_PIPE
-    except SystemExit as exit:
+    except SystemExit as exit:  # --help, and argparse's errors
         code = exit.code if isinstance(exit.code, int) else EXIT_BAD_INPUT
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        code = EXIT_BROKEN_PIPE
     os._exit(code)
+
+
+def _watch_launcher() -> None:
+    """When started by ``steepest launch``, exit once the launcher is gone."""
+    launcher = os.environ.get(LAUNCHER)
+    if launcher is None:
+        return
+
+    def watch():
+        while os.getppid() == int(launcher):
+            threading.Event().wait(1.0)
+        os._exit(EXIT_INTERRUPTED)
+
+    threading.Thread(target=watch, daemon=True, name="steepest-launcher-watch").start()
 
 
 def _shutdown() -> None:

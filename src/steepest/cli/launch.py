@@ -2,10 +2,11 @@
 
 Starts K ``python -m steepest.distributed`` processes, joined through a coordinator on
 a free local port; each reads its own rows of ``--data``. The first prints the result
-on this command's stdout; what the others write to stderr is shown only when one of
-them fails. Should one stop while the others wait on it, they are stopped too.
-Ctrl-C (and SIGTERM) is passed on to every process, which stop together after the
-chunk of steps in flight.
+on this command's stdout; the stderr of the process whose outcome it is, is shown once
+all have ended (so there is no live progress bar). Should one fail while the others
+wait on it, they are stopped too. Ctrl-C and SIGTERM (a hangup as SIGTERM) are passed
+on to every process, which stop together after the chunk of steps in flight; should the
+launcher itself be killed, they stop on their own.
 """
 
 import contextlib
@@ -17,15 +18,17 @@ import sys
 import tempfile
 import time
 
-from .distributed import refusal
-from .options import EXIT_BAD_INPUT, process_count
+from .distributed import LAUNCHER, command_of, refusal
+from .options import port, process_count, refuse
 
-# Once a process has failed, how long the others get to end on their own.
+# Once a process has ended with a code other than 0, how long the others get to end.
 FAILED_GRACE_SECONDS = 2.0
 # Once a process has finished, how long the others get to finish too.
 FINISHED_GRACE_SECONDS = 30.0
 # Words of JAX's and gloo's errors when another process went away mid-run.
 LOST_PEER = ("Gloo", "coordination service", "by peer")
+# The signals passed on to the processes.
+PASSED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def add_parser(commands) -> None:
@@ -47,42 +50,42 @@ def add_parser(commands) -> None:
         help="how many processes",
     )
     launch.add_argument(
-        "--port",
-        type=int,
-        help="the coordinator's port on 127.0.0.1 (default: a free one)",
+        "--port", type=port, help="the coordinator's port on 127.0.0.1 (default: a free one)"
     )
     launch.add_argument("command", nargs="...", help="-- fit and its options, as for steepest fit")
     launch.set_defaults(run=run)
 
 
 def run(args, argv=None) -> int:
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = command_of(args.command)
     if not command:
-        return _refuse("launch needs a command: steepest launch --processes 2 -- fit ...")
+        return refuse("launch needs a command: steepest launch --processes 2 -- fit ...")
     if (refused := refusal(command)) is not None:
-        return _refuse(refused)
+        return refuse(refused)
     tasks = os.environ.get("SLURM_NTASKS")
     if tasks not in (None, "1"):
-        return _refuse(
+        return refuse(
             f"this is a SLURM step of {tasks} tasks: run python -m steepest.distributed "
             f"{command[0]} ... in each (srun), not steepest launch"
         )
     coordinator = f"127.0.0.1:{args.port or _free_port()}"
-    with contextlib.ExitStack() as files:
-        logs = [files.enter_context(tempfile.TemporaryFile()) for _ in range(args.count)]
-        children = [
-            _start(index, args.count, coordinator, command, log) for index, log in enumerate(logs)
-        ]
-        previous = {number: signal.signal(number, _passer(children)) for number in _PASSED}
+    with contextlib.ExitStack() as stack:
+        logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(args.count)]
+        children = []
+        stack.callback(_stop_running, children)  # whatever happens here, none is left behind
+        previous = {
+            number: signal.signal(number, _passer(children))
+            for number in PASSED
+            if signal.getsignal(number) is not signal.SIG_IGN
+        }
         try:
+            for index, log in enumerate(logs):
+                children.append(_start(index, args.count, coordinator, command, log))
             ended, stopped = _wait(children)
         finally:
             for number, handler in previous.items():
                 signal.signal(number, handler)
         return _report(children, logs, ended, stopped)
-
-
-_PASSED = (signal.SIGINT, signal.SIGTERM)
 
 
 def _start(index: int, count: int, coordinator: str, command: list[str], log):
@@ -91,24 +94,33 @@ def _start(index: int, count: int, coordinator: str, command: list[str], log):
         "JAX_COORDINATOR_ADDRESS": coordinator,
         "JAX_NUM_PROCESSES": str(count),
         "JAX_PROCESS_ID": str(index),
+        LAUNCHER: str(os.getpid()),
     }
-    child = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "steepest.distributed", *command],
         env=environment,
         stdout=None if index == 0 else subprocess.DEVNULL,
         stderr=log,
         start_new_session=True,  # a Ctrl-C reaches them once, from here (_passer)
     )
-    return child
 
 
 def _passer(children):
     def passed(number, frame):
+        # A hangup ends the run as SIGTERM does: after the chunk in flight, with a result.
+        number = signal.SIGTERM if number == signal.SIGHUP else number
         for child in children:
             if child.poll() is None:
                 child.send_signal(number)
 
     return passed
+
+
+def _stop_running(children) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
 
 
 def _wait(children) -> tuple[list[int], set[int]]:
@@ -135,23 +147,26 @@ def _wait(children) -> tuple[list[int], set[int]]:
 def _report(children, logs, ended: list[int], stopped: set[int]) -> int:
     """Replay the stderr of the process whose outcome this is, and return its exit code.
 
-    That is the first process, unless another failed on its own first (bad rows of its
-    own): the others then fail for want of it (``LOST_PEER``), and are not the cause.
+    That is the first process's, which prints the result, unless it was stopped or
+    failed for want of another (``LOST_PEER``, or ended by a signal): then that of the
+    first other process to fail on its own (bad rows of its own, say).
     """
     codes = [child.returncode for child in children]
     texts = [_lines(log) for log in logs]
-    failed = [i for i in ended if i not in stopped and codes[i]]
-    causes = [i for i in failed if not any(word in "".join(texts[i]) for word in LOST_PEER)]
-    chosen = next(iter(causes or failed), 0)
-    if 0 not in stopped and (codes[0], texts[0]) == (codes[chosen], texts[chosen]):
-        chosen = 0  # the same outcome: every process reports the same result
+
+    def lost(index: int) -> bool:
+        return codes[index] < 0 or any(word in "".join(texts[index]) for word in LOST_PEER)
+
+    chosen = 0
+    if 0 in stopped or (codes[0] and lost(0)):
+        failed = [i for i in ended if i not in stopped and codes[i]]
+        chosen = next((i for i in failed if not lost(i)), failed[0] if failed else 0)
     sys.stderr.writelines(_as_process(chosen, texts[chosen]))
     if chosen in stopped:
-        sys.stderr.write("steepest: error: the processes stopped without a result\n")
-        return EXIT_BAD_INPUT
+        return refuse("the processes stopped without a result")
     if codes[chosen] < 0:
         name = signal.Signals(-codes[chosen]).name
-        sys.stderr.write(f"steepest: error: process {chosen} was ended by {name}\n")
+        refuse(f"process {chosen} was ended by {name}")
         return 128 - codes[chosen]
     return codes[chosen]
 
@@ -176,8 +191,3 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _refuse(message: str) -> int:
-    sys.stderr.write(f"steepest: error: {message}\n")
-    return EXIT_BAD_INPUT

@@ -408,16 +408,26 @@ def finish(code: int, unwritten: list[str], *, kept: str = "") -> int:
     return EXIT_BAD_INPUT
 
 
+def refuse(message: str) -> int:
+    """Bad input found by a command itself: one line on stderr, and its exit code, 2."""
+    sys.stderr.write(f"steepest: error: {message}\n")
+    return EXIT_BAD_INPUT
+
+
+def port(text: str) -> int:
+    return whole_number(text, 1, 65535)
+
+
 def load_dataset(args):
     """The dataset the data options name; a constant column is a warning on stderr. In a
     run of several processes, this process's rows of it (``own_rows``)."""
     from steepest._src.io import data
 
-    if args.processes.many:
-        return own_rows(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", data.ConstantColumnWarning)
-        if args.data is None:
+        if args.processes.many:
+            dataset = own_rows(args)
+        elif args.data is None:
             dataset = builtin_dataset(args)
         elif Path(args.data).suffix.lower() == ".parquet":  # read as --stream reads it
             from steepest._src.io.stream import stream
@@ -451,7 +461,7 @@ def own_rows(args):
             ".parquet file; convert it first (numpy.save of the table, target last)"
         )
     table = stream(args.data, y=args.y, x=args.x, dtype=np.float64)
-    return table.dataset(sharding.process_rows(table.rows))
+    return table.dataset(sharding.process_rows(table.rows), across_processes=True)
 
 
 def builtin_dataset(args):

@@ -517,7 +517,9 @@ def _split(values: np.ndarray, x_columns: list[int], y_column: int):
     return values.take(x_columns, axis=1), values[:, y_column].copy()
 
 
-def validate(X, y, x_names, y_name, source, row_labels=None) -> Dataset:
+def validate(
+    X, y, x_names, y_name, source, row_labels=None, *, across_processes: bool = False
+) -> Dataset:
     """Check features and targets, and wrap them in a ``Dataset``.
 
     Float64 arrays are kept as they are, not copied. X and y are searched for
@@ -532,6 +534,9 @@ def validate(X, y, x_names, y_name, source, row_labels=None) -> Dataset:
         source: where the data came from, for messages.
         row_labels: how a message names row ``i``: a function of ``i`` (such as
             ``"line {}".format``) or a sequence of labels; ``"row i"`` by default.
+        across_processes: in a run of several processes, X and y are this process's
+            rows: the row count and the constant columns are those of every process's
+            rows together (every process must call it).
 
     Raises:
         DataError: mismatched lengths, fewer than 2 rows, or a non-finite value
@@ -552,13 +557,19 @@ def validate(X, y, x_names, y_name, source, row_labels=None) -> Dataset:
     X = X[:, None] if X.ndim == 1 else X
     if X.shape[0] != y.shape[0]:
         raise DataError(f"{source}: X has {X.shape[0]} rows but y has {y.shape[0]}")
-    if X.shape[0] < 2:
-        raise DataError(f"{source}: needs at least 2 rows, got {X.shape[0]}")
+    processes = Processes.current() if across_processes else ONE
+    rows = int(processes.sum(X.shape[0]))
+    if rows < 2:
+        raise DataError(f"{source}: needs at least 2 rows, got {rows}")
     _check_finite(X, y, (*x_names, y_name), source, _row_labeller(row_labels))
-    for name, column in zip(x_names, X.T, strict=True):
-        if column.min() == column.max():
+    # Every column's largest value and its smallest (negated), over every process's rows.
+    highs, lows = X.max(axis=0, initial=-np.inf), -X.min(axis=0, initial=np.inf)
+    highs, lows = np.split(processes.max(np.concatenate([highs, lows])), 2)
+    lows = -lows
+    for name, low, high in zip(x_names, lows, highs, strict=True):
+        if low == high:
             warnings.warn(
-                f"{source}: column {name!r} is constant ({column[0]:g}); "
+                f"{source}: column {name!r} is constant ({low:g}); "
                 "its coefficient cannot be told apart from the intercept",
                 ConstantColumnWarning,
                 stacklevel=2,
@@ -664,9 +675,13 @@ class Standardizer:
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             if not center:
                 mean = np.zeros(X.shape[1])
+            elif not processes.many and not scaled:
+                mean = X.mean(axis=0)  # in X's dtype, as ever
+            elif not scaled:
+                mean = processes.sum(X.sum(axis=0)) / rows
             else:
-                sums = X.sum(axis=0) if not scaled else np.zeros(X.shape[1])
-                for start in range(0, len(X) if scaled else 0, block_rows):
+                sums = np.zeros(X.shape[1])
+                for start in range(0, len(X), block_rows):
                     sums += (X[start : start + block_rows] / unit).sum(axis=0)
                 mean = processes.sum(sums) / rows
             squares = np.zeros(X.shape[1])

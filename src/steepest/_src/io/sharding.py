@@ -78,7 +78,10 @@ def shard(*arrays, mesh: Mesh | None = None, dtype=jnp.float32) -> tuple[jax.Arr
         rows = len(values) if values.ndim else None
         if local < mesh.size:  # this process's rows of an array spread over processes
             if rows is None or rows % local:
-                raise DataError(_uneven(rows, local, local))
+                raise DataError(
+                    f"this process's {rows or 0:,} rows do not split evenly over its "
+                    f"{local} devices: give each process a multiple of {local} rows"
+                )
             placed.append(jax.make_array_from_process_local_data(sharding, values))
             continue
         if rows is None or rows % mesh.size:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DataError, Dataset, in_dtype, npy_header, pick_columns
+from .data import DataError, Dataset, in_dtype, npy_header, pick_columns, validate
 
 CHUNK_BYTES = 64 * 2**20  # of the file per chunk, by default
 
@@ -147,11 +147,12 @@ class Stream:
             yield self._on_read(self._checked(table, start) if check else table)
             start += batch.num_rows
 
-    def dataset(self, rows: slice) -> Dataset:
-        """The file's rows ``rows`` in memory, as a ``Dataset`` of float64, every value
-        checked (``read``): the rows one process of several holds
-        (``sharding.process_rows``). A ``.npy`` is memory-mapped, so that only these rows
-        are read; of a Parquet file, only the row groups that hold them.
+    def dataset(self, rows: slice, *, across_processes: bool = False) -> Dataset:
+        """The file's rows ``rows`` in memory, as a ``Dataset`` of float64, checked as
+        ``data.validate`` checks (the selected columns; a constant column is a warning):
+        the rows one process of several holds (``sharding.process_rows``; then
+        ``across_processes``, as for ``validate``). A ``.npy`` is memory-mapped, so that
+        only these rows are read; of a Parquet file, only the row groups that hold them.
 
         Example:
             >>> import tempfile
@@ -170,9 +171,12 @@ class Stream:
         y = np.empty(stop - start)
         for first in range(0, stop - start, self.chunk_rows):
             block = slice(first, first + self.chunk_rows)
-            chunk = self._checked(np.asarray(table[block], np.float64), start + first)
+            chunk = np.asarray(table[block], np.float64)
             X[block], y[block] = chunk[:, list(self.x_columns)], chunk[:, self.y_column]
-        return Dataset(X, y, self.x_names, self.y_name, self.source)
+        return validate(
+            X, y, self.x_names, self.y_name, self.source,
+            row_labels=lambda i: f"row {start + i:,}", across_processes=across_processes,
+        )  # fmt: skip
 
     def _parquet_rows(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start`` to ``stop`` of the selected columns, read by row group."""
@@ -192,6 +196,8 @@ class Stream:
                         zero_copy_only=False
                     )
             first += count
+            if first >= stop:
+                break
         return table
 
     def chunks(self, *, check: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -271,7 +277,7 @@ def stream(
         raise DataError(f"{path}: not a readable .npy file ({error})") from None
     if len(shape) != 2 or fortran or not np.issubdtype(file_dtype, np.number):
         raise DataError(
-            f"{path}: streaming needs a C-ordered 2-D array of numbers, got shape {shape}, "
+            f"{path}: reading by rows needs a C-ordered 2-D array of numbers, got shape {shape}, "
             f"{file_dtype}{', Fortran order' if fortran else ''}"
         )
     if np.issubdtype(file_dtype, np.complexfloating):

@@ -113,11 +113,70 @@ def test_the_command_line_streams_a_file_and_reports_the_in_memory_fit(table, tm
         np.testing.assert_allclose(got["params"][key], want["params"][key], rtol=1e-4, atol=1e-5)
 
 
+def numpy_streamed_sgd(path, chunk_rows, learning_rate, batch_size, epochs, seed):
+    """Mini-batch gradient descent on the mean squared error in float64, the rows read
+    as fit_stream documents: chunks in the order of fold_in(fold_in(key(seed), epoch), 0),
+    the i-th chunk read shuffled by fold_in(..., 1 + i), batches ending with their chunk."""
+    table = np.load(path)
+    X, y = table[:, :-1], table[:, -1]
+    chunks = [slice(start, start + chunk_rows) for start in range(0, len(y), chunk_rows)]
+    w, b = np.zeros(X.shape[1]), 0.0
+    for epoch in range(epochs):
+        key = jax.random.fold_in(jax.random.key(seed), epoch)
+        order = jax.random.permutation(jax.random.fold_in(key, 0), len(chunks)).tolist()
+        for i, chunk in enumerate(order):
+            X_chunk, y_chunk = X[chunks[chunk]], y[chunks[chunk]]
+            rows = np.asarray(jax.random.permutation(jax.random.fold_in(key, 1 + i), len(y_chunk)))
+            for start in range(0, len(rows), batch_size):
+                batch = rows[start : start + batch_size]
+                residual = X_chunk[batch] @ w + b - y_chunk[batch]
+                w = w - learning_rate * 2 * X_chunk[batch].T @ residual / len(batch)
+                b = b - learning_rate * 2 * residual.mean()
+    return np.append(w, b)
+
+
+def test_streamed_mini_batches_are_the_numpy_loop_batch_for_batch(table, x64):
+    path, *_ = table
+    chunks = stream(path, chunk_rows=CHUNK, dtype=jnp.float64)  # 7 chunks, the last of 60
+    result = fit_stream(
+        mse, Linear.zeros(FEATURES, jnp.float64), chunks, learning_rate=0.05, batch_size=16,
+        epochs=3, seed=5, tol=0.0, stall_patience=None,
+    )  # fmt: skip
+    assert result.num_steps == 3  # epochs
+    assert "a step is an epoch: 34 updates, on batches of 16 rows" in result.message  # 6*5 + 4
+    expected = numpy_streamed_sgd(path, CHUNK, 0.05, 16, epochs=3, seed=5)
+    np.testing.assert_allclose(flat(result), expected, rtol=1e-12, atol=1e-14)
+    again = fit_stream(
+        mse, Linear.zeros(FEATURES, jnp.float64), chunks, learning_rate=0.05, batch_size=16,
+        epochs=3, seed=6, tol=0.0, stall_patience=None,
+    )  # fmt: skip
+    assert not np.allclose(flat(again), flat(result), rtol=1e-9)  # another seed, another order
+
+
+def test_the_command_line_streams_mini_batches_over_parquet_row_groups(tmp_path):
+    """Row groups read in a shuffled order, a schedule that decays the rate: near the
+    least-squares answer, and the record says how it ran."""
+    X, y = regression_problem(3, 400, 2)
+    path = write_parquet(tmp_path / "p.parquet", X, y, row_group_size=90)
+    run = run_command(
+        ["fit", "--data", str(path), "--x", "x0", "x1", "--stream", "--batch-size", "20",
+         "--epochs", "40", "--schedule", "cosine", "--lr", "0.05", "--json"],
+        tmp_path,
+    )  # fmt: skip
+    assert run.returncode in (0, 3), run.describe()
+    record = run.record()
+    assert record["batch_size"] == 20 and record["schedule"]["kind"] == "cosine"
+    assert "drawn within each chunk" in record["message"]
+    exact, *_ = np.linalg.lstsq(np.column_stack([X, np.ones(len(y))]), y, rcond=None)
+    fitted = np.append(record["params"]["w"], record["params"]["b"])
+    np.testing.assert_allclose(fitted, exact, rtol=1e-2, atol=1e-2)
+
+
 STREAM_BAD = [
     (["--stream"], "--stream needs --data FILE.npy or FILE.parquet"),
     (["--data", "t.csv", "--stream"], "t.csv: streaming reads a .npy file of one 2-D array"),
     (["--data", "PARQUET", "--stream", "--y", "target"], "PARQUET: unknown column 'target'"),
-    (["--data", "TABLE", "--stream", "--batch-size", "8"], "--stream does not take --batch-size"),
+    (["--data", "TABLE", "--stream", "--no-intercept"], "--stream does not take --no-intercept"),
     (
         ["--data", "TABLE", "--stream", "--optimizer", "lbfgs"],
         "--stream does not take --optimizer lbfgs",

@@ -295,33 +295,21 @@ class Engine:
         value, grad = value_and_grad(state.params, *data)
         return self.step_from(state, value, grad, *data)
 
-    def step_from(self, state: LoopState, value, grad, *data) -> LoopState:
+    def step_from(self, state: LoopState, value, grad, *data, advanced=None) -> LoopState:
         """``step``, given the cost and gradient at ``state.params`` computed elsewhere (a
         pass over data read a chunk at a time): the stop rules, then the update. ``data``
         is what the update itself needs: a line search (L-BFGS) evaluates the loss on it.
+        ``advanced``: the ``(params, opt_state)`` of this step's update, made elsewhere
+        (an epoch of mini-batches read a chunk at a time), taken when the run goes on.
         """
         settings = state.settings
-        grad_norm = optax.tree_utils.tree_norm(grad)
-        # Kept apart from the history: reading the buffer in the loop makes XLA copy it.
-        first = state.step == 0
-        initial = jnp.where(first, value, state.initial_loss)
-        initial_grad_norm = jnp.where(first, grad_norm, state.initial_grad_norm)
-        diverged = has_diverged(value, initial, settings.divergence_factor)
-        converged = has_converged(
-            grad_norm,
-            params_norm=optax.tree_utils.tree_norm(state.params),
-            initial_grad_norm=initial_grad_norm,
-            tol=settings.tol,
-            rtol=settings.rtol,
-            mu=settings.mu,
-        )
-        # The update that led to these params changed nothing: stepping on is spinning.
-        stalled = has_stalled(state.unchanged_steps, state.state_fixed, settings.patience)
-        status = decide(
-            diverged, converged, stalled, is_out_of_steps(state.step, settings.max_steps)
-        )
+        status, grad_norm, initial, initial_grad_norm = self._verdict(state, value, grad)
+        diverged = status == Status.DIVERGED.code
         running = status == Status.RUNNING.code
-        stepped, opt_state = self._advance(state, running, value, grad, data)
+        if advanced is None:
+            stepped, opt_state = self._advance(state, running, value, grad, data)
+        else:
+            stepped, opt_state = advanced
         params_unchanged = _unchanged(stepped, state.params)
         history = state.history
         slot = jnp.where(
@@ -353,6 +341,36 @@ class Engine:
             history=history.at[slot].set(value),
             settings=settings,
         )
+
+    def status_from(self, state: LoopState, value, grad) -> jax.Array:
+        """The ``Status.code`` that ``step_from`` would give ``state`` at this cost and
+        gradient: whether the run goes on, before its update is made."""
+        return self._verdict(state, value, grad)[0]
+
+    def _verdict(self, state: LoopState, value, grad):
+        """The stop rules at ``state.params``: the status, the gradient's norm, and the
+        initial cost and gradient norm (this step's, at step 0)."""
+        settings = state.settings
+        grad_norm = optax.tree_utils.tree_norm(grad)
+        # Kept apart from the history: reading the buffer in the loop makes XLA copy it.
+        first = state.step == 0
+        initial = jnp.where(first, value, state.initial_loss)
+        initial_grad_norm = jnp.where(first, grad_norm, state.initial_grad_norm)
+        diverged = has_diverged(value, initial, settings.divergence_factor)
+        converged = has_converged(
+            grad_norm,
+            params_norm=optax.tree_utils.tree_norm(state.params),
+            initial_grad_norm=initial_grad_norm,
+            tol=settings.tol,
+            rtol=settings.rtol,
+            mu=settings.mu,
+        )
+        # The update that led to these params changed nothing: stepping on is spinning.
+        stalled = has_stalled(state.unchanged_steps, state.state_fixed, settings.patience)
+        status = decide(
+            diverged, converged, stalled, is_out_of_steps(state.step, settings.max_steps)
+        )
+        return status, grad_norm, initial, initial_grad_norm
 
     def _advance(self, state: LoopState, running, value, grad, data):
         """The params and optimizer state after this step's update: one update with the

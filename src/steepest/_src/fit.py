@@ -308,9 +308,10 @@ def fit(
     return dataclasses.replace(result, message=f"{result.message} ({epoch})")
 
 
-def step_budget(loss, data, tags, method, max_steps, batch_size, epochs) -> int:
+def step_budget(loss, data, tags, method, max_steps, batch_size, epochs, rows=None) -> int:
     """The loop's budget of steps: ``max_steps`` updates, or with ``batch_size`` ``epochs``
-    (checked, with what mini-batches need: a row-mean loss on data that share their rows).
+    (checked, with what mini-batches need: a row-mean loss on data that share their rows;
+    ``rows``: of data read a chunk at a time, which ``data`` then is not).
 
     Example:
         >>> import numpy as np
@@ -329,7 +330,8 @@ def step_budget(loss, data, tags, method, max_steps, batch_size, epochs) -> int:
         raise ValueError("with batch_size the budget is epochs, not max_steps")
     if method != "loop":
         raise ValueError("batch_size applies to method='loop'")
-    rows = blocks.require_row_mean("batch_size", loss, tags, data)
+    if rows is None:
+        rows = blocks.require_row_mean("batch_size", loss, tags, data)
     whole_number("batch_size", batch_size, 1, rows)
     return whole_number("epochs", DEFAULT_EPOCHS if epochs is None else epochs, 0)
 

@@ -16,6 +16,11 @@ with the gradient of the loss on its rows alone:
 seed gives the same order epoch by epoch, so that runs reproduce. The epoch is a
 ``fori_loop`` over batches gathered from the data on the device: no host round
 trip per batch.
+
+Over data read a chunk at a time (``fit_stream``), an epoch reads the chunks (the row
+groups of a Parquet file) in the order ``chunk_order`` draws, and visits the rows of
+the ``i``-th chunk it reads in the order ``epoch_order(seed, epoch, rows, part=i)``;
+batches end with their chunk.
 """
 
 from collections.abc import Callable
@@ -26,25 +31,41 @@ import jax.numpy as jnp
 from . import blocks
 
 
-def epoch_order(seed: jax.Array, epoch: jax.Array, rows: int) -> jax.Array:
-    """The order in which epoch ``epoch`` visits the ``rows`` rows.
+def epoch_order(seed: jax.Array, epoch: jax.Array, rows: int, part=None) -> jax.Array:
+    """The order in which epoch ``epoch`` visits the ``rows`` rows (of chunk ``part``
+    when the data are read a chunk at a time: ``fold_in`` of ``1 + part`` as well).
 
     Example:
         >>> order = epoch_order(jnp.uint32(0), jnp.int32(0), 5)
         >>> sorted(order.tolist())
         [0, 1, 2, 3, 4]
     """
-    return jax.random.permutation(jax.random.fold_in(jax.random.key(seed), epoch), rows)
+    key = jax.random.fold_in(jax.random.key(seed), epoch)
+    if part is not None:
+        key = jax.random.fold_in(key, 1 + part)
+    return jax.random.permutation(key, rows)
+
+
+def chunk_order(seed: int, epoch: int, chunks: int) -> list[int]:
+    """The order in which epoch ``epoch`` reads ``chunks`` chunks (``fold_in`` of 0).
+
+    Example:
+        >>> sorted(chunk_order(0, 3, 4))
+        [0, 1, 2, 3]
+    """
+    key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), epoch), 0)
+    return jax.random.permutation(key, chunks).tolist()
 
 
 def run_epoch(
     update: Callable, loss: Callable, data: tuple, params, opt_state, *, batch_size: int,
-    seed: jax.Array, epoch: jax.Array,
+    seed: jax.Array, epoch: jax.Array, part=None,
 ):  # fmt: skip
     """``(params, opt_state)`` after one epoch of mini-batch updates.
 
     ``update(loss, batch, params, opt_state, value, grad) -> (params, opt_state)``
     applies one optimizer update (``engine.update``, its transformation bound).
+    ``part``: the chunk these rows are, when the data are read a chunk at a time.
 
     Example:
         >>> import optax
@@ -59,7 +80,7 @@ def run_epoch(
         (1,)
     """
     rows = blocks.num_rows(data)
-    order = epoch_order(seed, epoch, rows)
+    order = epoch_order(seed, epoch, rows, part)
     full_batches, rest = divmod(rows, batch_size)
 
     def rows_of(start, size):

@@ -13,9 +13,16 @@ then takes the engine's step on them (``Engine.step_from``: the stop rules, the
 update). The next chunk is read from the file while the current one computes. The
 iterates are ``fit``'s on the same data in memory, up to rounding in the order of
 the sums.
+
+With ``batch_size``, a step is an epoch of mini-batch updates that streams too: the
+chunks are read in an order drawn from the seed, and each chunk's rows are shuffled
+and cut into batches, one update each (``minibatch``: batches end with their chunk,
+so the order is not the in-memory run's). The stop rules are checked on the whole
+data, by a full pass, before each epoch.
 """
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Collection
 
@@ -23,11 +30,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import blocks, optimizers, theory
+from . import blocks, minibatch, optimizers, theory
 from .certificate import value_and_grad64
 from .driver import InterruptFlag, Progress
-from .engine import Engine
-from .fit import MAX_STEPS, FitResult, check_arguments
+from .engine import Engine, update
+from .fit import MAX_STEPS, FitResult, check_arguments, step_budget
 from .io.stream import Stream
 from .stopping import DIVERGENCE_FACTOR, STALL_PATIENCE, Status
 
@@ -46,6 +53,10 @@ def fit_stream(
     on_chunk: Callable[[Progress], None] | None = None,
     tags: Collection = frozenset(),
     stall_patience: int | None = STALL_PATIENCE,
+    batch_size: int | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+    schedule: optimizers.Schedule | None = None,
 ) -> FitResult:
     """Minimize ``loss(params, X, y)`` over the rows of ``data``, read a chunk at a time.
 
@@ -55,6 +66,10 @@ def fit_stream(
     Hessian over the chunks. ``result.loss`` is the loss at the final params in
     float64, summed over the chunks too. There is no certificate yet: the stop rule
     is the one without ``mu`` (``||g|| <= rtol ||g_0||``, or ``tol``).
+
+    ``batch_size``, ``epochs``, ``seed``, ``schedule``: as ``fit``'s, the batches drawn
+    within each chunk in turn, the chunks read in an order drawn from ``seed`` (the
+    module's docstring); a step is then an epoch.
 
     Example:
         >>> import tempfile
@@ -70,6 +85,7 @@ def fit_stream(
     """
     check_arguments(params, optimizer, max_steps)
     blocks.require_row_mean("streaming", loss, tags)
+    budget = step_budget(loss, (), tags, "loop", max_steps, batch_size, epochs, rows=data.rows)
     if optimizer == "lbfgs":
         raise ValueError(
             "L-BFGS's line search evaluates the cost at trial points, each a pass over the "
@@ -83,15 +99,18 @@ def fit_stream(
             if not 0 < largest < np.inf:
                 raise ValueError(f"the Hessian's largest eigenvalue is {largest}: no 1/L")
             learning_rate = 1.0 / largest
-    engine = Engine(loss, optimizer)
+    engine = Engine(loss, optimizer, schedule=schedule)
     state = engine.init(
-        params, *first, learning_rate=learning_rate, max_steps=max_steps, tol=tol, rtol=rtol,
-        divergence_factor=divergence_factor, stall_patience=stall_patience,
+        params, *first, learning_rate=learning_rate, max_steps=budget, tol=tol, rtol=rtol,
+        divergence_factor=divergence_factor, stall_patience=stall_patience, seed=seed,
     )  # fmt: skip
     started = time.perf_counter()
     block_rows = blocks.automatic_block_rows(loss, first, tags)
     accumulate = jax.jit(_accumulate(loss, data, block_rows))
-    step = jax.jit(engine.step_from, donate_argnums=0)
+    if batch_size is None:
+        step = jax.jit(engine.step_from, donate_argnums=0)
+    else:
+        step = _epoch_step(engine, data, batch_size, seed)
     run_seconds = 0.0
     with InterruptFlag() as interrupt:
         while True:
@@ -110,7 +129,7 @@ def fit_stream(
             else:
                 run_seconds += time.perf_counter() - began
             if on_chunk is not None:
-                on_chunk(Progress(int(state.step), max_steps, float(state.good_loss),
+                on_chunk(Progress(int(state.step), budget, float(state.good_loss),
                                   float(state.good_grad_norm), run_seconds))  # fmt: skip
             if status != Status.RUNNING.code or interrupt.raised:
                 break
@@ -122,7 +141,46 @@ def fit_stream(
         len(y) / data.rows * value_and_grad64(loss, result.params, X, y)[0]
         for X, y in data.chunks()
     )
-    return dataclasses.replace(result, loss=float(loss64))
+    result = dataclasses.replace(result, loss=float(loss64))
+    if batch_size is None:
+        return result
+    epoch = f"a step is an epoch: {step.updates:,} updates, on batches of {batch_size:,} rows "
+    epoch += f"drawn within each chunk of {data.chunk_rows:,}"
+    return dataclasses.replace(result, message=f"{result.message} ({epoch})")
+
+
+def _epoch_step(engine: Engine, data: Stream, batch_size: int, seed: int):
+    """``step(state, value, grad)`` for mini-batches: the stop rules at ``state.params``,
+    then, while the run goes on, an epoch of updates over the chunks as they are read.
+    Its ``updates`` counts the updates of an epoch, once one has run."""
+    bound = functools.partial(update, engine.transformation)
+
+    @jax.jit
+    def chunk_epoch(params, opt_state, table, epoch, part):
+        return minibatch.run_epoch(
+            bound, engine.loss, data.split(table), params, opt_state, batch_size=batch_size,
+            seed=jnp.uint32(seed), epoch=epoch, part=part,
+        )  # fmt: skip
+
+    status_from = jax.jit(engine.status_from)
+    step_from = jax.jit(engine.step_from)
+
+    def step(state, value, grad):
+        advanced = state.params, state.opt_state
+        if int(status_from(state, value, grad)) == Status.RUNNING.code:
+            epoch = int(state.step)
+            order = minibatch.chunk_order(seed, epoch, data.parts)
+            updates = 0
+            for part, table in enumerate(data.tables(order=order)):
+                previous = advanced
+                advanced = chunk_epoch(*advanced, table, epoch, part)
+                updates += -(-len(table) // batch_size)
+                jax.block_until_ready(previous)  # two chunks in flight at most, as a step's
+            step.updates = updates
+        return step_from(state, value, grad, advanced=advanced)
+
+    step.updates = 0
+    return step
 
 
 def _first_pass(loss, params, data: Stream, needs_hessian: bool):

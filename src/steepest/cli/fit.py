@@ -64,7 +64,8 @@ def add_parser(commands) -> None:
         "--stream",
         action="store_true",
         help="read --data (a 2-D .npy, or a .parquet with pyarrow) a chunk of rows at a time, "
-        "never all in memory: the same full-batch descent on data bigger than memory",
+        "never all in memory: the same full-batch descent on data bigger than memory (with "
+        "--batch-size, mini-batches drawn chunk by chunk)",
     )
     add_output_arguments(fit, plot="write the loss curve (cost minus the least-squares cost)")
     fit.set_defaults(run=run)
@@ -323,14 +324,14 @@ def _run_streamed(args, argv) -> int:
         raise DataError("--stream needs --data FILE.npy or FILE.parquet")
     unsupported = [flag for flag, given in (
         ("--no-intercept", args.no_intercept), ("--method quadratic", args.method != "loop"),
-        ("--batch-size", args.batch_size), ("--devices", args.devices),
-        ("--schedule", args.schedule), ("--plot", args.plot),
+        ("--devices", args.devices), ("--plot", args.plot),
         ("--optimizer lbfgs", args.optimizer == "lbfgs"),
     ) if given]  # fmt: skip
     if unsupported:
         raise DataError(f"--stream does not take {', '.join(unsupported)} yet")
     dtype = np.float64 if args.x64 else np.float32
     chunks = stream(args.data, y=args.y, x=args.x, dtype=dtype)
+    batches = batch_settings(args, chunks.rows)
     shift, scale = standardizer_of(chunks) if args.standardize else (None, None)
     if shift is not None:
         chunks = chunks.standardized(shift, scale)
@@ -340,11 +341,11 @@ def _run_streamed(args, argv) -> int:
         if shift is not None
         else Standardizer.identity(len(columns))
     )
-    with ProgressBar(args.steps, enabled=not args.json) as bar:
+    with ProgressBar(batches.get("epochs", args.steps), enabled=not args.json) as bar:
         result = fit_stream(
             mse, Linear.zeros(len(columns), dtype), chunks, optimizer=args.optimizer,
-            learning_rate=args.lr, max_steps=args.steps, tol=args.tol, rtol=args.rtol,
-            on_chunk=bar.update,
+            learning_rate=args.lr, tol=args.tol, rtol=args.rtol, on_chunk=bar.update,
+            **batches,
         )  # fmt: skip
     fitted = standardizer.to_original(result.params)
     record = {
@@ -357,6 +358,8 @@ def _run_streamed(args, argv) -> int:
         "optimizer": args.optimizer,
         "dtype": np.dtype(dtype).name,
         "standardized": args.standardize,
+        "batch_size": batches.get("batch_size"),
+        "schedule": batches["schedule"]._asdict() if "schedule" in batches else None,
         "streamed": {"chunks": chunks.num_chunks, "chunk_rows": chunks.chunk_rows},
         "data": {
             "source": chunks.source,

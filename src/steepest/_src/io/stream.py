@@ -129,17 +129,31 @@ class Stream:
             X = table[:, list(self.x_columns)]
         return X.astype(self.dtype), table[:, self.y_column].astype(self.dtype)
 
-    def tables(self, *, check: bool = False) -> Iterator[np.ndarray]:
-        """Every chunk as read, in order, the next one read in a background thread meanwhile."""
-        if self.parquet is not None:
-            return _read_ahead(self._parquet_tables(check))
-        return _read_ahead(self.read(index, check=check) for index in range(self.num_chunks))
+    @property
+    def parts(self) -> int:
+        """The pieces ``tables(order=...)`` reads in any order: the chunks of a ``.npy``,
+        the row groups of a Parquet file (each read a chunk at a time)."""
+        if self.parquet is None:
+            return self.num_chunks
+        import pyarrow.parquet as pq
 
-    def _parquet_tables(self, check: bool) -> Iterator[np.ndarray]:
+        return pq.ParquetFile(self.path).num_row_groups
+
+    def tables(self, *, check: bool = False, order=None) -> Iterator[np.ndarray]:
+        """Every chunk as read, in file order (or the ``parts`` in ``order``: a
+        permutation of ``range(parts)``), the next one read in a background thread
+        meanwhile."""
+        if self.parquet is not None:
+            return _read_ahead(self._parquet_tables(check, order))
+        indices = range(self.num_chunks) if order is None else order
+        return _read_ahead(self.read(index, check=check) for index in indices)
+
+    def _parquet_tables(self, check: bool, order=None) -> Iterator[np.ndarray]:
         import pyarrow.parquet as pq
 
         start = 0
-        for batch in pq.ParquetFile(self.path).iter_batches(self.chunk_rows, columns=self.parquet):
+        file = pq.ParquetFile(self.path)
+        for batch in file.iter_batches(self.chunk_rows, row_groups=order, columns=self.parquet):
             table = _aligned_empty((batch.num_rows, self.width), self.file_dtype)
             for column in range(self.width):
                 values = batch.column(column).to_numpy(zero_copy_only=False)

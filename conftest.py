@@ -12,6 +12,10 @@ os.environ["XLA_FLAGS"] = " ".join(
     [os.environ.get("XLA_FLAGS", ""), "--xla_force_host_platform_device_count=4"]
 ).strip()
 
+# The command line caches compilations in the user's cache directory; the tests leave
+# it alone (tests/test_cache.py gives the cache a directory of its own).
+os.environ["STEEPEST_CACHE_DIR"] = ""
+
 import jax
 import pytest
 from hypothesis import settings

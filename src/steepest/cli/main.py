@@ -26,7 +26,7 @@ from .options import (
 def build_parser() -> Parser:
     from steepest import __version__
 
-    from . import bench, check, compare, fit, launch, surface, sweep
+    from . import bench, cache, check, compare, fit, launch, surface, sweep
 
     parser = Parser(
         prog="steepest",
@@ -37,6 +37,9 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for command in (fit, check, compare, sweep, surface, bench, launch):
         command.add_parser(commands)
+    for name, command in commands.choices.items():
+        if name != "launch":  # starts other processes, which take it
+            cache.add_argument(command)
     return parser
 
 
@@ -108,8 +111,13 @@ def _start(argv, interrupts):
 
 
 def _run(args, argv, jax, DataError) -> int:
+    from .cache import compilation_cache
+
     try:
-        with jax.enable_x64(bool(getattr(args, "x64", False))):
+        with (
+            jax.enable_x64(bool(getattr(args, "x64", False))),
+            compilation_cache(not getattr(args, "no_cache", True)),
+        ):
             return args.run(args, argv)
     except (DataError, ValueError) as error:
         # ValueError: input that passed the boundary checks but cannot be descended on,

@@ -1,0 +1,87 @@
+"""JAX's persistent compilation cache for the command line: on by default, in the
+user's cache directory, so that a second ``steepest fit`` in a new process loads what
+the first compiled instead of compiling it again.
+
+Where: ``$STEEPEST_CACHE_DIR`` when set (empty: no cache), else ``steepest/jax`` in the
+user's cache directory (``$XDG_CACHE_HOME`` or ``~/.cache`` on Linux,
+``~/Library/Caches`` on macOS, ``%LOCALAPPDATA%`` on Windows). ``--no-cache`` turns
+it off for one command. The cache is JAX's own (``jax_compilation_cache_dir``), kept
+to ``MAX_BYTES`` by JAX, least recently used first.
+"""
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+VARIABLE = "STEEPEST_CACHE_DIR"
+MAX_BYTES = 512 * 2**20
+
+
+def add_argument(command) -> None:
+    command.add_argument(
+        "--no-cache",
+        action="store_true",
+        help=f"compile afresh, without JAX's compilation cache (default: cached in "
+        f"{_describe(directory())}; ${VARIABLE} moves it, empty turns it off)",
+    )
+
+
+def directory() -> Path | None:
+    """The cache's directory, or None when ``$STEEPEST_CACHE_DIR`` is set empty.
+
+    Example:
+        >>> import os
+        >>> os.environ["STEEPEST_CACHE_DIR"] = "/tmp/steepest-cache"
+        >>> str(directory())
+        '/tmp/steepest-cache'
+        >>> del os.environ["STEEPEST_CACHE_DIR"]
+    """
+    if VARIABLE in os.environ:
+        return Path(os.environ[VARIABLE]) if os.environ[VARIABLE] else None
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    elif sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "steepest" / "jax"
+
+
+def _describe(path: Path | None) -> str:
+    return "nowhere" if path is None else str(path).replace(str(Path.home()), "~", 1)
+
+
+@contextlib.contextmanager
+def compilation_cache(enabled: bool):
+    """JAX's persistent cache in ``directory()`` for the length of the block (every
+    compilation cached, however quick), then JAX's settings as they were. A directory
+    that cannot be made is a warning, and the command runs uncached."""
+    import jax
+
+    where = directory() if enabled else None
+    if where is not None:
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            sys.stderr.write(
+                f"steepest: warning: no compilation cache: cannot make {where} "
+                f"({error.strerror or error})\n"
+            )
+            where = None
+    if where is None:
+        yield
+        return
+    settings = {
+        "jax_compilation_cache_dir": str(where),
+        "jax_persistent_cache_min_compile_time_secs": 0.0,
+        "jax_compilation_cache_max_size": MAX_BYTES,
+    }
+    previous = {name: getattr(jax.config, name) for name in settings}
+    for name, value in settings.items():
+        jax.config.update(name, value)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            jax.config.update(name, value)

@@ -14,7 +14,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, add_output_arguments, draw, finish
+from .options import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    add_output_arguments,
+    draw,
+    finish,
+    positive_int,
+)
 
 NOT_MEASURED = "not measured"
 DEFAULT_RECORD = "results/benchmark.json"
@@ -36,8 +44,21 @@ def add_parser(commands) -> None:
     bench.add_argument(
         "--device", choices=["cpu", "gpu"], default="cpu", help="where JAX runs (default cpu)"
     )
+    bench.add_argument(
+        "--rounds",
+        type=positive_int,
+        default=measure_rounds(),
+        help="rounds, each timing every method once in turn; ratios are taken within a "
+        "round and reported as their median and spread (default %(default)s)",
+    )
     add_output_arguments(bench, plot="write the time per step of every method, side by side")
     bench.set_defaults(run=run, out=DEFAULT_RECORD)
+
+
+def measure_rounds() -> int:
+    from steepest._src.bench.measure import ROUNDS
+
+    return ROUNDS
 
 
 def run(args, argv=None) -> int:
@@ -66,7 +87,7 @@ def run(args, argv=None) -> int:
     with jax.default_device(device), console.status("") as status:
         for problem in measure.problems(args.size, args.device):
             try:
-                measured.append(measure.measure(problem, device, status.update))
+                measured.append(measure.measure(problem, device, status.update, args.rounds))
             except KeyboardInterrupt:  # the problems measured so far are kept and written
                 interrupted = True
                 break
@@ -89,7 +110,7 @@ def run(args, argv=None) -> int:
     record = {
         "size": args.size,
         "device": {"platform": device.platform, "kind": device.device_kind},
-        "repeats": measure.REPEATS,
+        "rounds": args.rounds,
         "problems": measured,
         "interrupted": interrupted,
         **info,
@@ -227,7 +248,8 @@ def markdown_tables(record: dict) -> str:
         f"{record['machine']['processor']}, {record['machine']['cpu_count']} CPUs, "
         f"{record['device']['kind']} ({record['device']['platform']}); "
         + ", ".join(f"{name} {version}" for name, version in record["versions"].items())
-        + f"; median of {record['repeats']} after a warm-up.",
+        + f"; medians of {record['rounds']} rounds after a warm-up, each round timing every "
+        "method once; ratios taken within each round.",
         "",
         markdown(TIME_COLUMNS),
         "|" + "---|" * len(TIME_COLUMNS),

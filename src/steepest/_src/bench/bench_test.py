@@ -20,7 +20,7 @@ SCRIPT = REPOSITORY / "experiments" / "benchmark.py"
 def test_small_benchmark_runs_and_records(tmp_path):
     out = tmp_path / "bench.json"
     completed = subprocess.run(
-        [sys.executable, str(SCRIPT), "--size", "small", "--out", str(out)],
+        [sys.executable, str(SCRIPT), "--size", "small", "--rounds", "3", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -32,14 +32,17 @@ def test_small_benchmark_runs_and_records(tmp_path):
     methods = {row["method"] for row in problems["N=1e4, d=64"]["rows"]}
     assert {
         "numpy",
+        "numpy (1 thread)",
         "steepest.fit",
         "steepest.sweep (8 rates)",
         "steepest.fit quadratic",
     } <= methods
     assert "floor (one read)" in methods
+    assert record["rounds"] == 3
     for result in record["problems"]:
         assert result["agreement"]["agree"], result["agreement"]
         assert all(row["seconds_per_step"] > 0 for row in result["rows"])
+        assert all(len(row["seconds_per_step_each_round"]) == 3 for row in result["rows"])
         # A peer is either timed or skipped with its reason, never both, never silently absent.
         timed = {row["method"] for row in result["rows"]}
         for peer in ("torch", "optimistix"):
@@ -108,7 +111,7 @@ def test_blocks_read_X_once_per_step_where_one_pass_reads_it_twice():
     assert len(hlo.passes_over_X(100_000, 64, 10_000)) == 1
 
 
-def fake_measure(problem, device, status):
+def fake_measure(problem, device, status, rounds=1):
     row = {
         "problem": problem.name,
         "method": "numpy",
@@ -130,7 +133,7 @@ def fake_measure(problem, device, status):
 
 
 def test_methods_that_disagree_exit_1_and_the_record_says_so(monkeypatch, tmp_path):
-    def disagreeing(problem, device, status):
+    def disagreeing(problem, device, status, rounds):
         result = fake_measure(problem, device, status)
         result["agreement"] = {
             "steps": 1,
@@ -145,6 +148,25 @@ def test_methods_that_disagree_exit_1_and_the_record_says_so(monkeypatch, tmp_pa
     record = json.loads(out.read_text())
     assert not any(result["agreement"]["agree"] for result in record["problems"])
     assert "| N=200, d=1 | numpy |" in out.with_suffix(".md").read_text()
+
+
+def test_bars_are_judged_on_the_median_of_the_ratios_within_each_round():
+    """A load that slows every method in one round moves no ratio; NumPy is the better
+    of its two runs in each round."""
+    problem = bench.Problem(
+        rows=10, features=2, steps={},
+        bars=(bench.Bar("floor", "floor", 2.0), bench.Bar("numpy", "numpy", 2)),
+    )  # fmt: skip
+    times = {  # round 2 is 10x slower for everyone
+        "steepest.fit": [1.0, 10.0, 1.0],
+        bench.FLOOR: [0.6, 6.0, 0.4],
+        "numpy": [3.0, 30.0, 9.0],
+        "numpy (1 thread)": [4.0, 20.0, 2.5],
+    }
+    floor, numpy = bench.judge_rounds(problem, times, None)
+    assert floor["measured"] == pytest.approx(10 / 6) and floor["met"]  # 1.67, 1.67, 2.5
+    assert floor["shown"] == "1.67x the floor (1.67 to 2.5)"
+    assert numpy["rounds"] == pytest.approx([3.0, 2.0, 2.5]) and numpy["met"]
 
 
 # Issue 11, item 5: bench --out X.json never overwrites a user's X.md.
@@ -178,7 +200,7 @@ def test_ctrl_c_keeps_the_problems_measured_so_far(monkeypatch, tmp_path):
     """Issue 11, item 13: Ctrl-C during the second problem writes the first, exit 130."""
     calls = []
 
-    def interrupted_second(problem, device, status):
+    def interrupted_second(problem, device, status, rounds):
         calls.append(problem.name)
         if len(calls) == 2:
             raise KeyboardInterrupt

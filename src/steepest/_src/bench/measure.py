@@ -3,23 +3,28 @@
 What is timed: ``steps`` steps of ``w <- w - lr * grad_w``, ``b <- b - lr * grad_b``
 on the mean squared error of a linear model, float32, from zero, by
 
-- the peers (``peers.py``): the tutorial's pure-Python loop (N = 200 only), NumPy,
-  PyTorch autograd with ``torch.optim.SGD`` and optimistix ``GradientDescent``
-  (each when installed; otherwise skipped, with a note);
+- the peers (``peers.py``): the tutorial's pure-Python loop (N = 200 only), NumPy
+  with all its BLAS threads and with one (the better of the two, round by round, is
+  the peer the bars name "NumPy"), PyTorch autograd with ``torch.optim.SGD`` and
+  optimistix ``GradientDescent`` (each when installed; otherwise skipped, with a note);
 - ``steepest.fit`` (``optimizer="gd"``, ``tol=0``): ``FitResult.seconds``, the
   steps with compilation excluded;
 - ``steepest.sweep`` over many learning rates at once: the time of a step of all runs;
 - ``fit(method="quadratic")``: the whole call, forming the Hessian included;
 - the floor: one read of X and y on the same device (a jitted ``sum(X) + sum(y)``).
 
-How: each method runs once first (compiling, warming caches) and that time is
-dropped; then ``REPEATS`` timed runs, whose median is reported. Every timed run
-ends when its result is ready on the device. Before timing, every method runs
-``check_steps`` steps from zero and its params are compared with NumPy's, so the
-times compare one computation.
+How, so that a machine whose load changes cannot fool the verdict: each method runs
+once first (compiling, warming caches) and that time is dropped. Then ``rounds``
+rounds (default ``ROUNDS``), each timing one run of every method in turn, the floor
+included, the first method of the round moving by one each round. Every ratio (to
+NumPy, to the floor, each bar's) is taken within a round, and reported as its median
+over the rounds with its spread (lowest, highest); a method's time per step is the
+median of its rounds. Every timed run ends when its result is ready on the device.
+Before timing, every method runs ``check_steps`` steps from zero and its params are
+compared with NumPy's, so the times compare one computation.
 
-The speed bars are checked against the medians of the same run
-(``Bar``); ``docs/benchmarks.md`` holds the tables.
+The speed bars are judged on the medians of the per-round ratios (``Bar``,
+``judge_rounds``); ``docs/benchmarks.md`` holds the tables.
 """
 
 import dataclasses
@@ -41,8 +46,9 @@ from ..sweep import sweep
 from . import peers
 from .hlo import passes_over_X
 
-REPEATS = 5
+ROUNDS = 7
 FLOOR = "floor (one read)"
+NUMPY = ("numpy", "numpy (1 thread)")  # the peer "NumPy" is the better of these, per round
 QUADRATIC = "steepest.fit quadratic"
 AGREEMENT = 1e-4  # largest |params - NumPy's| / max|NumPy's| after check_steps steps
 
@@ -263,6 +269,8 @@ def _methods(problem: Problem) -> dict[str, tuple[Callable, int]]:
         for name, steps in problem.steps.items()
         if name in peers.PEERS
     }
+    if "numpy" in methods:
+        methods[NUMPY[1]] = (peers.PEERS[NUMPY[1]], problem.steps["numpy"])
     methods["steepest.fit"] = (prepare_fit, fit_steps)
     if problem.sweep_rates:
         count = problem.sweep_rates
@@ -282,12 +290,18 @@ def _methods(problem: Problem) -> dict[str, tuple[Callable, int]]:
     return methods
 
 
-def measure(problem: Problem, device, status: Callable[[str], None] = lambda _: None) -> dict:
-    """Time every method on ``problem``: rows for the table, the agreement, skipped peers."""
+def measure(
+    problem: Problem,
+    device,
+    status: Callable[[str], None] = lambda _: None,
+    rounds: int = ROUNDS,
+) -> dict:
+    """Time every method on ``problem`` in ``rounds`` rounds: rows for the table, the
+    agreement, skipped peers, the bars judged round by round."""
     X, y = problem_data(problem)
-    rows, finals, skipped = [], {}, {}
+    runs, finals, skipped = {}, {}, {}
     for name, (prepare, steps) in _methods(problem).items():
-        status(f"{problem.name}: {name}")
+        status(f"{problem.name}: {name}, first runs")
         try:
             run = prepare(X, y, problem.learning_rate, device)
         except peers.PeerMissing as missing:
@@ -295,16 +309,24 @@ def measure(problem: Problem, device, status: Callable[[str], None] = lambda _: 
             continue
         finals[name] = run(problem.check_steps)[0]
         run(steps)  # warm-up
-        times = [run(steps)[1] / steps for _ in range(REPEATS)]
-        rows.append(
-            {
-                "problem": problem.name,
-                "method": name,
-                "steps": steps,
-                "seconds_per_step": statistics.median(times),
-                "seconds_per_step_all_repeats": times,
-            }
-        )
+        runs[name] = (run, steps)
+    times = {name: [] for name in runs}
+    names = list(runs)
+    for round_ in range(rounds):
+        status(f"{problem.name}: round {round_ + 1} of {rounds}")
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            run, steps = runs[name]
+            times[name].append(run(steps)[1] / steps)
+    rows = [
+        {
+            "problem": problem.name,
+            "method": name,
+            "steps": runs[name][1],
+            "seconds_per_step": statistics.median(times[name]),
+            "seconds_per_step_each_round": times[name],
+        }
+        for name in names
+    ]
     reference = finals["numpy"]
     scale = float(np.max(np.abs(reference)))
     differences = {
@@ -312,7 +334,7 @@ def measure(problem: Problem, device, status: Callable[[str], None] = lambda _: 
         for name, params in finals.items()
         if params is not None and name != "numpy"
     }
-    _add_ratios(rows)
+    _add_ratios(rows, times)
     plan = None if problem.builtin else compiled_plan(X, y, problem.learning_rate, device)
     return {
         "problem": problem.name,
@@ -324,7 +346,7 @@ def measure(problem: Problem, device, status: Callable[[str], None] = lambda _: 
             "max_relative_difference_to_numpy": differences,
             "agree": all(difference <= AGREEMENT for difference in differences.values()),
         },
-        "bars": judge(problem, {row["method"]: row["seconds_per_step"] for row in rows}, plan),
+        "bars": judge_rounds(problem, times, plan),
     }
 
 
@@ -345,18 +367,62 @@ def compiled_plan(X, y, learning_rate, device) -> dict:
     }
 
 
-def _add_ratios(rows: list[dict]) -> None:
-    """Each row's time as shown (a step; the whole run for quadratic), its speed-up over
-    NumPy and its multiple of the floor."""
-    step = {row["method"]: row["seconds_per_step"] for row in rows}
+def _add_ratios(rows: list[dict], times: dict[str, list[float]]) -> None:
+    """Each row's time as shown (a step; the whole run for quadratic), and the medians
+    over the rounds of its speed-up over NumPy (the better of all threads and one) and
+    of its multiple of the floor, each taken within a round."""
+    numpy = [min(each) for each in zip(*(times[n] for n in NUMPY if n in times), strict=True)]
     for row in rows:
-        seconds = row["seconds_per_step"]
-        if row["method"] == QUADRATIC:
-            seconds *= row["steps"]  # one whole run, set against one step of the others
-        row["seconds_shown"] = seconds
-        row["speedup_vs_numpy"] = step["numpy"] / seconds
-        floor = step.get(FLOOR)
-        row["times_floor"] = None if floor is None else seconds / floor
+        whole = row["steps"] if row["method"] == QUADRATIC else 1  # a run, set against a step
+        seconds = [t * whole for t in times[row["method"]]]
+        row["seconds_shown"] = row["seconds_per_step"] * whole
+        row["speedup_vs_numpy"] = statistics.median(
+            n / s for n, s in zip(numpy, seconds, strict=True)
+        )
+        floor = times.get(FLOOR)
+        row["times_floor"] = (
+            None
+            if floor is None
+            else statistics.median(s / f for s, f in zip(seconds, floor, strict=True))
+        )
+
+
+def judge_rounds(problem: Problem, times: dict[str, list[float]], plan: dict | None) -> list[dict]:
+    """Each bar judged on the median of its ratio taken within each round (``judge`` on
+    each round's times), with the spread of the rounds in ``shown``.
+
+    Example:
+        >>> problem = Problem(rows=10, features=1, steps={}, bars=(Bar("x", "floor", 2.0),))
+        >>> times = {"steepest.fit": [1.0, 3.0, 1.0], FLOOR: [1.0, 1.0, 0.4]}
+        >>> [bar] = judge_rounds(problem, times, None)  # ratios 1, 3, 2.5: median 2.5
+        >>> bar["measured"], bar["met"], bar["shown"]
+        (2.5, False, '2.5x the floor (1 to 3)')
+    """
+    rounds = len(next(iter(times.values())))
+    each = [judge(problem, {name: t[r] for name, t in times.items()}, plan) for r in range(rounds)]
+    judged = []
+    for position, bar in enumerate(problem.bars):
+        values = [bars[position]["measured"] for bars in each]
+        if None in values:
+            judged.append(each[0][position] | {"rounds": values})
+            continue
+        median = statistics.median(values)
+        _, met, shown = _verdict(bar, median)
+        low, high = min(values), max(values)
+        if low != high:
+            spread = (low, high) if bar.kind != "numpy" else (high, low)  # shown as 1/x
+            shown += f" ({_compact(spread[0], bar)} to {_compact(spread[1], bar)})"
+        judged.append(
+            {"bar": bar.label, "limit": bar.limit, "measured": median, "shown": shown,
+             "met": met, "rounds": values}
+        )  # fmt: skip
+    return judged
+
+
+def _compact(value: float, bar: Bar) -> str:
+    if bar.kind == "seconds":
+        return f"{value * 1e6:.3g} us"
+    return f"1/{value:.3g}" if bar.kind == "numpy" else f"{value:.3g}"
 
 
 def judge(problem: Problem, step: dict[str, float], plan: dict | None = None) -> list[dict]:
@@ -375,28 +441,50 @@ def judge(problem: Problem, step: dict[str, float], plan: dict | None = None) ->
 
 
 def _judge(bar: Bar, problem: Problem, step: dict[str, float], plan: dict | None):
+    if bar.kind == "faster" and _peer_step(bar.limit, step) is None:
+        return None, None, f"{bar.limit} not installed"
+    return _verdict(bar, _measured(bar, problem, step, plan))
+
+
+def _peer_step(peer: str, step: dict[str, float]) -> float | None:
+    """A peer's step; for ``"numpy"``, the better of all threads and one."""
+    if peer == "numpy":
+        return min((step[name] for name in NUMPY if name in step), default=None)
+    return step.get(peer)
+
+
+def _measured(bar: Bar, problem: Problem, step: dict[str, float], plan: dict | None) -> float:
+    """The number a bar is judged on, from one set of times (a round)."""
     if bar.kind == "memory":
         memory = plan["memory_bytes"]
-        ratio = (memory["data"] + memory["temporary"]) / memory["data"]
-        return ratio, ratio <= bar.limit, f"{ratio:.3g}x X and y (+ state)"
+        return (memory["data"] + memory["temporary"]) / memory["data"]
     fit_step = step["steepest.fit"]
-    if bar.kind == "floor":
-        ratio = fit_step / step[FLOOR]
-        return ratio, ratio <= bar.limit, f"{ratio:.3g}x the floor"
-    if bar.kind == "numpy":
-        ratio = step["numpy"] / fit_step
-        return ratio, ratio >= bar.limit, f"1/{ratio:.3g} of NumPy's"
+    ratios = {
+        "floor": lambda: fit_step / step[FLOOR],
+        "numpy": lambda: _peer_step("numpy", step) / fit_step,
+        "faster": lambda: _peer_step(bar.limit, step) / fit_step,
+        "seconds": lambda: fit_step,
+        "sweep": lambda: step[_sweep_name(problem)] / fit_step,
+        "quadratic": lambda: step[QUADRATIC] * problem.quadratic_steps / fit_step,
+    }
+    if bar.kind not in ratios:
+        raise ValueError(f"unknown kind of bar {bar.kind!r}")
+    return ratios[bar.kind]()
+
+
+def _verdict(bar: Bar, ratio: float):
+    """``(measured, met, shown)`` of a bar at the number it is judged on."""
+    shown = {
+        "memory": f"{ratio:.3g}x X and y (+ state)",
+        "floor": f"{ratio:.3g}x the floor",
+        "numpy": f"1/{ratio:.3g} of NumPy's",
+        "faster": f"{ratio:.3g}x faster than {bar.limit}",
+        "seconds": f"{ratio * 1e6:.3g} us",
+        "sweep": f"{ratio:.3g}x one run",
+        "quadratic": f"{ratio:.3g} steps",
+    }[bar.kind]
     if bar.kind == "faster":
-        if bar.limit not in step:
-            return None, None, f"{bar.limit} not installed"
-        ratio = step[bar.limit] / fit_step
-        return ratio, ratio > 1, f"{ratio:.3g}x faster than {bar.limit}"
-    if bar.kind == "seconds":
-        return fit_step, fit_step <= bar.limit, f"{fit_step * 1e6:.3g} us"
-    if bar.kind == "sweep":
-        ratio = step[_sweep_name(problem)] / fit_step
-        return ratio, ratio <= bar.limit, f"{ratio:.3g}x one run"
-    if bar.kind == "quadratic":
-        ratio = step[QUADRATIC] * problem.quadratic_steps / fit_step
-        return ratio, ratio <= bar.limit, f"{ratio:.3g} steps"
-    raise ValueError(f"unknown kind of bar {bar.kind!r}")
+        return ratio, ratio > 1, shown
+    if bar.kind == "numpy":
+        return ratio, ratio >= bar.limit, shown
+    return ratio, ratio <= bar.limit, shown

@@ -85,6 +85,20 @@ def prepare_numpy(X: np.ndarray, y: np.ndarray, learning_rate: float, device) ->
     return run
 
 
+def prepare_numpy_one_thread(X: np.ndarray, y: np.ndarray, learning_rate: float, device) -> Run:
+    """``numpy_gd`` with its BLAS held to one thread (``threadpoolctl``): on a busy
+    machine or a small problem, more threads can be slower, erratically."""
+    from threadpoolctl import threadpool_limits
+
+    run_all_threads = prepare_numpy(X, y, learning_rate, device)
+
+    def run(steps: int):
+        with threadpool_limits(limits=1, user_api="blas"):
+            return run_all_threads(steps)
+
+    return run
+
+
 def prepare_torch(X: np.ndarray, y: np.ndarray, learning_rate: float, device) -> Run:
     """PyTorch autograd with ``torch.optim.SGD``, on the CPU or the first CUDA device."""
     torch = _require("torch", "pip install torch")
@@ -159,6 +173,7 @@ def versions() -> dict[str, str]:
 PEERS: dict[str, Callable[..., Run]] = {
     "tutorial": prepare_tutorial,
     "numpy": prepare_numpy,
+    "numpy (1 thread)": prepare_numpy_one_thread,
     "torch": prepare_torch,
     "optimistix": prepare_optimistix,
 }

@@ -156,3 +156,28 @@ def bench_times(times: dict, path: str | Path, *, title: str) -> Path:
     axes.grid(True, axis="x", which="major", alpha=0.3)
     axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3)
     return _save(figure, path)
+
+
+def scaling_curves(curves: dict, path: str | Path, *, title: str) -> Path:
+    """Seconds per step against the rows N, log-log, one panel per feature count and one
+    line per method.
+
+    Args:
+        curves: features d -> method -> {N: seconds per step}.
+        path: the PNG to write.
+        title: the figure's title.
+    """
+    figure, panels = _subplots(1, len(curves), figsize=(5.5 * len(curves), 4), squeeze=False)
+    for axes, (features, methods) in zip(panels[0], curves.items(), strict=True):
+        for method, points in methods.items():
+            rows = sorted(points)
+            axes.plot(rows, [points[n] for n in rows], marker="o", label=method)
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.set_xlabel("rows N")
+        axes.set_ylabel("seconds per step")
+        axes.set_title(f"d = {features}")
+        axes.grid(True, which="major", alpha=0.3)
+        axes.legend(fontsize=8)
+    figure.suptitle(title)
+    return _save(figure, path)

@@ -39,7 +39,11 @@ def add_parser(commands) -> None:
         example="steepest bench --size small --plot bench.png",
     )
     bench.add_argument(
-        "--size", choices=["all", "small"], default="all", help="small: a quick run on small data"
+        "--size",
+        choices=["all", "small", "scaling"],
+        default="all",
+        help="small: a quick run on small data; scaling: fit, NumPy and the floor from "
+        "N=1e2 to 1e7 at d=1 and 1e3 to 1e6 at d=64 (--plot draws the curves)",
     )
     bench.add_argument(
         "--device", choices=["cpu", "gpu"], default="cpu", help="where JAX runs (default cpu)"
@@ -125,7 +129,14 @@ def run(args, argv=None) -> int:
         console.print(f"wrote {markdown}")
     except OSError as error:
         unwritten.append(f"{markdown} ({error.strerror or error})")
-    if args.plot:
+    if args.plot and args.size == "scaling":
+        from steepest import plots  # matplotlib only for a run that draws
+
+        title = f"time per step against N, float32, {device.device_kind}"
+        curves = scaling_curves(measured)
+        if draw(args, lambda path: plots.scaling_curves(curves, path, title=title), unwritten):
+            console.print(f"wrote {args.plot}")
+    elif args.plot:
         from steepest import plots  # matplotlib only for a run that draws
 
         times = {
@@ -144,6 +155,25 @@ def run(args, argv=None) -> int:
         kept = f"{len(measured)} problem(s) measured, the rest not; those are reported"
         return finish(EXIT_INTERRUPTED, unwritten, kept=kept)
     return finish(EXIT_OK if agree else EXIT_FAILED, unwritten)
+
+
+def scaling_curves(measured: list[dict]) -> dict:
+    """features d -> method -> {N: seconds per step}, from a scaling run's problems.
+
+    Example:
+        >>> row = {"method": "numpy", "seconds_per_step": 2e-3}
+        >>> scaling_curves([{"problem": "N=1e3, d=64", "rows": [row]}])
+        {64: {'numpy': {1000: 0.002}}}
+    """
+    curves: dict = {}
+    for result in measured:
+        rows_text, features_text = result["problem"].split(", ")
+        rows = int(float(rows_text.removeprefix("N=")))
+        features = int(features_text.removeprefix("d="))
+        for row in result["rows"]:
+            curve = curves.setdefault(features, {}).setdefault(row["method"], {})
+            curve[rows] = row["seconds_per_step"]
+    return curves
 
 
 MARKDOWN_MARK = "<!-- written by steepest bench, with the record of the same name -->\n"

@@ -212,3 +212,18 @@ def test_ctrl_c_keeps_the_problems_measured_so_far(monkeypatch, tmp_path):
     record = json.loads((tmp_path / "X.json").read_text())
     assert record["interrupted"] is True
     assert [problem["problem"] for problem in record["problems"]] == [calls[0]]
+
+
+def test_the_scaling_run_times_every_size_and_draws_its_curves(monkeypatch, tmp_path):
+    monkeypatch.setattr(bench, "measure", fake_measure)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["bench", "--size", "scaling", "--out", "S.json", "--plot", "S.png"]) == 0
+    record = json.loads((tmp_path / "S.json").read_text())
+    names = [problem["problem"] for problem in record["problems"]]
+    assert names[0] == "N=100, d=1" and names[-1] == "N=1e6, d=64" and len(names) == 10
+    assert (tmp_path / "S.png").read_bytes().startswith(b"\x89PNG")
+    # Every size is judged against the better NumPy; from 1e5 rows against the floor too.
+    bars = {problem.name: [bar.label for bar in problem.bars] for problem in bench.problems(
+        "scaling", "cpu")}  # fmt: skip
+    assert bars["N=1e4, d=1"] == ["faster than NumPy"]
+    assert bars["N=1e5, d=64"] == ["faster than NumPy", "<= 2x the floor"]

@@ -98,13 +98,43 @@ def _count(number: int) -> str:
     return f"1e{exponent}" if number == 10**exponent and exponent >= 3 else str(number)
 
 
+SCALING_ROWS = {1: (10**2, 10**3, 10**4, 10**5, 10**6, 10**7), 64: (10**3, 10**4, 10**5, 10**6)}
+
+
+def scaling_problems() -> list[Problem]:
+    """The scaling curve: ``fit``, NumPy and the floor at every N of ``SCALING_ROWS``,
+    with its bars: ``fit`` faster than the better NumPy at every size, and from N = 1e5
+    at most 1.5x the floor at d = 1, 2x at d = 64.
+
+    Each timed run does about the same work whatever N: more steps on less data.
+
+    Example:
+        >>> [problem.name for problem in scaling_problems()][:3]
+        ['N=100, d=1', 'N=1e3, d=1', 'N=1e4, d=1']
+    """
+    found = []
+    for features, all_rows in SCALING_ROWS.items():
+        for rows in all_rows:
+            steps = max(10, min(50_000, 2 * 10**8 // (rows * features)))
+            bars = [Bar("faster than NumPy", "faster", "numpy")]
+            if rows >= 10**5:
+                limit = 1.5 if features == 1 else 2.0
+                bars.append(Bar(f"<= {limit:g}x the floor", "floor", limit))
+            counts = {"numpy": max(3, steps // 10), "steepest.fit": steps}
+            found.append(Problem(rows=rows, features=features, steps=counts, bars=tuple(bars)))
+    return found
+
+
 def problems(size: str, platform: str) -> list[Problem]:
-    """The problems of a run: ``size`` is ``"all"`` or ``"small"``, ``platform`` cpu or gpu.
+    """The problems of a run: ``size`` is ``"all"``, ``"small"`` or ``"scaling"``
+    (``scaling_problems``), ``platform`` cpu or gpu.
 
     Example:
         >>> [problem.name for problem in problems("all", "cpu")]
         ['N=200, d=1', 'N=1e7, d=1', 'N=1e6, d=64']
     """
+    if size == "scaling":
+        return scaling_problems()
     fast = ("numpy", "torch", "optimistix")
     builtin = Problem(
         rows=200,
@@ -286,7 +316,7 @@ def _methods(problem: Problem) -> dict[str, tuple[Callable, int]]:
 
         methods[QUADRATIC] = (prepare, problem.quadratic_steps)
     if not problem.builtin:
-        methods[FLOOR] = (prepare_floor, 100)
+        methods[FLOOR] = (prepare_floor, max(100, min(fit_steps, 1000)))
     return methods
 
 

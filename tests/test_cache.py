@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from cli_runs import run_command
@@ -45,5 +46,35 @@ def test_a_cache_that_cannot_be_made_is_a_warning_and_the_fit_runs(tmp_path, mon
     monkeypatch.setenv("STEEPEST_CACHE_DIR", str(tmp_path / "file" / "cache"))
     run = run_command(["fit", "--json", "--steps", "3"], tmp_path)
     assert run.returncode in (0, 3), run.describe()
-    assert run.stderr.startswith("steepest: warning: no compilation cache: cannot make ")
+    assert run.stderr.startswith("steepest: warning: no compilation cache: cannot write to ")
     assert run.stderr.count("\n") == 1
+
+
+def test_a_cache_that_cannot_be_written_is_one_warning_and_the_fit_runs(tmp_path, monkeypatch):
+    """A directory that exists but cannot be written (as root every directory can be:
+    the check is made to fail here), not a warning from JAX at every compilation."""
+    (tmp_path / "locked").mkdir()
+    monkeypatch.setenv("STEEPEST_CACHE_DIR", str(tmp_path / "locked"))
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path / "locked")
+    run = run_command(["fit", "--json", "--steps", "3"], tmp_path)
+    assert run.returncode in (0, 3), run.describe()
+    assert run.stderr == (
+        f"steepest: warning: no compilation cache: cannot write to {tmp_path / 'locked'} "
+        "(not writable)\n"
+    )
+    assert not any((tmp_path / "locked").iterdir())
+
+
+def test_the_cache_is_closed_when_the_command_ends(tmp_path, monkeypatch):
+    """What runs in the same process afterwards (a library call, the next test) is not
+    cached in the command's directory."""
+    import jax
+    import jax.numpy as jnp
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("STEEPEST_CACHE_DIR", str(cache))
+    run = run_command(["fit", "--json", "--steps", "3"], tmp_path)
+    assert run.returncode in (0, 3), run.describe()
+    entries = set(cache.iterdir())
+    jax.jit(lambda x: jnp.sin(x) * 3.25 + 1.5)(jnp.arange(7.0)).block_until_ready()
+    assert set(cache.iterdir()) == entries

@@ -295,15 +295,19 @@ class Engine:
         value, grad = value_and_grad(state.params, *data)
         return self.step_from(state, value, grad, *data)
 
-    def step_from(self, state: LoopState, value, grad, *data, advanced=None) -> LoopState:
+    def step_from(
+        self, state: LoopState, value, grad, *data, advanced=None, status=None
+    ) -> LoopState:
         """``step``, given the cost and gradient at ``state.params`` computed elsewhere (a
         pass over data read a chunk at a time): the stop rules, then the update. ``data``
         is what the update itself needs: a line search (L-BFGS) evaluates the loss on it.
         ``advanced``: the ``(params, opt_state)`` of this step's update, made elsewhere
-        (an epoch of mini-batches read a chunk at a time), taken when the run goes on.
+        (an epoch of mini-batches read a chunk at a time), taken when the run goes on;
+        ``status``: the ``status_from`` that decided to make it, taken as it is.
         """
         settings = state.settings
-        status, grad_norm, initial, initial_grad_norm = self._verdict(state, value, grad)
+        verdict, grad_norm, initial, initial_grad_norm = self._verdict(state, value, grad)
+        status = verdict if status is None else status
         diverged = status == Status.DIVERGED.code
         running = status == Status.RUNNING.code
         if advanced is None:

@@ -310,8 +310,8 @@ def fit(
 
 def step_budget(loss, data, tags, method, max_steps, batch_size, epochs, rows=None) -> int:
     """The loop's budget of steps: ``max_steps`` updates, or with ``batch_size`` ``epochs``
-    (checked, with what mini-batches need: a row-mean loss on data that share their rows;
-    ``rows``: of data read a chunk at a time, which ``data`` then is not).
+    (checked, with what mini-batches need: a row-mean loss on data that share their rows).
+    ``rows``: the data's rows when ``data`` does not hold them (read a chunk at a time).
 
     Example:
         >>> import numpy as np

@@ -69,7 +69,9 @@ def fit_stream(
 
     ``batch_size``, ``epochs``, ``seed``, ``schedule``: as ``fit``'s, the batches drawn
     within each chunk in turn, the chunks read in an order drawn from ``seed`` (the
-    module's docstring); a step is then an epoch.
+    module's docstring); a step is then an epoch. Of a Parquet file, the pieces read in
+    a drawn order are its row groups: a file of one row group is read in the same
+    order every epoch, only each chunk's rows shuffled (write it with ``row_group_size``).
 
     Example:
         >>> import tempfile
@@ -86,6 +88,11 @@ def fit_stream(
     check_arguments(params, optimizer, max_steps)
     blocks.require_row_mean("streaming", loss, tags)
     budget = step_budget(loss, (), tags, "loop", max_steps, batch_size, epochs, rows=data.rows)
+    if batch_size is not None and batch_size > data.chunk_rows:
+        raise ValueError(
+            f"batch_size {batch_size:,} is more than a chunk's {data.chunk_rows:,} rows: batches "
+            "end with their chunk (stream the file with chunk_rows of at least batch_size)"
+        )
     if optimizer == "lbfgs":
         raise ValueError(
             "L-BFGS's line search evaluates the cost at trial points, each a pass over the "
@@ -111,6 +118,15 @@ def fit_stream(
         step = jax.jit(engine.step_from, donate_argnums=0)
     else:
         step = _epoch_step(engine, data, batch_size, seed)
+    # Compiled on the first chunk before the clock starts (a last, shorter chunk compiles
+    # once more in the first step): every step's time is then a step's.
+    table = next(iter(data.tables()))
+    total = accumulate(_zeros(loss, state.params, *first), state.params, table, 1.0)
+    if batch_size is None:
+        step.lower(state, *total).compile()
+    else:
+        step.warm(state, total, table)
+    compile_seconds = time.perf_counter() - started
     run_seconds = 0.0
     with InterruptFlag() as interrupt:
         while True:
@@ -124,10 +140,7 @@ def fit_stream(
                 in_flight = total
             state = step(state, *total)
             status = int(state.status)  # the one sync a step
-            if int(state.step) <= 1:
-                compile_seconds = time.perf_counter() - started - run_seconds
-            else:
-                run_seconds += time.perf_counter() - began
+            run_seconds += time.perf_counter() - began
             if on_chunk is not None:
                 on_chunk(Progress(int(state.step), budget, float(state.good_loss),
                                   float(state.good_grad_norm), run_seconds))  # fmt: skip
@@ -144,7 +157,8 @@ def fit_stream(
     result = dataclasses.replace(result, loss=float(loss64))
     if batch_size is None:
         return result
-    epoch = f"a step is an epoch: {step.updates:,} updates, on batches of {batch_size:,} rows "
+    updates = data.updates_per_epoch(batch_size)
+    epoch = f"a step is an epoch: {updates:,} updates, on batches of {batch_size:,} rows "
     epoch += f"drawn within each chunk of {data.chunk_rows:,}"
     return dataclasses.replace(result, message=f"{result.message} ({epoch})")
 
@@ -152,7 +166,7 @@ def fit_stream(
 def _epoch_step(engine: Engine, data: Stream, batch_size: int, seed: int):
     """``step(state, value, grad)`` for mini-batches: the stop rules at ``state.params``,
     then, while the run goes on, an epoch of updates over the chunks as they are read.
-    Its ``updates`` counts the updates of an epoch, once one has run."""
+    ``step.warm(state, total, table)`` compiles it on a chunk as read."""
     bound = functools.partial(update, engine.transformation)
 
     @jax.jit
@@ -167,19 +181,22 @@ def _epoch_step(engine: Engine, data: Stream, batch_size: int, seed: int):
 
     def step(state, value, grad):
         advanced = state.params, state.opt_state
-        if int(status_from(state, value, grad)) == Status.RUNNING.code:
+        status = status_from(state, value, grad)  # decided once, taken by step_from as is
+        if int(status) == Status.RUNNING.code:
             epoch = int(state.step)
             order = minibatch.chunk_order(seed, epoch, data.parts)
-            updates = 0
             for part, table in enumerate(data.tables(order=order)):
                 previous = advanced
                 advanced = chunk_epoch(*advanced, table, epoch, part)
-                updates += -(-len(table) // batch_size)
                 jax.block_until_ready(previous)  # two chunks in flight at most, as a step's
-            step.updates = updates
-        return step_from(state, value, grad, advanced=advanced)
+        return step_from(state, value, grad, advanced=advanced, status=status)
 
-    step.updates = 0
+    def warm(state, total, table):
+        jax.block_until_ready(chunk_epoch(state.params, state.opt_state, table, 0, 0))
+        status = status_from(state, *total)
+        step_from(state, *total, advanced=(state.params, state.opt_state), status=status)
+
+    step.warm = warm
     return step
 
 

@@ -29,6 +29,8 @@ DEFAULT_RECORD = "results/benchmark.json"
 
 
 def add_parser(commands) -> None:
+    from steepest._src.bench.measure import ROUNDS
+
     bench = commands.add_parser(
         "bench",
         help="time gradient descent: steepest against NumPy, PyTorch, optimistix, the floor",
@@ -51,18 +53,12 @@ def add_parser(commands) -> None:
     bench.add_argument(
         "--rounds",
         type=positive_int,
-        default=measure_rounds(),
+        default=ROUNDS,
         help="rounds, each timing every method once in turn; ratios are taken within a "
         "round and reported as their median and spread (default %(default)s)",
     )
     add_output_arguments(bench, plot="write the time per step of every method, side by side")
     bench.set_defaults(run=run, out=DEFAULT_RECORD)
-
-
-def measure_rounds() -> int:
-    from steepest._src.bench.measure import ROUNDS
-
-    return ROUNDS
 
 
 def run(args, argv=None) -> int:

@@ -27,45 +27,59 @@ def add_argument(command) -> None:
     )
 
 
-def directory() -> Path | None:
-    """The cache's directory, or None when ``$STEEPEST_CACHE_DIR`` is set empty.
+def directory(environ=os.environ) -> Path | None:
+    """The cache's directory, or None when ``$STEEPEST_CACHE_DIR`` is set empty (or no
+    home directory is known).
 
     Example:
-        >>> import os
-        >>> os.environ["STEEPEST_CACHE_DIR"] = "/tmp/steepest-cache"
-        >>> str(directory())
+        >>> str(directory({"STEEPEST_CACHE_DIR": "/tmp/steepest-cache"}))
         '/tmp/steepest-cache'
-        >>> del os.environ["STEEPEST_CACHE_DIR"]
+        >>> directory({"STEEPEST_CACHE_DIR": ""}) is None
+        True
     """
-    if VARIABLE in os.environ:
-        return Path(os.environ[VARIABLE]) if os.environ[VARIABLE] else None
+    if VARIABLE in environ:
+        return Path(environ[VARIABLE]) if environ[VARIABLE] else None
+    try:
+        home = Path.home()
+    except RuntimeError:  # no $HOME and no entry in the password database
+        return None
     if sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
+        base = home / "Library" / "Caches"
     elif sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+        base = Path(environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
     else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        base = Path(environ.get("XDG_CACHE_HOME") or home / ".cache")
     return base / "steepest" / "jax"
 
 
 def _describe(path: Path | None) -> str:
-    return "nowhere" if path is None else str(path).replace(str(Path.home()), "~", 1)
+    """``path`` for a help text, the home directory written ``~``."""
+    if path is None:
+        return "nowhere"
+    try:
+        return f"~/{path.relative_to(Path.home())}"
+    except (ValueError, RuntimeError):
+        return str(path)
 
 
 @contextlib.contextmanager
 def compilation_cache(enabled: bool):
     """JAX's persistent cache in ``directory()`` for the length of the block (every
-    compilation cached, however quick), then JAX's settings as they were. A directory
-    that cannot be made is a warning, and the command runs uncached."""
+    compilation cached, however quick), then JAX's settings and cache as they were. A
+    directory that cannot be made or written is one warning, and the command runs
+    uncached."""
     import jax
+    from jax.experimental.compilation_cache import compilation_cache as jax_cache
 
     where = directory() if enabled else None
     if where is not None:
         try:
             where.mkdir(parents=True, exist_ok=True)
+            if not os.access(where, os.W_OK | os.X_OK):
+                raise PermissionError(13, "not writable")
         except OSError as error:
             sys.stderr.write(
-                f"steepest: warning: no compilation cache: cannot make {where} "
+                f"steepest: warning: no compilation cache: cannot write to {where} "
                 f"({error.strerror or error})\n"
             )
             where = None
@@ -80,8 +94,10 @@ def compilation_cache(enabled: bool):
     previous = {name: getattr(jax.config, name) for name in settings}
     for name, value in settings.items():
         jax.config.update(name, value)
+    jax_cache.reset_cache()  # JAX opens its cache once per process: open this one
     try:
         yield
     finally:
         for name, value in previous.items():
             jax.config.update(name, value)
+        jax_cache.reset_cache()  # and close it, so that what follows is not cached here

@@ -331,7 +331,8 @@ def _run_streamed(args, argv) -> int:
         raise DataError(f"--stream does not take {', '.join(unsupported)} yet")
     dtype = np.float64 if args.x64 else np.float32
     chunks = stream(args.data, y=args.y, x=args.x, dtype=dtype)
-    batches = batch_settings(args, chunks.rows)
+    per_epoch = None if args.batch_size is None else chunks.updates_per_epoch(args.batch_size)
+    batches = batch_settings(args, chunks.rows, per_epoch)
     shift, scale = standardizer_of(chunks) if args.standardize else (None, None)
     if shift is not None:
         chunks = chunks.standardized(shift, scale)

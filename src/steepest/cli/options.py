@@ -634,9 +634,11 @@ def _placement(devices: int | str | None, dtype, processes):
     return functools.partial(named, sharding.shard, mesh=mesh, dtype=dtype)
 
 
-def batch_settings(args, rows: int) -> dict:
+def batch_settings(args, rows: int, updates_per_epoch: int | None = None) -> dict:
     """``fit``'s and ``sweep``'s keywords of the mini-batch and schedule flags, checked in
     the flags' words (``max_steps`` among them: the budget, of updates or of epochs).
+    ``updates_per_epoch``: where batches end with their chunk (streamed), not
+    ``ceil(rows / batch_size)``; it sets the schedule's length.
 
     Example:
         >>> from argparse import Namespace
@@ -667,7 +669,7 @@ def batch_settings(args, rows: int) -> dict:
             raise DataError(f"--batch-size {args.batch_size} is more than the {rows} rows")
         epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
         settings.update(batch_size=args.batch_size, epochs=epochs, seed=args.shuffle_seed)
-        updates = epochs * math.ceil(rows / args.batch_size)
+        updates = epochs * (updates_per_epoch or math.ceil(rows / args.batch_size))
     if args.schedule is not None:
         steps = args.schedule_steps or max(updates, 1)
         if args.warmup_steps >= steps:

@@ -55,7 +55,7 @@ AGREEMENT = 1e-4  # largest |params - NumPy's| / max|NumPy's| after check_steps 
 
 @dataclasses.dataclass(frozen=True)
 class Bar:
-    """A speed target, judged on the medians of one run.
+    """A speed target, judged on the median over the rounds of its ratio within each round.
 
     ``kind``: ``"floor"`` (fit's step <= limit x the floor), ``"numpy"`` (fit's step
     <= NumPy's / limit), ``"faster"`` (fit's step < the step of the peer ``limit``
@@ -433,12 +433,13 @@ def judge_rounds(problem: Problem, times: dict[str, list[float]], plan: dict | N
     judged = []
     for position, bar in enumerate(problem.bars):
         values = [bars[position]["measured"] for bars in each]
-        if None in values:
+        measured = [value for value in values if value is not None]
+        if not measured:  # a peer not installed: not measured in any round
             judged.append(each[0][position] | {"rounds": values})
             continue
-        median = statistics.median(values)
+        median = statistics.median(measured)
         _, met, shown = _verdict(bar, median)
-        low, high = min(values), max(values)
+        low, high = min(measured), max(measured)
         if low != high:
             spread = (low, high) if bar.kind != "numpy" else (high, low)  # shown as 1/x
             shown += f" ({_compact(spread[0], bar)} to {_compact(spread[1], bar)})"

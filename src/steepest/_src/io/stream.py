@@ -71,8 +71,44 @@ class Stream:
 
     @property
     def num_chunks(self) -> int:
-        """Chunks of a ``.npy``; a Parquet file's may be more (a batch ends with its row group)."""
+        """Chunks of a ``.npy``; a Parquet file's may be more (a chunk ends with its row group)."""
         return -(-self.rows // self.chunk_rows)
+
+    def chunk_rows_each(self) -> list[int]:
+        """The rows of every chunk ``tables`` gives, in file order.
+
+        Example:
+            >>> import tempfile
+            >>> path = Path(tempfile.mkdtemp()) / "t.npy"
+            >>> np.save(path, np.zeros((10, 2)))
+            >>> stream(path, chunk_rows=4).chunk_rows_each()
+            [4, 4, 2]
+        """
+        if self.parquet is None:
+            pieces = [self.rows]
+        else:
+            import pyarrow.parquet as pq
+
+            metadata = pq.ParquetFile(self.path).metadata
+            pieces = [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
+        sizes = []
+        for piece in pieces:
+            full, rest = divmod(piece, self.chunk_rows)
+            sizes += [self.chunk_rows] * full + ([rest] if rest else [])
+        return sizes
+
+    def updates_per_epoch(self, batch_size: int) -> int:
+        """Mini-batch updates in an epoch that cuts each chunk into batches of
+        ``batch_size`` rows (``fit_stream``): a last, smaller batch ends each chunk.
+
+        Example:
+            >>> import tempfile
+            >>> path = Path(tempfile.mkdtemp()) / "t.npy"
+            >>> np.save(path, np.zeros((10, 2)))
+            >>> stream(path, chunk_rows=4).updates_per_epoch(3)  # 2 + 2 + 1
+            5
+        """
+        return sum(-(-rows // batch_size) for rows in self.chunk_rows_each())
 
     def read(self, index: int, *, check: bool = False) -> np.ndarray:
         """Chunk ``index`` as the file holds it, every column, in the file's dtype; with
@@ -142,7 +178,9 @@ class Stream:
     def tables(self, *, check: bool = False, order=None) -> Iterator[np.ndarray]:
         """Every chunk as read, in file order (or the ``parts`` in ``order``: a
         permutation of ``range(parts)``), the next one read in a background thread
-        meanwhile."""
+        meanwhile. ``check`` (``read``'s) names rows in file order: not with ``order``."""
+        if check and order is not None:
+            raise ValueError("check names rows in file order: read in order to check")
         if self.parquet is not None:
             return _read_ahead(self._parquet_tables(check, order))
         indices = range(self.num_chunks) if order is None else order
@@ -151,15 +189,19 @@ class Stream:
     def _parquet_tables(self, check: bool, order=None) -> Iterator[np.ndarray]:
         import pyarrow.parquet as pq
 
-        start = 0
+        start = 0  # the file's row at the start of the chunk, in file order
         file = pq.ParquetFile(self.path)
-        for batch in file.iter_batches(self.chunk_rows, row_groups=order, columns=self.parquet):
-            table = _aligned_empty((batch.num_rows, self.width), self.file_dtype)
-            for column in range(self.width):
-                values = batch.column(column).to_numpy(zero_copy_only=False)
-                table[:, column] = np.asarray(values, np.float64)
-            yield self._on_read(self._checked(table, start) if check else table)
-            start += batch.num_rows
+        groups = range(file.num_row_groups) if order is None else order
+        for group in groups:  # one group at a time: a chunk ends with its row group
+            for batch in file.iter_batches(
+                self.chunk_rows, row_groups=[group], columns=self.parquet
+            ):
+                table = _aligned_empty((batch.num_rows, self.width), self.file_dtype)
+                for column in range(self.width):
+                    values = batch.column(column).to_numpy(zero_copy_only=False)
+                    table[:, column] = np.asarray(values, np.float64)
+                yield self._on_read(self._checked(table, start) if check else table)
+                start += batch.num_rows
 
     def dataset(self, rows: slice, *, across_processes: bool = False) -> Dataset:
         """The file's rows ``rows`` in memory, as a ``Dataset`` of float64, checked as

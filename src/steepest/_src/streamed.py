@@ -118,14 +118,15 @@ def fit_stream(
         step = jax.jit(engine.step_from, donate_argnums=0)
     else:
         step = _epoch_step(engine, data, batch_size, seed)
-    # Compiled on the first chunk before the clock starts (a last, shorter chunk compiles
-    # once more in the first step): every step's time is then a step's.
-    table = next(iter(data.tables()))
-    total = accumulate(_zeros(loss, state.params, *first), state.params, table, 1.0)
+    # Compiled for every size of chunk before the clock starts: a step's time is a step's.
+    like = next(iter(data.tables()))
+    for rows in sorted(set(data.chunk_rows_each())):
+        table = np.zeros((rows, *like.shape[1:]), like.dtype)
+        total = accumulate(_zeros(loss, state.params, *first), state.params, table, 1.0)
+        if batch_size is not None:
+            step.warm(state, total, table)
     if batch_size is None:
         step.lower(state, *total).compile()
-    else:
-        step.warm(state, total, table)
     compile_seconds = time.perf_counter() - started
     run_seconds = 0.0
     with InterruptFlag() as interrupt:

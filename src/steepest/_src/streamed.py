@@ -119,9 +119,8 @@ def fit_stream(
     else:
         step = _epoch_step(engine, data, batch_size, seed)
     # Compiled for every size of chunk before the clock starts: a step's time is a step's.
-    like = next(iter(data.tables()))
     for rows in sorted(set(data.chunk_rows_each())):
-        table = np.zeros((rows, *like.shape[1:]), like.dtype)
+        table = np.zeros((rows, data.width), data.table_dtype)
         total = accumulate(_zeros(loss, state.params, *first), state.params, table, 1.0)
         if batch_size is not None:
             step.warm(state, total, table)

@@ -401,7 +401,7 @@ def _add_ratios(rows: list[dict], times: dict[str, list[float]]) -> None:
     """Each row's time as shown (a step; the whole run for quadratic), and the medians
     over the rounds of its speed-up over NumPy (the better of all threads and one) and
     of its multiple of the floor, each taken within a round."""
-    numpy = [min(each) for each in zip(*(times[n] for n in NUMPY if n in times), strict=True)]
+    numpy = [_peer_step("numpy", step) for step in _each_round(times)]
     for row in rows:
         whole = row["steps"] if row["method"] == QUADRATIC else 1  # a run, set against a step
         seconds = [t * whole for t in times[row["method"]]]
@@ -428,8 +428,7 @@ def judge_rounds(problem: Problem, times: dict[str, list[float]], plan: dict | N
         >>> bar["measured"], bar["met"], bar["shown"]
         (2.5, False, '2.5x the floor (1 to 3)')
     """
-    rounds = len(next(iter(times.values())))
-    each = [judge(problem, {name: t[r] for name, t in times.items()}, plan) for r in range(rounds)]
+    each = [judge(problem, step, plan) for step in _each_round(times)]
     judged = []
     for position, bar in enumerate(problem.bars):
         values = [bars[position]["measured"] for bars in each]
@@ -448,6 +447,12 @@ def judge_rounds(problem: Problem, times: dict[str, list[float]], plan: dict | N
              "met": met, "rounds": values}
         )  # fmt: skip
     return judged
+
+
+def _each_round(times: dict[str, list[float]]) -> list[dict[str, float]]:
+    """``times`` (method -> one time per round) as one ``{method: time}`` per round."""
+    rounds = len(next(iter(times.values())))
+    return [{name: each[r] for name, each in times.items()} for r in range(rounds)]
 
 
 def _compact(value: float, bar: Bar) -> str:

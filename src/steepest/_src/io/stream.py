@@ -134,9 +134,15 @@ class Stream:
         in_dtype(table, self.dtype)
         return table
 
+    @property
+    def table_dtype(self) -> np.dtype:
+        """The dtype of the chunks ``tables`` gives: the file's, unless they are
+        standardized on the host as they are read (``_on_read``), then ``dtype``."""
+        return self.dtype if self.shift is not None and self._on_host else self.file_dtype
+
     def _on_read(self, table: np.ndarray) -> np.ndarray:
         """``table`` transformed on the host, where that is where the transform is done."""
-        if self.shift is None or not self._on_host:
+        if self.table_dtype == self.file_dtype:
             return table
         transformed = _aligned_empty(table.shape, self.dtype)
         np.divide(table - self.shift, self.scale, out=transformed, casting="unsafe")

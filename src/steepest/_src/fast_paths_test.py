@@ -295,6 +295,7 @@ def test_automatic_block_rows_is_none_where_blocks_do_not_pay_off():
     assert blocks.automatic_block_rows(lambda p, X, y: mse(p, X, y), large) is None  # unmarked
     assert blocks.automatic_block_rows(mse, wide(1000, 64)) is None  # small data
     assert blocks.automatic_block_rows(mse, wide(10**6, 1)) is None  # 8 MB: small
+    assert blocks.automatic_block_rows(mse, wide(10**5, 64)) is not None  # 25 MB: large
     flat = np.broadcast_to(np.zeros(1, np.float32), (10**6,))
     assert blocks.automatic_block_rows(mse, (flat, flat)) is None
     assert blocks.resolve_block_rows("auto", mse, wide(1000, 64)) is None

@@ -226,7 +226,7 @@ def fit(
             gradient as the weighted sum over blocks of this many rows, which
             reads the data from memory once per step; the same iterates up to
             rounding. ``"auto"`` picks blocks only where they were measured to
-            pay off (data of 32 MB or more, on the CPU); None never uses them.
+            pay off (data of 24 MB or more, on the CPU); None never uses them.
             The Hessian behind the default learning rate and the quadratic
             method follows the same setting.
         certificate: False skips the float64 Hessian (one pass over the data at

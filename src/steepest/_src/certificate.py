@@ -103,11 +103,10 @@ def quadratic_cost(
     with jax.enable_x64(True):
         params = _float64(params)
         hessian = theory.hessian(loss, params, *data, tags=tags, block_rows=block_rows)
-        center, unravel = ravel_pytree(params)
-        center = np.asarray(center, np.float64)
+        center, unravel = _ravel64(params)
         step = np.asarray(quadratic.probe(center.size, jnp.float64))
         value, gradient = value_and_grad64(loss, params, *data, block_rows=block_rows)
-        there = unravel(jnp.asarray(center + step))
+        there = unravel(center + step)
         value_there, gradient_there = value_and_grad64(loss, there, *data, block_rows=block_rows)
     curved = hessian @ step
     eps = np.finfo(np.float64).eps
@@ -260,7 +259,7 @@ def value_and_grad64(loss: Callable, params, *data, block_rows: int | None = Non
     with jax.enable_x64(True):
         compiled = _compiled_value_and_grad(loss, block_rows, blocks.row_sharding(data))
         value, grad = compiled(_float64(params), *data)
-        return np.float64(value), np.asarray(ravel_pytree(grad)[0], np.float64)
+        return np.float64(value), np.asarray(grad, np.float64)
 
 
 def values64(loss: Callable, stacked_params, *data, block_rows: int | None = None) -> np.ndarray:
@@ -297,14 +296,48 @@ def _compiled_values(loss: Callable, block_rows: int | None, sharding, at_once: 
 
 @functools.lru_cache(maxsize=64)
 def _compiled_value_and_grad(loss: Callable, block_rows: int | None, sharding):
-    return jax.jit(blocks.value_and_grad(loss, block_rows, sharding))
+    value_and_grad = blocks.value_and_grad(loss, block_rows, sharding)
+
+    def flattened(params, *data):
+        value, grad = value_and_grad(params, *data)
+        return value, ravel_pytree(grad)[0]
+
+    return jax.jit(flattened)
 
 
 def _float64(tree):
-    """``tree`` with every floating leaf as a float64 jax array (call under x64)."""
+    """``tree`` with every floating leaf as a float64 NumPy array, for a compiled call.
+
+    On the host, where casting jax arrays would compile an operation per dtype and shape
+    (CLI latency); params are small, and replicated where the data span processes.
+    """
 
     def cast(leaf):
-        leaf = jnp.asarray(leaf)
-        return leaf.astype(jnp.float64) if jnp.issubdtype(leaf.dtype, jnp.floating) else leaf
+        leaf = np.asarray(leaf)
+        return leaf.astype(np.float64) if np.issubdtype(leaf.dtype, np.floating) else leaf
 
     return jax.tree.map(cast, tree)
+
+
+def _ravel64(tree) -> tuple[np.ndarray, Callable]:
+    """``ravel_pytree`` of a tree of NumPy arrays, on the host: the flat float64 vector and
+    the function that puts a vector back into the tree's shapes and dtypes.
+
+    Example:
+        >>> flat, unravel = _ravel64({"a": np.ones(2), "b": np.float64(3.0)})
+        >>> flat.tolist(), unravel(flat + 1)["b"].tolist()
+        ([1.0, 1.0, 3.0], 4.0)
+    """
+    leaves, treedef = jax.tree.flatten(tree)
+    leaves = [np.asarray(leaf) for leaf in leaves]
+    flat = np.concatenate([np.ravel(leaf).astype(np.float64) for leaf in leaves] or [np.zeros(0)])
+    ends = np.cumsum([leaf.size for leaf in leaves])
+
+    def unravel(vector):
+        pieces = np.split(np.asarray(vector), ends)[:-1]  # the last piece is empty
+        shaped = zip(pieces, leaves, strict=True)
+        return jax.tree.unflatten(
+            treedef, [piece.reshape(leaf.shape).astype(leaf.dtype) for piece, leaf in shaped]
+        )
+
+    return flat, unravel

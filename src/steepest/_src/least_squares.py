@@ -13,7 +13,6 @@ import math
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .losses import mse
@@ -613,13 +612,13 @@ def closed_form_cost(
         np.float64(3.6666666666666665)
     """
     with jax.enable_x64(True):
-        params = jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), params)
+        params = jax.tree.map(lambda leaf: np.asarray(leaf, np.float64), params)
         cost = jax.jit(mse)
         total = 0.0
         for start in range(0, len(y), block_rows):
             block = slice(start, start + block_rows)
             rows = len(y[block])
             X_block, y_block = (np.asarray(a[block], np.float64) for a in (X, y))
-            total += rows * cost(params, X_block, y_block)
+            total += rows * float(cost(params, X_block, y_block))
         processes = Processes.current() if across_processes else ONE
         return np.float64(processes.sum(total) / processes.sum(len(y)))

@@ -42,8 +42,9 @@ class Linear(NamedTuple):
             >>> Linear.zeros(2, intercept=False).b is None
             True
         """
-        b = jnp.zeros((), dtype) if intercept else None
-        return cls(w=jnp.zeros((num_features,), dtype), b=b)
+        # From NumPy: a transfer, where jnp.zeros would compile an operation (CLI latency).
+        b = jnp.asarray(np.zeros((), dtype), dtype) if intercept else None
+        return cls(w=jnp.asarray(np.zeros((num_features,), dtype), dtype), b=b)
 
 
 def flat(params: Linear) -> np.ndarray:

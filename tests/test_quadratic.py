@@ -30,6 +30,18 @@ def test_quadratic_method_gives_the_same_iterates_as_the_loop(optimizer, x64):
     np.testing.assert_allclose(quick.losses, plain.losses, rtol=1e-10)
 
 
+def test_quadratic_method_takes_its_model_from_the_certificate_or_forms_its_own_alike(x64):
+    """With the certificate (the default) the model comes from its float64 pass; without,
+    from a pass of its own: the same iterates."""
+    X, y = (jnp.asarray(a) for a in regression_problem(2, 300, 3))
+    start = steepest.Linear.zeros(3, jnp.float64)
+    settings = dict(learning_rate=0.05, tol=0, max_steps=50, method="quadratic")
+    runs = [fit(mse, start, X, y, **settings, certificate=c) for c in (True, False)]
+    assert runs[0].certificate is not None and runs[1].certificate is None
+    np.testing.assert_allclose(runs[0].params.w, runs[1].params.w, rtol=1e-12)
+    np.testing.assert_allclose(runs[0].losses, runs[1].losses, rtol=1e-12)
+
+
 def test_quadratic_method_reaches_lstsq_and_refuses_a_loss_that_is_not_quadratic(x64):
     X, y = regression_problem(1, 300, 3)
     start = steepest.Linear.zeros(3, jnp.float64)

@@ -45,11 +45,16 @@ class QuadraticCost:
         eigenvalues: of the Hessian, ascending.
         eigenvectors: the matching columns.
         value_at_zero: the cost at ``p = 0`` (for the rounding estimate).
+        hessian, value, gradient: the Hessian, and the cost and its flattened gradient at
+            the params it was formed at (``quadratic_cost``'s); None when not known.
     """
 
     eigenvalues: np.ndarray
     eigenvectors: np.ndarray
     value_at_zero: float
+    hessian: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    value: float | None = None
+    gradient: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     @property
     def L(self) -> float:
@@ -63,6 +68,29 @@ class QuadraticCost:
     def condition_number(self) -> float:
         """``L / mu``; infinite when the Hessian is singular (``mu <= 0``)."""
         return self.L / self.mu if self.mu > 0 else math.inf
+
+    def model(self, params) -> tuple:
+        """``quadratic.quadratic_model`` at ``params`` (those this cost was formed at), from
+        this float64 Hessian, value and gradient, in the params' dtype: no second pass over
+        the data for ``fit(..., method="quadratic")``.
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> from steepest import Linear, mse
+            >>> X = jnp.array([-1.0, 1.0]); y = jnp.array([0.0, 2.0])
+            >>> start = Linear(jnp.zeros(1), jnp.array(0.0))
+            >>> H, g, value, center = quadratic_cost(mse, start, X, y).model(start)
+            >>> H.tolist(), g.tolist(), float(value), H.dtype
+            ([[2.0, 0.0], [0.0, 2.0]], [-2.0, -2.0], 2.0, dtype('float32'))
+        """
+        center = ravel_pytree(params)[0]
+        dtype = center.dtype
+        return (
+            jnp.asarray(self.hessian, dtype),
+            jnp.asarray(self.gradient, dtype),
+            jnp.asarray(self.value, dtype),
+            center,
+        )
 
 
 def rule_mu(cost: QuadraticCost | None) -> float:
@@ -122,7 +150,9 @@ def quadratic_cost(
         return None
     eigenvalues, eigenvectors = np.linalg.eigh(hessian)
     value_at_zero = value - gradient @ center + 0.5 * center @ hessian @ center
-    return QuadraticCost(eigenvalues, eigenvectors, float(value_at_zero))
+    return QuadraticCost(
+        eigenvalues, eigenvectors, float(value_at_zero), hessian, float(value), gradient
+    )
 
 
 @dataclasses.dataclass(frozen=True)

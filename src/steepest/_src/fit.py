@@ -219,6 +219,8 @@ def fit(
             and gradient g once by autodiff (one pass over the data), then steps
             with the gradient ``g + H (p - p0)``: O(d^2) a step whatever N is, the
             same iterates up to rounding. It refuses a loss that is not quadratic.
+            With ``certificate``, H and g are the certificate's, in float64 (its
+            pass over the data is the only one).
         tags: what the caller declares about the loss's structure, as optimistix
             and lineax take ``tags``: ``{steepest.row_mean_tag}`` says it is a mean
             over the rows of its data. ``mse``'s own tags are known already.
@@ -483,7 +485,11 @@ def _prepare(
             raise ValueError(
                 "block_rows applies to method='loop': the quadratic method reads the data once"
             )
-        model = quadratic.quadratic_model(loss, params, *data, tags=tags, block_rows=block_rows)
+        model = (
+            cost.model(params)  # the certificate's float64 pass: no second one
+            if cost is not None
+            else quadratic.quadratic_model(loss, params, *data, tags=tags, block_rows=block_rows)
+        )
         loss, data, rows_per_block = quadratic.quadratic_loss, model, None
         unroll_equations = equations_of(loss, params, *data)
     unroll = 1 if batch_size else unroll_for(optimizer, data, unroll_equations)

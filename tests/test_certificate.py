@@ -199,6 +199,15 @@ def test_the_reported_cost_is_the_loss_in_float64_whatever_the_method():
         assert result.loss == pytest.approx(np.mean(residual**2), rel=1e-13)
 
 
+def test_bfloat16_params_get_their_cost_and_certificate_in_float64():
+    X, y = (np.asarray(a, np.float32) for a in regression_problem(3, 60, 2, noise=1e-3))
+    result = fit(mse, Linear.zeros(2, jnp.bfloat16), jnp.asarray(X), jnp.asarray(y))
+    assert result.certificate is not None
+    w, b = (np.asarray(leaf, np.float64) for leaf in result.params)
+    residual = X.astype(np.float64) @ w + b - y
+    assert result.loss == pytest.approx(np.mean(residual**2), rel=1e-13)
+
+
 def test_a_model_without_intercept_is_fitted_through_the_origin():
     X, y = regression_problem(4, 80, 2)
     expected = np.linalg.lstsq(X, y, rcond=None)[0]

@@ -64,8 +64,9 @@ def assert_same_fit(one: Run, many: Run, dtype: str) -> None:
     assert launched["closed_form_error"] < 1e-12
 
 
-def test_two_processes_fit_as_one_in_float64(table):
-    arguments = ["fit", "--data", "table.npy", "--x64", "--json"]
+@pytest.mark.parametrize("method", ["loop", "quadratic"])
+def test_two_processes_fit_as_one_in_float64(table, method):
+    arguments = ["fit", "--data", "table.npy", "--x64", "--method", method, "--json"]
     assert_same_fit(run_command(arguments, table), launch(arguments, table), "float64")
 
 

@@ -291,11 +291,18 @@ def test_generic_pytree_loss():
 def test_float32_stays_float32_with_x64_on(x64):
     X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(10, 30, 2))
     for name in steepest.optimizers.names():
-        # The loop alone: the certificate's float64 evaluation is another test's.
-        result = fit(mse, zeros(2), X, y, optimizer=name, learning_rate=0.01, max_steps=20,
-                     certificate=False)  # fmt: skip
-        assert result.params.w.dtype == jnp.float32, name
-        assert result.losses.dtype == np.float32, name
+        engine = steepest.Engine(mse, name)
+        state = engine.init(zeros(2), X, y, learning_rate=0.01, max_steps=20)
+        # Traced, not compiled: the loop's dtypes are settled when it is traced.
+        stepped = jax.eval_shape(engine.run, state, 20, X, y)
+        assert stepped.params.w.dtype == jnp.float32, name
+        assert stepped.history.dtype == stepped.loss.dtype == jnp.float32, name
+    # One run compiled whole. The loop alone: the certificate's float64 evaluation is
+    # another test's.
+    result = fit(mse, zeros(2), X, y, optimizer="adam", learning_rate=0.01, max_steps=20,
+                 certificate=False)  # fmt: skip
+    assert result.params.w.dtype == jnp.float32
+    assert result.losses.dtype == np.float32
 
 
 def test_bad_arguments_raise_clear_errors():

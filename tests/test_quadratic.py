@@ -40,6 +40,10 @@ def test_quadratic_method_takes_its_model_from_the_certificate_or_forms_its_own_
     assert runs[0].certificate is not None and runs[1].certificate is None
     np.testing.assert_allclose(runs[0].params.w, runs[1].params.w, rtol=1e-12)
     np.testing.assert_allclose(runs[0].losses, runs[1].losses, rtol=1e-12)
+    # float32 params on float64 data: the cost is float64 either way, as the loop's.
+    start = steepest.Linear.zeros(3, jnp.float32)
+    runs = [fit(mse, start, X, y, **settings, certificate=c) for c in (True, False)]
+    assert [np.asarray(run.losses).dtype for run in runs] == [np.float64, np.float64]
 
 
 def test_quadratic_method_reaches_lstsq_and_refuses_a_loss_that_is_not_quadratic(x64):

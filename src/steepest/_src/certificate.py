@@ -69,10 +69,11 @@ class QuadraticCost:
         """``L / mu``; infinite when the Hessian is singular (``mu <= 0``)."""
         return self.L / self.mu if self.mu > 0 else math.inf
 
-    def model(self, params) -> tuple:
+    def model(self, params, value_dtype=None) -> tuple:
         """``quadratic.quadratic_model`` at ``params`` (those this cost was formed at), from
-        this float64 Hessian, value and gradient, in the params' dtype: no second pass over
-        the data for ``fit(..., method="quadratic")``.
+        this float64 Hessian, value and gradient: no second pass over the data for
+        ``fit(..., method="quadratic")``. H, g and the center in the params' dtype, the
+        value in ``value_dtype`` (the loss's; default: the params').
 
         Example:
             >>> import jax.numpy as jnp
@@ -88,7 +89,7 @@ class QuadraticCost:
         return (
             jnp.asarray(self.hessian, dtype),
             jnp.asarray(self.gradient, dtype),
-            jnp.asarray(self.value, dtype),
+            jnp.asarray(self.value, value_dtype or dtype),
             center,
         )
 
@@ -344,7 +345,8 @@ def _float64(tree):
 
     def cast(leaf):
         leaf = np.asarray(leaf)
-        return leaf.astype(np.float64) if np.issubdtype(leaf.dtype, np.floating) else leaf
+        # jnp's test: NumPy's own does not count bfloat16 as floating.
+        return leaf.astype(np.float64) if jnp.issubdtype(leaf.dtype, jnp.floating) else leaf
 
     return jax.tree.map(cast, tree)
 

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .processes import ONE, Processes
+from .processes import ONE, Processes, spans_processes
 from .stopping import Status
 
 CHUNK_SECONDS = 0.2
@@ -72,8 +72,7 @@ def drive(
     chunk = 1
     step = 0
     # Data that spans processes: each runs this loop, and they must run the same chunks.
-    spread = any(not leaf.is_fully_addressable for leaf in jax.tree.leaves(data))
-    processes = Processes.current() if spread else ONE
+    processes = Processes.current() if spans_processes(data) else ONE
     with InterruptFlag() as interrupt:
         while True:
             chunk_end = min(step + chunk, max_steps + 1)

@@ -23,7 +23,15 @@ from .certificate import (
     value_and_grad64,
 )
 from .driver import Progress, drive
-from .engine import Engine, LoopState, check_settings, equations_of, unroll_for
+from .engine import (
+    Engine,
+    LoopState,
+    check_settings,
+    equations_of,
+    unroll_for,
+    value_and_norm_dtypes,
+)
+from .processes import spans_processes
 from .stopping import (
     DIVERGENCE_FACTOR,
     FLOAT64_HINT,
@@ -219,8 +227,9 @@ def fit(
             and gradient g once by autodiff (one pass over the data), then steps
             with the gradient ``g + H (p - p0)``: O(d^2) a step whatever N is, the
             same iterates up to rounding. It refuses a loss that is not quadratic.
-            With ``certificate``, H and g are the certificate's, in float64 (its
-            pass over the data is the only one).
+            With ``certificate``, H and g are the certificate's, computed in
+            float64 and rounded to the params' dtype: no pass over the data beyond
+            the certificate's.
         tags: what the caller declares about the loss's structure, as optimistix
             and lineax take ``tags``: ``{steepest.row_mean_tag}`` says it is a mean
             over the rows of its data. ``mse``'s own tags are known already.
@@ -485,11 +494,11 @@ def _prepare(
             raise ValueError(
                 "block_rows applies to method='loop': the quadratic method reads the data once"
             )
-        model = (
-            cost.model(params)  # the certificate's float64 pass: no second one
-            if cost is not None
-            else quadratic.quadratic_model(loss, params, *data, tags=tags, block_rows=block_rows)
-        )
+        if cost is not None and not spans_processes(data):  # no second pass over the data
+            model = cost.model(params, value_and_norm_dtypes(loss, params, *data)[0])
+        else:  # made from data that span processes, the model spans them too: the
+            # driver then keeps the processes in step
+            model = quadratic.quadratic_model(loss, params, *data, tags=tags, block_rows=block_rows)
         loss, data, rows_per_block = quadratic.quadratic_loss, model, None
         unroll_equations = equations_of(loss, params, *data)
     unroll = 1 if batch_size else unroll_for(optimizer, data, unroll_equations)

@@ -68,4 +68,19 @@ class Processes:
 
 
 ONE = Processes()
+
+
+def spans_processes(tree) -> bool:
+    """Whether an array of ``tree`` is split over the devices of several processes (a
+    global array that this process holds only part of).
+
+    Example:
+        >>> spans_processes((np.zeros(3), 1.0))
+        False
+    """
+    import jax
+
+    return any(not getattr(leaf, "is_fully_addressable", True) for leaf in jax.tree.leaves(tree))
+
+
 """A run of one process: every combination is the value itself, and nothing is sent."""

@@ -45,7 +45,8 @@ def add_parser(commands) -> None:
         choices=["all", "small", "scaling"],
         default="all",
         help="small: a quick run on small data; scaling: fit, NumPy and the floor from "
-        "N=1e2 to 1e7 at d=1 and 1e3 to 1e6 at d=64 (--plot draws the curves)",
+        "N=1e2 to 1e7 at d=1 and 1e3 to 1e6 at d=64, and from N=1e5 a gradient-only step "
+        "(--plot draws the curves)",
     )
     bench.add_argument(
         "--device", choices=["cpu", "gpu"], default="cpu", help="where JAX runs (default cpu)"

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import jax
+import numpy as np
 import pytest
 
 from steepest import cli
@@ -78,6 +79,7 @@ def test_bars_are_judged_from_the_medians():
             bench.Bar("seconds", "seconds", 1e-3),
             bench.Bar("sweep", "sweep", 3),
             bench.Bar("quadratic", "quadratic", 3),
+            bench.COST_BAR,
             bench.MEMORY_BAR,
         ),
     )
@@ -88,6 +90,7 @@ def test_bars_are_judged_from_the_medians():
         "torch": 2e-3,  # 2x faster: met
         "steepest.sweep (4 rates)": 2e-3,  # 2x one run: met
         bench.QUADRATIC: 5e-5,  # 100 steps of it = 5 ordinary steps: missed
+        bench.GRADIENT_ONLY: 0.8e-3,  # the cost adds 25%: missed
     }
     plan = {"memory_bytes": {"data": 1000, "state": 10, "temporary": 250}}  # 1.25x: missed
     judged = {bar["bar"]: (bar["measured"], bar["met"]) for bar in bench.judge(problem, step, plan)}
@@ -99,8 +102,17 @@ def test_bars_are_judged_from_the_medians():
         "seconds": (pytest.approx(1e-3), True),
         "sweep": (pytest.approx(2), True),
         "quadratic": (pytest.approx(5), False),
+        bench.COST_BAR.label: (pytest.approx(1.25), False),
         bench.MEMORY_BAR.label: (pytest.approx(1.25), False),
     }
+
+
+def test_the_gradient_only_loop_makes_fit_s_updates():
+    X, y = bench.problem_data(bench.Problem(rows=64, features=3, steps={}))
+    device = jax.devices()[0]
+    fitted = bench.prepare_fit(X, y, 0.1, device)(12)[0]
+    np.testing.assert_allclose(bench.prepare_gradient_only(X, y, 0.1, device)(12)[0], fitted,
+                               rtol=1e-5)  # fmt: skip
 
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="blocks are for the CPU only")
@@ -222,8 +234,9 @@ def test_the_scaling_run_times_every_size_and_draws_its_curves(monkeypatch, tmp_
     names = [problem["problem"] for problem in record["problems"]]
     assert names[0] == "N=100, d=1" and names[-1] == "N=1e6, d=64" and len(names) == 10
     assert (tmp_path / "S.png").read_bytes().startswith(b"\x89PNG")
-    # Every size is judged against the better NumPy; from 1e5 rows against the floor too.
+    # Every size is judged against the better NumPy; from 1e5 rows against the floor and a
+    # gradient-only step too.
     bars = {problem.name: [bar.label for bar in problem.bars] for problem in bench.problems(
         "scaling", "cpu")}  # fmt: skip
     assert bars["N=1e4, d=1"] == ["faster than NumPy"]
-    assert bars["N=1e5, d=64"] == ["faster than NumPy", "<= 2x the floor"]
+    assert bars["N=1e5, d=64"] == ["faster than NumPy", "<= 2x the floor", bench.COST_BAR.label]

@@ -38,7 +38,7 @@ from .losses import row_mean_tag, tags_of
 # (docs/benchmarks.md): once the data outgrows the cache, blocks of about 4 MB nearly
 # halve a step (at d = 1 and at d = 64) and cut XLA's scratch memory from up to half the
 # data (the residual, at d = 1) to a block's. Below about 3/4 of that cache they cost:
-# at d = 64, 1.9x to 2.1x slower at 7 MB and 12 MB of data, 0.57x at 25 MB (N = 1e5).
+# at d = 64, 1.9x to 2.1x slower at 7 MB and 12 MB of data, 0.85x-0.91x at 25 MB (N = 1e5).
 MIN_DATA_BYTES = 24 * 2**20
 BLOCK_BYTES = 4 * 2**20
 

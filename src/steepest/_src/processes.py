@@ -68,6 +68,7 @@ class Processes:
 
 
 ONE = Processes()
+"""A run of one process: every combination is the value itself, and nothing is sent."""
 
 
 def spans_processes(tree) -> bool:
@@ -81,6 +82,3 @@ def spans_processes(tree) -> bool:
     import jax
 
     return any(not getattr(leaf, "is_fully_addressable", True) for leaf in jax.tree.leaves(tree))
-
-
-"""A run of one process: every combination is the value itself, and nothing is sent."""

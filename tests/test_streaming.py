@@ -102,6 +102,8 @@ def test_what_streaming_cannot_do_is_refused_in_one_line(table):
         fit_stream(mse, Linear.zeros(FEATURES), chunks, optimizer="lbfgs")
     with pytest.raises(ValueError, match="streaming needs a row-mean loss"):
         fit_stream(lambda p, X, y: mse(p, X, y) * len(y), Linear.zeros(FEATURES), chunks)
+    with pytest.raises(ValueError, match="learning_rate must be a positive number, got 0.0"):
+        fit_stream(mse, Linear.zeros(FEATURES), chunks, learning_rate=0.0)
 
 
 def test_the_command_line_streams_a_file_and_reports_the_in_memory_fit(table, tmp_path):

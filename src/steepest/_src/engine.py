@@ -506,12 +506,15 @@ def _scalar_loss(loss: Callable) -> Callable:
 
 
 def unroll_for(
-    optimizer: str | optax.GradientTransformation, data: tuple, equations: int = 0
+    optimizer: str | optax.GradientTransformation,
+    data: tuple,
+    equations: int = 0,
+    batch_size: int | None = None,
 ) -> int:
     """Steps per trip of the compiled loop: ``UNROLL`` for a named optimizer (L-BFGS
     aside) on data of at most ``UNROLL_MAX_DATA_BYTES`` with a cost and gradient of at
     most ``UNROLL_MAX_EQUATIONS`` traced operations (``equations``, from
-    ``equations_of``), else 1.
+    ``equations_of``), else 1; and 1 with ``batch_size``, where a step is an epoch.
 
     Example:
         >>> import numpy as np
@@ -520,7 +523,7 @@ def unroll_for(
         >>> unroll_for("gd", (np.zeros(200), np.zeros(200)), equations=500)  # a deep net
         1
     """
-    if not isinstance(optimizer, str) or optimizer in NOT_UNROLLED:
+    if not isinstance(optimizer, str) or optimizer in NOT_UNROLLED or batch_size is not None:
         return 1
     small = blocks.size_in_bytes(data) <= UNROLL_MAX_DATA_BYTES
     return UNROLL if small and equations <= UNROLL_MAX_EQUATIONS else 1

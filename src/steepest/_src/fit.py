@@ -314,8 +314,14 @@ def fit(
     if batch_size is None:
         return result
     full_batches, rest = divmod(blocks.num_rows(data), batch_size)
-    epoch = f"a step is an epoch: {full_batches + bool(rest):,} updates, on batches of "
-    epoch += f"{batch_size:,} rows" + (f" (the last of {rest:,})" if rest else "")
+    last = f" (the last of {rest:,})" if rest else ""
+    return with_epoch_message(result, full_batches + bool(rest), batch_size, last)
+
+
+def with_epoch_message(result: FitResult, updates: int, batch_size: int, detail: str) -> FitResult:
+    """``result`` with its message saying what a step was: an epoch of ``updates`` updates
+    on batches of ``batch_size`` rows, then ``detail``."""
+    epoch = f"a step is an epoch: {updates:,} updates, on batches of {batch_size:,} rows{detail}"
     return dataclasses.replace(result, message=f"{result.message} ({epoch})")
 
 
@@ -501,9 +507,9 @@ def _prepare(
             model = quadratic.quadratic_model(loss, params, *data, tags=tags, block_rows=block_rows)
         loss, data, rows_per_block = quadratic.quadratic_loss, model, None
         unroll_equations = equations_of(loss, params, *data)
-    unroll = 1 if batch_size else unroll_for(optimizer, data, unroll_equations)
+    unroll = unroll_for(optimizer, data, unroll_equations, batch_size)
     largest = cost.L if cost is not None else None
-    learning_rate = _learning_rate(
+    learning_rate = resolve_learning_rate(
         optimizer, learning_rate, loss, params, *data, block_rows=rows_per_block, largest=largest
     )
     engine = Engine(
@@ -530,7 +536,9 @@ def _prepare(
     return engine, state, learning_rate, tuple(data), cost
 
 
-def _learning_rate(optimizer, learning_rate, loss, params, *data, block_rows=None, largest=None):
+def resolve_learning_rate(
+    optimizer, learning_rate, loss, params, *data, block_rows=None, largest=None
+):
     """The learning rate a run uses: as given, the optimizer's default, or 1/L
     (``largest``, when known, is L).
 

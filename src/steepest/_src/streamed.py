@@ -34,7 +34,14 @@ from . import blocks, minibatch, optimizers, theory
 from .certificate import value_and_grad64
 from .driver import InterruptFlag, Progress
 from .engine import Engine, update
-from .fit import MAX_STEPS, FitResult, check_arguments, step_budget
+from .fit import (
+    MAX_STEPS,
+    FitResult,
+    check_arguments,
+    resolve_learning_rate,
+    step_budget,
+    with_epoch_message,
+)
 from .io.stream import Stream
 from .stopping import DIVERGENCE_FACTOR, STALL_PATIENCE, Status
 
@@ -98,14 +105,15 @@ def fit_stream(
             "L-BFGS's line search evaluates the cost at trial points, each a pass over the "
             "file: stream with another optimizer"
         )
-    first, hessian = _first_pass(loss, params, data, learning_rate is None)
-    if learning_rate is None and isinstance(optimizer, str):
-        learning_rate = optimizers.DEFAULT_LEARNING_RATES.get(optimizer)
-        if learning_rate is None:
-            largest = float(np.linalg.eigvalsh(hessian)[-1])
-            if not 0 < largest < np.inf:
-                raise ValueError(f"the Hessian's largest eigenvalue is {largest}: no 1/L")
-            learning_rate = 1.0 / largest
+    # The Hessian is summed over the file only for the default 1/L.
+    needs_hessian = (
+        learning_rate is None
+        and isinstance(optimizer, str)
+        and optimizer not in optimizers.DEFAULT_LEARNING_RATES
+    )
+    first, hessian = _first_pass(loss, params, data, needs_hessian)
+    largest = float(np.linalg.eigvalsh(hessian)[-1]) if needs_hessian else None
+    learning_rate = resolve_learning_rate(optimizer, learning_rate, loss, params, largest=largest)
     engine = Engine(loss, optimizer, schedule=schedule)
     state = engine.init(
         params, *first, learning_rate=learning_rate, max_steps=budget, tol=tol, rtol=rtol,
@@ -157,10 +165,10 @@ def fit_stream(
     result = dataclasses.replace(result, loss=float(loss64))
     if batch_size is None:
         return result
-    updates = data.updates_per_epoch(batch_size)
-    epoch = f"a step is an epoch: {updates:,} updates, on batches of {batch_size:,} rows "
-    epoch += f"drawn within each chunk of {data.chunk_rows:,}"
-    return dataclasses.replace(result, message=f"{result.message} ({epoch})")
+    return with_epoch_message(
+        result, data.updates_per_epoch(batch_size), batch_size,
+        f" drawn within each chunk of {data.chunk_rows:,}",
+    )  # fmt: skip
 
 
 def _epoch_step(engine: Engine, data: Stream, batch_size: int, seed: int):

@@ -149,7 +149,7 @@ def sweep(
         loss,
         optimizer,
         block_rows=blocks.resolve_block_rows(block_rows, loss, data, tags),
-        unroll=1 if batch_size else unroll_for(optimizer, data, equations_of(loss, params, *data)),
+        unroll=unroll_for(optimizer, data, equations_of(loss, params, *data), batch_size),
         sharding=blocks.row_sharding(data),
         batch_size=batch_size,
         schedule=schedule,

@@ -102,7 +102,7 @@ def test_what_streaming_cannot_do_is_refused_in_one_line(table):
         fit_stream(mse, Linear.zeros(FEATURES), chunks, optimizer="lbfgs")
     with pytest.raises(ValueError, match="streaming needs a row-mean loss"):
         fit_stream(lambda p, X, y: mse(p, X, y) * len(y), Linear.zeros(FEATURES), chunks)
-    with pytest.raises(ValueError, match="learning_rate must be a positive number, got 0.0"):
+    with pytest.raises(ValueError, match=r"learning_rate must be a positive number, got 0\.0"):
         fit_stream(mse, Linear.zeros(FEATURES), chunks, learning_rate=0.0)
 
 

@@ -586,9 +586,9 @@ def _row_labeller(row_labels) -> Callable[[int], str]:
 def _check_finite(X, y, names, source, row_label) -> None:
     """A DataError naming the first NaN or infinity of the table ``[X, y]``, if any."""
     places = []
-    if (place := _first_non_finite(X)) is not None:
+    if (place := first_non_finite(X)) is not None:
         places.append(place)
-    if (place := _first_non_finite(y.reshape(len(y), -1))) is not None:
+    if (place := first_non_finite(y.reshape(len(y), -1))) is not None:
         places.append((place[0], X.shape[1] + place[1]))
     if places:
         row, column = min(places)
@@ -596,11 +596,11 @@ def _check_finite(X, y, names, source, row_label) -> None:
         raise DataError(f"{source}, {row_label(row)}: column {names[column]!r} is {value}")
 
 
-def _first_non_finite(values: np.ndarray) -> tuple[int, int] | None:
+def first_non_finite(values: np.ndarray) -> tuple[int, int] | None:
     """(row, column) of the first value of a 2-D array that is NaN or infinite, or None.
 
     Example:
-        >>> _first_non_finite(np.array([[1.0, 2.0], [np.inf, np.nan]]))
+        >>> first_non_finite(np.array([[1.0, 2.0], [np.inf, np.nan]]))
         (1, 0)
     """
     finite = np.isfinite(values)
@@ -822,8 +822,20 @@ def in_dtype(values, dtype) -> np.ndarray:
         'float32'
     """
     values = np.asarray(values)
-    _check_fits(_largest_magnitude(values), dtype)
+    check_fits(values, dtype)
     return values.astype(dtype, copy=False)
+
+
+def check_fits(values: np.ndarray, dtype) -> None:
+    """A DataError when a value of ``values`` would become infinite in ``dtype``.
+
+    Example:
+        >>> check_fits(np.array([1e39]), np.float32)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        steepest.DataError: a value of magnitude 1e+39 does not fit float32; ...
+    """
+    _check_fits(_largest_magnitude(values), dtype)
 
 
 def _check_fits(largest: float, dtype) -> None:

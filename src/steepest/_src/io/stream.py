@@ -15,7 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DataError, Dataset, in_dtype, npy_header, pick_columns, validate
+from .data import (
+    DataError,
+    Dataset,
+    check_fits,
+    first_non_finite,
+    npy_header,
+    pick_columns,
+    validate,
+)
 
 CHUNK_BYTES = 64 * 2**20  # of the file per chunk, by default
 
@@ -127,11 +135,9 @@ class Stream:
     def _checked(self, table: np.ndarray, start: int) -> np.ndarray:
         """``table`` (whose first row is the file's row ``start``) once every value is
         finite and fits ``dtype``; else a DataError naming the row."""
-        finite = np.isfinite(table).all(axis=1)
-        if not finite.all():
-            row = start + int(np.argmin(finite))
-            raise DataError(f"{self.path}: row {row:,} holds NaN or infinity")
-        in_dtype(table, self.dtype)
+        if (place := first_non_finite(table)) is not None:
+            raise DataError(f"{self.path}: row {start + place[0]:,} holds NaN or infinity")
+        check_fits(table, self.dtype)  # checked, not converted
         return table
 
     @property
@@ -337,7 +343,9 @@ def stream(
             offset = file.tell()
     except (ValueError, OSError) as error:
         raise DataError(f"{path}: not a readable .npy file ({error})") from None
-    if len(shape) != 2 or fortran or not np.issubdtype(file_dtype, np.number):
+    # Kinds i, u, f and c (complex, refused below in its own words): as load's
+    # _check_real, not np.number, which holds timedelta64 too.
+    if len(shape) != 2 or fortran or file_dtype.kind not in "iufc":
         raise DataError(
             f"{path}: reading by rows needs a C-ordered 2-D array of numbers, got shape {shape}, "
             f"{file_dtype}{', Fortran order' if fortran else ''}"

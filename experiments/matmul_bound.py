@@ -4,10 +4,9 @@
 
 At N = 1e6, d = 64, float32, one round times each of:
 
-- ``fit``'s plain step (``FitResult.seconds`` over 20 steps; the unit of both bars);
-- a step of ``sweep`` over 64 learning rates (``SweepResult.seconds`` over 10 steps);
-- ``fit(method="quadratic")``, 1000 steps, the Hessian's pass included, as the bench
-  times it (no certificate);
+- ``fit``'s plain step, a step of ``sweep`` over 64 learning rates and
+  ``fit(method="quadratic")`` over 1000 steps, each timed by the bench's own code
+  (``bench.measure``: 20 steps of fit, 10 of the sweep, the quadratic path whole);
 - the Hessian alone, by autodiff (``theory.hessian``: a Hessian-vector product per
   column, in row blocks);
 - the matmuls the bars rest on, jitted: ``X @ W`` and ``X.T @ V`` with W and V of 64
@@ -27,7 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from steepest import Linear, fit, mse, sweep, theory
+from steepest import Linear, mse, theory
+from steepest._src.bench import measure  # the bench's timings, so the bars match it
 
 ROWS, FEATURES, RATES = 10**6, 64, 64
 
@@ -42,12 +42,16 @@ def main() -> None:
     W = jnp.asarray(rng.standard_normal((FEATURES, RATES), dtype=np.float32))
     V = jnp.asarray(rng.standard_normal((ROWS, RATES), dtype=np.float32))
     start = Linear.zeros(FEATURES)
+    device = jax.devices()[0]
+    plain = measure.prepare_fit(X, y, 0.01, device)
+    swept = measure.prepare_sweep(X, y, 0.01, device, RATES)
+    quadratic = measure.prepare_fit(X, y, 0.01, device, method="quadratic")
     forward, backward = jax.jit(lambda X, W: X @ W), jax.jit(lambda X, V: X.T @ V)
     gram = jax.jit(lambda X: X.T @ X)
     methods = {
-        "fit step": lambda: plain_step(X, y, start),
-        "sweep step (64 rates)": lambda: sweep_step(X, y, start),
-        "quadratic path (1000 steps)": lambda: quadratic_path(X, y, start),
+        "fit step": lambda: plain(20)[1] / 20,
+        "sweep step (64 rates)": lambda: swept(10)[1] / 10,
+        "quadratic path (1000 steps)": lambda: quadratic(1000)[1],
         "Hessian by autodiff": lambda: wall(lambda: theory.hessian(mse, start, X, y)),
         "X @ W (64 columns)": lambda: wall(lambda: forward(X, W)),
         "X.T @ V (64 columns)": lambda: wall(lambda: backward(X, V)),
@@ -87,31 +91,6 @@ def wall(function) -> float:
     started = time.perf_counter()
     jax.block_until_ready(function())
     return time.perf_counter() - started
-
-
-def plain_step(X, y, start, steps: int = 20) -> float:
-    result = fit(
-        mse, start, X, y, learning_rate=0.01, max_steps=steps, tol=0.0, stall_patience=None,
-        certificate=False,
-    )  # fmt: skip
-    return result.seconds / steps
-
-
-def sweep_step(X, y, start, steps: int = 10) -> float:
-    rates = 0.01 * np.geomspace(1 / 8, 1, RATES)
-    result = sweep(
-        mse, start, X, y, learning_rates=rates, max_steps=steps, tol=0, stall_patience=None
-    )
-    return result.seconds / steps
-
-
-def quadratic_path(X, y, start) -> float:
-    return wall(
-        lambda: fit(
-            mse, start, X, y, learning_rate=0.01, max_steps=1000, tol=0.0, method="quadratic",
-            stall_patience=None, certificate=False,
-        ).params
-    )  # fmt: skip
 
 
 if __name__ == "__main__":

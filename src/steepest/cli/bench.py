@@ -29,7 +29,7 @@ DEFAULT_RECORD = "results/benchmark.json"
 
 
 def add_parser(commands) -> None:
-    from steepest._src.bench.measure import ROUNDS
+    from steepest._src.bench import ROUNDS
 
     bench = commands.add_parser(
         "bench",

@@ -46,10 +46,9 @@ from ..io import data
 from ..losses import mse
 from ..model import Linear, flat
 from ..sweep import sweep
-from . import peers
+from . import ROUNDS, peers
 from .hlo import passes_over_X
 
-ROUNDS = 7
 FLOOR = "floor (one read)"
 NUMPY = ("numpy", "numpy (1 thread)")  # the peer "NumPy" is the better of these, per round
 QUADRATIC = "steepest.fit quadratic"

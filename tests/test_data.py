@@ -134,19 +134,6 @@ def test_missing_and_unsupported_files(tmp_path):
         data.load(write(tmp_path, "d.txt", "a\n1\n"))
 
 
-def test_load_reads_a_parquet_file_by_its_named_columns(tmp_path):
-    pyarrow = pytest.importorskip("pyarrow")
-    import pyarrow.parquet as pq
-
-    X, y = regression_problem(4, 12, 2)
-    columns = {"a": X[:, 0], "b": X[:, 1], "sales": y}
-    pq.write_table(pyarrow.table(columns), tmp_path / "t.parquet", row_group_size=5)
-    loaded = data.load(tmp_path / "t.parquet", y="sales", x=["b", "a"])
-    np.testing.assert_array_equal(loaded.X, X[:, ::-1])
-    np.testing.assert_array_equal(loaded.y, y)
-    assert (list(loaded.x_names), loaded.y_name) == (["b", "a"], "sales")
-
-
 def test_load_numpy_files(tmp_path):
     X, y = regression_problem(0, 10, 2)
     np.savez(tmp_path / "m.npz", X=X, y=y)

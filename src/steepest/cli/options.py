@@ -429,6 +429,10 @@ def load_dataset(args):
             dataset = own_rows(args)
         elif args.data is None:
             dataset = builtin_dataset(args)
+        elif Path(args.data).suffix.lower() == ".parquet":  # read as --stream reads it
+            from steepest._src.io.stream import stream
+
+            dataset = stream(args.data, y=args.y, x=args.x, dtype="float64").dataset(slice(None))
         else:
             dataset = data.load(args.data, y=args.y, x=args.x)
     for warning in caught:

@@ -138,7 +138,6 @@ def load(path: str | Path, *, y: str | None = None, x: list[str] | None = None) 
     - ``.npz``: either one 1-D array per column (the keys are the names), or a
       2-D ``X`` with a 1-D ``y`` (columns ``x0, x1, ...`` and ``y``).
     - ``.npy``: a 2-D array; its columns are named ``0, 1, ...``.
-    - ``.parquet``: its numeric columns by name, read as ``stream`` reads them (pyarrow).
 
     A CSV file is parsed by NumPy's C parser; only a file that it refuses is
     read again cell by cell, to read what ``csv`` and ``float`` accept (a
@@ -165,14 +164,8 @@ def load(path: str | Path, *, y: str | None = None, x: list[str] | None = None) 
         table = _read_csv(path)
     elif suffix in (".npy", ".npz"):
         table = _read_numpy(path)
-    elif suffix == ".parquet":
-        from .stream import stream  # it builds on this module
-
-        return stream(path, y=y, x=x, dtype="float64").dataset(slice(None))
     else:
-        raise DataError(
-            f"{path}: unsupported file type {suffix!r}; use .csv, .npy, .npz or .parquet"
-        )
+        raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv, .npy or .npz")
     return _select(table, y, x, source=str(path))
 
 

@@ -238,6 +238,7 @@ def test_a_parquet_file_streams_by_its_named_columns_to_the_in_memory_fit(tmp_pa
     chunks = stream(path, y="y", x=["x0", "x1", "x2"], chunk_rows=64, dtype=np.float64)
     assert (chunks.rows, chunks.x_names, chunks.y_name) == (ROWS, ("x0", "x1", "x2"), "y")
     got = [np.concatenate(parts) for parts in zip(*chunks.chunks(), strict=True)]
+    assert chunks.num_chunks == len(list(chunks.tables())) > -(-ROWS // 64)
     np.testing.assert_array_equal(got[0], X)
     np.testing.assert_array_equal(got[1], y)
     rule = dict(learning_rate=0.05, max_steps=30, tol=0.0, stall_patience=None)

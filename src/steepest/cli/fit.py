@@ -171,8 +171,7 @@ def run(args, argv=None) -> int:
         "dtype": jnp.dtype(dtype).name,
         "devices": len(X.devices()),
         "processes": args.processes.count,
-        "batch_size": batches.get("batch_size"),
-        "schedule": batches["schedule"]._asdict() if "schedule" in batches else None,
+        **_batch_record(batches),
         "standardized": args.standardize,
         "data": {
             "source": dataset.source,
@@ -359,8 +358,7 @@ def _run_streamed(args, argv) -> int:
         "optimizer": args.optimizer,
         "dtype": np.dtype(dtype).name,
         "standardized": args.standardize,
-        "batch_size": batches.get("batch_size"),
-        "schedule": batches["schedule"]._asdict() if "schedule" in batches else None,
+        **_batch_record(batches),
         "streamed": {"chunks": chunks.num_chunks, "chunk_rows": chunks.chunk_rows},
         "data": {
             "source": chunks.source,
@@ -399,3 +397,12 @@ def _kept(result) -> str:
     from steepest._src.stopping import steps_phrase
 
     return f"the run stopped after {steps_phrase(result.num_steps)}; what it reached is reported"
+
+
+def _batch_record(batches: dict) -> dict:
+    """The record's mini-batch fields, from ``batch_settings``: None for full batch."""
+    schedule = batches.get("schedule")
+    return {
+        "batch_size": batches.get("batch_size"),
+        "schedule": None if schedule is None else schedule._asdict(),
+    }

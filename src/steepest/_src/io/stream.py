@@ -79,8 +79,8 @@ class Stream:
 
     @property
     def num_chunks(self) -> int:
-        """Chunks of a ``.npy``; a Parquet file's may be more (a chunk ends with its row group)."""
-        return -(-self.rows // self.chunk_rows)
+        """The chunks ``tables`` gives (of a Parquet file, each ends with its row group)."""
+        return len(self.chunk_rows_each())
 
     def chunk_rows_each(self) -> list[int]:
         """The rows of every chunk ``tables`` gives, in file order.

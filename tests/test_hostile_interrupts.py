@@ -17,7 +17,6 @@ from cli_runs import run_command
 
 import steepest
 from steepest import fit
-from steepest.cli import options
 
 main_module = importlib.import_module("steepest.cli.main")  # steepest.cli.main: the function
 
@@ -42,12 +41,10 @@ def test_ctrl_c_while_jax_loads_waits_for_the_import_then_exits_130(tmp_path, mo
 
 
 def test_sigterm_is_handled_as_ctrl_c_and_exits_143(tmp_path, monkeypatch):
-    from steepest.cli import fit as fit_command
-
-    def terminated(args):
+    def terminated(*args, **kwargs):
         signal.raise_signal(signal.SIGTERM)
 
-    monkeypatch.setattr(fit_command, "prepare", terminated)
+    monkeypatch.setattr(steepest.data, "builtin", terminated)  # while the data load
     run = run_command(["fit"], tmp_path)
     assert run.returncode == 143, run.describe()
     assert run.stderr == "steepest: interrupted\n"
@@ -78,13 +75,13 @@ def _swallowed_ctrl_c():
 def test_a_ctrl_c_swallowed_during_the_load_still_stops_the_command(tmp_path, monkeypatch):
     """A KeyboardInterrupt raised inside a callback that ignores it (JAX's garbage
     collection callback, while a big CSV loads) is noted, and raised after the load."""
-    real_load = options.load_dataset
+    real_load = steepest.data.builtin
 
-    def load_and_swallow(args):
+    def load_and_swallow(*args, **kwargs):
         _swallowed_ctrl_c()
-        return real_load(args)
+        return real_load(*args, **kwargs)
 
-    monkeypatch.setattr(options, "load_dataset", load_and_swallow)
+    monkeypatch.setattr(steepest.data, "builtin", load_and_swallow)
     run = run_command(["fit"], tmp_path)
     assert run.returncode == 130, run.describe()
     assert run.stderr == "steepest: interrupted\n" and run.stdout == ""
@@ -120,7 +117,7 @@ class _RaisesOnCollection:
 def test_a_swallowed_ctrl_c_is_not_reported_as_ignored(monkeypatch):
     reported = []
     monkeypatch.setattr(sys, "unraisablehook", lambda u: reported.append(type(u.exc_value)))
-    with options.Interrupts():
+    with main_module.Interrupts():
         _RaisesOnCollection(KeyboardInterrupt())
         _RaisesOnCollection(ValueError("other errors are still reported"))
     assert reported == [ValueError]
@@ -129,7 +126,7 @@ def test_a_swallowed_ctrl_c_is_not_reported_as_ignored(monkeypatch):
 
 
 def test_held_notes_an_interrupt_and_raises_it_when_the_block_ends():
-    with options.Interrupts() as interrupts:
+    with main_module.Interrupts() as interrupts:
         with pytest.raises(KeyboardInterrupt), interrupts.held():
             signal.raise_signal(signal.SIGINT)
             reached = True  # the block went on

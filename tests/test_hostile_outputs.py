@@ -41,7 +41,7 @@ def one_error_line(stderr: str) -> str:
 def test_a_figure_that_fails_mid_write_leaves_the_old_file_and_no_temporary(monkeypatch, tmp_path):
     path = tmp_path / "loss.png"
     curves = {"gd": (np.arange(5), np.linspace(2.0, 1.0, 5))}
-    plots.loss_curves(curves, 0.5, path, title="first")
+    plots.save(plots.loss_curves(curves, 0.5, title="first"), path)
     old = path.read_bytes()
 
     def full_disk(self, target, **kwargs):
@@ -51,7 +51,7 @@ def test_a_figure_that_fails_mid_write_leaves_the_old_file_and_no_temporary(monk
 
     monkeypatch.setattr(Figure, "savefig", full_disk)
     with pytest.raises(OSError) as raised:
-        plots.loss_curves(curves, 0.5, path, title="second")
+        plots.save(plots.loss_curves(curves, 0.5, title="second"), path)
     assert raised.value.filename == str(path)  # the path, never None or the temporary file
     assert path.read_bytes() == old
     assert [p.name for p in tmp_path.iterdir()] == ["loss.png"]

@@ -19,11 +19,17 @@ figures = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(figures)
 
 
-def test_readme_python_blocks_run():
-    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
-    assert blocks, "the README has no Python example"
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), {})
+def test_readme_python_blocks_run_and_print_what_is_shown():
+    """Every Python block runs; one followed by an indented block prints exactly that."""
+    blocks = re.findall(r"```python\n(.*?)```\n(?:\n((?:    [^\n]*\n)+))?", README, flags=re.DOTALL)
+    assert len(blocks) >= 4, "the README's Python examples are missing"
+    for block, shown in blocks:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(block, "README.md", "exec"), {})
+        if shown:
+            expected = "".join(line[4:] + "\n" for line in shown.splitlines())
+            assert printed.getvalue() == expected, block
 
 
 def test_every_figure_is_made_by_the_readme_command_recorded_beside_it():

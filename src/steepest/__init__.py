@@ -42,6 +42,8 @@ _SOURCES = {
     "._src.streamed": ("fit_stream",),
     "._src.sweep": ("SweepResult", "sweep"),
     "._src.trajectory": ("trajectory",),
+    "._src.workflows.linear": ("linear",),
+    "._src.workflows.report": ("LinearFit",),
 }
 _NAMESPACES = (
     "analytic",
@@ -89,6 +91,8 @@ if _typing.TYPE_CHECKING:
     from ._src.streamed import fit_stream
     from ._src.sweep import SweepResult, sweep
     from ._src.trajectory import trajectory
+    from ._src.workflows.linear import linear
+    from ._src.workflows.report import LinearFit
 
     __version__: str
 

@@ -1,5 +1,25 @@
-"""Results as JSON records: strictly valid JSON, written atomically, with what made them."""
+"""Results as JSON records: strictly valid JSON, written atomically, with what made them.
 
-from ._src.io.records import dumps, environment, params_to_dict, write_atomically, write_json
+Every result (``LinearFit``, ``FitResult``, ``SweepResult``, ``GradientReport``) is
+accepted where a record is: ``dumps(fit)``, ``write("run.json", fit, config=...)``.
+"""
 
-__all__ = ["dumps", "environment", "params_to_dict", "write_atomically", "write_json"]
+from ._src.io.records import (
+    as_record,
+    dumps,
+    environment,
+    params_to_dict,
+    write,
+    write_atomically,
+    write_json,
+)
+
+__all__ = [
+    "as_record",
+    "dumps",
+    "environment",
+    "params_to_dict",
+    "write",
+    "write_atomically",
+    "write_json",
+]

@@ -276,6 +276,7 @@ def fit(
     """
     check_arguments(params, optimizer, max_steps)
     budget = step_budget(loss, data, tags, method, max_steps, batch_size, epochs)
+    schedule = scheduled(schedule, budget, batches_per_epoch(data, batch_size))
     warnings = _float64_inputs(loss, params, data)
     engine, state, learning_rate, loop_data, cost = _prepare(
         loss,
@@ -318,6 +319,14 @@ def fit(
     return with_epoch_message(result, full_batches + bool(rest), batch_size, last)
 
 
+def batches_per_epoch(data, batch_size: int | None) -> int | None:
+    """Updates an epoch of mini-batches of ``batch_size`` rows makes; None for full batch
+    (or a batch size that ``step_budget`` refuses)."""
+    if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        return None
+    return -(-blocks.num_rows(data) // batch_size)
+
+
 def with_epoch_message(result: FitResult, updates: int, batch_size: int, detail: str) -> FitResult:
     """``result`` with its message saying what a step was: an epoch of ``updates`` updates
     on batches of ``batch_size`` rows, then ``detail``."""
@@ -351,6 +360,19 @@ def step_budget(loss, data, tags, method, max_steps, batch_size, epochs, rows=No
         rows = blocks.require_row_mean("batch_size", loss, tags, data)
     whole_number("batch_size", batch_size, 1, rows)
     return whole_number("epochs", DEFAULT_EPOCHS if epochs is None else epochs, 0)
+
+
+def scheduled(schedule, budget: int, updates_per_epoch: int | None):
+    """``schedule`` over the run's updates where its ``steps`` is None: ``budget`` updates,
+    or ``budget`` epochs of ``updates_per_epoch`` (mini-batches).
+
+    Example:
+        >>> scheduled(optimizers.Schedule("cosine"), 5, 4).steps  # 5 epochs of 4 batches
+        20
+    """
+    if schedule is None:
+        return None
+    return schedule.over(budget * (updates_per_epoch or 1))
 
 
 def check_arguments(params, optimizer, max_steps) -> None:
@@ -598,6 +620,9 @@ def memory(loss: Callable, params, *data, **options) -> dict[str, int]:
         loss, data, settings["tags"], settings["method"], settings["max_steps"],
         settings["batch_size"], arguments.arguments["epochs"],
     )  # fmt: skip
+    settings["schedule"] = scheduled(
+        settings["schedule"], settings["max_steps"], batches_per_epoch(data, settings["batch_size"])
+    )
     engine, state, _, loop_data, _ = _prepare(loss, params, data, **settings)
     loop_data = jax.tree.map(jnp.asarray, loop_data)
     compiled = engine.compiled(state, *loop_data)

@@ -75,6 +75,9 @@ class Schedule(NamedTuple):
     - ``"warmup-cosine"``: from 0 up to 1 over ``warmup`` updates, then the cosine down
       to ``end`` by update ``steps`` (``optax.warmup_cosine_decay_schedule``).
 
+    ``steps`` None (the default): over every update of the run, as ``fit`` counts them
+    (``over``).
+
     Example:
         >>> multiplier = Schedule("cosine", steps=10, end=0.1).multiplier()
         >>> [round(float(multiplier(k)), 3) for k in (0, 5, 10, 20)]
@@ -82,7 +85,7 @@ class Schedule(NamedTuple):
     """
 
     kind: str
-    steps: int
+    steps: int | None = None
     end: float = 0.0
     rate: float = 0.5
     warmup: int = 0
@@ -100,6 +103,15 @@ class Schedule(NamedTuple):
         # The count is an int32: as a float of JAX's default width (float64 under x64),
         # so that a float64 run's rate is not rounded to float32.
         return lambda count: schedule(jnp.asarray(count, float))
+
+    def over(self, updates: int) -> "Schedule":
+        """The schedule with ``steps`` set to a run's ``updates`` where it was None.
+
+        Example:
+            >>> Schedule("cosine").over(300).steps, Schedule("cosine", 50).over(300).steps
+            (300, 50)
+        """
+        return self if self.steps is not None else self._replace(steps=max(int(updates), 1))
 
     def check(self) -> "Schedule":
         """The schedule itself, once its fields make sense; else a ValueError naming one."""

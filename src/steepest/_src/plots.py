@@ -1,27 +1,43 @@
 """Figures: loss curves of optimizers, a learning-rate sweep, the cost surface with paths.
 
-Each function draws one figure from results already computed and writes it as
-PNG, atomically (through a temporary file beside it, as records are); nothing
-here runs an optimizer. Figures are made with matplotlib's
-``Figure`` directly, not through ``pyplot``: no display is needed, and the
-backend a notebook or script chose is left as it was.
+Each function draws one figure from results already computed and returns it, a
+matplotlib ``Figure`` (shown inline in a notebook, restyled as any other); given
+``ax=``, it draws into your axes instead and returns their figure. Saving is the
+caller's: ``save(figure, path)`` writes PNG atomically. Nothing here runs an
+optimizer. Figures are made with matplotlib's ``Figure`` directly, not through
+``pyplot``: no display is needed, and the backend a notebook or script chose is left
+as it was.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .io import records
 
 
-def _subplots(*args, **kwargs):
+def _subplots(ax, *args, **kwargs) -> tuple[Figure, Any]:
+    """A new figure and its axes, or the caller's ``ax`` and the figure they belong to."""
+    if ax is not None:
+        figure = (ax[0] if isinstance(ax, Sequence | np.ndarray) else ax).get_figure()
+        return figure, ax
     figure = Figure(figsize=kwargs.pop("figsize"))
     return figure, figure.subplots(*args, **kwargs)
 
 
-def _save(figure: Figure, path: str | Path) -> Path:
-    """Write ``figure`` as PNG atomically: the old file or the new, never a truncated one."""
+def save(figure: Figure, path: str | Path) -> Path:
+    """Write ``figure`` as PNG atomically: the old file or the new, never a truncated one.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> figure = loss_curves({"gd": ([0, 1, 2], [3.0, 2.0, 1.5])})
+        >>> save(figure, pathlib.Path(tempfile.mkdtemp()) / "loss.png").suffix
+        '.png'
+    """
 
     def draw(temporary: Path) -> None:
         figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight")
@@ -29,29 +45,93 @@ def _save(figure: Figure, path: str | Path) -> Path:
     return records.write_atomically(path, draw)
 
 
-def loss_curves(curves: dict, best_loss: float, path: str | Path, *, title: str) -> Path:
-    """The gap to the least-squares cost against the step, log scale, one line per run.
+def loss_curve(fit, *, ax: Axes | None = None, title: str | None = None) -> Figure:
+    """The loss curve of one run: a ``steepest.linear`` report (the gap to the closed
+    form's cost, on a log scale) or a ``FitResult`` (the cost itself).
+
+    The x axis counts epochs for a mini-batch run, whose title names the batch size
+    and the schedule.
+
+    Example:
+        >>> import steepest
+        >>> figure = loss_curve(steepest.linear())
+        >>> figure.axes[0].get_ylabel()
+        'cost - least-squares cost'
+    """
+    from .workflows.report import LinearFit
+
+    if isinstance(fit, LinearFit):
+        name, best = fit.optimizer, fit.closed_form_loss
+        history = fit.history
+        if title is None:
+            title = f"steepest fit: {fit.source}, {fit.optimizer}, lr {fit.learning_rate:.4g}"
+            if fit.batch_size is not None:
+                title += f", batches of {fit.batch_size}"
+            if fit.schedule is not None:
+                title += f", {fit.schedule.kind} schedule"
+        unit = history.unit
+    else:
+        name, best, unit = "run", None, "step"
+        history = (fit.loss_steps, fit.losses)
+    steps, costs = history[0], history[1]
+    return loss_curves({name: (steps, costs)}, best, ax=ax, title=title, xlabel=unit)
+
+
+def loss_curves(
+    curves: dict,
+    best_loss: float | None = None,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    xlabel: str = "step",
+    ylabel: str | None = None,
+) -> Figure:
+    """The cost against the step, one line per run: with ``best_loss`` (the
+    least-squares cost) the gap ``cost - best_loss`` on a log scale.
 
     Args:
         curves: name -> (steps, costs), arrays of the same length.
-        best_loss: the closed-form cost; the plot shows ``cost - best_loss``.
-        path: the PNG to write.
+        best_loss: the least cost there is; None: the cost itself is drawn (on a log
+            scale where every cost is positive).
+        ax: the axes to draw into (default: a new figure's).
         title: the figure's title.
+        xlabel: what the steps count ("step", or "epoch" for mini-batches).
+        ylabel: the y axis's label (default: what is drawn).
     """
-    figure, axes = _subplots(figsize=(7, 4.5))
+    figure, axes = _subplots(ax, figsize=(7, 4.5))
+    positive = True
     for name, (steps, costs) in curves.items():
-        # Below the rounding of the cost in its own dtype, the gap is noise: clip it there.
-        floor = max(abs(best_loss), 1e-300) * np.finfo(np.asarray(costs).dtype).eps
-        gap = np.maximum(np.asarray(costs, np.float64) - best_loss, floor)
-        axes.plot(np.asarray(steps), gap, label=name, linewidth=1.5)
-    axes.set_xscale("symlog", linthresh=10)
-    axes.set_yscale("log")
-    axes.set_xlabel("step")
-    axes.set_ylabel("cost - least-squares cost")
-    axes.set_title(title)
+        costs = np.asarray(costs)
+        if best_loss is None:
+            values = np.asarray(costs, np.float64)
+            positive &= bool(np.all(values > 0))
+        else:
+            # Below the rounding of the cost in its own dtype, the gap is noise: clip it there.
+            floor = max(abs(best_loss), 1e-300) * np.finfo(costs.dtype).eps
+            values = np.maximum(np.asarray(costs, np.float64) - best_loss, floor)
+        axes.plot(np.asarray(steps), values, label=name, linewidth=1.5)
+    _step_axis(axes, max((np.max(steps, initial=0) for steps, _ in curves.values()), default=0))
+    if best_loss is not None or positive:
+        axes.set_yscale("log")
+    axes.set_xlabel(xlabel)
+    default = "cost" if best_loss is None else "cost - least-squares cost"
+    axes.set_ylabel(ylabel or default)
+    if title:
+        axes.set_title(title)
     axes.grid(True, which="major", alpha=0.3)
     axes.legend()
-    return _save(figure, path)
+    return figure
+
+
+def _step_axis(axes, last_step) -> None:
+    """Steps on a symmetric log scale; a short run's (at most 10 steps) linear, in whole
+    steps, where a log scale would crowd its few ticks together."""
+    from matplotlib.ticker import MaxNLocator
+
+    if last_step > 10:
+        axes.set_xscale("symlog", linthresh=10)
+    else:
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def learning_rate_sweep(
@@ -60,16 +140,17 @@ def learning_rate_sweep(
     steps: np.ndarray,
     diverged: np.ndarray,
     critical: float,
-    path: str | Path,
     *,
-    title: str,
+    title: str | None = None,
     threshold: float | None = None,
-) -> Path:
+    ax: Sequence[Axes] | None = None,
+) -> Figure:
     """Final cost and steps against the learning rate (log axes), with 2/L marked.
 
-    Diverged runs are drawn as crosses at the last finite cost they reached.
+    Diverged runs are drawn as crosses at the last finite cost they reached. ``ax``:
+    two axes (the cost above, the steps below) to draw into.
     """
-    figure, (top, bottom) = _subplots(2, 1, figsize=(7, 6), sharex=True)
+    figure, (top, bottom) = _subplots(ax, 2, 1, figsize=(7, 6), sharex=True)
     rates = np.asarray(learning_rates)
     diverged = np.asarray(diverged, bool)
     top.plot(rates[~diverged], final_losses[~diverged], "o-", markersize=3, label="final cost")
@@ -90,8 +171,9 @@ def learning_rate_sweep(
             threshold, color="tab:red", linestyle=":", label=f"diverges from {threshold:.4g}"
         )
     top.legend(fontsize=8)
-    top.set_title(title)
-    return _save(figure, path)
+    if title:
+        top.set_title(title)
+    return figure
 
 
 def cost_surface(
@@ -100,11 +182,11 @@ def cost_surface(
     costs: np.ndarray,
     paths: dict,
     minimum: tuple[float, float],
-    path: str | Path,
     *,
-    title: str,
+    title: str | None = None,
     labels: tuple[str, str] = ("m", "b"),
-) -> Path:
+    ax: Axes | None = None,
+) -> Figure:
     """Contours of f(m, b) with descent paths drawn on them.
 
     Args:
@@ -112,8 +194,9 @@ def cost_surface(
         costs: f on the grid, shape ``(len(b_grid), len(m_grid))``.
         paths: label -> (m values, b values) along a run.
         minimum: the least-squares (m, b), marked with a star.
+        ax: the axes to draw into (default: a new figure's).
     """
-    figure, axes = _subplots(figsize=(7, 5.5))
+    figure, axes = _subplots(ax, figsize=(7, 5.5))
     levels = np.geomspace(max(costs.min(), 1e-12), costs.max(), 25)
     contours = axes.contour(m_grid, b_grid, costs, levels=levels, cmap="viridis", linewidths=0.8)
     figure.colorbar(contours, ax=axes, label="cost")
@@ -124,21 +207,22 @@ def cost_surface(
     axes.set_ylim(b_grid[0], b_grid[-1])
     axes.set_xlabel(labels[0])
     axes.set_ylabel(labels[1])
-    axes.set_title(title)
+    if title:
+        axes.set_title(title)
     axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
-    return _save(figure, path)
+    return figure
 
 
-def bench_times(times: dict, path: str | Path, *, title: str) -> Path:
+def bench_times(times: dict, *, title: str | None = None, ax: Axes | None = None) -> Figure:
     """Seconds per step of every method, grouped by problem, on a log axis.
 
     Args:
         times: problem -> {method: seconds per step}.
-        path: the PNG to write.
         title: the figure's title.
+        ax: the axes to draw into (default: a new figure's).
     """
     methods = list(dict.fromkeys(method for row in times.values() for method in row))
-    figure, axes = _subplots(figsize=(7, 1.2 + 0.3 * len(methods) * len(times)))
+    figure, axes = _subplots(ax, figsize=(7, 1.2 + 0.3 * len(methods) * len(times)))
     height = 0.8 / max(len(methods), 1)
     for index, method in enumerate(methods):
         positions = [
@@ -152,22 +236,30 @@ def bench_times(times: dict, path: str | Path, *, title: str) -> Path:
     axes.invert_yaxis()
     axes.set_xscale("log")
     axes.set_xlabel("seconds per step")
-    axes.set_title(title)
+    if title:
+        axes.set_title(title)
     axes.grid(True, axis="x", which="major", alpha=0.3)
     axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3)
-    return _save(figure, path)
+    return figure
 
 
-def scaling_curves(curves: dict, path: str | Path, *, title: str) -> Path:
+def scaling_curves(
+    curves: dict, *, title: str | None = None, ax: Sequence[Axes] | None = None
+) -> Figure:
     """Seconds per step against the rows N, log-log, one panel per feature count and one
     line per method.
 
     Args:
         curves: features d -> method -> {N: seconds per step}.
-        path: the PNG to write.
         title: the figure's title.
+        ax: one axes per feature count to draw into (default: a new figure's).
     """
-    figure, panels = _subplots(1, len(curves), figsize=(5.5 * len(curves), 4), squeeze=False)
+    if ax is None:
+        figure, panels = _subplots(
+            None, 1, len(curves), figsize=(5.5 * len(curves), 4), squeeze=False
+        )
+    else:
+        figure, panels = ax[0].get_figure(), [list(ax)]
     for axes, (features, methods) in zip(panels[0], curves.items(), strict=True):
         for method, points in methods.items():
             rows = sorted(points)
@@ -179,5 +271,6 @@ def scaling_curves(curves: dict, path: str | Path, *, title: str) -> Path:
         axes.set_title(f"d = {features}")
         axes.grid(True, which="major", alpha=0.3)
         axes.legend(fontsize=8)
-    figure.suptitle(title)
-    return _save(figure, path)
+    if title:
+        figure.suptitle(title)
+    return figure

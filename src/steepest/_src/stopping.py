@@ -31,8 +31,8 @@ STALL_PATIENCE = 100
 # The share of rtol the certified rule gives the loop's gradient; the rest is left to
 # the gradient's rounding error, which the float64 certificate adds after the run.
 CERTIFIED_SHARE = 0.5
-# What a float32 run that can go no further is told (the CLI words it as its flag).
-FLOAT64_HINT = "run in float64 (x64)"
+# What a float32 run that can go no further is told, in the words of both faces.
+FLOAT64_HINT = "run in float64 (x64=True; --x64 on the command line)"
 # The default rtol of each float size: about two thirds of the dtype's digits.
 DEFAULT_RTOL = {8: 1e-10, 4: 1e-5}
 
@@ -50,15 +50,18 @@ def default_rtol(dtype) -> float:
     return DEFAULT_RTOL.get(dtype.itemsize, math.sqrt(float(jnp.finfo(dtype).eps)))
 
 
-class Status(enum.Enum):
+class Status(enum.StrEnum):
     """Why a run stopped (``RUNNING``: not yet; it is never a finished run's status).
 
     Inside the compiled loop a status is its ``code``, an int32; on the host the
-    same member, with ``describe`` for its sentence.
+    same member, with ``describe`` for its sentence. A member is a ``str`` equal to
+    its name: ``result.status == "converged"``.
 
     Example:
         >>> Status.of_code(Status.CONVERGED.code) is Status.CONVERGED
         True
+        >>> Status.CONVERGED == "converged", f"{Status.STALLED}"
+        (True, 'stalled')
         >>> Status.DIVERGED.value
         'diverged'
     """

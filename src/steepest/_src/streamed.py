@@ -39,6 +39,7 @@ from .fit import (
     FitResult,
     check_arguments,
     resolve_learning_rate,
+    scheduled,
     step_budget,
     with_epoch_message,
 )
@@ -100,6 +101,8 @@ def fit_stream(
             f"batch_size {batch_size:,} is more than a chunk's {data.chunk_rows:,} rows: batches "
             "end with their chunk (stream the file with chunk_rows of at least batch_size)"
         )
+    per_epoch = None if batch_size is None else data.updates_per_epoch(batch_size)
+    schedule = scheduled(schedule, budget, per_epoch)
     if optimizer == "lbfgs":
         raise ValueError(
             "L-BFGS's line search evaluates the cost at trial points, each a pass over the "

@@ -18,7 +18,7 @@ from . import blocks, optimizers
 from .certificate import quadratic_cost, rule_mu, values64
 from .driver import Progress, drive
 from .engine import Engine, check_settings, equations_of, history_stride, unroll_for
-from .fit import MAX_STEPS, FitResult, step_budget
+from .fit import MAX_STEPS, FitResult, batches_per_epoch, scheduled, step_budget
 from .io.data import available_memory as host_memory
 from .stopping import DIVERGENCE_FACTOR, STALL_PATIENCE, Status
 
@@ -140,6 +140,7 @@ def sweep(
     if not np.all(np.isfinite(rates) & (rates > 0)):
         raise ValueError(f"learning_rates must be positive numbers, got {rates.tolist()}")
     max_steps = step_budget(loss, data, tags, "loop", max_steps, batch_size, epochs)
+    schedule = scheduled(schedule, max_steps, batches_per_epoch(data, batch_size))
     check_settings(max_steps, tol, rtol)
     starts = [params] if starts is None else list(starts)
     if not starts:

@@ -18,6 +18,7 @@ from .options import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    Outputs,
     add_output_arguments,
     draw,
     finish,
@@ -116,23 +117,19 @@ def run(args, argv=None) -> int:
         "interrupted": interrupted,
         **info,
     }
-    unwritten = []
-    emit(args, record, argv, unwritten)
-    if not unwritten:
-        console.print(f"wrote {args.out}")
-    try:
-        text = MARKDOWN_MARK + markdown_tables(record)
-        records.write_atomically(markdown, lambda temporary: temporary.write_text(text))
-        console.print(f"wrote {markdown}")
-    except OSError as error:
-        unwritten.append(f"{markdown} ({error.strerror or error})")
+    outputs = Outputs()
+    emit(args, record, argv, outputs)
+    text = MARKDOWN_MARK + markdown_tables(record)
+    outputs.attempt(
+        "the tables", markdown,
+        lambda: records.write_atomically(markdown, lambda temporary: temporary.write_text(text)),
+    )  # fmt: skip
     if args.plot and args.size == "scaling":
         from steepest import plots  # matplotlib only for a run that draws
 
         title = f"time per step against N, float32, {device.device_kind}"
         curves = scaling_curves(measured)
-        if draw(args, lambda path: plots.scaling_curves(curves, path, title=title), unwritten):
-            console.print(f"wrote {args.plot}")
+        draw(args, lambda: plots.scaling_curves(curves, title=title), outputs)
     elif args.plot:
         from steepest import plots  # matplotlib only for a run that draws
 
@@ -145,13 +142,12 @@ def run(args, argv=None) -> int:
             for result in measured
         }
         title = f"time per step, float32, {device.device_kind}"
-        if draw(args, lambda path: plots.bench_times(times, path, title=title), unwritten):
-            console.print(f"wrote {args.plot}")
+        draw(args, lambda: plots.bench_times(times, title=title), outputs)
     agree = all(result["agreement"]["agree"] for result in measured)
     if interrupted:
         kept = f"{len(measured)} problem(s) measured, the rest not; those are reported"
-        return finish(EXIT_INTERRUPTED, unwritten, kept=kept)
-    return finish(EXIT_OK if agree else EXIT_FAILED, unwritten)
+        return finish(EXIT_INTERRUPTED, outputs, kept=kept)
+    return finish(EXIT_OK if agree else EXIT_FAILED, outputs)
 
 
 def scaling_curves(measured: list[dict]) -> dict:

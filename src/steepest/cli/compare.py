@@ -11,6 +11,7 @@ from .options import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     ListAction,
+    Outputs,
     add_data_arguments,
     add_output_arguments,
     add_run_arguments,
@@ -18,8 +19,7 @@ from .options import (
     draw,
     emit,
     finish,
-    original_data_evaluator,
-    prepare,
+    prepared,
     stop_rule,
 )
 
@@ -62,12 +62,11 @@ def run(args, argv=None) -> int:
             f"--optimizers: unknown {', '.join(map(repr, unknown))}; "
             f"known: {', '.join(optimizers.names())}"
         )
-    dataset, standardizer, X, y, start = prepare(args)
-    batches = batch_settings(args, len(X))
+    dataset, standardizer, X, y, start, evaluate64 = prepared(args)
+    batches = batch_settings(args)
     exact = theory.closed_form(dataset.X, dataset.y)
     exact_loss = float(theory.closed_form_cost(exact, dataset.X, dataset.y))
     rows, curves = [], {}
-    evaluate64 = original_data_evaluator(dataset, standardizer, args.processes)
     interrupted = False
     for name in names:
         try:
@@ -106,20 +105,20 @@ def run(args, argv=None) -> int:
         "closed_form_loss": exact_loss,
         "runs": rows,
     }
-    unwritten = []
-    drawn = False
+    outputs = Outputs()
     if args.plot:
         from steepest import plots  # matplotlib only for a run that draws
 
         title = f"{dataset.source}: {stop_rule(args)}"
-        drawn = draw(
-            args, lambda path: plots.loss_curves(curves, exact_loss, path, title=title), unwritten
-        )
+        if args.batch_size is not None:
+            title += f", batches of {args.batch_size}"
+        unit = "step" if args.batch_size is None else "epoch"
+        draw(args, lambda: plots.loss_curves(curves, exact_loss, title=title, xlabel=unit), outputs)
     code = EXIT_INTERRUPTED if interrupted else EXIT_OK
     kept = f"{len(rows)} of {len(names)} optimizers ran; their runs are reported"
-    emit(args, record, argv, unwritten)
+    emit(args, record, argv, outputs)
     if args.json:
-        return finish(code, unwritten, kept=kept)
+        return finish(code, outputs, kept=kept)
     table = Table(title=f"steepest compare: {dataset.source}, {stop_rule(args)}")
     columns = ("optimizer", "lr", "steps", "status", "certain digits", "|p - p*|", "seconds")
     for column in columns:
@@ -137,7 +136,5 @@ def run(args, argv=None) -> int:
         )
     console = Console()
     console.print(table)
-    console.print(
-        f"least-squares cost {exact_loss:.8g}" + (f"; wrote {args.plot}" if drawn else "")
-    )
-    return finish(code, unwritten, kept=kept)
+    console.print(f"least-squares cost {exact_loss:.8g}")
+    return finish(code, outputs, kept=kept)

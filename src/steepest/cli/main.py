@@ -13,12 +13,13 @@ import contextlib
 import os
 import sys
 
+from steepest._src.interrupts import Interrupts
+
 from .options import (
     EXIT_BAD_INPUT,
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
-    Interrupts,
     Parser,
 )
 
@@ -110,6 +111,28 @@ def _start(argv, interrupts):
     return args, jax, DataError
 
 
+@contextlib.contextmanager
+def _warnings_on_stderr():
+    """The library's warnings about the data (a constant column) as one line each on
+    stderr, ``steepest: warning: ...``, as they are raised."""
+    import warnings
+
+    from steepest.data import ConstantColumnWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ConstantColumnWarning)
+        shown = warnings.showwarning
+
+        def show(message, category, *rest, **keywords):
+            if issubclass(category, ConstantColumnWarning):
+                sys.stderr.write(f"steepest: warning: {message}\n")
+            else:
+                shown(message, category, *rest, **keywords)
+
+        warnings.showwarning = show
+        yield
+
+
 def _run(args, argv, jax, DataError) -> int:
     from .cache import compilation_cache
 
@@ -117,6 +140,7 @@ def _run(args, argv, jax, DataError) -> int:
         with (
             jax.enable_x64(bool(getattr(args, "x64", False))),
             compilation_cache(not getattr(args, "no_cache", True)),
+            _warnings_on_stderr(),
         ):
             return args.run(args, argv)
     except (DataError, ValueError) as error:

@@ -8,13 +8,9 @@ repeated list flag extends the list.
 """
 
 import argparse
-import contextlib
 import math
 import os
-import signal
 import sys
-import threading
-import warnings
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -353,59 +349,80 @@ def add_output_arguments(command, *, plot: str | None, plot_required: bool = Fal
     )
 
 
-def emit(args, record: dict, argv: list[str] | None, unwritten: list[str] | None = None) -> None:
-    """Print ``record`` as JSON with ``--json``; write it with its context to ``--out``.
+class Outputs:
+    """What a command wrote (``--out``, ``--plot``) and what it could not: ``finish``
+    says both in one line on stderr, once the result is printed."""
 
-    With ``unwritten`` (a list), an ``--out`` that cannot be written is added to it
-    instead of raised, so that the command prints its result anyway (see ``finish``).
+    def __init__(self):
+        self.written: list[str] = []
+        self.unwritten: list[str] = []
+
+    def attempt(self, option: str, path, write) -> bool:
+        """``write()``; an OSError is noted as unwritten instead of raised."""
+        try:
+            write()
+        except OSError as error:
+            self.unwritten.append(f"{option} {path} ({error.strerror or error})")
+            return False
+        self.written.append(str(path))
+        return True
+
+
+def emit(args, record, argv: list[str] | None, outputs: Outputs | None = None) -> None:
+    """Print ``record`` (a dict, or a result with ``to_dict``) as JSON with ``--json``;
+    write it with its context (the command, versions, machine, date) to ``--out``.
+
+    With ``outputs``, an ``--out`` that cannot be written is noted there instead of
+    raised, so that the command prints its result anyway (see ``finish``).
     """
-    from steepest._src.io import records
+    from steepest import records
 
     if args.json:
         print(records.dumps(record))
     if args.out:
         command = ["steepest", *(sys.argv[1:] if argv is None else argv)]
-        try:
-            records.write_json(args.out, {**records.environment(), "command": command, **record})
-        except OSError as error:
-            if unwritten is None:
-                raise
-            unwritten.append(_not_written("--out", args.out, error))
+
+        def write():
+            records.write(args.out, record, command=command)
+
+        if outputs is None:
+            write()
+        else:
+            outputs.attempt("--out", args.out, write)
 
 
-def draw(args, figure, unwritten: list[str]) -> bool:
-    """Write the figure, ``figure(path)``, to ``--plot``; True when it was written.
+def draw(args, make_figure, outputs: Outputs) -> bool:
+    """Save the figure ``make_figure()`` returns to ``--plot``; True when it was written.
 
-    A figure that cannot be written is added to ``unwritten``, not raised: the run's
+    A figure that cannot be written is noted in ``outputs``, not raised: the run's
     result is printed (and its record written) anyway.
     """
     if not args.plot:
         return False
-    try:
-        figure(args.plot)
-    except OSError as error:
-        unwritten.append(_not_written("--plot", args.plot, error))
-        return False
-    return True
+    from steepest import plots  # matplotlib only for a run that draws
+
+    return outputs.attempt("--plot", args.plot, lambda: plots.save(make_figure(), args.plot))
 
 
-def _not_written(option: str, path: str, error: OSError) -> str:
-    return f"{option} {path} ({error.strerror or error})"
-
-
-def finish(code: int, unwritten: list[str], *, kept: str = "") -> int:
+def finish(code: int, outputs: Outputs, *, kept: str = "") -> int:
     """The exit code once the result is printed, with at most one line on stderr: for
     an interrupted command (130), that it was and what it ``kept``; for an output that
-    could not be written, which (2, or 130 when interrupted as well).
+    could not be written, which (2, or 130 when interrupted as well); else which files
+    were written.
     """
-    lost = f"not written: {'; '.join(unwritten)}" if unwritten else ""
+    wrote = f"wrote {' and '.join(outputs.written)}" if outputs.written else ""
+    lost = f"not written: {'; '.join(outputs.unwritten)}" if outputs.unwritten else ""
     if code == EXIT_INTERRUPTED:
-        sys.stderr.write(f"steepest: interrupted; {'; '.join(filter(None, (kept, lost)))}\n")
+        said = "; ".join(filter(None, (kept, wrote, lost)))
+        sys.stderr.write(f"steepest: interrupted; {said}\n")
         return code
-    if not unwritten:
-        return code
-    sys.stderr.write(f"steepest: error: {lost}; the result was printed\n")
-    return EXIT_BAD_INPUT
+    if lost:
+        printed = "; ".join(filter(None, ("the result was printed", wrote)))
+        sys.stderr.write(f"steepest: error: {lost}; {printed}\n")
+        return EXIT_BAD_INPUT
+    if wrote:
+        sys.stderr.write(f"steepest: {wrote}\n")
+    return code
 
 
 def refuse(message: str) -> int:
@@ -418,56 +435,13 @@ def port(text: str) -> int:
     return whole_number(text, 1, 65535)
 
 
-def load_dataset(args):
-    """The dataset the data options name; a constant column is a warning on stderr. In a
-    run of several processes, this process's rows of it (``own_rows``)."""
-    from steepest._src.io import data
+def dataset_argument(args):
+    """What the data options name, for the library's ``dataset_of``: the ``--data`` path,
+    or the built-in dataset of ``--seed`` with the command's default features."""
+    from steepest import data
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", data.ConstantColumnWarning)
-        if args.processes.many:
-            dataset = own_rows(args)
-        elif args.data is None:
-            dataset = builtin_dataset(args)
-        elif Path(args.data).suffix.lower() == ".parquet":  # read as --stream reads it
-            from steepest._src.io.stream import stream
-
-            dataset = stream(args.data, y=args.y, x=args.x, dtype="float64").dataset(slice(None))
-        else:
-            dataset = data.load(args.data, y=args.y, x=args.x)
-    for warning in caught:
-        sys.stderr.write(f"steepest: warning: {warning.message}\n")
-    return dataset
-
-
-def own_rows(args):
-    """This process's rows of the dataset, in a run of several processes: read from a
-    ``.npy`` (memory-mapped) or a Parquet file (its row groups that hold them), or cut
-    from the built-in dataset; every process's together are the whole, in order."""
-    import dataclasses
-
-    import numpy as np
-
-    from steepest._src.io import data, sharding
-    from steepest._src.io.stream import stream
-
-    if args.data is None:
-        whole = builtin_dataset(args)
-        rows = sharding.process_rows(len(whole.y))
-        return dataclasses.replace(whole, X=whole.X[rows], y=whole.y[rows])
-    if Path(args.data).suffix.lower() not in (".npy", ".parquet"):
-        raise data.DataError(
-            f"{args.data}: a fit over several processes reads each one's rows of a .npy or "
-            ".parquet file; convert it first (numpy.save of the table, target last)"
-        )
-    table = stream(args.data, y=args.y, x=args.x, dtype=np.float64)
-    return table.dataset(sharding.process_rows(table.rows), across_processes=True)
-
-
-def builtin_dataset(args):
-    """The built-in dataset, with the features the data options select."""
-    from steepest._src.io import data
-
+    if args.data is not None:
+        return args.data
     if args.y not in (None, "sales"):
         raise data.DataError(
             f"--y {args.y}: the built-in dataset's target is sales (--data FILE for yours)"
@@ -475,208 +449,65 @@ def builtin_dataset(args):
     return data.builtin(args.seed, x=args.x or args.builtin_x)
 
 
-def original_data_evaluator(dataset, standardizer, processes):
-    """``evaluate64(params)`` for ``fit``: the mean squared error and its gradient in
-    float64 on the data as read (standardized in float64, never rounded to float32),
-    a block of rows at a time, so that the certificate bounds the distance to their
-    minimizer, the one the closed form finds. Over several ``processes``, the dataset
-    is this process's rows, and the sums are those of every process's.
-    """
-    import jax
+def prepared(args):
+    """The data options' dataset made ready for descent (``workflows.prepared.prepare``):
+    read, standardized, placed, with a zero start and the float64 evaluator."""
     import numpy as np
 
-    from steepest import mse
-    from steepest._src.certificate import value_and_grad64
-    from steepest._src.io.data import BLOCK_ROWS
+    from steepest._src.interrupts import Interrupts
+    from steepest._src.io.tables import dataset_of
+    from steepest._src.workflows.prepared import prepare
 
-    rows = int(processes.sum(len(dataset.y)))
-
-    def evaluate64(params):
-        params = jax.tree.map(np.asarray, params)  # on the host: any process's own copy
-        value, gradient = 0.0, 0.0
-        for start in range(0, len(dataset.y), BLOCK_ROWS):  # this process's rows
-            block = slice(start, start + BLOCK_ROWS)
-            X = standardizer.transform(dataset.X[block], np.float64)
-            y = standardizer.transform_target(dataset.y[block], np.float64)
-            block_value, block_gradient = value_and_grad64(mse, params, X, y)
-            value += block_value * len(y) / rows
-            gradient += block_gradient * len(y) / rows
-        if processes.many:
-            value, gradient = processes.sum(value), processes.sum(gradient)
-        return np.float64(value), np.asarray(gradient, np.float64)
-
-    return evaluate64
-
-
-class Interrupts:
-    """Ctrl-C (SIGINT) and SIGTERM for the length of a command, noted as well as raised.
-
-    Both raise ``KeyboardInterrupt`` as Ctrl-C does (a fit's loop turns it into a flag
-    between chunks); SIGTERM then makes the exit 143. Each is also noted, so that one
-    that a library swallowed (JAX's garbage-collection callback, during a long CSV load)
-    is raised at the next ``check``, without Python's "Exception ignored" report; within
-    ``held`` they are only noted until the block ends. In the main thread only, where
-    Python delivers signals; the previous handlers are put back on exit.
-    """
-
-    active: "Interrupts | None" = None
-
-    def __init__(self):
-        self.received = False
-        self.terminated = False
-        self._holding = False
-        self._previous = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for number in (signal.SIGINT, signal.SIGTERM):
-                if signal.getsignal(number) is not signal.SIG_IGN:  # ignored: left so
-                    self._previous[number] = signal.signal(number, self._handle)
-            Interrupts.active = self
-            self._previous_hook = sys.unraisablehook
-            sys.unraisablehook = self._unraisable
-        return self
-
-    def _unraisable(self, unraisable):
-        # A Ctrl-C raised inside a callback that cannot raise (JAX's garbage-collection
-        # callback): already noted, so not printed as "Exception ignored in ...".
-        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
-            self._previous_hook(unraisable)
-
-    def _handle(self, signum, frame):
-        if signum == signal.SIGTERM:  # passed on as Ctrl-C, to whichever handler holds it
-            self.terminated = True
-            signal.raise_signal(signal.SIGINT)
-            return
-        self.received = True
-        if not self._holding:
-            raise KeyboardInterrupt
-
-    @contextlib.contextmanager
-    def held(self):
-        """Within, an interrupt is noted but not raised; it is raised once the block is done.
-
-        For work that must not be cut in the middle: an interrupt raised while JAX's
-        compiled extensions initialize left them half-built, and the process crashed
-        (SIGSEGV) a moment later.
-        """
-        self._holding = True
-        try:
-            yield
-        finally:
-            self._holding = False
-        if self.received:
-            raise KeyboardInterrupt
-
-    def __exit__(self, *exc):
-        for number, previous in self._previous.items():  # None: not set from Python
-            signal.signal(number, signal.SIG_DFL if previous is None else previous)
-        if Interrupts.active is self:
-            sys.unraisablehook = self._previous_hook
-        Interrupts.active = None
-
-    @classmethod
-    def check(cls) -> None:
-        """Raise ``KeyboardInterrupt`` for an interrupt noted but swallowed on the way."""
-        if cls.active is not None and cls.active.received:
-            raise KeyboardInterrupt
-
-
-def prepare(args):
-    """The dataset of the data options, its standardizer, X and y on the device, a zero start."""
-    import jax.numpy as jnp
-
-    from steepest._src.io import data
-    from steepest._src.model import Linear
-
-    dataset = load_dataset(args)
-    Interrupts.check()  # a Ctrl-C during the load that a callback swallowed
-    dtype = jnp.float64 if args.x64 else jnp.float32
-    place = _placement(getattr(args, "devices", None), dtype, args.processes)
-    intercept = not getattr(args, "no_intercept", False)
-    standardizer = (
-        data.Standardizer.of(
-            dataset.X, dataset.y, center=intercept, across_processes=args.processes.many
-        )
-        if args.standardize
-        else data.Standardizer.identity(dataset.X.shape[1])
+    dataset = dataset_of(
+        dataset_argument(args), args.y, args.x, builtin_x=args.builtin_x, processes=args.processes
     )
-    # Standardized straight into the descent's dtype (no float64 copy of X on the way), and
-    # placed one at a time, so that one host copy at most is alive at once.
-    [X] = place(standardizer.transform(dataset.X, dtype))
-    [y] = place(standardizer.transform_target(dataset.y, dtype))
-    return dataset, standardizer, X, y, Linear.zeros(dataset.X.shape[1], dtype, intercept=intercept)
+    Interrupts.check()  # a Ctrl-C during the load that a callback swallowed
+    return prepare(
+        dataset,
+        standardize=args.standardize,
+        intercept=not getattr(args, "no_intercept", False),
+        dtype=np.float64 if args.x64 else np.float32,
+        devices=getattr(args, "devices", None),
+        processes=args.processes,
+    )
 
 
-def _placement(devices: int | str | None, dtype, processes):
-    """How ``prepare`` puts an array on the device(s) of ``--devices``; over several
-    processes, this process's rows on its devices, of an array over all of theirs."""
-    import functools
-
-    from steepest._src.io import data, sharding
-
-    if processes.many:
-        if devices is not None:
-            raise data.DataError(
-                f"--devices {devices}: a fit over several processes uses every device of each"
-            )
-        return functools.partial(sharding.shard, mesh=sharding.row_mesh(), dtype=dtype)
-    if devices is None:
-        return functools.partial(data.to_device, dtype=dtype)
-
-    def named(function, *args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except data.DataError as error:
-            raise data.DataError(f"--devices {devices}: {error}") from None
-
-    mesh = named(sharding.row_mesh, None if devices == "all" else devices)
-    return functools.partial(named, sharding.shard, mesh=mesh, dtype=dtype)
-
-
-def batch_settings(args, rows: int, updates_per_epoch: int | None = None) -> dict:
+def batch_settings(args) -> dict:
     """``fit``'s and ``sweep``'s keywords of the mini-batch and schedule flags, checked in
-    the flags' words (``max_steps`` among them: the budget, of updates or of epochs).
-    ``updates_per_epoch``: where batches end with their chunk (streamed), not
-    ``ceil(rows / batch_size)``; it sets the schedule's length.
+    the flags' words (``max_steps`` or ``epochs`` among them: the budget). A schedule's
+    length defaults to every update of the run (``Schedule.steps`` None).
 
     Example:
         >>> from argparse import Namespace
         >>> flags = dict(batch_size=None, epochs=None, shuffle_seed=0, schedule="cosine",
         ...              schedule_steps=None, schedule_end=0.1, schedule_rate=0.5,
         ...              warmup_steps=0, steps=300)
-        >>> settings = batch_settings(Namespace(**flags), rows=200)
+        >>> settings = batch_settings(Namespace(**flags))
         >>> settings["max_steps"], settings["schedule"].steps
-        (300, 300)
+        (300, None)
         >>> mini = Namespace(**{**flags, "batch_size": 64, "epochs": 5, "steps": 10_000})
-        >>> batch_settings(mini, rows=200)["schedule"].steps  # 5 epochs of 4 batches
-        20
+        >>> sorted(batch_settings(mini))
+        ['batch_size', 'epochs', 'schedule', 'seed']
     """
-    from steepest._src.fit import DEFAULT_EPOCHS, MAX_STEPS
-    from steepest._src.io.data import DataError
+    from steepest._src.fit import MAX_STEPS
+    from steepest.data import DataError
     from steepest.optimizers import Schedule
 
     _check_applies(args)
-    settings = {}
+    settings: dict = {}
     if args.batch_size is None:
         if args.epochs is not None:
             raise DataError("--epochs applies with --batch-size (full batch: --steps)")
-        settings["max_steps"] = updates = args.steps
+        settings["max_steps"] = args.steps
     else:
         if args.steps != MAX_STEPS:
             raise DataError("with --batch-size the budget is --epochs, not --steps")
-        if args.batch_size > rows:
-            raise DataError(f"--batch-size {args.batch_size} is more than the {rows} rows")
-        epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
-        settings.update(batch_size=args.batch_size, epochs=epochs, seed=args.shuffle_seed)
-        updates = epochs * (updates_per_epoch or math.ceil(rows / args.batch_size))
+        settings.update(batch_size=args.batch_size, epochs=args.epochs, seed=args.shuffle_seed)
     if args.schedule is not None:
-        steps = args.schedule_steps or max(updates, 1)
-        if args.warmup_steps >= steps:
-            raise DataError(f"--warmup-steps must be below the schedule's {steps} updates")
         settings["schedule"] = Schedule(
-            args.schedule, steps, args.schedule_end, args.schedule_rate, args.warmup_steps
-        )
+            args.schedule, args.schedule_steps, args.schedule_end, args.schedule_rate,
+            args.warmup_steps,
+        )  # fmt: skip
     return settings
 
 

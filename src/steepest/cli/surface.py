@@ -5,13 +5,14 @@ from rich.console import Console
 
 from .options import (
     EXIT_OK,
+    Outputs,
     add_data_arguments,
     add_output_arguments,
     draw,
     emit,
     finish,
     positive_int,
-    prepare,
+    prepared,
 )
 
 
@@ -43,7 +44,7 @@ def run(args, argv=None) -> int:
 
     from steepest import DataError, Linear, mse, plots, theory, trajectory
 
-    dataset, _, X, y, start = prepare(args)
+    dataset, _, X, y, start, _ = prepared(args)
     if dataset.X.shape[1] != 1:
         raise DataError(f"plot-surface draws one feature (m, b); the data has {dataset.X.shape[1]}")
     curvature = theory.curvature(mse, start, X, y)
@@ -82,15 +83,15 @@ def run(args, argv=None) -> int:
             f"the cost overflows {X.dtype} on the plotted grid; try --x64 or standardized features"
         )
     coordinates = "standardized" if args.standardize else "raw"
-    unwritten = []
+    outputs = Outputs()
     drawn = draw(
         args,
-        lambda path: plots.cost_surface(
-            m_grid, b_grid, np.asarray(costs, np.float64), paths, (m_star, b_star), path,
+        lambda: plots.cost_surface(
+            m_grid, b_grid, np.asarray(costs, np.float64), paths, (m_star, b_star),
             title=f"cost over (m, b), {coordinates} {dataset.x_names[0]}: {dataset.source}",
             labels=(f"m ({coordinates} {dataset.x_names[0]})", "b"),
         ),
-        unwritten,
+        outputs,
     )  # fmt: skip
     record = {
         "plot": args.plot if drawn else None,
@@ -100,7 +101,7 @@ def run(args, argv=None) -> int:
             for label, (ms, bs) in paths.items()
         },
     }
-    emit(args, record, argv, unwritten)
+    emit(args, record, argv, outputs)
     if not args.json and drawn:
-        Console().print(f"wrote {args.plot}: {', '.join(rates)}")
-    return finish(EXIT_OK, unwritten)
+        Console().print(f"drew {', '.join(rates)}")
+    return finish(EXIT_OK, outputs)

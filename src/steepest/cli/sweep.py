@@ -12,6 +12,7 @@ from rich.table import Table
 from .options import (
     EXIT_INTERRUPTED,
     EXIT_OK,
+    Outputs,
     add_data_arguments,
     add_output_arguments,
     add_run_arguments,
@@ -21,7 +22,7 @@ from .options import (
     finish,
     positive_float,
     positive_int,
-    prepare,
+    prepared,
 )
 
 
@@ -70,7 +71,7 @@ def run(args, argv=None) -> int:
 
     if args.lr_min >= args.lr_max:
         raise DataError(f"--lr-min ({args.lr_min:g}) must be below --lr-max ({args.lr_max:g})")
-    dataset, _, X, y, start = prepare(args)
+    dataset, _, X, y, start, _ = prepared(args)
     curvature = theory.curvature(mse, start, X, y)
     critical = curvature.critical_learning_rate
     if not 0 < critical < math.inf:
@@ -80,7 +81,7 @@ def run(args, argv=None) -> int:
         )
     rates = np.geomspace(args.lr_min, args.lr_max, args.num) * critical
     starts = random_starts(start, args.seeds) if args.seeds else None
-    batches = batch_settings(args, len(X))
+    batches = batch_settings(args)
     result = run_sweep(
         mse, start, X, y, learning_rates=rates, starts=starts, optimizer=args.optimizer,
         tol=args.tol, rtol=args.rtol, **batches,
@@ -123,28 +124,27 @@ def run(args, argv=None) -> int:
             )
         ],
     }
-    unwritten = []
+    outputs = Outputs()
     if args.plot:
         from steepest import plots  # matplotlib only for a run that draws
 
         draw(
             args,
-            lambda path: plots.learning_rate_sweep(
+            lambda: plots.learning_rate_sweep(
                 result.learning_rates,
                 result.final_losses,
                 np.array([run.num_steps for run in result.results]),
                 np.array([run.status.value == "diverged" for run in result.results]),
                 critical,
-                path,
                 title=f"{args.optimizer} on {dataset.source}: {args.num} learning rates, one call",
                 threshold=threshold,
             ),
-            unwritten,
+            outputs,
         )
     code = EXIT_INTERRUPTED if interrupted else EXIT_OK
-    emit(args, record, argv, unwritten)
+    emit(args, record, argv, outputs)
     if args.json:
-        return finish(code, unwritten, kept=KEPT)
+        return finish(code, outputs, kept=KEPT)
     table = Table(title=f"steepest sweep: {args.optimizer} on {dataset.source}")
     for column in ("learning rate", "x 2/L", "status", "steps", "final cost"):
         table.add_column(column, justify="left" if column == "status" else "right")
@@ -170,7 +170,7 @@ def run(args, argv=None) -> int:
         f"plus {result.compile_seconds:.2f} s to compile"
         + ("; a second sweep inside the bracket narrowed it" if refined is not None else "")
     )
-    return finish(code, unwritten, kept=KEPT)
+    return finish(code, outputs, kept=KEPT)
 
 
 def _threshold_sentence(result, threshold, bracket, critical, interrupted) -> str:

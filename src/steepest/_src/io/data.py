@@ -63,6 +63,13 @@ class Dataset:
     y_name: str
     source: str
 
+    def __repr__(self) -> str:
+        """What the data are, not their rows: ``Dataset(built-in (seed 0): 200 rows, ...)``."""
+        return (
+            f"Dataset({self.source}: {len(self.y)} rows, "
+            f"{self.y_name} ~ {' + '.join(self.x_names)})"
+        )
+
 
 def builtin(seed: int = 0, x: Sequence[str] | None = ("radio",)) -> Dataset:
     """The built-in dataset: the tutorial's advertising spend and sales, from a fixed seed.

@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,9 +53,20 @@ def _finite_or_none(value):
     return value
 
 
-def dumps(record: dict) -> str:
-    """The record as indented, strictly valid JSON (non-finite numbers become null)."""
-    return json.dumps(_finite_or_none(record), indent=2, allow_nan=False)
+def as_record(result: Any) -> dict:
+    """A result as a record: its ``to_dict()`` (``LinearFit``, ``FitResult``,
+    ``SweepResult``, ``GradientReport``), or a dict as it is."""
+    if hasattr(result, "to_dict"):
+        return result.to_dict()
+    if isinstance(result, dict):
+        return result
+    raise TypeError(f"a record is a dict or a result with to_dict(), got {type(result).__name__}")
+
+
+def dumps(result: Any) -> str:
+    """The record of ``result`` (a dict, or a result with ``to_dict``) as indented,
+    strictly valid JSON (non-finite numbers become null)."""
+    return json.dumps(_finite_or_none(as_record(result)), indent=2, allow_nan=False)
 
 
 def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
@@ -91,8 +103,9 @@ def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
-def write_json(path: str | Path, record: dict) -> Path:
-    """Write ``record`` to ``path`` atomically: readers see the old file or the new, never half.
+def write_json(path: str | Path, record: Any) -> Path:
+    """Write ``record`` (a dict, or a result with ``to_dict``) to ``path`` atomically:
+    readers see the old file or the new, never half.
 
     Example:
         >>> import tempfile, pathlib
@@ -102,6 +115,21 @@ def write_json(path: str | Path, record: dict) -> Path:
     """
     text = dumps(record) + "\n"  # an invalid record fails here, before any file is touched
     return write_atomically(path, lambda temporary: temporary.write_text(text))
+
+
+def write(path: str | Path, result: Any, **context: Any) -> Path:
+    """Write ``result``'s record to ``path`` (atomically) with what made it: the machine,
+    the package versions, the JAX device and the date (``environment``), then
+    ``context`` (say, the command or the config of an experiment).
+
+    Example:
+        >>> import tempfile, pathlib, json
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.json"
+        >>> record = json.loads(write(path, {"loss": 1.0}, config={"lr": 0.1}).read_text())
+        >>> record["config"], record["loss"], "versions" in record
+        ({'lr': 0.1}, 1.0, True)
+    """
+    return write_json(path, {**environment(), **context, **as_record(result)})
 
 
 def environment() -> dict:

@@ -1,0 +1,1 @@
+"""Workflows: a whole problem as one call (``linear``), returning a report."""

@@ -1,0 +1,197 @@
+"""``steepest.linear``: the tutorial's problem as one call, returning a ``LinearFit``.
+
+Load (or take) the data, standardize the features, fit ``y ≈ X w + b`` by a compiled
+descent on the mean squared error, map the answer back to the original units, set it
+beside the closed-form least-squares answer (with its own error), and bound each
+coefficient by the certificate. ``steepest fit`` is this call, rendered.
+"""
+
+import math
+from typing import Any
+
+import jax
+import numpy as np
+import optax
+
+from .. import model, optimizers, theory
+from ..fit import DEFAULT_EPOCHS, MAX_STEPS, FitResult, batches_per_epoch, fit, scheduled
+from ..interrupts import Interrupts
+from ..io.data import Standardizer
+from ..io.tables import BUILTIN_DEFAULT_X, dataset_of
+from ..least_squares import closed_form_cost, least_squares
+from ..losses import mse
+from ..model import Linear
+from ..processes import Processes
+from ..progress import ProgressBar
+from ..stopping import Status
+from .prepared import prepare
+from .report import LinearFit, learning_rate_source, optimizer_name
+from .streamed import linear_streamed
+
+
+def linear(
+    data: Any = None,
+    y: Any = None,
+    *,
+    x: list[str] | tuple[str, ...] | None = None,
+    intercept: bool = True,
+    standardize: bool = True,
+    optimizer: str | optax.GradientTransformation = "gd",
+    learning_rate: float | None = None,
+    max_steps: int = MAX_STEPS,
+    tol: float | None = None,
+    rtol: float | None = None,
+    method: str = "loop",
+    x64: bool = False,
+    devices: int | str | None = None,
+    batch_size: int | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+    schedule: optimizers.Schedule | None = None,
+    stream: bool = False,
+    progress: bool = False,
+) -> LinearFit:
+    """Fit ``y ≈ X w + b`` by gradient descent on the mean squared error, certified, in the
+    data's original units, beside the closed form: what ``steepest fit`` prints.
+
+    The features are standardized first (``standardize``; the target centered), which
+    makes the Hessian of the cost well conditioned; the default learning rate is
+    ``1/L`` of that Hessian (for one feature, Newton's step). The answer is mapped back
+    to the original units, with a bound on each coefficient's distance to the exact
+    least-squares answer (``bounds``) from the certificate, and the closed form, solved
+    in float64, beside it with its own error.
+
+    Args:
+        data: the built-in dataset (None), a file path (``.csv``, ``.npy``, ``.npz``,
+            ``.parquet``), a pandas or polars DataFrame, a mapping of column name to
+            array, a ``Dataset``, or an array ``X`` of features (then ``y`` is the
+            array of targets).
+        y: the target column's name (default: the last column), or the targets.
+        x: the feature columns by name (default: every other column; for the built-in
+            dataset, ``radio``).
+        intercept: fit ``b``; False fits ``y ≈ X w`` through the origin (the features
+            are then scaled, not centered).
+        standardize: descend on standardized features (False: on the raw ones).
+        optimizer: a name from ``steepest.optimizers.names()`` or an optax
+            transformation (with its own rate).
+        learning_rate: the step size (default: ``1/L``, or the optimizer's own default).
+        max_steps, tol, rtol, method, batch_size, epochs, seed, schedule: as ``fit``'s.
+        x64: run in float64 (default float32); the certificate and the closed form are
+            float64 either way.
+        devices: split the rows over this many local devices (``"all"``: every one).
+        stream: read the file ``data`` (``.npy`` or ``.parquet``) a chunk of rows at a
+            time, never all in memory (``fit_stream``): no closed form or certificate.
+        progress: show a progress bar on stderr for a run longer than a second.
+
+    In a run of several processes (``jax.distributed``), every process makes the same
+    call: each reads only its own rows of a ``.npy`` or ``.parquet`` file, or keeps its
+    own rows of data in memory, and every process returns the same report.
+
+    Returns:
+        A ``LinearFit``.
+
+    Raises:
+        DataError: bad data (named by file, row and column) or settings that do not go
+            together (named by argument).
+
+    Example:
+        >>> import steepest
+        >>> fit = steepest.linear()  # the built-in dataset: sales ~ radio
+        >>> fit.status == "converged", fit.x_names, round(float(fit.params.w[0]), 4)
+        (True, ('radio',), 0.2399)
+        >>> fit.to_dict()["closed_form"]["b"] == float(fit.closed_form.params.b)
+        True
+    """
+    with jax.enable_x64(x64):
+        processes = Processes.current()
+        if stream:
+            return linear_streamed(
+                data, y, x=x, intercept=intercept, standardize=standardize,
+                optimizer=optimizer, learning_rate=learning_rate, max_steps=max_steps,
+                tol=tol, rtol=rtol, method=method, x64=x64, devices=devices,
+                batch_size=batch_size, epochs=epochs, seed=seed, schedule=schedule,
+                progress=progress, processes=processes,
+            )  # fmt: skip
+        dataset = dataset_of(data, y, x, builtin_x=BUILTIN_DEFAULT_X, processes=processes)
+        Interrupts.check()  # a Ctrl-C during the load that a callback swallowed
+        dtype = np.float64 if x64 else np.float32
+        ready = prepare(
+            dataset,
+            standardize=standardize,
+            intercept=intercept,
+            dtype=dtype,
+            devices=devices,
+            processes=processes,
+        )
+        source = learning_rate_source(optimizer, learning_rate, ready.X.shape[1] + intercept)
+        budget = max_steps if batch_size is None else (DEFAULT_EPOCHS if epochs is None else epochs)
+        schedule = scheduled(schedule, budget, batches_per_epoch((ready.y,), batch_size))
+        with ProgressBar(budget, enabled=progress) as bar:
+            result = fit(
+                mse, ready.start, ready.X, ready.y, optimizer=optimizer,
+                learning_rate=learning_rate, max_steps=max_steps, tol=tol, rtol=rtol,
+                on_chunk=bar.update, method=method, evaluate64=ready.evaluate64,
+                batch_size=batch_size, epochs=epochs, seed=seed, schedule=schedule,
+            )  # fmt: skip
+        solution = least_squares(
+            dataset.X, dataset.y, fit_intercept=intercept, across_processes=processes.many
+        )
+        exact_loss = float(
+            closed_form_cost(solution.params, dataset.X, dataset.y, across_processes=processes.many)
+        )
+        fitted = ready.standardizer.to_original(result.params)
+        message = result.message
+        if result.status is Status.DIVERGED:
+            message += _critical_rate(source, result.learning_rate, batch_size, ready)
+        return LinearFit(
+            params=fitted,
+            bounds=_bounds(result, ready.standardizer, fitted, intercept),
+            closed_form=solution,
+            closed_form_loss=exact_loss,
+            result=result,
+            status=result.status,
+            message=message,
+            learning_rate=float(result.learning_rate or math.nan),
+            learning_rate_source=source,
+            optimizer=optimizer_name(optimizer),
+            method=method,
+            dtype=np.dtype(dtype).name,
+            intercept=intercept,
+            standardized=standardize,
+            devices=len(ready.X.devices()),
+            processes=processes.count,
+            batch_size=batch_size,
+            schedule=schedule,
+            source=dataset.source,
+            rows=int(processes.sum(len(dataset.y))),
+            x_names=dataset.x_names,
+            y_name=dataset.y_name,
+        )
+
+
+def _bounds(result: FitResult, standardizer: Standardizer, fitted: Linear, intercept: bool):
+    """The certificate's per-coefficient bounds mapped to original units, or None."""
+    if result.certificate is None:
+        return None
+    # Plus the float64 rounding of the map back to original units: a few ulps of each.
+    mapped = result.certificate.bounds_of(standardizer.jacobian(intercept))
+    flat = mapped + 8 * np.finfo(np.float64).eps * np.abs(model.flat(fitted))
+    return Linear(w=flat[:-1], b=flat[-1]) if intercept else Linear(w=flat)
+
+
+def _critical_rate(source: str, learning_rate, batch_size, ready) -> str:
+    """What a diverged run is told of 2/L, the rate above which full-batch descent
+    diverges."""
+    used = f"this run used {learning_rate:.6g}"
+    if batch_size is not None:  # 2/L is the limit of full-batch descent only
+        return (
+            f" ({used}; with mini-batches the stable rate depends on the curvature of each "
+            "batch, often well below 1/L)"
+        )
+    if source == "1/L":
+        critical = 2 * learning_rate
+    elif ready.X.shape[1] + 1 <= theory.MAX_DENSE_HESSIAN:
+        critical = theory.critical_learning_rate(mse, ready.start, ready.X, ready.y)
+    else:
+        return f" ({used}; 2/L is not computed above {theory.MAX_DENSE_HESSIAN} parameters)"
+    return f" (critical learning rate 2/L = {critical:.6g}; {used})"

@@ -1,0 +1,87 @@
+"""``linear(..., stream=True)``: the file read a chunk of rows at a time (``fit_stream``),
+the features standardized by a streamed pass, the answer in original units; no closed
+form or certificate yet."""
+
+import math
+import numbers
+import os
+
+import numpy as np
+
+from ..fit import DEFAULT_EPOCHS, scheduled
+from ..io.data import DataError, Standardizer
+from ..io.stream import standardizer_of, stream
+from ..losses import mse
+from ..model import Linear
+from ..progress import ProgressBar
+from ..streamed import fit_stream
+from .report import LinearFit, learning_rate_source, optimizer_name
+
+
+def linear_streamed(
+    data, y, *, x, intercept, standardize, optimizer, learning_rate, max_steps, tol, rtol,
+    method, x64, devices, batch_size, epochs, seed, schedule, progress, processes,
+):  # fmt: skip
+    """``linear``'s report for a ``.npy`` or ``.parquet`` file streamed by ``fit_stream``."""
+    if not isinstance(data, str | os.PathLike):
+        raise DataError("--stream needs --data FILE.npy or FILE.parquet")
+    if processes.many:
+        raise DataError("--stream reads in one process; over several, each holds its rows")
+    unsupported = [flag for flag, given in (
+        ("--no-intercept", not intercept), ("--method quadratic", method != "loop"),
+        ("--devices", devices is not None), ("--optimizer lbfgs", optimizer == "lbfgs"),
+    ) if given]  # fmt: skip
+    if unsupported:
+        raise DataError(f"--stream does not take {', '.join(unsupported)} yet")
+    dtype = np.float64 if x64 else np.float32
+    chunks = stream(data, y=y, x=x, dtype=dtype)
+    shift, scale = standardizer_of(chunks) if standardize else (None, None)
+    if shift is not None:
+        chunks = chunks.standardized(shift, scale)
+    columns = list(chunks.x_columns)
+    standardizer = (
+        Standardizer(shift[columns], scale[columns], float(shift[chunks.y_column]))
+        if shift is not None
+        else Standardizer.identity(len(columns))
+    )
+    source = learning_rate_source(optimizer, learning_rate, len(columns) + 1)
+    budget = max_steps if batch_size is None else (DEFAULT_EPOCHS if epochs is None else epochs)
+    per_epoch = chunks.updates_per_epoch(batch_size) if _positive(batch_size) else None
+    schedule = scheduled(schedule, budget, per_epoch)
+    with ProgressBar(budget, enabled=progress) as bar:
+        result = fit_stream(
+            mse, Linear.zeros(len(columns), dtype), chunks, optimizer=optimizer,
+            learning_rate=learning_rate, max_steps=max_steps, tol=tol, rtol=rtol,
+            on_chunk=bar.update, batch_size=batch_size, epochs=epochs, seed=seed,
+            schedule=schedule,
+        )  # fmt: skip
+    return LinearFit(
+        params=standardizer.to_original(result.params),
+        bounds=None,
+        closed_form=None,
+        closed_form_loss=None,
+        result=result,
+        status=result.status,
+        message=result.message,
+        learning_rate=float(result.learning_rate or math.nan),
+        learning_rate_source=source,
+        optimizer=optimizer_name(optimizer),
+        method=method,
+        dtype=np.dtype(dtype).name,
+        intercept=True,
+        standardized=standardize,
+        devices=1,
+        processes=1,
+        batch_size=batch_size,
+        schedule=schedule,
+        source=chunks.source,
+        rows=chunks.rows,
+        x_names=chunks.x_names,
+        y_name=chunks.y_name,
+        streamed={"chunks": chunks.num_chunks, "chunk_rows": chunks.chunk_rows},
+    )
+
+
+def _positive(batch_size) -> bool:
+    """A batch size that can cut an epoch (a bad one is named by ``fit_stream``)."""
+    return isinstance(batch_size, numbers.Integral) and batch_size > 0

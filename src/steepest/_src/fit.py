@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import blocks, optimizers, quadratic, theory
+from . import blocks, display, optimizers, quadratic, theory
 from .arguments import whole_number
 from .certificate import (
     Certificate,
@@ -31,6 +31,7 @@ from .engine import (
     unroll_for,
     value_and_norm_dtypes,
 )
+from .history import History
 from .processes import spans_processes
 from .stopping import (
     DIVERGENCE_FACTOR,
@@ -88,6 +89,65 @@ class FitResult:
     @property
     def steps_per_second(self) -> float:
         return self.num_steps / self.seconds if self.seconds > 0 else math.inf
+
+    @property
+    def history(self) -> History:
+        """The cost at each recorded step: ``.to_frame()`` for a pandas DataFrame."""
+        return History(self.loss_steps, self.losses)
+
+    def to_frame(self) -> Any:
+        """The cost history as a pandas DataFrame (columns ``step``, ``cost``)."""
+        return self.history.to_frame()
+
+    def __repr__(self) -> str:
+        return (
+            f"FitResult(status={self.status.value!r}, steps={self.num_steps}, "
+            f"loss={self.loss:.8g}, params={self.params!r}, message={self.message!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        return display.html_table(self.summary(), caption="steepest.fit")
+
+    def summary(self) -> list[tuple[str, str]]:
+        """(what, the words) of the result, as its table shows them."""
+        rate = "-" if self.learning_rate is None else f"{self.learning_rate:.6g}"
+        rows = [
+            ("status", self.message),
+            ("final cost", f"{self.loss:.8g}"),
+            ("steps", f"{self.num_steps}"),
+            ("gradient norm", f"{self.grad_norm:.3g}"),
+            ("learning rate", rate),
+            ("wall time", f"{self.seconds:.4f} s, plus {self.compile_seconds:.2f} s to compile"),
+        ]
+        return rows + [("warning", warning) for warning in self.warnings]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as plain data (for JSON): the params as nested lists (a ``Linear``
+        as ``{"w": [...], "b": ...}``), the certificate's numbers, the history."""
+        proof = self.certificate
+        return {
+            "params": display.plain(self.params),
+            "loss": self.loss,
+            "steps": self.num_steps,
+            "status": self.status.value,
+            "message": self.message,
+            "grad_norm": self.grad_norm,
+            "learning_rate": self.learning_rate,
+            "seconds": self.seconds,
+            "compile_seconds": self.compile_seconds,
+            "certificate": None
+            if proof is None
+            else {
+                "bounds": display.plain(proof.bounds),
+                "distance": proof.distance,
+                "relative": proof.relative,
+                "digits": proof.digits,
+                "condition_number": proof.condition_number,
+            },
+            "warnings": list(self.warnings),
+            "loss_steps": self.loss_steps.tolist(),
+            "losses": self.losses.tolist(),
+        }
 
     @classmethod
     def from_state(

@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from . import display
 from .diagnose import diagnose
 
 # Hand-derived vs autodiff: both exact up to float64 rounding, so a tight tolerance.
@@ -177,6 +178,15 @@ class GradientReport:
 
     def __str__(self) -> str:
         return _format(self)
+
+    def __repr__(self) -> str:
+        """The verdict and the diagnosis first, then the table."""
+        verdict = "PASS" if self.ok else "FAIL"
+        first = f"GradientReport: {verdict}" + (f"; {self.diagnosis}" if self.diagnosis else "")
+        return f"{first}\n{_format(self)}"
+
+    def _repr_html_(self) -> str:
+        return display.preformatted(repr(self))
 
     def raise_if_failed(self) -> None:
         """Raise an AssertionError carrying the report's table when the check failed."""

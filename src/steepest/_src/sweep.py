@@ -6,19 +6,22 @@ each state (``optax.inject_hyperparams``), so one compilation serves every
 learning rate of the sweep, and every later sweep of the same size.
 """
 
+import collections
 import dataclasses
 import math
 from collections.abc import Callable, Collection, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import blocks, optimizers
+from . import blocks, display, optimizers
 from .certificate import quadratic_cost, rule_mu, values64
 from .driver import Progress, drive
 from .engine import Engine, check_settings, equations_of, history_stride, unroll_for
 from .fit import MAX_STEPS, FitResult, batches_per_epoch, scheduled, step_budget
+from .history import frame
 from .io.data import available_memory as host_memory
 from .stopping import DIVERGENCE_FACTOR, STALL_PATIENCE, Status
 
@@ -73,6 +76,50 @@ class SweepResult:
         if not diverged[first:].all():
             return None
         return float(rates[first - 1]), float(rates[first])
+
+    def runs(self) -> list[dict[str, Any]]:
+        """One row per run: its learning rate, start, status, steps and final cost."""
+        return [
+            {
+                "learning_rate": float(rate),
+                "start": int(start),
+                "status": result.status.value,
+                "steps": result.num_steps,
+                "loss": result.loss,
+            }
+            for rate, start, result in zip(
+                self.learning_rates, self.start_indices, self.results, strict=True
+            )
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The sweep as plain data: every run, where divergence starts, the wall time."""
+        bracket = self.divergence_bracket()
+        return {
+            "runs": self.runs(),
+            "divergence_threshold": self.divergence_threshold(),
+            "divergence_bracket": None if bracket is None else list(bracket),
+            "seconds": self.seconds,
+            "compile_seconds": self.compile_seconds,
+        }
+
+    def to_frame(self) -> Any:
+        """The runs as a pandas DataFrame, one row each (``runs``' columns)."""
+        rows = self.runs()
+        return frame({key: [row[key] for row in rows] for key in rows[0]})
+
+    def __repr__(self) -> str:
+        counts = collections.Counter(result.status.value for result in self.results)
+        statuses = ", ".join(f"{count} {status}" for status, count in counts.items())
+        threshold = self.divergence_threshold()
+        where = "" if threshold is None else f"; diverges from about {threshold:.4g}"
+        return f"SweepResult({len(self.results)} runs in one call: {statuses}{where})"
+
+    def _repr_html_(self) -> str:
+        rows = [[f"{row['learning_rate']:.4g}", row["start"], row["status"], row["steps"],
+                 f"{row['loss']:.6g}"] for row in self.runs()]  # fmt: skip
+        header = ["learning rate", "start", "status", "steps", "final cost"]
+        return display.html_table(rows, header=header, caption=repr(self))
 
     def divergence_threshold(self) -> float | None:
         """Where divergence starts: the geometric midpoint of ``divergence_bracket``.

@@ -111,18 +111,7 @@ def run(args, argv=None) -> int:
         "seconds": result.seconds,
         "compile_seconds": result.compile_seconds,
         "seeds": args.seeds,
-        "runs": [
-            {
-                "learning_rate": float(rate),
-                "start": int(start_index),
-                "status": run.status.value,
-                "steps": run.num_steps,
-                "loss": run.loss,
-            }
-            for rate, start_index, run in zip(
-                result.learning_rates, result.start_indices, result.results, strict=True
-            )
-        ],
+        "runs": result.runs(),
     }
     outputs = Outputs()
     if args.plot:

@@ -139,7 +139,7 @@ def text(fit, width: int = 100) -> str:
 
     buffer = io.StringIO()
     Console(file=buffer, width=width, color_system=None, emoji=False).print(renderable(fit))
-    return buffer.getvalue().rstrip("\n")
+    return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip("\n").splitlines())
 
 
 def to_html(fit) -> str:

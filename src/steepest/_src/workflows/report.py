@@ -7,12 +7,12 @@ import numpy as np
 
 from .. import optimizers, theory
 from ..fit import FitResult
+from ..history import History, frame
 from ..io.data import DataError
 from ..least_squares import LeastSquares
 from ..model import Linear
 from ..stopping import Status
 from . import render
-from .history import History, frame
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint typecheck format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +17,16 @@ run: $(STAMP)
 	$(BIN)/steepest fit
 
 # One worker per core (at most 4), a test file to a worker so that its compilations are shared.
-test: lint
+test: lint typecheck
 	$(BIN)/python -m pytest src tests -n auto --maxprocesses 4 --dist loadfile --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The settings (files, the modules that ship no types) are pyproject.toml's [tool.mypy].
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

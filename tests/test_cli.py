@@ -407,7 +407,7 @@ def test_csv_fit_matches_lstsq(runs, name, x_names, y_name):
 
 @pytest.mark.parametrize(
     ("name", "x_names", "y_name"),
-    [("npz", ["x0", "x1"], "y"), ("npy", ["0", "1"], "2")],
+    [("npz", ["x0", "x1"], "y"), ("npy", ["x0", "x1"], "y")],
 )
 def test_numpy_file_fit_matches_lstsq(runs, name, x_names, y_name):
     run = runs[name]

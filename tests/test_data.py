@@ -142,7 +142,7 @@ def test_load_numpy_files(tmp_path):
     np.testing.assert_array_equal(loaded.X, X)
     np.save(tmp_path / "a.npy", np.column_stack([X, y]))
     loaded = data.load(tmp_path / "a.npy")
-    assert (loaded.x_names, loaded.y_name) == (("0", "1"), "2")
+    assert (loaded.x_names, loaded.y_name) == (("x0", "x1"), "y")
     np.testing.assert_array_equal(loaded.y, y)
     np.savez(tmp_path / "ragged.npz", a=np.zeros(3), b=np.zeros(4))
     with pytest.raises(DataError, match="columns differ in length: 'a' has 3, 'b' has 4"):
@@ -271,7 +271,7 @@ def test_float64_npy_columns_are_views_of_the_file_array_not_copies(tmp_path):
     loaded = data.load(tmp_path / "t.npy")
     assert loaded.X.base is not None and loaded.X.base is loaded.y.base
     np.testing.assert_array_equal(loaded.X, table[:, :2])
-    chosen = data.load(tmp_path / "t.npy", y="0", x=["2", "1"])  # not in file order: copies
+    chosen = data.load(tmp_path / "t.npy", y="x0", x=["y", "x1"])  # not in file order: copies
     assert chosen.X.flags.owndata and chosen.y.flags.owndata
     np.testing.assert_array_equal(chosen.X, table[:, [2, 1]])
     np.save(tmp_path / "f32.npy", table.astype(np.float32))

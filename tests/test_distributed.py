@@ -88,7 +88,7 @@ def test_a_bad_row_in_the_second_process_is_named_by_it(table):
     np.save(table / "holed.npy", values)
     run = launch(["fit", "--data", "holed.npy"], table)
     assert run.returncode == 2, run.describe()
-    assert run.stderr == "steepest: process 1: error: holed.npy, row 3,001: column '1' is nan\n"
+    assert run.stderr == "steepest: process 1: error: holed.npy, row 3,001: column 'x1' is nan\n"
 
 
 def test_a_part_of_a_file_is_checked_as_a_whole_load_checks_it(table):
@@ -96,9 +96,9 @@ def test_a_part_of_a_file_is_checked_as_a_whole_load_checks_it(table):
     values = np.load(table / "table.npy")
     values[3001, 1] = np.nan
     np.save(table / "holed.npy", values)
-    part = stream(table / "holed.npy", x=["0", "2"], y="3").dataset(slice(2000, 4000))
+    part = stream(table / "holed.npy", x=["x0", "x2"], y="y").dataset(slice(2000, 4000))
     assert part.X.shape == (2000, 2) and np.isfinite(part.X).all()
-    with pytest.raises(DataError, match=r"holed.npy, row 3,001: column '1' is nan"):
+    with pytest.raises(DataError, match=r"holed.npy, row 3,001: column 'x1' is nan"):
         stream(table / "holed.npy").dataset(slice(2000, 4000))
 
 

@@ -189,7 +189,7 @@ def test_a_number_with_an_underscore_is_not_a_number(tmp_path):
 def test_time_and_bool_arrays_are_not_real_numbers(tmp_path, dtype):
     values = np.arange(6).reshape(3, 2).astype(dtype)
     np.save(tmp_path / "t.npy", values)
-    with pytest.raises(DataError, match=r"t\.npy: array '0' has dtype .*, not real numbers"):
+    with pytest.raises(DataError, match=r"t\.npy: array 'x0' has dtype .*, not real numbers"):
         data.load(tmp_path / "t.npy")
     np.savez(tmp_path / "t.npz", a=values[:, 0], y=np.arange(3.0))
     with pytest.raises(DataError, match=r"t\.npz: array 'a' has dtype .*, not real numbers"):

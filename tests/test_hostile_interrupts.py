@@ -16,7 +16,6 @@ import pytest
 from cli_runs import run_command
 
 import steepest
-from steepest import fit
 
 main_module = importlib.import_module("steepest.cli.main")  # steepest.cli.main: the function
 
@@ -49,22 +48,6 @@ def test_sigterm_is_handled_as_ctrl_c_and_exits_143(tmp_path, monkeypatch):
     assert run.returncode == 143, run.describe()
     assert run.stderr == "steepest: interrupted\n"
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
-
-
-def test_ctrl_c_between_optimizers_keeps_the_runs_finished(tmp_path, monkeypatch):
-    """Ctrl-C while the third optimizer compiles: the first two are printed, exit 130."""
-    calls = []
-
-    def interrupted_third(*args, **kwargs):
-        calls.append(kwargs["optimizer"])
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return fit(*args, **kwargs)
-
-    monkeypatch.setattr(steepest, "fit", interrupted_third)  # compare imports it when it runs
-    run = run_command(["compare", "--json"], tmp_path)
-    assert run.returncode == 130, run.describe()
-    assert [row["optimizer"] for row in run.record()["runs"]] == ["gd", "momentum"]
 
 
 def _swallowed_ctrl_c():

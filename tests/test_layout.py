@@ -86,16 +86,17 @@ def test_no_private_name_crosses_a_module_boundary():
     assert not crossings
 
 
-def test_internal_modules_import_no_circle():
-    """Module-level imports between the modules of steepest._src form no cycle."""
+def test_the_package_imports_no_circle():
+    """Imports between the modules of the package, at any depth (a function's own imports
+    too), form no cycle; the entry points (``__main__``) aside, which nothing imports."""
     trees = modules()
     graph = {}
     for name, tree in trees.items():
-        if not name.startswith("steepest._src"):
+        if name.endswith("__main__") or name == "steepest":  # the lazy loader: names only
             continue
         is_package = (PACKAGE.parent / Path(*name.split("."))).is_dir()
         targets = set()
-        for target, names in imports(name, ast.Module(body=tree.body, type_ignores=[]), is_package):
+        for target, names in imports(name, tree, is_package):
             for imported in names or [""]:
                 candidate = f"{target}.{imported}" if imported else target
                 targets.add(candidate if candidate in trees else target)
@@ -109,6 +110,19 @@ def test_internal_modules_import_no_circle():
 
     for start in graph:
         visit(start, [])
+
+
+def test_nothing_outside_the_cli_imports_it():
+    """The command line is a skin over the library: the library never reaches into it (the
+    entry points, ``python -m steepest`` and ``python -m steepest.distributed``, aside)."""
+    reaching = [
+        f"{name} imports {target}"
+        for name, tree in modules().items()
+        if not name.startswith("steepest.cli") and not name.endswith("__main__")
+        for target, _ in imports(name, tree, (PACKAGE.parent / Path(*name.split("."))).is_dir())
+        if target == "steepest.cli" or target.startswith("steepest.cli.")
+    ]
+    assert not reaching
 
 
 def test_nothing_below_the_cli_prints():

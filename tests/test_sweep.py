@@ -101,19 +101,3 @@ def test_bad_learning_rates():
         sweep(mse, start, X, y, learning_rates=[0.1, -1.0])
     with pytest.raises(ValueError, match="unknown optimizer"):
         sweep(mse, start, X, y, learning_rates=[0.1], optimizer="nope")
-
-
-def test_random_starts_are_each_seeds_own_draws():
-    """``sweep --seeds``'s starts, drawn for all seeds at once, are those drawn seed by seed."""
-    import jax
-
-    from steepest.cli.sweep import random_starts
-
-    start = steepest.Linear.zeros(3)
-    drawn = random_starts(start, 5)
-    for seed, got in enumerate(drawn):
-        keys = jax.random.split(jax.random.key(seed))
-        np.testing.assert_array_equal(got.w, jax.random.normal(keys[0], (3,), jnp.float32))
-        np.testing.assert_array_equal(got.b, jax.random.normal(keys[1], (), jnp.float32))
-    without_intercept = random_starts(steepest.Linear.zeros(3, intercept=False), 2)
-    assert [s.b for s in without_intercept] == [None, None]

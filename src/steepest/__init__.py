@@ -42,8 +42,11 @@ _SOURCES = {
     "._src.streamed": ("fit_stream",),
     "._src.sweep": ("SweepResult", "sweep"),
     "._src.trajectory": ("trajectory",),
+    "._src.workflows.compare": ("Comparison", "compare"),
     "._src.workflows.linear": ("linear",),
+    "._src.workflows.rates": ("LearningRateSweep", "sweep_learning_rates"),
     "._src.workflows.report": ("LinearFit",),
+    "._src.workflows.surface": ("CostSurface", "cost_surface"),
 }
 _NAMESPACES = (
     "analytic",
@@ -91,8 +94,11 @@ if _typing.TYPE_CHECKING:
     from ._src.streamed import fit_stream
     from ._src.sweep import SweepResult, sweep
     from ._src.trajectory import trajectory
+    from ._src.workflows.compare import Comparison, compare
     from ._src.workflows.linear import linear
+    from ._src.workflows.rates import LearningRateSweep, sweep_learning_rates
     from ._src.workflows.report import LinearFit
+    from ._src.workflows.surface import CostSurface, cost_surface
 
     __version__: str
 

@@ -19,7 +19,7 @@ def whole_number(name: str, value, low: int, high: int | None = None) -> int:
         isinstance(value, bool)
         or not isinstance(value, numbers.Integral)
         or value < low
-        or (high is not None and value > high)
+        or (high is not None and int(value) > high)  # numbers.Integral declares no __gt__
     ):
         bounds = f"from {low:,} to {high:,}" if high is not None else f"of at least {low:,}"
         raise ValueError(f"{name} must be a whole number {bounds}, got {value!r}")

@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import AbstractMesh, Mesh, NamedSharding, PartitionSpec
 
 from .losses import row_mean_tag, tags_of
 
@@ -88,7 +88,7 @@ def size_in_bytes(data) -> int:
 class RowSharding(NamedTuple):
     """Data split by rows into equal shards over the mesh axis (or axes) ``axis``."""
 
-    mesh: Mesh
+    mesh: Mesh | AbstractMesh  # a NamedSharding's mesh may be abstract
     axis: str | tuple[str, ...]
 
     @property
@@ -159,7 +159,9 @@ def _platform(data) -> str:
     for leaf in jax.tree.leaves(data):
         if isinstance(leaf, jax.Array):
             return next(iter(leaf.devices())).platform
-    default = jax.config.jax_default_device
+    # Config's options are attributes made at runtime, which mypy cannot see; and
+    # config.read refuses this one (it has a context manager, jax.default_device).
+    default = jax.config.jax_default_device  # type: ignore[attr-defined]
     if isinstance(default, str):
         return default
     return default.platform if default is not None else jax.default_backend()

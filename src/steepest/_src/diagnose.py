@@ -124,7 +124,7 @@ def _hand_mistake(names, hand, autodiff, tolerances, num_rows, params) -> str | 
         if sentence is not None:
             return sentence
     described = []
-    explained = set()
+    explained: set[int] = set()
     for j in wrong:
         if j in explained:
             continue
@@ -351,7 +351,12 @@ def _symbol(factor: float, num_rows: int | None) -> str | None:
     """
     sign = "-" if factor < 0 else ""
     size = abs(factor)
-    candidates = [(2.0, "2", None), (0.5, "1/2", None), (4.0, "4", None), (0.25, "1/4", None)]
+    candidates: list[tuple[float, str, str | None]] = [
+        (2.0, "2", None),
+        (0.5, "1/2", None),
+        (4.0, "4", None),
+        (0.25, "1/4", None),
+    ]
     if num_rows:
         candidates += [
             (float(num_rows), "N", f"{num_rows}"),

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .engine import LoopState
 from .processes import ONE, Processes, spans_processes
 from .stopping import Status
 
@@ -40,7 +41,7 @@ class Progress(NamedTuple):
 class Driven(NamedTuple):
     """What ``drive`` returns: the final state, the seconds of steps and of compiling."""
 
-    state: object
+    state: LoopState  # one, or a stack of them (run_batched)
     seconds: float
     compile_seconds: float
 

@@ -63,18 +63,22 @@ UNROLL_MAX_DATA_BYTES = 256 * 2**10
 UNROLL_MAX_EQUATIONS = 64
 NOT_UNROLLED = frozenset({"lbfgs"})
 
+# A leaf of the loop state: a jax.Array in the compiled loop; NumPy on the host (the values
+# ``init`` builds before ``_owned`` moves them to the device, a state from ``jax.device_get``).
+Leaf = jax.Array | np.ndarray | np.number | np.bool_
+
 
 class Settings(NamedTuple):
     """The run's settings, as arrays in the loop state (new values never recompile)."""
 
-    max_steps: jax.Array  # int32
-    stride: jax.Array  # int32: the history keeps the cost of every stride-th step
-    tol: jax.Array  # in the dtype of the gradient's norm, as are rtol and mu
-    rtol: jax.Array
-    mu: jax.Array  # the Hessian's smallest eigenvalue, for the certified rule; 0: unknown
-    patience: jax.Array  # int32: the stall rule's (has_stalled); -1: never stall
-    divergence_factor: jax.Array  # in the dtype of the cost
-    seed: jax.Array  # uint32: the order of the rows in each mini-batch epoch
+    max_steps: Leaf  # int32
+    stride: Leaf  # int32: the history keeps the cost of every stride-th step
+    tol: Leaf  # in the dtype of the gradient's norm, as are rtol and mu
+    rtol: Leaf
+    mu: Leaf  # the Hessian's smallest eigenvalue, for the certified rule; 0: unknown
+    patience: Leaf  # int32: the stall rule's (has_stalled); -1: never stall
+    divergence_factor: Leaf  # in the dtype of the cost
+    seed: Leaf  # uint32: the order of the rows in each mini-batch epoch
 
 
 class LoopState(NamedTuple):
@@ -88,17 +92,17 @@ class LoopState(NamedTuple):
 
     params: Any  # the current iterate, number `step`; its cost may not be evaluated yet
     opt_state: Any
-    step: jax.Array
-    status: jax.Array
-    loss: jax.Array  # the cost last evaluated
-    initial_loss: jax.Array
-    initial_grad_norm: jax.Array
+    step: Leaf
+    status: Leaf
+    loss: Leaf  # the cost last evaluated
+    initial_loss: Leaf
+    initial_grad_norm: Leaf
     good_params: Any
-    good_loss: jax.Array
-    good_grad_norm: jax.Array
-    unchanged_steps: jax.Array  # updates in a row that left every parameter as it was
-    state_fixed: jax.Array  # the last update left the optimizer's float state as it was too
-    history: jax.Array
+    good_loss: Leaf
+    good_grad_norm: Leaf
+    unchanged_steps: Leaf  # updates in a row that left every parameter as it was
+    state_fixed: Leaf  # the last update left the optimizer's float state as it was too
+    history: Leaf
     settings: Settings
 
 
@@ -316,10 +320,8 @@ class Engine:
         else:
             stepped, opt_state = advanced
         params_unchanged = _unchanged(stepped, state.params)
-        history = state.history
-        slot = jnp.where(
-            state.step % settings.stride == 0, state.step // settings.stride, history.shape[0] - 1
-        )
+        step, history = _traced(state.step), _traced(state.history)
+        slot = jnp.where(step % settings.stride == 0, step // settings.stride, history.shape[0] - 1)
 
         def pick(condition, new, old):
             return jax.tree.map(lambda a, b: jnp.where(condition, a, b), new, old)
@@ -327,7 +329,7 @@ class Engine:
         return LoopState(
             params=pick(running, stepped, state.params),
             opt_state=pick(running, opt_state, state.opt_state),
-            step=state.step + running.astype(state.step.dtype),
+            step=step + running.astype(step.dtype),
             status=status,
             loss=value,
             initial_loss=initial,
@@ -356,9 +358,10 @@ class Engine:
         """The stop rules at ``state.params``: the status, the gradient's norm, and the
         initial cost and gradient norm (this step's, at step 0)."""
         settings = state.settings
+        step = _traced(state.step)
         grad_norm = optax.tree_utils.tree_norm(grad)
         # Kept apart from the history: reading the buffer in the loop makes XLA copy it.
-        first = state.step == 0
+        first = step == 0
         initial = jnp.where(first, value, state.initial_loss)
         initial_grad_norm = jnp.where(first, grad_norm, state.initial_grad_norm)
         diverged = has_diverged(value, initial, settings.divergence_factor)
@@ -366,15 +369,15 @@ class Engine:
             grad_norm,
             params_norm=optax.tree_utils.tree_norm(state.params),
             initial_grad_norm=initial_grad_norm,
-            tol=settings.tol,
-            rtol=settings.rtol,
-            mu=settings.mu,
+            tol=_traced(settings.tol),
+            rtol=_traced(settings.rtol),
+            mu=_traced(settings.mu),
         )
         # The update that led to these params changed nothing: stepping on is spinning.
-        stalled = has_stalled(state.unchanged_steps, state.state_fixed, settings.patience)
-        status = decide(
-            diverged, converged, stalled, is_out_of_steps(state.step, settings.max_steps)
+        stalled = has_stalled(
+            _traced(state.unchanged_steps), _traced(state.state_fixed), settings.patience
         )
+        status = decide(diverged, converged, stalled, is_out_of_steps(step, settings.max_steps))
         return status, grad_norm, initial, initial_grad_norm
 
     def _advance(self, state: LoopState, running, value, grad, data):
@@ -421,6 +424,12 @@ def _unchanged(new, old) -> jax.Array:
 def _floats(tree) -> list:
     """The floating-point leaves of ``tree``: an optimizer's state without its step counters."""
     return [leaf for leaf in jax.tree.leaves(tree) if jnp.issubdtype(leaf.dtype, jnp.inexact)]
+
+
+def _traced(leaf: Leaf) -> jax.Array:
+    """A leaf of a state in the compiled loop, a jax.Array there (asarray adds no operation):
+    the stop rules and the history's update are typed for those, not the host's NumPy."""
+    return jnp.asarray(leaf)
 
 
 @jax.jit

@@ -374,7 +374,9 @@ def fit(
     result = _checked(result, evaluate64, cost, rtol=target, warnings=warnings)
     if batch_size is None:
         return result
-    full_batches, rest = divmod(blocks.num_rows(data), batch_size)
+    rows = blocks.num_rows(data)
+    assert rows is not None, "step_budget checked that the data share their rows"
+    full_batches, rest = divmod(rows, batch_size)
     last = f" (the last of {rest:,})" if rest else ""
     return with_epoch_message(result, full_batches + bool(rest), batch_size, last)
 
@@ -530,7 +532,7 @@ def _like(params, flat: np.ndarray):
 
 def _float64_inputs(loss, params, data) -> tuple[str, ...]:
     """A warning naming the float64 inputs when x64 is off: they ran in float32."""
-    if jax.config.jax_enable_x64:
+    if jax.config.read("jax_enable_x64"):
         return ()
     try:
         parameters = list(inspect.signature(loss).parameters.values())[1:]

@@ -326,6 +326,11 @@ def check_gradient(
         # (the hand-derived gradient need not be traceable by JAX); autodiff and finite
         # differences run under vmap, or eagerly where vmap fails.
         values = [_evaluate("loss", i, loss, p, *args64) for i, p in enumerate(points)]
+        for point, value in enumerate(values):
+            if (returned := not_a_scalar(value)) is not None:
+                name = getattr(loss, "__name__", "the loss")
+                error = TypeError(f"{name} returned {returned}; a loss returns one number")
+                raise GradientCheckError("loss", point, error)
         problem, failed = _complex_cost(values)
         if problem is None:
             costs = [float(value) for value in values]
@@ -428,6 +433,29 @@ def _checks(names, shapes, hand, autodiff, fd, scales, floors, fd_floors, rtol, 
                 )
             )
     return checks, (tolerances, fd_tolerances)
+
+
+def not_a_scalar(value) -> str | None:
+    """What a loss returned when it is not one number (shape ``()``), in words; else None.
+
+    Example:
+        >>> not_a_scalar(np.zeros(3)), not_a_scalar((1.0, 2.0)), not_a_scalar(None)
+        ('an array of shape (3,)', 'a tuple of 2 items', 'None')
+        >>> not_a_scalar(np.float64(1.5)) is None
+        True
+    """
+    if value is None:
+        return "None"
+    if isinstance(value, dict):
+        return f"a dict (keys {', '.join(map(repr, value))})"
+    if isinstance(value, list | tuple):
+        return f"a {type(value).__name__} of {len(value)} items"
+    number = hasattr(value, "shape") or isinstance(value, int | float | complex)
+    if isinstance(value, str | bytes) or not number:
+        return f"a {type(value).__name__}"
+    if np.shape(value) != ():
+        return f"an array of shape {tuple(np.shape(value))}"
+    return None
 
 
 def _evaluate(stage: str, point: int, function: Callable, *arguments):
@@ -594,7 +622,8 @@ def _leaves(tree) -> list[np.ndarray]:
 
 def _structure_problem(hand, params, names, shapes) -> str | None:
     """A sentence when the hand gradient's pytree does not line up with params', else None."""
-    if jax.tree.structure(hand) != jax.tree.structure(params):
+    # jaxlib ships no type stubs for PyTreeDef, whose != mypy cannot see.
+    if jax.tree.structure(hand) != jax.tree.structure(params):  # type: ignore[operator]
         return (
             f"the hand-derived gradient has structure {jax.tree.structure(hand)}, "
             f"but params have {jax.tree.structure(params)}"
@@ -727,8 +756,8 @@ def _central_differences(costs: Callable, loss: Callable, params, args, element_
     ``100 eps |f| / h`` for each element, the resolution below which they
     cannot be trusted.
     """
-    flat, unravel = ravel_pytree(params)
-    flat = np.asarray(flat)
+    raveled, unravel = ravel_pytree(params)
+    flat = np.asarray(raveled)
     steps = EPS ** (1 / 3) * element_scales
     derivatives = np.zeros(flat.size)
     rounding = np.zeros(flat.size)

@@ -381,6 +381,7 @@ class Scaling:
         w = params.w[self.columns]
         rounded = np.linalg.norm(w * self.scale)
         if self.fit_intercept:
+            assert params.b is not None, "a fit with an intercept has a b"
             rounded += abs(params.b) + np.abs(self.center * w).sum()
         return EPS * float(rounded)
 
@@ -396,11 +397,12 @@ def triangle(features: np.ndarray, y: np.ndarray, scaling: Scaling, block_rows: 
         rows = np.column_stack(
             [scaling.design(scaling.features(features, block)), np.asarray(y[block], np.float64)]
         )
-        R = np.linalg.qr(np.vstack([R, rows]), mode="r")
+        # numpy's stub types every mode's result as QRResult; mode="r" returns R alone.
+        R = np.linalg.qr(np.vstack([R, rows]), mode="r")  # type: ignore[assignment]
     if processes.many:  # padded to square with zero rows, which change no R
         square = np.zeros((width, width))
         square[: len(R)] = R
-        R = np.linalg.qr(np.vstack(processes.gather(square)), mode="r")
+        R = np.linalg.qr(np.vstack(processes.gather(square)), mode="r")  # type: ignore[assignment]
     return R  # fewer rows than columns when there are fewer data rows
 
 

@@ -27,11 +27,12 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from . import blocks
 
 
-def epoch_order(seed: jax.Array, epoch: jax.Array, rows: int, part=None) -> jax.Array:
+def epoch_order(seed: ArrayLike, epoch: ArrayLike, rows: int, part=None) -> jax.Array:
     """The order in which epoch ``epoch`` visits the ``rows`` rows (of chunk ``part``
     when the data are read a chunk at a time: ``fold_in`` of ``1 + part`` as well).
 
@@ -59,7 +60,7 @@ def chunk_order(seed: int, epoch: int, chunks: int) -> list[int]:
 
 def run_epoch(
     update: Callable, loss: Callable, data: tuple, params, opt_state, *, batch_size: int,
-    seed: jax.Array, epoch: jax.Array, part=None,
+    seed: ArrayLike, epoch: ArrayLike, part=None,
 ):  # fmt: skip
     """``(params, opt_state)`` after one epoch of mini-batch updates.
 
@@ -80,6 +81,7 @@ def run_epoch(
         (1,)
     """
     rows = blocks.num_rows(data)
+    assert rows is not None, "mini-batch data share their rows (require_row_mean)"
     order = epoch_order(seed, epoch, rows, part)
     full_batches, rest = divmod(rows, batch_size)
 

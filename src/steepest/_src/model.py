@@ -19,6 +19,9 @@ class Linear(NamedTuple):
             tutorial's slope ``m``.
         b: the intercept, a scalar (shape ``()``), or None for no intercept.
 
+    The leaves are JAX arrays in a fit; on the host (a closed form, the parameters in
+    original units) they are NumPy arrays, and ``b`` may be a float.
+
     Example:
         >>> import jax.numpy as jnp
         >>> Linear(w=jnp.array([2.0]), b=jnp.array(1.0)).w.shape
@@ -27,8 +30,8 @@ class Linear(NamedTuple):
         True
     """
 
-    w: jax.Array
-    b: jax.Array | None = None
+    w: jax.Array | np.ndarray
+    b: jax.Array | np.ndarray | float | None = None
 
     @classmethod
     def zeros(cls, num_features: int, dtype=jnp.float32, *, intercept: bool = True) -> "Linear":
@@ -55,8 +58,8 @@ def flat(params: Linear) -> np.ndarray:
         >>> flat(Linear(jnp.array([2.0, 3.0]), jnp.array(1.0))).tolist()
         [2.0, 3.0, 1.0]
     """
-    intercept = [] if params.b is None else [params.b]
-    return np.append(np.ravel(params.w), intercept).astype(np.float64)
+    w = np.ravel(params.w)
+    return (w if params.b is None else np.append(w, params.b)).astype(np.float64)
 
 
 def predict(params: Linear, X: jax.Array) -> jax.Array:

@@ -117,15 +117,14 @@ class Schedule(NamedTuple):
         """The schedule itself, once its fields make sense; else a ValueError naming one."""
         if self.kind not in SCHEDULES:
             raise ValueError(f"schedule: unknown kind {self.kind!r}; known: {', '.join(SCHEDULES)}")
-        whole_number("schedule: steps", self.steps, 1)
+        steps = whole_number("schedule: steps", self.steps, 1)
         if not 0 <= self.end <= 1:
             raise ValueError(f"schedule: end must be from 0 to 1, got {self.end!r}")
         if not 0 < self.rate <= 1:
             raise ValueError(f"schedule: rate must be above 0 and at most 1, got {self.rate!r}")
-        if not 0 <= self.warmup < self.steps:
+        if not 0 <= self.warmup < steps:
             raise ValueError(
-                f"schedule: warmup must be from 0 to steps - 1 ({self.steps - 1}), "
-                f"got {self.warmup!r}"
+                f"schedule: warmup must be from 0 to steps - 1 ({steps - 1}), got {self.warmup!r}"
             )
         return self
 

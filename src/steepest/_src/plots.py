@@ -9,21 +9,35 @@ optimizer. Figures are made with matplotlib's ``Figure`` directly, not through
 as it was.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 
 from .io import records
+
+if TYPE_CHECKING:
+    from .workflows.compare import Comparison
+
+
+def _figure_of(axes: Axes) -> Figure:
+    """The figure ``axes`` belong to: for axes in a subfigure, the figure that holds it
+    (a ``SubFigure`` is no ``Figure``: ``save`` could not write it)."""
+    figure = axes.get_figure()
+    if isinstance(figure, SubFigure):
+        figure = figure.figure
+    if figure is None:
+        raise ValueError("ax: the axes belong to no figure")
+    return figure
 
 
 def _subplots(ax, *args, **kwargs) -> tuple[Figure, Any]:
     """A new figure and its axes, or the caller's ``ax`` and the figure they belong to."""
     if ax is not None:
-        figure = (ax[0] if isinstance(ax, Sequence | np.ndarray) else ax).get_figure()
+        figure = _figure_of(ax[0] if isinstance(ax, Sequence | np.ndarray) else ax)
         return figure, ax
     figure = Figure(figsize=kwargs.pop("figsize"))
     return figure, figure.subplots(*args, **kwargs)
@@ -70,15 +84,15 @@ def loss_curve(fit, *, ax: Axes | None = None, title: str | None = None) -> Figu
             if fit.schedule is not None:
                 title += f", {fit.schedule.kind} schedule"
         unit = history.unit
+        steps, costs = history[0], history[1]
     else:
         name, best, unit = "run", None, "step"
-        history = (fit.loss_steps, fit.losses)
-    steps, costs = history[0], history[1]
+        steps, costs = fit.loss_steps, fit.losses
     return loss_curves({name: (steps, costs)}, best, ax=ax, title=title, xlabel=unit)
 
 
 def loss_curves(
-    curves: dict,
+    curves: "Mapping[str, tuple[Any, Any]] | Comparison",
     best_loss: float | None = None,
     *,
     ax: Axes | None = None,
@@ -90,7 +104,8 @@ def loss_curves(
     least-squares cost) the gap ``cost - best_loss`` on a log scale.
 
     Args:
-        curves: name -> (steps, costs), arrays of the same length.
+        curves: name -> (steps, costs), arrays of the same length; or a
+            ``steepest.compare`` result, drawn with its closed form's cost and its title.
         best_loss: the least cost there is; None: the cost itself is drawn (on a log
             scale where every cost is positive).
         ax: the axes to draw into (default: a new figure's).
@@ -98,6 +113,12 @@ def loss_curves(
         xlabel: what the steps count ("step", or "epoch" for mini-batches).
         ylabel: the y axis's label (default: what is drawn).
     """
+    if not isinstance(curves, Mapping):  # a Comparison
+        comparison = curves
+        curves, best_loss = comparison.curves(), comparison.closed_form_loss
+        title = f"{comparison.source}: {comparison.rule}" if title is None else title
+        if any(fit.batch_size is not None for fit in comparison.fits.values()):
+            xlabel = "epoch"
     figure, axes = _subplots(ax, figsize=(7, 4.5))
     positive = True
     for name, (steps, costs) in curves.items():
@@ -135,24 +156,24 @@ def _step_axis(axes, last_step) -> None:
 
 
 def learning_rate_sweep(
-    learning_rates: np.ndarray,
-    final_losses: np.ndarray,
-    steps: np.ndarray,
-    diverged: np.ndarray,
-    critical: float,
-    *,
-    title: str | None = None,
-    threshold: float | None = None,
-    ax: Sequence[Axes] | None = None,
+    swept, *, title: str | None = None, ax: Sequence[Axes] | None = None
 ) -> Figure:
-    """Final cost and steps against the learning rate (log axes), with 2/L marked.
+    """Final cost and steps against the learning rate (log axes), with 2/L marked, from
+    ``steepest.sweep_learning_rates``.
 
     Diverged runs are drawn as crosses at the last finite cost they reached. ``ax``:
     two axes (the cost above, the steps below) to draw into.
     """
+    result = swept.result
+    rates = np.asarray(result.learning_rates)
+    final_losses = result.final_losses
+    steps = np.array([run.num_steps for run in result.results])
+    diverged = np.array([run.status.value == "diverged" for run in result.results])
+    critical, threshold = swept.critical, swept.threshold
+    if title is None:
+        count = len(set(rates.tolist()))
+        title = f"{swept.optimizer} on {swept.source}: {count} learning rates, one call"
     figure, (top, bottom) = _subplots(ax, 2, 1, figsize=(7, 6), sharex=True)
-    rates = np.asarray(learning_rates)
-    diverged = np.asarray(diverged, bool)
     top.plot(rates[~diverged], final_losses[~diverged], "o-", markersize=3, label="final cost")
     top.plot(rates[diverged], final_losses[diverged], "x", color="tab:red", label="diverged")
     top.set_yscale("log")
@@ -176,26 +197,18 @@ def learning_rate_sweep(
     return figure
 
 
-def cost_surface(
-    m_grid: np.ndarray,
-    b_grid: np.ndarray,
-    costs: np.ndarray,
-    paths: dict,
-    minimum: tuple[float, float],
-    *,
-    title: str | None = None,
-    labels: tuple[str, str] = ("m", "b"),
-    ax: Axes | None = None,
-) -> Figure:
-    """Contours of f(m, b) with descent paths drawn on them.
+def cost_surface(surface, *, ax: Axes | None = None, title: str | None = None) -> Figure:
+    """Contours of f(m, b) with descent paths drawn on them, from ``steepest.cost_surface``.
 
     Args:
-        m_grid, b_grid: the grid's axes.
-        costs: f on the grid, shape ``(len(b_grid), len(m_grid))``.
-        paths: label -> (m values, b values) along a run.
-        minimum: the least-squares (m, b), marked with a star.
+        surface: a ``CostSurface``: the grid, the cost on it, the paths, the minimum
+            (marked with a star).
         ax: the axes to draw into (default: a new figure's).
+        title: the figure's title (default: the surface's).
     """
+    m_grid, b_grid, costs = surface.m_grid, surface.b_grid, surface.costs
+    paths, minimum, labels = surface.paths, surface.minimum, surface.labels
+    title = surface.title if title is None else title
     figure, axes = _subplots(ax, figsize=(7, 5.5))
     levels = np.geomspace(max(costs.min(), 1e-12), costs.max(), 25)
     contours = axes.contour(m_grid, b_grid, costs, levels=levels, cmap="viridis", linewidths=0.8)
@@ -259,7 +272,7 @@ def scaling_curves(
             None, 1, len(curves), figsize=(5.5 * len(curves), 4), squeeze=False
         )
     else:
-        figure, panels = ax[0].get_figure(), [list(ax)]
+        figure, panels = _figure_of(ax[0]), [list(ax)]
     for axes, (features, methods) in zip(panels[0], curves.items(), strict=True):
         for method, points in methods.items():
             rows = sorted(points)

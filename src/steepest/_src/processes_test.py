@@ -33,6 +33,7 @@ class ThreadProcesses(Processes):
     barrier: threading.Barrier | None = dataclasses.field(default=None, compare=False)
 
     def gather(self, values) -> np.ndarray:
+        assert self.barrier is not None, "a ThreadProcesses is made with its barrier"
         self.board[self.index] = np.array(values, np.float64)
         self.barrier.wait()
         stacked = np.stack(self.board)
@@ -77,8 +78,8 @@ def exact_solution(X, y) -> np.ndarray:
     A = [[Fraction(float(v)) for v in row] + [Fraction(1)] for row in X]
     t = [Fraction(float(v)) for v in y]
     n = len(A[0])
-    M = [[sum(r[i] * r[j] for r in A) for j in range(n)] for i in range(n)]
-    v = [sum(r[i] * ti for r, ti in zip(A, t, strict=True)) for i in range(n)]
+    M = [[sum((r[i] * r[j] for r in A), Fraction(0)) for j in range(n)] for i in range(n)]
+    v = [sum((r[i] * ti for r, ti in zip(A, t, strict=True)), Fraction(0)) for i in range(n)]
     for col in range(n):  # Gauss-Jordan on the normal equations, exactly
         pivot = next(r for r in range(col, n) if M[r][col] != 0)
         M[col], M[pivot], v[col], v[pivot] = M[pivot], M[col], v[pivot], v[col]
@@ -91,6 +92,7 @@ def exact_solution(X, y) -> np.ndarray:
 
 
 def flat(params: Linear) -> np.ndarray:
+    assert params.b is not None, "the fits here have an intercept"
     return np.append(params.w, params.b)
 
 

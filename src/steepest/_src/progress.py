@@ -1,6 +1,10 @@
 """A live progress bar for long runs, on stderr."""
 
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # rich.progress is imported on the first update that shows the bar
+    from rich.progress import Progress, TaskID
 
 # The progress bar appears only for runs longer than this.
 PROGRESS_AFTER_SECONDS = 1.0
@@ -19,8 +23,8 @@ class ProgressBar:
         self._enabled = enabled and self._console.is_terminal
         self._total = total_steps
         self._started = time.perf_counter()
-        self._progress = None
-        self._task = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
 
     def __enter__(self):
         return self
@@ -44,6 +48,7 @@ class ProgressBar:
             )
             self._progress.start()
             self._task = self._progress.add_task("fit", total=self._total, loss=progress.loss)
+        assert self._task is not None  # added with the bar, above
         self._progress.update(self._task, completed=progress.step, loss=progress.loss)
 
     def __exit__(self, *exc):

@@ -18,9 +18,11 @@ tolerances. ``tol`` adds the absolute rule ``||g|| <= tol``.
 
 import enum
 import math
+from typing import SupportsInt
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 # A cost that rises more than this many times max(|start|, 1) above its start counts as diverged.
 DIVERGENCE_FACTOR = 1e8
@@ -80,8 +82,8 @@ class Status(enum.StrEnum):
         return _CODES[self]
 
     @classmethod
-    def of_code(cls, code: int) -> "Status":
-        """The status of a code the compiled loop returned."""
+    def of_code(cls, code: SupportsInt) -> "Status":
+        """The status of a code the compiled loop returned (an int, or an array of one)."""
         return _MEMBERS[int(code)]
 
 
@@ -151,7 +153,7 @@ def has_stalled(unchanged_steps: jax.Array, state_fixed: jax.Array, patience) ->
     return stalled & (patience >= 0)
 
 
-def has_diverged(loss: jax.Array, initial_loss: jax.Array, factor: float) -> jax.Array:
+def has_diverged(loss: jax.Array, initial_loss: jax.Array, factor: ArrayLike) -> jax.Array:
     """The divergence rule: the cost is not finite, or has exploded above its start.
 
     Exploded means ``loss - initial_loss > factor * max(|initial_loss|, 1)``: relative
@@ -172,7 +174,7 @@ def has_diverged(loss: jax.Array, initial_loss: jax.Array, factor: float) -> jax
     return ~jnp.isfinite(loss) | (loss - initial_loss > factor * scale)
 
 
-def is_out_of_steps(step: jax.Array, max_steps: jax.Array) -> jax.Array:
+def is_out_of_steps(step: jax.Array, max_steps: ArrayLike) -> jax.Array:
     """The budget rule: ``max_steps`` updates have been applied.
 
     Example:

@@ -125,18 +125,20 @@ def fit_stream(
     started = time.perf_counter()
     block_rows = blocks.automatic_block_rows(loss, first, tags)
     accumulate = jax.jit(_accumulate(loss, data, block_rows))
+    warm: Callable | None = None  # with mini-batches: compiles the step on a chunk as read
     if batch_size is None:
-        step = jax.jit(engine.step_from, donate_argnums=0)
+        full_batch = jax.jit(engine.step_from, donate_argnums=0)
+        step: Callable = full_batch
     else:
-        step = _epoch_step(engine, data, batch_size, seed)
+        step, warm = _epoch_step(engine, data, batch_size, seed)
     # Compiled for every size of chunk before the clock starts: a step's time is a step's.
     for rows in sorted(set(data.chunk_rows_each())):
         table = np.zeros((rows, data.width), data.table_dtype)
         total = accumulate(_zeros(loss, state.params, *first), state.params, table, 1.0)
-        if batch_size is not None:
-            step.warm(state, total, table)
+        if warm is not None:
+            warm(state, total, table)
     if batch_size is None:
-        step.lower(state, *total).compile()
+        full_batch.lower(state, *total).compile()
     compile_seconds = time.perf_counter() - started
     run_seconds = 0.0
     with InterruptFlag() as interrupt:
@@ -174,10 +176,12 @@ def fit_stream(
     )  # fmt: skip
 
 
-def _epoch_step(engine: Engine, data: Stream, batch_size: int, seed: int):
+def _epoch_step(
+    engine: Engine, data: Stream, batch_size: int, seed: int
+) -> tuple[Callable, Callable]:
     """``step(state, value, grad)`` for mini-batches: the stop rules at ``state.params``,
-    then, while the run goes on, an epoch of updates over the chunks as they are read.
-    ``step.warm(state, total, table)`` compiles it on a chunk as read."""
+    then, while the run goes on, an epoch of updates over the chunks as they are read;
+    and ``warm(state, total, table)``, which compiles it on a chunk as read."""
     bound = functools.partial(update, engine.transformation)
 
     @jax.jit
@@ -207,14 +211,14 @@ def _epoch_step(engine: Engine, data: Stream, batch_size: int, seed: int):
         status = status_from(state, *total)
         step_from(state, *total, advanced=(state.params, state.opt_state), status=status)
 
-    step.warm = warm
-    return step
+    return step, warm
 
 
 def _first_pass(loss, params, data: Stream, needs_hessian: bool):
     """The first chunk (to type the loop state by), having checked every value of the
     file; and the Hessian at ``params`` summed over the chunks when ``needs_hessian``."""
-    first, hessian = None, 0.0
+    first = None
+    hessian: float | np.ndarray = 0.0
     for X, y in data.chunks(check=True):
         first = first or (X, y)
         if needs_hessian:

@@ -135,7 +135,7 @@ def sweep(
     loss: Callable,
     params,
     *data,
-    learning_rates: Sequence[float],
+    learning_rates: Sequence[float] | np.ndarray,
     starts: Sequence | None = None,
     optimizer: str = "gd",
     max_steps: int = MAX_STEPS,
@@ -225,7 +225,7 @@ def sweep(
     stacked = engine.with_learning_rate(stacked, jnp.asarray(run_rates))
     driven = drive(engine.run_batched, stacked, data, max_steps, on_chunk)
     state = jax.device_get(driven.state)  # one transfer; each run is then sliced on the host
-    results = [
+    stopped = [
         FitResult.from_state(
             jax.tree.map(lambda leaf, i=i: leaf[i], state),
             learning_rate=float(rate),
@@ -236,11 +236,11 @@ def sweep(
     ]
     # Each run's loss in float64, as fit's, at the params it reports (a diverged run's last
     # finite ones), all runs in one compiled call.
-    reported = jax.tree.map(lambda *leaves: np.stack(leaves), *(r.params for r in results))
+    reported = jax.tree.map(lambda *leaves: np.stack(leaves), *(r.params for r in stopped))
     losses = values64(loss, reported, *data, block_rows=engine.block_rows)
     results = tuple(
         dataclasses.replace(result, loss=float(value))
-        for result, value in zip(results, losses, strict=True)
+        for result, value in zip(stopped, losses, strict=True)
     )
     return SweepResult(run_rates, run_starts, results, driven.seconds, driven.compile_seconds)
 

@@ -23,15 +23,16 @@ def update_weights(
         >>> update_weights(0.0, 0.0, [1.0, 2.0], [1.0, 2.0], 0.1)
         (0.5, 0.30000000000000004)
     """
+    # The tutorial's lines, verbatim: its derivatives start as the int 0 and add up floats.
     m_deriv = 0
     b_deriv = 0
     N = len(X)
     for i in range(N):
         # Calculate partial derivatives
         # -2x(y - (mx + b))
-        m_deriv += -2 * X[i] * (Y[i] - (m * X[i] + b))
+        m_deriv += -2 * X[i] * (Y[i] - (m * X[i] + b))  # type: ignore[assignment]
         # -2(y - (mx + b))
-        b_deriv += -2 * (Y[i] - (m * X[i] + b))
+        b_deriv += -2 * (Y[i] - (m * X[i] + b))  # type: ignore[assignment]
     # We subtract because the derivatives point in direction of steepest ascent
     m -= (m_deriv / float(N)) * learning_rate
     b -= (b_deriv / float(N)) * learning_rate

@@ -39,10 +39,19 @@ def add_parser(commands) -> None:
         "--params",
         action=ListAction,
         commas=False,  # a shape may be written 4,2
-        metavar="NAME=SHAPE",
-        help="the params, a dict of arrays: e.g. w=3 b=scalar W=4x2 (random normal values); "
-        f"at most {MAX_PARAMS} elements in all (that many take {MAX_PARAMS_TIME}: the check "
-        "grows as their square)",
+        metavar="NAME=SHAPE|FILE",
+        help="the params: their values from a .npz or .json file (name: number or list), "
+        "or what FILE.py:INIT returns, or random normal values of shapes such as w=3 "
+        f"b=scalar W=4x2; at most {MAX_PARAMS} elements in all (that many take "
+        f"{MAX_PARAMS_TIME}: the check grows as their square)",
+    )
+    check.add_argument(
+        "--keywords",
+        action=ListAction,
+        commas=False,
+        metavar="NAME=VALUE",
+        help="keyword arguments of the loss and the gradient, e.g. lam=0.1 (values read as "
+        "JSON: numbers, true/false, lists; else text)",
     )
     check.add_argument(
         "--data",
@@ -78,13 +87,15 @@ def run(args, argv=None) -> int:
 
     from .options import emit
 
-    exited = []  # the FILE.py:FUNCTION that called sys.exit(), if one did
+    exited: list[str] = []  # the FILE.py:FUNCTION that called sys.exit(), if one did
     # The user's prints, at import and during the check, go to stderr: stdout holds only
     # the report (with --json, only JSON).
     with contextlib.redirect_stdout(sys.stderr):
         if args.loss is None:
-            if args.grad or args.params or args.data:
-                raise data.DataError("--grad, --params and --data go with a LOSS to check")
+            if args.grad or args.params or args.data or args.keywords:
+                raise data.DataError(
+                    "--grad, --params, --data and --keywords go with a LOSS to check"
+                )
             builtin = data.builtin()
             loss, grad = mse, analytic.mse_grad
             params = Linear(w=np.zeros(1), b=np.float64(0.0))  # the tutorial's start
@@ -92,13 +103,13 @@ def run(args, argv=None) -> int:
         else:
             if args.grad is None or args.params is None:
                 raise data.DataError("checking a LOSS needs --grad FILE.py:FUNCTION and --params")
-            shapes = sources.parse_shapes(args.params)
+            keywords = sources.parse_keywords(args.keywords)
             loss = sources.load_function(args.loss)
             grad = sources.load_function(args.grad)
-            params = sources.random_params(shapes, args.seed)
-            arrays = sources.data_for(loss, args.data)
-            loss = _noting_exit(loss, args.loss, exited)
-            grad = _noting_exit(grad, args.grad, exited)
+            params = sources.params_from(args.params, args.seed)
+            arrays = sources.data_for(loss, args.data, keywords)
+            loss = _noting_exit(loss, args.loss, exited, keywords)
+            grad = _noting_exit(grad, args.grad, exited, keywords)
         try:
             report = check_gradient(
                 loss, grad, params, *arrays,
@@ -119,14 +130,15 @@ def run(args, argv=None) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
-def _noting_exit(function, spec: str, exited: list):
-    """``function``, noting ``spec`` in ``exited`` when it calls ``sys.exit()`` (then re-raised)."""
+def _noting_exit(function, spec: str, exited: list, fixed: dict):
+    """``function`` with the keyword arguments ``fixed``, noting ``spec`` in ``exited``
+    when it calls ``sys.exit()`` (then re-raised)."""
     import functools
 
     @functools.wraps(function)
     def noting(*arguments, **keywords):
         try:
-            return function(*arguments, **keywords)
+            return function(*arguments, **keywords, **fixed)
         except SystemExit:
             exited.append(spec)
             raise

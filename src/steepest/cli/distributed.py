@@ -13,11 +13,14 @@ the flags; the environment, ``JAX_COORDINATOR_ADDRESS`` (read by JAX),
 """
 
 import argparse
-import hashlib
 import os
 import sys
 import threading
 
+from steepest._src.distributed import JOIN_SECONDS, JoinError, agree, join, shutdown
+
+from .group import LAUNCHER, command_of, refusal
+from .main import main as run_command
 from .options import (
     EXIT_BAD_INPUT,
     EXIT_BROKEN_PIPE,
@@ -31,14 +34,6 @@ from .options import (
     process_id,
     refuse,
 )
-
-# How long a process waits for the others to join before it says so and exits.
-JOIN_SECONDS = 60.0
-# The commands that run over several processes.
-COMMANDS = ("fit",)
-# Set by ``steepest launch``: the launcher's process id. Should it go away (its terminal
-# closed, a kill -9), its processes stop too instead of running on, orphaned.
-LAUNCHER = "STEEPEST_LAUNCHER_PID"
 
 
 def build_parser() -> Parser:
@@ -79,8 +74,6 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     """Join the run's processes, then run the command (``cli.main.main``) as one of them."""
-    from .main import main as run_command
-
     args = build_parser().parse_args(argv)
     command = command_of(args.command)
     if (refused := refusal(command)) is not None:
@@ -95,26 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     if count == 1:
         return run_command(command)
     try:
-        processes = join(args.coordinator, count, index, args.join_timeout)
+        processes = join(args.coordinator, count, index, timeout=args.join_timeout)
     except KeyboardInterrupt:
         sys.stderr.write("steepest: interrupted while the processes joined; nothing was run\n")
         return EXIT_INTERRUPTED
-    if not _same_command(processes, command):
+    except JoinError as error:
+        return refuse(str(error))
+    if not agree(processes, "\0".join(command)):
         return refuse("the processes were started with different commands; start each alike")
     return run_command(command, processes=processes)
-
-
-def command_of(arguments: list[str]) -> list[str]:
-    """The command after an optional ``--``."""
-    return arguments[1:] if arguments[:1] == ["--"] else arguments
-
-
-def refusal(command: list[str]) -> str | None:
-    """Why ``command`` cannot run over several processes; None when it can."""
-    if not command or command[0] not in COMMANDS:
-        given = f"{command[0]!r}" if command else "no command"
-        return f"{given}: only {', '.join(COMMANDS)} runs over several processes"
-    return None
 
 
 def _given(flag: int | None, variable: str, kind) -> int | None:
@@ -125,56 +107,6 @@ def _given(flag: int | None, variable: str, kind) -> int | None:
         return kind(os.environ[variable])
     except argparse.ArgumentTypeError as error:
         raise argparse.ArgumentTypeError(f"{variable}: {error}") from None
-
-
-def join(coordinator: str | None, count: int | None, index: int | None, timeout: float):
-    """``jax.distributed.initialize``, with gloo collectives on the CPU; the ``Processes``.
-
-    Should the others not all join within ``timeout`` seconds, this says so in one line
-    and exits (JAX would abort the process with a stack trace, later).
-    """
-    import jax
-
-    from steepest._src.processes import Processes
-
-    watchdog = threading.Timer(timeout, _no_join, (coordinator, count, timeout))
-    watchdog.daemon = True
-    watchdog.start()
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    try:
-        jax.distributed.initialize(
-            coordinator, count, index, initialization_timeout=int(timeout) + 30
-        )
-    except (ValueError, RuntimeError) as error:  # no coordinator, count or id to be found
-        raise SystemExit(
-            refuse(
-                f"cannot join the other processes ({error}): give --coordinator, "
-                "--num-processes and --process-id (or JAX_COORDINATOR_ADDRESS, "
-                "JAX_NUM_PROCESSES, JAX_PROCESS_ID), or run under SLURM"
-            )
-        ) from None
-    finally:
-        watchdog.cancel()
-    return Processes.current()
-
-
-def _no_join(coordinator, count, timeout) -> None:
-    where = coordinator or os.environ.get("JAX_COORDINATOR_ADDRESS") or "the coordinator"
-    expected = f"{count} processes" if count else "the processes of the cluster"
-    refuse(
-        f"{expected} did not all join at {where} within {timeout:g} s: start as many "
-        "(steepest launch --processes K), or give the number started (--num-processes, "
-        "JAX_NUM_PROCESSES)"
-    )
-    sys.stderr.flush()
-    os._exit(EXIT_BAD_INPUT)
-
-
-def _same_command(processes, command: list[str]) -> bool:
-    """Whether every process was given ``command``."""
-    digest = hashlib.sha256("\0".join(command).encode()).digest()
-    mine = float(int.from_bytes(digest[:6], "big"))  # exact in float64
-    return bool((processes.gather(mine) == mine).all())
 
 
 def console() -> None:
@@ -194,7 +126,7 @@ def console() -> None:
         code = main()
         sys.stdout.flush()  # the result is out before the last wait on the others
         if code in (EXIT_OK, EXIT_FAILED, EXIT_NOT_CONVERGED):  # all finished: leave together
-            _shutdown()
+            shutdown()
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -221,12 +153,3 @@ def _watch_launcher() -> None:
         os._exit(EXIT_INTERRUPTED)
 
     threading.Thread(target=watch, daemon=True, name="steepest-launcher-watch").start()
-
-
-def _shutdown() -> None:
-    """``jax.distributed.shutdown``, when it was initialized: a barrier, then goodbye."""
-    if "jax" in sys.modules:
-        import jax
-
-        if jax.process_count() > 1:
-            jax.distributed.shutdown()

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from .distributed import LAUNCHER, command_of, refusal
+from .group import LAUNCHER, command_of, refusal
 from .options import port, process_count, refuse
 
 # Once a process has ended with a code other than 0, how long the others get to end.
@@ -71,7 +71,7 @@ def run(args, argv=None) -> int:
     coordinator = f"127.0.0.1:{args.port or _free_port()}"
     with contextlib.ExitStack() as stack:
         logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(args.count)]
-        children = []
+        children: list[subprocess.Popen] = []
         stack.callback(_stop_running, children)  # whatever happens here, none is left behind
         previous = {
             number: signal.signal(number, _passer(children))
@@ -125,7 +125,8 @@ def _stop_running(children) -> None:
 
 def _wait(children) -> tuple[list[int], set[int]]:
     """Wait for every child; the order they ended in, and those this stopped (SIGKILL)."""
-    ended, stopped = [], set()
+    ended: list[int] = []
+    stopped: set[int] = set()
     deadline = None
     while len(ended) < len(children):
         for index, child in enumerate(children):

@@ -38,9 +38,9 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for command in (fit, check, compare, sweep, surface, bench, launch):
         command.add_parser(commands)
-    for name, command in commands.choices.items():
+    for name, subparser in commands.choices.items():
         if name != "launch":  # starts other processes, which take it
-            cache.add_argument(command)
+            cache.add_argument(subparser)
     return parser
 
 
@@ -113,18 +113,18 @@ def _start(argv, interrupts):
 
 @contextlib.contextmanager
 def _warnings_on_stderr():
-    """The library's warnings about the data (a constant column) as one line each on
-    stderr, ``steepest: warning: ...``, as they are raised."""
+    """The library's warnings about the data (a constant column, a CSV's index column) as
+    one line each on stderr, ``steepest: warning: ...``, as they are raised."""
     import warnings
 
-    from steepest.data import ConstantColumnWarning
+    from steepest.data import DataWarning
 
     with warnings.catch_warnings():
-        warnings.simplefilter("always", ConstantColumnWarning)
+        warnings.simplefilter("always", DataWarning)
         shown = warnings.showwarning
 
         def show(message, category, *rest, **keywords):
-            if issubclass(category, ConstantColumnWarning):
+            if issubclass(category, DataWarning):
                 sys.stderr.write(f"steepest: warning: {message}\n")
             else:
                 shown(message, category, *rest, **keywords)

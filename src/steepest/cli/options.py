@@ -311,26 +311,6 @@ def add_run_arguments(command) -> None:
     )
 
 
-def stop_rule(args) -> str:
-    """The stop rule of ``--tol``/``--rtol`` in words, for titles.
-
-    Example:
-        >>> from argparse import Namespace
-        >>> stop_rule(Namespace(tol=None, rtol=None, x64=False))
-        'rtol 1e-05'
-        >>> stop_rule(Namespace(tol=1e-3, rtol=None, x64=False))
-        'tol 0.001'
-    """
-    from steepest._src.stopping import default_rtol
-
-    rtol = args.rtol
-    if args.tol is None and rtol is None:
-        rtol = default_rtol("float64" if args.x64 else "float32")
-    parts = [f"{name} {value:g}" for name, value in (("rtol", rtol), ("tol", args.tol))
-             if value is not None]  # fmt: skip
-    return " or ".join(parts)
-
-
 def add_output_arguments(command, *, plot: str | None, plot_required: bool = False) -> None:
     """``--json``, ``--out FILE.json`` and ``--plot FILE.png`` (``plot`` says what it draws;
     None for a command with no figure)."""
@@ -447,29 +427,6 @@ def dataset_argument(args):
             f"--y {args.y}: the built-in dataset's target is sales (--data FILE for yours)"
         )
     return data.builtin(args.seed, x=args.x or args.builtin_x)
-
-
-def prepared(args):
-    """The data options' dataset made ready for descent (``workflows.prepared.prepare``):
-    read, standardized, placed, with a zero start and the float64 evaluator."""
-    import numpy as np
-
-    from steepest._src.interrupts import Interrupts
-    from steepest._src.io.tables import dataset_of
-    from steepest._src.workflows.prepared import prepare
-
-    dataset = dataset_of(
-        dataset_argument(args), args.y, args.x, builtin_x=args.builtin_x, processes=args.processes
-    )
-    Interrupts.check()  # a Ctrl-C during the load that a callback swallowed
-    return prepare(
-        dataset,
-        standardize=args.standardize,
-        intercept=not getattr(args, "no_intercept", False),
-        dtype=np.float64 if args.x64 else np.float32,
-        devices=getattr(args, "devices", None),
-        processes=args.processes,
-    )
 
 
 def batch_settings(args) -> dict:

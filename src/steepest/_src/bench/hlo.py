@@ -57,4 +57,6 @@ def passes_over_X(rows: int, features: int, block_rows: int | None) -> list[str]
     y = jax.ShapeDtypeStruct((rows,), jnp.float32)
     step = jax.jit(blocks.value_and_grad(mse, block_rows))
     text = step.lower(Linear.zeros(features), X, y).compile().as_text()
+    if text is None:  # the backend gives no text of what it compiled
+        raise RuntimeError("passes_over_X: no HLO text of the compiled step on this backend")
     return reads_of(text, {f"f32[{rows},{features}]"})

@@ -172,7 +172,11 @@ def problems(size: str, platform: str) -> list[Problem]:
     if platform == "gpu":
         narrow_rows, wide_rows = 100_000_000, 10_000_000
         narrow_bars = (Bar("<= 1.15x the floor", "floor", 1.15), COST_BAR, MEMORY_BAR)
-        wide_bars = (Bar("under 1.8 ms a step", "seconds", 1.8e-3), COST_BAR, MEMORY_BAR)
+        wide_bars: tuple[Bar, ...] = (
+            Bar("under 1.8 ms a step", "seconds", 1.8e-3),
+            COST_BAR,
+            MEMORY_BAR,
+        )
         slow_steps = {"numpy": 3, "torch": 50, "optimistix": 100, "steepest.fit": 100}
     else:
         narrow_rows, wide_rows = 10_000_000, 1_000_000
@@ -373,7 +377,7 @@ def measure(
         finals[name] = run(problem.check_steps)[0]
         run(steps)  # warm-up
         runs[name] = (run, steps)
-    times = {name: [] for name in runs}
+    times: dict[str, list[float]] = {name: [] for name in runs}
     names = list(runs)
     for round_ in range(rounds):
         status(f"{problem.name}: round {round_ + 1} of {rounds}")
@@ -434,7 +438,7 @@ def _add_ratios(rows: list[dict], times: dict[str, list[float]]) -> None:
     """Each row's time as shown (a step; the whole run for quadratic), and the medians
     over the rounds of its speed-up over NumPy (the better of all threads and one) and
     of its multiple of the floor, each taken within a round."""
-    numpy = [_peer_step("numpy", step) for step in _each_round(times)]
+    numpy = [_step_of("numpy", step) for step in _each_round(times)]
     for row in rows:
         whole = row["steps"] if row["method"] == QUADRATIC else 1  # a run, set against a step
         seconds = [t * whole for t in times[row["method"]]]
@@ -510,7 +514,7 @@ def judge(problem: Problem, step: dict[str, float], plan: dict | None = None) ->
 
 
 def _judge(bar: Bar, problem: Problem, step: dict[str, float], plan: dict | None):
-    if bar.kind == "faster" and _peer_step(bar.limit, step) is None:
+    if bar.kind == "faster" and _peer_step(_peer(bar), step) is None:
         return None, None, f"{bar.limit} not installed"
     return _verdict(bar, _measured(bar, problem, step, plan))
 
@@ -522,16 +526,41 @@ def _peer_step(peer: str, step: dict[str, float]) -> float | None:
     return step.get(peer)
 
 
+def _step_of(peer: str, step: dict[str, float]) -> float:
+    """A peer's step (``_peer_step``) where it ran: every problem runs NumPy, and a bar on
+    another peer is measured only once ``_judge`` has found its step."""
+    found = _peer_step(peer, step)
+    if found is None:
+        raise ValueError(f"no step of {peer} was measured")
+    return found
+
+
+def _peer(bar: Bar) -> str:
+    """The peer a ``"faster"`` bar names."""
+    if not isinstance(bar.limit, str):
+        raise TypeError(f"the bar {bar.label!r} names no peer: its limit is {bar.limit!r}")
+    return bar.limit
+
+
+def _limit(bar: Bar) -> float:
+    """The number a bar of any other kind is judged against."""
+    if isinstance(bar.limit, str):
+        raise TypeError(f"the bar {bar.label!r} has no number for a limit: {bar.limit!r}")
+    return bar.limit
+
+
 def _measured(bar: Bar, problem: Problem, step: dict[str, float], plan: dict | None) -> float:
     """The number a bar is judged on, from one set of times (a round)."""
     if bar.kind == "memory":
+        if plan is None:  # the built-in problem has no plan, and no memory bar
+            raise ValueError(f"the bar {bar.label!r} needs the compiled plan")
         memory = plan["memory_bytes"]
         return (memory["data"] + memory["temporary"]) / memory["data"]
     fit_step = step["steepest.fit"]
     ratios = {
         "floor": lambda: fit_step / step[FLOOR],
-        "numpy": lambda: _peer_step("numpy", step) / fit_step,
-        "faster": lambda: _peer_step(bar.limit, step) / fit_step,
+        "numpy": lambda: _step_of("numpy", step) / fit_step,
+        "faster": lambda: _step_of(_peer(bar), step) / fit_step,
         "seconds": lambda: fit_step,
         "sweep": lambda: step[_sweep_name(problem)] / fit_step,
         "quadratic": lambda: step[QUADRATIC] * problem.quadratic_steps / fit_step,
@@ -557,5 +586,5 @@ def _verdict(bar: Bar, ratio: float):
     if bar.kind == "faster":
         return ratio, ratio > 1, shown
     if bar.kind == "numpy":
-        return ratio, ratio >= bar.limit, shown
-    return ratio, ratio <= bar.limit, shown
+        return ratio, ratio >= _limit(bar), shown
+    return ratio, ratio <= _limit(bar), shown

@@ -41,8 +41,17 @@ class DataError(ValueError):
     __module__ = "steepest"  # its public name, in tracebacks too
 
 
-class ConstantColumnWarning(UserWarning):
+class DataWarning(UserWarning):
+    """Something about the data the caller should know; the data are used anyway."""
+
+
+class ConstantColumnWarning(DataWarning):
     """A feature column holds one value only: its coefficient is not identifiable."""
+
+
+class IndexColumnWarning(DataWarning):
+    """A CSV file's first column has no name: a row index (as pandas' ``to_csv`` writes
+    one), left out of the data."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,7 +153,8 @@ def load(path: str | Path, *, y: str | None = None, x: list[str] | None = None) 
       lines are skipped, whitespace around a number is allowed.
     - ``.npz``: either one 1-D array per column (the keys are the names), or a
       2-D ``X`` with a 1-D ``y`` (columns ``x0, x1, ...`` and ``y``).
-    - ``.npy``: a 2-D array; its columns are named ``0, 1, ...``.
+    - ``.npy``: a 2-D array; its columns are named ``x0, x1, ...`` and the last ``y``,
+      as an ``.npz``'s ``X`` and ``y`` are.
 
     A CSV file is parsed by NumPy's C parser; only a file that it refuses is
     read again cell by cell, to read what ``csv`` and ``float`` accept (a
@@ -182,11 +192,33 @@ def _open_csv(path: Path):
 
 
 def _read_csv(path: Path) -> _Table:
-    """A CSV file's table: by NumPy's parser, or cell by cell where it refuses the file."""
-    table = _parse_csv(path)
-    table = table if table is not None else _scan_csv(path)
+    """A CSV file's table: by NumPy's parser, or cell by cell where it refuses the file.
+
+    A first column with no name (``,a,b``: the index pandas' ``to_csv`` writes) is a row
+    index, not data: it is left out, with an ``IndexColumnWarning``.
+    """
+    index = _unnamed_first_column(path)
+    table = _parse_csv(path, index)
+    table = table if table is not None else _scan_csv(path, index)
     _check_not_numbers(path, table.names)
+    if index:
+        warnings.warn(
+            f"{path}: its first column has no name: taken for a row index (as pandas' "
+            "to_csv writes one) and left out",
+            IndexColumnWarning,
+            stacklevel=4,
+        )
     return table
+
+
+def _unnamed_first_column(path: Path) -> bool:
+    """Whether the header names every column but the first (``,a,b``)."""
+    try:
+        with _open_csv(path) as file:
+            header = _names(next(csv.reader(file), []))
+    except (ValueError, OSError, csv.Error):
+        return False  # the readers word the error
+    return len(header) > 1 and header[0] == "" and all(header[1:])
 
 
 def _check_not_numbers(path: Path, header: Sequence[str]) -> None:
@@ -206,7 +238,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _parse_csv(path: Path) -> _Table | None:
+def _parse_csv(path: Path, skip_first: bool = False) -> _Table | None:
     """The table by ``np.loadtxt``; None for a file it refuses or one with an error to word.
 
     ``loadtxt`` (no comments, no quotes) accepts a subset of what the cell by
@@ -217,16 +249,20 @@ def _parse_csv(path: Path) -> _Table | None:
         with _open_csv(path) as file, warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # loadtxt's "no data"
             header = _names(next(csv.reader(file), []))
-            values = np.loadtxt(file, delimiter=",", comments=None, quotechar=None, ndmin=2)
+            columns = range(1, len(header)) if skip_first else None
+            values = np.loadtxt(
+                file, delimiter=",", comments=None, quotechar=None, ndmin=2, usecols=columns
+            )
     except (ValueError, OSError, csv.Error):  # UnicodeDecodeError is a ValueError
         return None
-    well_named = any(header) and len(set(header)) == len(header)
+    header = header[1:] if skip_first else header
+    well_named = all(header) and len(set(header)) == len(header)
     if not well_named or len(values) == 0 or values.shape[1] != len(header):
         return None
     return _Table(tuple(header), values, functools.partial(_csv_line, path))
 
 
-def _scan_csv(path: Path) -> _Table:
+def _scan_csv(path: Path, skip_first: bool = False) -> _Table:
     """The table read cell by cell with ``csv`` and ``float``: slow, but it words every error.
 
     The errors come in the order of a reader that reads the whole file first:
@@ -237,7 +273,7 @@ def _scan_csv(path: Path) -> _Table:
         with _open_csv(path) as file:
             collections.deque(csv.reader(file), maxlen=0)  # decode and split it all first
         with _open_csv(path) as file:
-            return _scan_records(path, csv.reader(file))
+            return _scan_records(path, csv.reader(file), skip_first)
     except UnicodeDecodeError as error:
         raise DataError(
             f"{path} is not UTF-8 text (byte {error.start}); save it as UTF-8 CSV"
@@ -246,13 +282,14 @@ def _scan_csv(path: Path) -> _Table:
         raise DataError(f"{path}: cannot read it as CSV ({error})") from None
 
 
-def _scan_records(path: Path, records: Iterator[list[str]]) -> _Table:
+def _scan_records(path: Path, records: Iterator[list[str]], skip_first: bool = False) -> _Table:
     header = _names(next(records, []))
-    _check_header(path, header)
+    _check_header(path, header[skip_first:], first=1 + skip_first)
     values = array.array("d")
     for line, row in enumerate(records, start=2):
         if any(row):  # a blank line is a row of empty cells, or none
-            values.extend(_numbers(path, line, row, header))
+            values.extend(_numbers(path, line, row, header, skip_first))
+    header = header[1:] if skip_first else header
     if not values:
         raise DataError(f"{path} has a header but no data rows")
     table = np.array(values).reshape(-1, len(header))
@@ -263,23 +300,32 @@ def _names(header: list[str]) -> list[str]:
     return [name.strip() for name in header]
 
 
-def _check_header(path: Path, header: list[str]) -> None:
+def _check_header(path: Path, header: list[str], first: int = 1) -> None:
+    """A DataError for an empty header, a column with no name or one named twice
+    (columns counted from ``first``)."""
     if not any(header):
         raise DataError(f"{path} is empty: expected a header row of column names")
     for column, name in enumerate(header):
+        if not name:
+            raise DataError(f"{path}: column {column + first} of the header has no name")
         if header.index(name) != column:
             raise DataError(
                 f"{path}: the header names column {name!r} twice "
-                f"(columns {header.index(name) + 1} and {column + 1})"
+                f"(columns {header.index(name) + first} and {column + first})"
             )
 
 
-def _numbers(path: Path, line: int, row: list[str], header: list[str]) -> list[float]:
-    """One CSV row's numbers, or a DataError naming its line (and column)."""
+def _numbers(
+    path: Path, line: int, row: list[str], header: list[str], skip_first: bool = False
+) -> list[float]:
+    """One CSV row's numbers (but the first cell's, with ``skip_first``), or a DataError
+    naming its line (and column)."""
     if len(row) != len(header):
         raise DataError(f"{path}, line {line}: {len(row)} cells, but the header has {len(header)}")
     numbers = []
     for column, (name, cell) in enumerate(zip(header, row, strict=True)):
+        if skip_first and column == 0:
+            continue
         try:
             if "_" in cell:  # float() reads 1_0 as 10: a typo, not a number
                 raise ValueError(cell)
@@ -424,11 +470,23 @@ def available_memory() -> int | None:
         return None
 
 
+def npy_names(width: int) -> tuple[str, ...]:
+    """The names of a 2-D array's columns, as an ``.npz``'s ``X`` and ``y`` are named: the
+    features ``x0, x1, ...``, the last column (the target by default) ``y``.
+
+    Example:
+        >>> npy_names(3)
+        ('x0', 'x1', 'y')
+    """
+    return (*(f"x{j}" for j in range(width - 1)), "y") if width else ()
+
+
 def _npy_table(path: Path, loaded: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
-    """A 2-D array's columns, named ``0, 1, ...``: float64 is used as it is, not copied."""
+    """A 2-D array's columns, named ``x0, x1, ..., y`` (``npy_names``): float64 is used as
+    it is, not copied."""
     if loaded.ndim != 2:
         raise DataError(f"{path}: expected a 2-D array, got shape {loaded.shape}")
-    names = tuple(str(j) for j in range(loaded.shape[1]))
+    names = npy_names(loaded.shape[1])
     if not names:
         raise DataError(f"{path} holds no arrays")
     _check_real(path, names[0], loaded)

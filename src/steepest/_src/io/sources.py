@@ -5,11 +5,13 @@ Like ``data.py``, a boundary: every problem becomes a one-line ``DataError``.
 
 import importlib.util
 import inspect
+import json
 import math
 import sys
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +30,9 @@ MAX_PARAMS_TIME = "about 10 s on a 2-core CPU"
 def load_function(spec: str) -> Callable:
     """The function named by ``FILE.py:NAME``.
 
+    The file's folder is put on ``sys.path`` (first, for as long as the process runs),
+    as ``python FILE.py`` would: a file that imports a module beside it finds it.
+
     Raises:
         DataError: a malformed spec, a missing file, a file that does not
             import (with the error's first line) or that calls ``sys.exit`` while
@@ -45,6 +50,9 @@ def load_function(spec: str) -> Callable:
     if module_spec is None or module_spec.loader is None:
         raise DataError(f"{path}: cannot be imported as Python")
     module = importlib.util.module_from_spec(module_spec)
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
     sys.modules[module_name] = module  # dataclasses and pickling look modules up here
     try:
         module_spec.loader.exec_module(module)
@@ -73,7 +81,7 @@ def parse_shapes(specs: list[str]) -> dict[str, tuple[int, ...]]:
         >>> parse_shapes(["w=3", "b=scalar", "W=4x2"])
         {'w': (3,), 'b': (), 'W': (4, 2)}
     """
-    shapes = {}
+    shapes: dict[str, tuple[int, ...]] = {}
     for spec in specs:
         name, separator, shape_text = spec.partition("=")
         if not separator or not name.isidentifier():
@@ -108,13 +116,117 @@ def random_params(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, np
     return {name: rng.standard_normal(shape) for name, shape in shapes.items()}
 
 
-def data_for(function: Callable, path: str | Path | None) -> list[np.ndarray]:
+def params_from(specs: list[str], seed: int) -> Any:
+    """The params ``--params`` names: values from a ``.npz`` or ``.json`` file (a dict of
+    name to number or nested list), the pytree an init function returns
+    (``FILE.py:INIT``, called with no argument), or random normal values of the shapes
+    ``NAME=SHAPE`` (``parse_shapes``) drawn from ``seed``.
+
+    Raises:
+        DataError: a file that cannot be read, values that are not finite real numbers,
+            more than ``MAX_PARAMS`` elements, an init function that raises.
+
+    Example:
+        >>> import json, tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "start.json"
+        >>> _ = path.write_text(json.dumps({"w": [1.0, 2.0], "b": 0.5}))
+        >>> {name: value.tolist() for name, value in params_from([str(path)], 0).items()}
+        {'b': 0.5, 'w': [1.0, 2.0]}
+    """
+    if len(specs) == 1 and specs[0].lower().endswith((".npz", ".json")):
+        return _checked_values(specs[0], _read_values(Path(specs[0])))
+    if len(specs) == 1 and ".py:" in specs[0]:
+        init = load_function(specs[0])
+        try:
+            values = init()
+        except Exception as error:
+            raise DataError(f"{specs[0]} failed: {describe_error(error)}") from None
+        return _checked_values(specs[0], values)
+    return random_params(parse_shapes(specs), seed)
+
+
+def _read_values(path: Path) -> dict[str, np.ndarray]:
+    """Named arrays from a ``.json`` (an object of numbers and nested lists) or ``.npz``."""
+    if not path.is_file():
+        raise DataError(f"no such file: {path}")
+    if path.suffix.lower() == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as loaded:
+                return {key: loaded[key] for key in loaded.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+            raise DataError(f"{path}: not a readable .npz file ({describe_error(error)})") from None
+    try:
+        values = json.loads(path.read_text())
+    except (ValueError, OSError) as error:
+        raise DataError(f"{path}: not readable JSON ({describe_error(error)})") from None
+    if not isinstance(values, dict) or not values:
+        raise DataError(f'{path}: expected an object of named values, e.g. {{"w": [1, 2]}}')
+    arrays = {}
+    for name, value in values.items():
+        try:
+            arrays[name] = np.asarray(value, np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: {name!r} is not a number or a list of numbers") from None
+    return arrays
+
+
+def _checked_values(source: str, params: Any) -> Any:
+    """``params`` with every leaf a finite float64 array, at most ``MAX_PARAMS`` in all."""
+    import jax
+
+    leaves, treedef = jax.tree.flatten(params)
+    if not leaves:
+        raise DataError(f"{source}: holds no values")
+    checked = []
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        where = jax.tree_util.keystr(path) or "the value"
+        array = np.asarray(leaf)
+        if array.dtype.kind not in "iuf":
+            raise DataError(f"{source}: {where} is {array.dtype}, not real numbers")
+        if not np.all(np.isfinite(array)):
+            raise DataError(f"{source}: {where} holds NaN or infinity")
+        checked.append(array.astype(np.float64))
+    total = sum(array.size for array in checked)
+    if total > MAX_PARAMS:
+        raise DataError(
+            f"{source}: {total} elements in all, but at most {MAX_PARAMS} "
+            f"(the check grows as the square of the elements)"
+        )
+    return jax.tree.unflatten(treedef, checked)
+
+
+def parse_keywords(specs: list[str] | None) -> dict[str, Any]:
+    """``["lam=0.1", "kind=l2"]`` as ``{"lam": 0.1, "kind": "l2"}``: each value read as
+    JSON (a number, true/false, a list), else kept as text.
+
+    Example:
+        >>> parse_keywords(["lam=0.1", "kind=l2", "sizes=[1, 2]"])
+        {'lam': 0.1, 'kind': 'l2', 'sizes': [1, 2]}
+    """
+    keywords: dict[str, Any] = {}
+    for spec in specs or []:
+        name, separator, text = spec.partition("=")
+        if not separator or not name.isidentifier():
+            raise DataError(f"--keywords {spec!r}: expected NAME=VALUE, e.g. lam=0.1")
+        if name in keywords:
+            raise DataError(f"--keywords names {name!r} twice")
+        try:
+            keywords[name] = json.loads(text)
+        except ValueError:
+            keywords[name] = text
+    return keywords
+
+
+def data_for(
+    function: Callable, path: str | Path | None, keywords: Collection[str] = ()
+) -> list[np.ndarray]:
     """The arrays of an ``.npz`` file in the order ``function`` takes them after params.
 
-    They are matched by the names of ``function``'s parameters; a function with
-    ``*args`` takes every array, in the order of the file.
+    They are matched by the names of ``function``'s parameters (but ``keywords``, given
+    by name); a function with ``*args`` takes every array, in the order of the file.
     """
     parameters = list(inspect.signature(function).parameters.values())[1:]
+    parameters = [p for p in parameters if p.name not in keywords]
     if path is None:
         required = [
             p.name for p in parameters if p.default is p.empty and p.kind != p.VAR_POSITIONAL

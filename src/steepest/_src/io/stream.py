@@ -21,6 +21,7 @@ from .data import (
     check_fits,
     first_non_finite,
     npy_header,
+    npy_names,
     pick_columns,
     validate,
 )
@@ -128,7 +129,7 @@ class Stream:
         table = _aligned_empty((count, self.width), self.file_dtype)
         with self.path.open("rb") as file:
             file.seek(self.offset + start * row_bytes)
-            if file.readinto(memoryview(table).cast("B")) != count * row_bytes:
+            if file.readinto(table.data.cast("B")) != count * row_bytes:
                 raise DataError(f"{self.path}: the file ends before row {start + count:,}")
         return self._on_read(self._checked(table, start) if check else table)
 
@@ -150,6 +151,7 @@ class Stream:
         """``table`` transformed on the host, where that is where the transform is done."""
         if self.table_dtype == self.file_dtype:
             return table
+        assert self.shift is not None and self.scale is not None  # a transform on the host
         transformed = _aligned_empty(table.shape, self.dtype)
         np.divide(table - self.shift, self.scale, out=transformed, casting="unsafe")
         return transformed
@@ -257,7 +259,7 @@ class Stream:
             count = file.metadata.row_group(group).num_rows
             low, high = max(start, first), min(stop, first + count)
             if low < high:
-                read = file.read_row_group(group, columns=list(self.parquet))
+                read = file.read_row_group(group, columns=list(self.parquet or ()))
                 for column in range(self.width):
                     values = read.column(column).slice(low - first, high - low)
                     table[low - start : high - start, column] = values.to_numpy(
@@ -309,7 +311,8 @@ def stream(
     dtype=np.float32,
 ) -> Stream:
     """A ``.npy`` file of a 2-D table, to be read a chunk of rows at a time: its columns
-    named ``"0"``, ``"1"``, ...; the target by default the last, the features the others.
+    named ``x0, x1, ...`` and the last ``y`` (``data.npy_names``); the target by default
+    the last, the features the others.
 
     ``chunk_rows``: rows per chunk (default: about ``CHUNK_BYTES`` of the file).
 
@@ -322,8 +325,8 @@ def stream(
         >>> path = Path(tempfile.mkdtemp()) / "t.npy"
         >>> np.save(path, np.arange(12.0).reshape(4, 3))
         >>> table = stream(path, chunk_rows=3)
-        >>> table.rows, table.x_names, table.num_chunks
-        (4, ('0', '1'), 2)
+        >>> table.rows, table.x_names, table.y_name, table.num_chunks
+        (4, ('x0', 'x1'), 'y', 2)
         >>> [y.tolist() for _, y in table.chunks()]
         [[2.0, 5.0, 8.0], [11.0]]
     """
@@ -358,7 +361,7 @@ def stream(
     needed = offset + rows * width * file_dtype.itemsize
     if os.path.getsize(path) < needed:
         raise DataError(f"{path}: the file is shorter than its header declares")
-    names = [str(i) for i in range(width)]
+    names = list(npy_names(width))
     x_columns, y_column, x_names, y_name = pick_columns(names, y, x, str(path))
     if chunk_rows is None:
         chunk_rows = max(1, CHUNK_BYTES // (width * file_dtype.itemsize))

@@ -7,7 +7,7 @@ coefficient by the certificate. ``steepest fit`` is this call, rendered.
 """
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -18,13 +18,13 @@ from ..fit import DEFAULT_EPOCHS, MAX_STEPS, FitResult, batches_per_epoch, fit, 
 from ..interrupts import Interrupts
 from ..io.data import Standardizer
 from ..io.tables import BUILTIN_DEFAULT_X, dataset_of
-from ..least_squares import closed_form_cost, least_squares
+from ..least_squares import LeastSquares, closed_form_cost, least_squares
 from ..losses import mse
 from ..model import Linear
 from ..processes import Processes
 from ..progress import ProgressBar
 from ..stopping import Status
-from .prepared import prepare
+from .prepared import Prepared, prepare
 from .report import LinearFit, learning_rate_source, optimizer_name
 from .streamed import linear_streamed
 
@@ -112,17 +112,11 @@ def linear(
                 batch_size=batch_size, epochs=epochs, seed=seed, schedule=schedule,
                 progress=progress, processes=processes,
             )  # fmt: skip
-        dataset = dataset_of(data, y, x, builtin_x=BUILTIN_DEFAULT_X, processes=processes)
-        Interrupts.check()  # a Ctrl-C during the load that a callback swallowed
-        dtype = np.float64 if x64 else np.float32
-        ready = prepare(
-            dataset,
-            standardize=standardize,
-            intercept=intercept,
-            dtype=dtype,
-            devices=devices,
-            processes=processes,
-        )
+        problem = setup(
+            data, y, x, intercept=intercept, standardize=standardize, x64=x64,
+            devices=devices, processes=processes,
+        )  # fmt: skip
+        ready = problem.ready
         source = learning_rate_source(optimizer, learning_rate, ready.X.shape[1] + intercept)
         budget = max_steps if batch_size is None else (DEFAULT_EPOCHS if epochs is None else epochs)
         schedule = scheduled(schedule, budget, batches_per_epoch((ready.y,), batch_size))
@@ -133,40 +127,81 @@ def linear(
                 on_chunk=bar.update, method=method, evaluate64=ready.evaluate64,
                 batch_size=batch_size, epochs=epochs, seed=seed, schedule=schedule,
             )  # fmt: skip
-        solution = least_squares(
-            dataset.X, dataset.y, fit_intercept=intercept, across_processes=processes.many
-        )
-        exact_loss = float(
-            closed_form_cost(solution.params, dataset.X, dataset.y, across_processes=processes.many)
-        )
-        fitted = ready.standardizer.to_original(result.params)
-        message = result.message
-        if result.status is Status.DIVERGED:
-            message += _critical_rate(source, result.learning_rate, batch_size, ready)
-        return LinearFit(
-            params=fitted,
-            bounds=_bounds(result, ready.standardizer, fitted, intercept),
-            closed_form=solution,
-            closed_form_loss=exact_loss,
-            result=result,
-            status=result.status,
-            message=message,
-            learning_rate=float(result.learning_rate or math.nan),
-            learning_rate_source=source,
-            optimizer=optimizer_name(optimizer),
-            method=method,
-            dtype=np.dtype(dtype).name,
-            intercept=intercept,
-            standardized=standardize,
-            devices=len(ready.X.devices()),
-            processes=processes.count,
-            batch_size=batch_size,
-            schedule=schedule,
-            source=dataset.source,
-            rows=int(processes.sum(len(dataset.y))),
-            x_names=dataset.x_names,
-            y_name=dataset.y_name,
-        )
+        return report(
+            problem, result, optimizer=optimizer, learning_rate_source=source, method=method,
+            batch_size=batch_size, schedule=schedule,
+        )  # fmt: skip
+
+
+class Problem(NamedTuple):
+    """The tutorial's problem set up once, for one descent or several (``compare``): the
+    data made ready (``prepare``), the closed form and its cost, the processes."""
+
+    ready: Prepared
+    solution: LeastSquares
+    closed_form_loss: float
+    intercept: bool
+    standardized: bool
+    processes: Processes
+
+
+def setup(
+    data, y, x, *, intercept: bool, standardize: bool, x64: bool, devices, processes: Processes,
+    builtin_x=BUILTIN_DEFAULT_X,
+) -> Problem:  # fmt: skip
+    """The data read, standardized and placed, and the closed form solved beside them
+    (call under ``jax.enable_x64(x64)``)."""
+    dataset = dataset_of(data, y, x, builtin_x=builtin_x, processes=processes)
+    Interrupts.check()  # a Ctrl-C during the load that a callback swallowed
+    ready = prepare(
+        dataset,
+        standardize=standardize,
+        intercept=intercept,
+        dtype=np.float64 if x64 else np.float32,
+        devices=devices,
+        processes=processes,
+    )
+    across = processes.many
+    solution = least_squares(dataset.X, dataset.y, fit_intercept=intercept, across_processes=across)
+    exact_loss = closed_form_cost(solution.params, dataset.X, dataset.y, across_processes=across)
+    return Problem(ready, solution, float(exact_loss), intercept, standardize, processes)
+
+
+def report(
+    problem: Problem, result: FitResult, *, optimizer, learning_rate_source: str, method: str,
+    batch_size: int | None, schedule,
+) -> LinearFit:  # fmt: skip
+    """The ``LinearFit`` of a descent on ``problem``: the result mapped to original units,
+    bounded, beside the closed form."""
+    ready, processes, dataset = problem.ready, problem.processes, problem.ready.dataset
+    fitted = ready.standardizer.to_original(result.params)
+    message = result.message
+    if result.status is Status.DIVERGED:
+        message += _critical_rate(learning_rate_source, result.learning_rate, batch_size, ready)
+    return LinearFit(
+        params=fitted,
+        bounds=_bounds(result, ready.standardizer, fitted, problem.intercept),
+        closed_form=problem.solution,
+        closed_form_loss=problem.closed_form_loss,
+        result=result,
+        status=result.status,
+        message=message,
+        learning_rate=float(result.learning_rate or math.nan),
+        learning_rate_source=learning_rate_source,
+        optimizer=optimizer_name(optimizer),
+        method=method,
+        dtype=np.dtype(ready.X.dtype).name,
+        intercept=problem.intercept,
+        standardized=problem.standardized,
+        devices=len(ready.X.devices()),
+        processes=processes.count,
+        batch_size=batch_size,
+        schedule=schedule,
+        source=dataset.source,
+        rows=int(processes.sum(len(dataset.y))),
+        x_names=dataset.x_names,
+        y_name=dataset.y_name,
+    )
 
 
 def _bounds(result: FitResult, standardizer: Standardizer, fitted: Linear, intercept: bool):

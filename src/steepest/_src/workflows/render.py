@@ -23,8 +23,10 @@ def coefficient_rows(fit) -> list[dict[str, Any]]:
     names = fit.x_names
     labels = [f"{'m' if len(names) == 1 else f'w[{j}]'} ({name})" for j, name in enumerate(names)]
     fitted = [float(value) for value in np.ravel(fit.params.w)]
-    bounds = [None] * len(names) if fit.bounds is None else list(np.ravel(fit.bounds.w))
-    exact = (
+    bounds: list[float | None] = (
+        [None] * len(names) if fit.bounds is None else list(np.ravel(fit.bounds.w))
+    )
+    exact: list[float | None] = (
         [None] * len(names)
         if fit.closed_form is None
         else [float(value) for value in np.ravel(fit.closed_form.params.w)]
@@ -135,10 +137,16 @@ def renderable(fit):
 
 def text(fit, width: int = 100) -> str:
     """The table as plain text, as ``steepest fit`` prints it on a terminal ``width`` wide."""
+    return plain_text(renderable(fit), width)
+
+
+def plain_text(rich_renderable, width: int = 100) -> str:
+    """What rich prints of a renderable on a terminal ``width`` wide, without colour or
+    trailing spaces."""
     from rich.console import Console
 
     buffer = io.StringIO()
-    Console(file=buffer, width=width, color_system=None, emoji=False).print(renderable(fit))
+    Console(file=buffer, width=width, color_system=None, emoji=False).print(rich_renderable)
     return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip("\n").splitlines())
 
 

@@ -84,4 +84,4 @@ def linear_streamed(
 
 def _positive(batch_size) -> bool:
     """A batch size that can cut an epoch (a bad one is named by ``fit_stream``)."""
-    return isinstance(batch_size, numbers.Integral) and batch_size > 0
+    return isinstance(batch_size, numbers.Integral) and int(batch_size) > 0  # Integral: no __gt__

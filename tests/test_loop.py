@@ -197,7 +197,7 @@ def test_stopping_rules():
     assert not steepest.has_diverged(jnp.float32(-5.0), jnp.float32(-10.0), 1e8)
 
 
-def test_no_recompilation_for_new_values_of_the_same_shape():
+def test_no_recompilation_for_new_values_of_the_same_shape(uncached):
     """A new learning rate, new data, a new max_steps or tol, the default 1/L: no compile."""
     compiles = []
 

@@ -10,7 +10,7 @@ import steepest
 from steepest import Status, fit, mse, sweep, theory
 
 
-def test_32_learning_rates_compile_once_and_equal_32_separate_fits(x64):
+def test_32_learning_rates_compile_once_and_equal_32_separate_fits(x64, uncached):
     X, y = (jnp.asarray(a) for a in regression_problem(0, 50, 3))
     start = steepest.Linear.zeros(3, jnp.float64)
     critical = theory.critical_learning_rate(mse, start, X, y)

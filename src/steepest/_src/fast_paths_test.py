@@ -387,7 +387,7 @@ def test_unrolled_sweep_holds_stopped_runs(monkeypatch, x64):
 # --- no recompilation -----------------------------------------------------------------------
 
 
-def test_a_second_fit_with_blocks_compiles_nothing(x64):
+def test_a_second_fit_with_blocks_compiles_nothing(x64, uncached):
     """Other data of the same shape, another start, learning rate, max_steps, tol: no compile."""
     first, second = problem(0), problem(5)
     fit(mse, start(), *first, learning_rate=0.1, max_steps=50, block_rows=LEAVES_A_REST)

@@ -26,9 +26,10 @@ OWNS_CACHE = CACHE not in os.environ
 if OWNS_CACHE:
     os.environ[CACHE] = tempfile.mkdtemp(prefix="steepest-tests-jax-")
 
-import jax
-import pytest
-from hypothesis import settings
+# After the environment above, which JAX reads when it starts.
+import jax  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 jax.config.update("jax_compilation_cache_dir", os.environ[CACHE])
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)

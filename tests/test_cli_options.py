@@ -83,7 +83,7 @@ def test_bad_flags_are_one_line_and_exit_2(argv, fragment, capsys):
 def test_out_writes_the_record_with_its_context_and_keeps_the_records_own_keys(tmp_path):
     import json
 
-    from steepest.cli.options import emit
+    from steepest.cli.output import emit
 
     out = tmp_path / "run.json"
     record = {"loss": 1.5, "versions": {"torch": "2.0"}}

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from steepest import plots, records
 from steepest.cli import build_parser
-from steepest.cli.options import emit
+from steepest.cli.output import emit
 
 
 def strict_json(text: str):

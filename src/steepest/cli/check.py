@@ -5,9 +5,7 @@ gradient that raises: the one-line error names the stage that failed (the loss,
 the hand-derived gradient, autodiff or finite differences) and the exception.
 """
 
-from .options import (
-    EXIT_FAILED,
-    EXIT_OK,
+from .arguments import (
     ListAction,
     add_output_arguments,
     non_negative_float,
@@ -15,6 +13,7 @@ from .options import (
     positive_int,
     seed,
 )
+from .output import EXIT_FAILED, EXIT_OK, emit
 
 
 def add_parser(commands) -> None:
@@ -79,37 +78,15 @@ def run(args, argv=None) -> int:
     import contextlib
     import sys
 
-    import numpy as np
-
-    from steepest import Linear, analytic, check_gradient, data, mse
+    from steepest import check_gradient, data
     from steepest._src.gradcheck import GradientCheckError
     from steepest._src.io import sources
-
-    from .options import emit
 
     exited: list[str] = []  # the FILE.py:FUNCTION that called sys.exit(), if one did
     # The user's prints, at import and during the check, go to stderr: stdout holds only
     # the report (with --json, only JSON).
     with contextlib.redirect_stdout(sys.stderr):
-        if args.loss is None:
-            if args.grad or args.params or args.data or args.keywords:
-                raise data.DataError(
-                    "--grad, --params, --data and --keywords go with a LOSS to check"
-                )
-            builtin = data.builtin()
-            loss, grad = mse, analytic.mse_grad
-            params = Linear(w=np.zeros(1), b=np.float64(0.0))  # the tutorial's start
-            arrays = [builtin.X, builtin.y]
-        else:
-            if args.grad is None or args.params is None:
-                raise data.DataError("checking a LOSS needs --grad FILE.py:FUNCTION and --params")
-            keywords = sources.parse_keywords(args.keywords)
-            loss = sources.load_function(args.loss)
-            grad = sources.load_function(args.grad)
-            params = sources.params_from(args.params, args.seed)
-            arrays = sources.data_for(loss, args.data, keywords)
-            loss = _noting_exit(loss, args.loss, exited, keywords)
-            grad = _noting_exit(grad, args.grad, exited, keywords)
+        loss, grad, params, arrays = _inputs(args, exited)
         try:
             report = check_gradient(
                 loss, grad, params, *arrays,
@@ -124,10 +101,36 @@ def run(args, argv=None) -> int:
             raise data.DataError(
                 f"{exited[0]} called {sources.describe_exit(stopped)} while being checked"
             ) from None
-    emit(args, _json_ready(report.to_dict()), argv)
+    emit(args, report, argv)
     if not args.json:
         print(report)
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _inputs(args, exited: list[str]):
+    """The loss, the gradient, the params and the data of the check: the tutorial's on the
+    built-in dataset without LOSS, else the user's files."""
+    import numpy as np
+
+    from steepest import Linear, analytic, data, mse
+    from steepest._src.io import sources
+
+    if args.loss is None:
+        if args.grad or args.params or args.data or args.keywords:
+            raise data.DataError("--grad, --params, --data and --keywords go with a LOSS to check")
+        builtin = data.builtin()
+        start = Linear(w=np.zeros(1), b=np.float64(0.0))  # the tutorial's start
+        return mse, analytic.mse_grad, start, [builtin.X, builtin.y]
+    if args.grad is None or args.params is None:
+        raise data.DataError("checking a LOSS needs --grad FILE.py:FUNCTION and --params")
+    keywords = sources.parse_keywords(args.keywords)
+    loss = sources.load_function(args.loss)
+    grad = sources.load_function(args.grad)
+    params = sources.params_from(args.params, args.seed)
+    arrays = sources.data_for(loss, args.data, keywords)
+    loss = _noting_exit(loss, args.loss, exited, keywords)
+    grad = _noting_exit(grad, args.grad, exited, keywords)
+    return loss, grad, params, arrays
 
 
 def _noting_exit(function, spec: str, exited: list, fixed: dict):
@@ -144,21 +147,3 @@ def _noting_exit(function, spec: str, exited: list, fixed: dict):
             raise
 
     return noting
-
-
-def _json_ready(value):
-    """Tuples as lists, NaN and infinity as None (JSON has neither), all the way down.
-
-    Example:
-        >>> _json_ready({"a": (1.0, float("nan")), "b": [float("inf"), "x"]})
-        {'a': [1.0, None], 'b': [None, 'x']}
-    """
-    import math
-
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _json_ready(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(item) for item in value]
-    return value

@@ -5,20 +5,15 @@ Exit codes: 0, or 130 when Ctrl-C stopped the comparison; 2 for bad input.
 
 from rich.console import Console
 
-from .options import (
-    EXIT_INTERRUPTED,
-    EXIT_OK,
+from .arguments import (
     ListAction,
-    Outputs,
     add_data_arguments,
     add_output_arguments,
     add_run_arguments,
     batch_settings,
     dataset_argument,
-    draw,
-    emit,
-    finish,
 )
+from .output import EXIT_INTERRUPTED, EXIT_OK, Outputs, draw, emit, finish
 
 
 def add_parser(commands) -> None:

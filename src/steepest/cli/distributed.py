@@ -19,19 +19,16 @@ import threading
 
 from steepest._src.distributed import JOIN_SECONDS, JoinError, agree, join, shutdown
 
+from .arguments import Parser, positive_float, process_count, process_id
 from .group import LAUNCHER, command_of, refusal
 from .main import main as run_command
-from .options import (
+from .output import (
     EXIT_BAD_INPUT,
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_NOT_CONVERGED,
     EXIT_OK,
-    Parser,
-    positive_float,
-    process_count,
-    process_id,
     refuse,
 )
 

@@ -4,21 +4,23 @@ Exit codes: 0 converged, 1 diverged, 2 bad input, 3 stopped short of convergence
 (max_steps, stalled, imprecise), 130 Ctrl-C.
 """
 
-from .options import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_NOT_CONVERGED,
-    EXIT_OK,
-    Outputs,
+from .arguments import (
     add_data_arguments,
     add_output_arguments,
     add_run_arguments,
     batch_settings,
     dataset_argument,
+    positive_float,
+)
+from .output import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_CONVERGED,
+    EXIT_OK,
+    Outputs,
     draw,
     emit,
     finish,
-    positive_float,
 )
 
 

@@ -18,8 +18,9 @@ import sys
 import tempfile
 import time
 
+from .arguments import port, process_count
 from .group import LAUNCHER, command_of, refusal
-from .options import port, process_count, refuse
+from .output import refuse
 
 # Once a process has ended with a code other than 0, how long the others get to end.
 FAILED_GRACE_SECONDS = 2.0

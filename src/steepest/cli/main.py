@@ -15,13 +15,8 @@ import sys
 
 from steepest._src.interrupts import Interrupts
 
-from .options import (
-    EXIT_BAD_INPUT,
-    EXIT_BROKEN_PIPE,
-    EXIT_INTERRUPTED,
-    EXIT_TERMINATED,
-    Parser,
-)
+from .arguments import Parser
+from .output import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_TERMINATED
 
 
 def build_parser() -> Parser:

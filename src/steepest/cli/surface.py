@@ -2,17 +2,8 @@
 
 from rich.console import Console
 
-from .options import (
-    EXIT_OK,
-    Outputs,
-    add_data_arguments,
-    add_output_arguments,
-    dataset_argument,
-    draw,
-    emit,
-    finish,
-    positive_int,
-)
+from .arguments import add_data_arguments, add_output_arguments, dataset_argument, positive_int
+from .output import EXIT_OK, Outputs, draw, emit, finish
 
 
 def add_parser(commands) -> None:

@@ -5,21 +5,16 @@ Exit codes: 0, or 130 when Ctrl-C stopped the sweep; 2 for bad input.
 
 from rich.console import Console
 
-from .options import (
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    Outputs,
+from .arguments import (
     add_data_arguments,
     add_output_arguments,
     add_run_arguments,
     batch_settings,
     dataset_argument,
-    draw,
-    emit,
-    finish,
     positive_float,
     positive_int,
 )
+from .output import EXIT_INTERRUPTED, EXIT_OK, Outputs, draw, emit, finish
 
 
 def add_parser(commands) -> None:

@@ -1,0 +1,90 @@
+"""What every command does with its result: exit codes, ``--json`` and ``--out`` (``emit``),
+``--plot`` (``draw``), and one line on stderr at the end (``finish``)."""
+
+import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_TERMINATED = 143  # SIGTERM, handled as Ctrl-C is
+EXIT_BROKEN_PIPE = 141  # stdout closed by its reader, as a shell reports SIGPIPE
+
+
+class Outputs:
+    """What a command wrote (``--out``, ``--plot``) and what it could not: ``finish``
+    says both in one line on stderr, once the result is printed."""
+
+    def __init__(self):
+        self.written: list[str] = []
+        self.unwritten: list[str] = []
+
+    def attempt(self, option: str, path, write) -> bool:
+        """``write()``; an OSError is noted as unwritten instead of raised."""
+        try:
+            write()
+        except OSError as error:
+            self.unwritten.append(f"{option} {path} ({error.strerror or error})")
+            return False
+        self.written.append(str(path))
+        return True
+
+
+def emit(args, record, argv: list[str] | None, outputs: Outputs | None = None) -> None:
+    """Print ``record`` (a dict, or a result with ``to_dict``) as JSON with ``--json``;
+    write it with its context (the command, versions, machine, date) to ``--out``.
+
+    With ``outputs``, an ``--out`` that cannot be written is noted there instead of
+    raised, so that the command prints its result anyway (see ``finish``).
+    """
+    from steepest import records
+
+    if args.json:
+        print(records.dumps(record))
+    if args.out:
+        command = ["steepest", *(sys.argv[1:] if argv is None else argv)]
+
+        def write():
+            records.write(args.out, record, command=command)
+
+        if outputs is None:
+            write()
+        else:
+            outputs.attempt("--out", args.out, write)
+
+
+def draw(args, make_figure, outputs: Outputs) -> bool:
+    """Save the figure ``make_figure()`` returns to ``--plot``; True when it was written.
+
+    A figure that cannot be written is noted in ``outputs``, not raised: the run's
+    result is printed (and its record written) anyway.
+    """
+    if not args.plot:
+        return False
+    from steepest import plots  # matplotlib only for a run that draws
+
+    return outputs.attempt("--plot", args.plot, lambda: plots.save(make_figure(), args.plot))
+
+
+def finish(code: int, outputs: Outputs, *, kept: str = "") -> int:
+    """The exit code once the result is printed, with at most one line on stderr: for
+    an interrupted command (130), that it was and what it ``kept``; for an output that
+    could not be written, which (2, or 130 when interrupted as well); else which files
+    were written.
+    """
+    wrote = f"wrote {' and '.join(outputs.written)}" if outputs.written else ""
+    lost = f"not written: {'; '.join(outputs.unwritten)}" if outputs.unwritten else ""
+    if code == EXIT_INTERRUPTED:
+        said = "; ".join(filter(None, (kept, wrote, lost)))
+        sys.stderr.write(f"steepest: interrupted; {said}\n")
+        return code
+    if lost:
+        printed = "; ".join(filter(None, ("the result was printed", wrote)))
+        sys.stderr.write(f"steepest: error: {lost}; {printed}\n")
+        return EXIT_BAD_INPUT
+    if wrote:
+        sys.stderr.write(f"steepest: {wrote}\n")
+    return code
+
+
+def refuse(message: str) -> int:
+    """Bad input found by a command itself: one line on stderr, and its exit code, 2."""
+    sys.stderr.write(f"steepest: error: {message}\n")
+    return EXIT_BAD_INPUT

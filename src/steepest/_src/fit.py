@@ -33,6 +33,7 @@ from .engine import (
 )
 from .history import History
 from .processes import spans_processes
+from .progress import ProgressBar
 from .stopping import (
     DIVERGENCE_FACTOR,
     FLOAT64_HINT,
@@ -106,7 +107,36 @@ class FitResult:
         )
 
     def _repr_html_(self) -> str:
-        return display.html_table(self.summary(), caption="steepest.fit")
+        params = display.html_table(
+            self.params_rows(), header=("parameter", "shape", "fitted"), caption="steepest.fit"
+        )
+        return params + display.html_table(self.summary())
+
+    def __rich__(self):
+        from rich.console import Group
+        from rich.table import Table
+
+        params = Table()
+        for column in ("parameter", "shape", "fitted"):
+            params.add_column(column, justify="left" if column == "parameter" else "right")
+        for row in self.params_rows():
+            params.add_row(*row)
+        summary = Table(show_header=False, box=None, padding=(0, 2))
+        summary.add_column(style="bold")
+        summary.add_column()
+        for what, words in self.summary():
+            summary.add_row(what, words)
+        return Group(params, summary)
+
+    def params_rows(self) -> list[tuple[str, str, str]]:
+        """One row per leaf of the params: its path, its shape, its values (the first six)."""
+        rows = []
+        for path, leaf in jax.tree_util.tree_flatten_with_path(self.params)[0]:
+            values = np.ravel(np.asarray(leaf, np.float64))
+            shown = ", ".join(f"{value:.8g}" for value in values[:6])
+            more = f", ... ({values.size} in all)" if values.size > 6 else ""
+            rows.append((jax.tree_util.keystr(path) or "params", str(np.shape(leaf)), shown + more))
+        return rows
 
     def summary(self) -> list[tuple[str, str]]:
         """(what, the words) of the result, as its table shows them."""
@@ -223,6 +253,7 @@ def fit(
     rtol: float | None = None,
     divergence_factor: float = DIVERGENCE_FACTOR,
     on_chunk: Callable[[Progress], None] | None = None,
+    progress: bool = False,
     method: str = "loop",
     tags: Collection = frozenset(),
     block_rows: int | str | None = "auto",
@@ -281,6 +312,7 @@ def fit(
         divergence_factor: how far the cost may rise above its start, in units
             of ``max(|start|, 1)``; ``math.inf`` leaves only non-finite costs.
         on_chunk: called with a ``Progress`` after each chunk of steps.
+        progress: show a progress bar on stderr for a run longer than a second.
         method: ``"loop"`` evaluates ``loss`` and its gradient on the data at every
             step. ``"quadratic"``, for a loss exactly quadratic in its params (the
             mean squared error of a linear model, ridge), first takes its Hessian H
@@ -358,7 +390,8 @@ def fit(
         schedule=schedule,
     )
     target = float(state.settings.rtol)
-    driven = drive(engine.run, state, loop_data, budget, on_chunk)
+    with ProgressBar(budget, enabled=progress) as bar:
+        driven = drive(engine.run, state, loop_data, budget, _both(bar.update, on_chunk))
     result = FitResult.from_state(
         driven.state,
         learning_rate=learning_rate,
@@ -387,6 +420,18 @@ def batches_per_epoch(data, batch_size: int | None) -> int | None:
     if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         return None
     return -(-blocks.num_rows(data) // batch_size)
+
+
+def _both(first: Callable, second: Callable | None) -> Callable:
+    """``first``, then ``second`` when there is one: two listeners to the chunks of a run."""
+    if second is None:
+        return first
+
+    def both(progress: Progress) -> None:
+        first(progress)
+        second(progress)
+
+    return both
 
 
 def with_epoch_message(result: FitResult, updates: int, batch_size: int, detail: str) -> FitResult:
@@ -676,7 +721,7 @@ def memory(loss: Callable, params, *data, **options) -> dict[str, int]:
     settings = {
         name: value
         for name, value in arguments.arguments.items()
-        if name not in ("loss", "params", "data", "on_chunk", "evaluate64", "epochs")
+        if name not in ("loss", "params", "data", "on_chunk", "progress", "evaluate64", "epochs")
     }
     settings["max_steps"] = step_budget(
         loss, data, settings["tags"], settings["method"], settings["max_steps"],

@@ -59,9 +59,12 @@ def save(figure: Figure, path: str | Path) -> Path:
     return records.write_atomically(path, draw)
 
 
-def loss_curve(fit, *, ax: Axes | None = None, title: str | None = None) -> Figure:
+def loss_curve(
+    fit, *, ax: Axes | None = None, title: str | None = None, ylabel: str | None = None
+) -> Figure:
     """The loss curve of one run: a ``steepest.linear`` report (the gap to the closed
-    form's cost, on a log scale) or a ``FitResult`` (the cost itself).
+    form's cost, on a log scale) or a ``FitResult`` (the cost itself; ``ylabel`` names
+    it, say ``"cost (logistic loss)"``).
 
     The x axis counts epochs for a mini-batch run, whose title names the batch size
     and the schedule.
@@ -86,9 +89,9 @@ def loss_curve(fit, *, ax: Axes | None = None, title: str | None = None) -> Figu
         unit = history.unit
         steps, costs = history[0], history[1]
     else:
-        name, best, unit = "run", None, "step"
+        name, best, unit = "steepest.fit", None, "step"
         steps, costs = fit.loss_steps, fit.losses
-    return loss_curves({name: (steps, costs)}, best, ax=ax, title=title, xlabel=unit)
+    return loss_curves({name: (steps, costs)}, best, ax=ax, title=title, xlabel=unit, ylabel=ylabel)
 
 
 def loss_curves(

@@ -5,6 +5,7 @@ Exit codes: 0 converged, 1 diverged, 2 bad input, 3 stopped short of convergence
 """
 
 from .arguments import (
+    ListAction,
     add_data_arguments,
     add_output_arguments,
     add_run_arguments,
@@ -68,6 +69,28 @@ def add_parser(commands) -> None:
         "never all in memory: the same full-batch descent on data bigger than memory (with "
         "--batch-size, mini-batches drawn chunk by chunk)",
     )
+    own = fit.add_argument_group("your own loss (instead of the linear model)")
+    own.add_argument(
+        "--loss",
+        metavar="FILE.py:FUNCTION",
+        help="minimize loss(params, *data) of any pytree of params (logistic, ridge, ...); "
+        "--data is then an .npz of the arrays it takes, matched by its argument names",
+    )
+    own.add_argument(
+        "--params",
+        action=ListAction,
+        commas=False,
+        metavar="NAME=SHAPE|FILE",
+        help="with --loss, the start: values from a .npz or .json file, what FILE.py:INIT "
+        "returns, or zeros of shapes such as w=3 b=scalar",
+    )
+    own.add_argument(
+        "--keywords",
+        action=ListAction,
+        commas=False,
+        metavar="NAME=VALUE",
+        help="with --loss, its keyword arguments, e.g. lam=0.1 (values read as JSON)",
+    )
     add_output_arguments(fit, plot="write the loss curve (cost minus the least-squares cost)")
     fit.set_defaults(run=run)
 
@@ -77,6 +100,10 @@ def run(args, argv=None) -> int:
     from steepest import plots
     from steepest._src.stopping import steps_phrase
 
+    if args.loss is not None:
+        return _run_own_loss(args, argv)
+    if args.params or args.keywords:
+        raise steepest.DataError("--params and --keywords go with --loss FILE.py:FUNCTION")
     fit = steepest.linear(
         dataset_argument(args), args.y, x=args.x, intercept=not args.no_intercept,
         standardize=args.standardize, optimizer=args.optimizer, learning_rate=args.lr,
@@ -97,3 +124,68 @@ def run(args, argv=None) -> int:
 
 # The exit code of each status; every other (max_steps, stalled, imprecise) is 3.
 EXIT_CODES = {"converged": EXIT_OK, "diverged": EXIT_FAILED, "interrupted": EXIT_INTERRUPTED}
+
+
+def _run_own_loss(args, argv) -> int:
+    """``fit --loss FILE.py:FUNCTION``: ``steepest.fit`` of the user's loss, from their start,
+    on the arrays of ``--data``; the same record, table and figure as ``steepest.fit``'s."""
+    import steepest
+    from steepest import plots
+    from steepest._src.stopping import steps_phrase
+
+    loss, params, arrays = _own_loss_inputs(args)
+    result = steepest.fit(
+        loss, params, *arrays, optimizer=args.optimizer, learning_rate=args.lr, tol=args.tol,
+        rtol=args.rtol, progress=not args.json, **batch_settings(args),
+    )  # fmt: skip
+    outputs = Outputs()
+    label = f"cost ({loss.__name__})"
+    draw(args, lambda: plots.loss_curve(result, title=f"steepest fit: {args.loss}", ylabel=label),
+         outputs)  # fmt: skip
+    emit(args, {"loss_function": args.loss, **result.to_dict()}, argv, outputs)
+    if not args.json:
+        from rich.console import Console
+
+        Console().print(f"steepest fit: {args.loss}" + (f" on {args.data}" if args.data else ""))
+        Console().print(result)
+    kept = f"the run stopped after {steps_phrase(result.num_steps)}; what it reached is reported"
+    return finish(EXIT_CODES.get(result.status, EXIT_NOT_CONVERGED), outputs, kept=kept)
+
+
+def _own_loss_inputs(args):
+    """The user's loss (its keyword arguments bound), their start and their arrays, in the
+    run's dtype; a DataError for a flag of the linear model."""
+    import functools
+
+    import jax
+    import numpy as np
+
+    from steepest import DataError
+    from steepest._src.io import sources
+
+    linear_only = [flag for flag, given in (
+        ("--x", args.x is not None), ("--y", args.y is not None),
+        ("--no-intercept", args.no_intercept), ("--no-standardize", not args.standardize),
+        ("--method quadratic", args.method != "loop"), ("--stream", args.stream),
+        ("--devices", args.devices is not None),
+    ) if given]  # fmt: skip
+    if linear_only:
+        verb = "does" if len(linear_only) == 1 else "do"
+        raise DataError(
+            f"--loss fits your own loss: {', '.join(linear_only)} {verb} not apply (the linear "
+            "model's)"
+        )
+    if not args.params:
+        raise DataError("--loss needs --params: the start (a .json or .npz, FILE.py:INIT, w=3)")
+    keywords = sources.parse_keywords(args.keywords)
+    function = sources.load_function(args.loss)
+    arrays = sources.data_for(function, args.data, keywords)
+    loss = functools.update_wrapper(functools.partial(function, **keywords), function)
+    dtype = np.float64 if args.x64 else np.float32
+
+    def in_dtype(leaf):
+        leaf = np.asarray(leaf)
+        return leaf.astype(dtype) if leaf.dtype.kind == "f" else leaf
+
+    params = jax.tree.map(in_dtype, sources.params_from(args.params, None))
+    return loss, params, [in_dtype(array) for array in arrays]

@@ -116,11 +116,11 @@ def random_params(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, np
     return {name: rng.standard_normal(shape) for name, shape in shapes.items()}
 
 
-def params_from(specs: list[str], seed: int) -> Any:
+def params_from(specs: list[str], seed: int | None) -> Any:
     """The params ``--params`` names: values from a ``.npz`` or ``.json`` file (a dict of
     name to number or nested list), the pytree an init function returns
-    (``FILE.py:INIT``, called with no argument), or random normal values of the shapes
-    ``NAME=SHAPE`` (``parse_shapes``) drawn from ``seed``.
+    (``FILE.py:INIT``, called with no argument), or values of the shapes ``NAME=SHAPE``
+    (``parse_shapes``): random normal ones drawn from ``seed``, or zeros (``seed`` None).
 
     Raises:
         DataError: a file that cannot be read, values that are not finite real numbers,
@@ -142,7 +142,10 @@ def params_from(specs: list[str], seed: int) -> Any:
         except Exception as error:
             raise DataError(f"{specs[0]} failed: {describe_error(error)}") from None
         return _checked_values(specs[0], values)
-    return random_params(parse_shapes(specs), seed)
+    shapes = parse_shapes(specs)
+    if seed is None:
+        return {name: np.zeros(shape) for name, shape in shapes.items()}
+    return random_params(shapes, seed)
 
 
 def _read_values(path: Path) -> dict[str, np.ndarray]:

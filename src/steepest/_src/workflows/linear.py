@@ -22,7 +22,6 @@ from ..least_squares import LeastSquares, closed_form_cost, least_squares
 from ..losses import mse
 from ..model import Linear
 from ..processes import Processes
-from ..progress import ProgressBar
 from ..stopping import Status
 from .prepared import Prepared, prepare
 from .report import LinearFit, learning_rate_source, optimizer_name
@@ -120,13 +119,12 @@ def linear(
         source = learning_rate_source(optimizer, learning_rate, ready.X.shape[1] + intercept)
         budget = max_steps if batch_size is None else (DEFAULT_EPOCHS if epochs is None else epochs)
         schedule = scheduled(schedule, budget, batches_per_epoch((ready.y,), batch_size))
-        with ProgressBar(budget, enabled=progress) as bar:
-            result = fit(
-                mse, ready.start, ready.X, ready.y, optimizer=optimizer,
-                learning_rate=learning_rate, max_steps=max_steps, tol=tol, rtol=rtol,
-                on_chunk=bar.update, method=method, evaluate64=ready.evaluate64,
-                batch_size=batch_size, epochs=epochs, seed=seed, schedule=schedule,
-            )  # fmt: skip
+        result = fit(
+            mse, ready.start, ready.X, ready.y, optimizer=optimizer, learning_rate=learning_rate,
+            max_steps=max_steps, tol=tol, rtol=rtol, progress=progress, method=method,
+            evaluate64=ready.evaluate64, batch_size=batch_size, epochs=epochs, seed=seed,
+            schedule=schedule,
+        )  # fmt: skip
         return report(
             problem, result, optimizer=optimizer, learning_rate_source=source, method=method,
             batch_size=batch_size, schedule=schedule,

@@ -23,7 +23,14 @@ import typing as _typing
 _SOURCES = {
     "._src.certificate": ("Certificate",),
     "._src.driver": ("Progress",),
-    "._src.engine": ("MAX_HISTORY", "MAX_STEPS_LIMIT", "Engine", "LoopState", "Settings"),
+    "._src.engine": (
+        "MAX_HISTORY",
+        "MAX_STEPS_LIMIT",
+        "Engine",
+        "LoopState",
+        "RunSpec",
+        "Settings",
+    ),
     "._src.fit": ("FitResult", "fit", "memory"),
     "._src.gradcheck": ("GradientCheckError", "GradientReport", "check_gradient"),
     "._src.io.data": ("DataError",),
@@ -75,7 +82,14 @@ if _typing.TYPE_CHECKING:
     )
     from ._src.certificate import Certificate
     from ._src.driver import Progress
-    from ._src.engine import MAX_HISTORY, MAX_STEPS_LIMIT, Engine, LoopState, Settings
+    from ._src.engine import (
+        MAX_HISTORY,
+        MAX_STEPS_LIMIT,
+        Engine,
+        LoopState,
+        RunSpec,
+        Settings,
+    )
     from ._src.fit import FitResult, fit, memory
     from ._src.gradcheck import GradientCheckError, GradientReport, check_gradient
     from ._src.io.data import DataError

@@ -413,6 +413,72 @@ class Engine:
         return _compiled_run(self, batched).lower(state, 0, data).compile()
 
 
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One run of the compiled loop, whole: the ``Engine`` it runs on (the loss, the
+    optimizer, how a step is made) and the settings of its first state (``Engine.init``'s).
+
+    The one setup path: ``fit``, ``sweep`` and ``fit_stream`` each build one, and a loop of
+    your own may too. Every field is ``Engine``'s or ``Engine.init``'s, of the same name.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from steepest import Linear, mse
+        >>> X = jnp.array([0.0, 1.0, 2.0]); y = 2 * X + 1
+        >>> spec = RunSpec(mse, "gd", learning_rate=0.2, max_steps=100)
+        >>> state = spec.engine.run(spec.init(Linear.zeros(1), X, y), 100, X, y)
+        >>> Status.of_code(state.status).value
+        'converged'
+    """
+
+    loss: Callable
+    optimizer: str | optax.GradientTransformation = "gd"
+    learning_rate: float | None = None
+    max_steps: int = 10_000
+    tol: float | None = None
+    rtol: float | None = None
+    mu: float = 0.0
+    divergence_factor: float = DIVERGENCE_FACTOR
+    stall_patience: int | None = STALL_PATIENCE
+    seed: int = 0
+    history_size: int = MAX_HISTORY + 2
+    block_rows: int | None = None
+    unroll: int = 1
+    sharding: blocks.RowSharding | None = None
+    batch_size: int | None = None
+    schedule: optimizers.Schedule | None = None
+
+    @functools.cached_property
+    def engine(self) -> Engine:
+        """The compiled loop this run runs on (equal specs give equal engines, so the
+        compilations are shared)."""
+        return Engine(
+            self.loss,
+            self.optimizer,
+            block_rows=self.block_rows,
+            unroll=self.unroll,
+            sharding=self.sharding,
+            batch_size=self.batch_size,
+            schedule=self.schedule,
+        )
+
+    def init(self, params, *data) -> LoopState:
+        """The run's state at ``params``, before any step (``Engine.init``)."""
+        return self.engine.init(
+            params,
+            *data,
+            learning_rate=self.learning_rate,
+            max_steps=self.max_steps,
+            tol=self.tol,
+            rtol=self.rtol,
+            mu=self.mu,
+            divergence_factor=self.divergence_factor,
+            history_size=self.history_size,
+            stall_patience=self.stall_patience,
+            seed=self.seed,
+        )
+
+
 def _unchanged(new, old) -> jax.Array:
     """Whether every leaf of ``new`` equals that of ``old``, element by element (True if none)."""
     same = [

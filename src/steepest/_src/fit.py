@@ -26,6 +26,7 @@ from .driver import Progress, drive
 from .engine import (
     Engine,
     LoopState,
+    RunSpec,
     check_settings,
     equations_of,
     unroll_for,
@@ -641,28 +642,13 @@ def _prepare(
     learning_rate = resolve_learning_rate(
         optimizer, learning_rate, loss, params, *data, block_rows=rows_per_block, largest=largest
     )
-    engine = Engine(
-        loss,
-        optimizer,
-        block_rows=rows_per_block,
-        unroll=unroll,
-        sharding=blocks.row_sharding(data),
-        batch_size=batch_size,
-        schedule=schedule,
-    )
-    state = engine.init(
-        params,
-        *data,
-        learning_rate=learning_rate,
-        max_steps=max_steps,
-        tol=tol,
-        rtol=rtol,
-        mu=rule_mu(cost),
-        divergence_factor=divergence_factor,
-        stall_patience=stall_patience,
-        seed=seed,
-    )
-    return engine, state, learning_rate, tuple(data), cost
+    spec = RunSpec(
+        loss, optimizer, learning_rate=learning_rate, max_steps=max_steps, tol=tol, rtol=rtol,
+        mu=rule_mu(cost), divergence_factor=divergence_factor, stall_patience=stall_patience,
+        seed=seed, block_rows=rows_per_block, unroll=unroll, sharding=blocks.row_sharding(data),
+        batch_size=batch_size, schedule=schedule,
+    )  # fmt: skip
+    return spec.engine, spec.init(params, *data), learning_rate, tuple(data), cost
 
 
 def resolve_learning_rate(

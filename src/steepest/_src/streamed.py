@@ -32,8 +32,8 @@ import numpy as np
 
 from . import blocks, minibatch, optimizers, theory
 from .certificate import value_and_grad64
-from .driver import InterruptFlag, Progress
-from .engine import Engine, update
+from .driver import Progress, drive
+from .engine import Engine, LoopState, RunSpec, update
 from .fit import (
     MAX_STEPS,
     FitResult,
@@ -117,11 +117,12 @@ def fit_stream(
     first, hessian = _first_pass(loss, params, data, needs_hessian)
     largest = float(np.linalg.eigvalsh(hessian)[-1]) if needs_hessian else None
     learning_rate = resolve_learning_rate(optimizer, learning_rate, loss, params, largest=largest)
-    engine = Engine(loss, optimizer, schedule=schedule)
-    state = engine.init(
-        params, *first, learning_rate=learning_rate, max_steps=budget, tol=tol, rtol=rtol,
+    spec = RunSpec(
+        loss, optimizer, learning_rate=learning_rate, max_steps=budget, tol=tol, rtol=rtol,
         divergence_factor=divergence_factor, stall_patience=stall_patience, seed=seed,
+        schedule=schedule,
     )  # fmt: skip
+    engine, state = spec.engine, spec.init(params, *first)
     started = time.perf_counter()
     block_rows = blocks.automatic_block_rows(loss, first, tags)
     accumulate = jax.jit(_accumulate(loss, data, block_rows))
@@ -140,10 +141,10 @@ def fit_stream(
     if batch_size is None:
         full_batch.lower(state, *total).compile()
     compile_seconds = time.perf_counter() - started
-    run_seconds = 0.0
-    with InterruptFlag() as interrupt:
-        while True:
-            began = time.perf_counter()
+
+    def run(state: LoopState, chunk_end: int) -> LoopState:
+        """The steps up to ``chunk_end`` (``drive``'s chunk), each a pass over the file."""
+        while int(state.status) == Status.RUNNING.code and int(state.step) < chunk_end:
             total = in_flight = _zeros(loss, state.params, *first)
             for table in data.tables():
                 total = accumulate(total, state.params, table, len(table) / data.rows)
@@ -152,16 +153,12 @@ def fit_stream(
                 jax.block_until_ready(in_flight)
                 in_flight = total
             state = step(state, *total)
-            status = int(state.status)  # the one sync a step
-            run_seconds += time.perf_counter() - began
-            if on_chunk is not None:
-                on_chunk(Progress(int(state.step), budget, float(state.good_loss),
-                                  float(state.good_grad_norm), run_seconds))  # fmt: skip
-            if status != Status.RUNNING.code or interrupt.raised:
-                break
+        return state
+
+    driven = drive(run, state, (), budget, on_chunk)
     result = FitResult.from_state(
-        jax.device_get(state), learning_rate=learning_rate, seconds=run_seconds,
-        compile_seconds=compile_seconds,
+        jax.device_get(driven.state), learning_rate=learning_rate, seconds=driven.seconds,
+        compile_seconds=compile_seconds + driven.compile_seconds,
     )  # fmt: skip
     loss64 = sum(
         len(y) / data.rows * value_and_grad64(loss, result.params, X, y)[0]

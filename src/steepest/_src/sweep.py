@@ -19,7 +19,7 @@ import numpy as np
 from . import blocks, display, optimizers
 from .certificate import quadratic_cost, rule_mu, values64
 from .driver import Progress, drive
-from .engine import Engine, check_settings, equations_of, history_stride, unroll_for
+from .engine import RunSpec, check_settings, equations_of, history_stride, unroll_for
 from .fit import MAX_STEPS, FitResult, batches_per_epoch, scheduled, step_budget
 from .history import frame
 from .io.data import available_memory as host_memory
@@ -193,33 +193,21 @@ def sweep(
     if not starts:
         raise ValueError("starts is empty")
     cost = quadratic_cost(loss, params, *data, tags=tags, block_rows=block_rows)
-    engine = Engine(
-        loss,
-        optimizer,
-        block_rows=blocks.resolve_block_rows(block_rows, loss, data, tags),
-        unroll=unroll_for(optimizer, data, equations_of(loss, params, *data), batch_size),
-        sharding=blocks.row_sharding(data),
-        batch_size=batch_size,
-        schedule=schedule,
-    )
     # A history per run, sized to the run (fit keeps one fixed size, to never recompile).
     history_size = max_steps // history_stride(max_steps) + 2
+    spec = RunSpec(
+        loss, optimizer, learning_rate=1.0,  # replaced below, run by run
+        max_steps=max_steps, tol=tol, rtol=rtol, mu=rule_mu(cost),
+        divergence_factor=divergence_factor, stall_patience=stall_patience, seed=seed,
+        history_size=history_size,
+        block_rows=blocks.resolve_block_rows(block_rows, loss, data, tags),
+        unroll=unroll_for(optimizer, data, equations_of(loss, params, *data), batch_size),
+        sharding=blocks.row_sharding(data), batch_size=batch_size, schedule=schedule,
+    )  # fmt: skip
+    engine, initial = spec.engine, spec.init(starts[0], *data)
     # Runs are ordered by learning rate, then by start.
     run_rates = np.repeat(rates, len(starts))
     run_starts = np.tile(np.arange(len(starts)), rates.size)
-    initial = engine.init(
-        starts[0],
-        *data,
-        learning_rate=1.0,  # replaced below, run by run
-        max_steps=max_steps,
-        tol=tol,
-        rtol=rtol,
-        mu=rule_mu(cost),
-        divergence_factor=divergence_factor,
-        history_size=history_size,
-        stall_patience=stall_patience,
-        seed=seed,
-    )
     _check_memory(blocks.size_in_bytes(initial), len(run_rates), history_size)
     stacked = jax.tree.map(lambda leaf: leaf[run_starts], engine.at_starts(initial, starts))
     stacked = engine.with_learning_rate(stacked, jnp.asarray(run_rates))

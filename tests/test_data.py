@@ -313,3 +313,16 @@ def test_to_device_checks_the_most_negative_value_and_passes_nan():
     assert np.isnan(placed[1])
     (empty,) = data.to_device(np.zeros(0))
     assert empty.shape == (0,)
+
+
+def test_load_reads_parquet_by_its_column_names(tmp_path):
+    pyarrow = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    X, y = regression_problem(3, 30, 2)
+    columns = {"width": X[:, 0], "depth": X[:, 1].astype(np.float32), "loss": y}
+    pq.write_table(pyarrow.table(columns), tmp_path / "runs.parquet", row_group_size=7)
+    loaded = data.load(tmp_path / "runs.parquet", y="loss", x=["depth", "width"])
+    assert (loaded.x_names, loaded.y_name) == (("depth", "width"), "loss")
+    np.testing.assert_array_equal(loaded.X, np.column_stack([columns["depth"], X[:, 0]]))
+    np.testing.assert_array_equal(loaded.y, y)

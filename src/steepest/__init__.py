@@ -33,7 +33,7 @@ _SOURCES = {
     ),
     "._src.fit": ("FitResult", "fit", "memory"),
     "._src.gradcheck": ("GradientCheckError", "GradientReport", "check_gradient"),
-    "._src.io.data": ("DataError",),
+    "._src.io.dataset": ("DataError",),
     "._src.io.sharding": ("shard",),
     "._src.losses": ("Tag", "mse", "row_mean_tag"),
     "._src.model": ("Linear", "predict"),
@@ -92,7 +92,7 @@ if _typing.TYPE_CHECKING:
     )
     from ._src.fit import FitResult, fit, memory
     from ._src.gradcheck import GradientCheckError, GradientReport, check_gradient
-    from ._src.io.data import DataError
+    from ._src.io.dataset import DataError
     from ._src.io.sharding import shard
     from ._src.losses import Tag, mse, row_mean_tag
     from ._src.model import Linear, predict

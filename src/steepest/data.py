@@ -1,21 +1,19 @@
 """Data at the boundary: the built-in dataset, files, validation, standardization, the device."""
 
 from ._src.blocks import RowSharding, row_sharding
-from ._src.io.data import (
-    BUILTIN_FEATURES,
+from ._src.io.data import BUILTIN_FEATURES, builtin, load
+from ._src.io.dataset import (
     ConstantColumnWarning,
     DataError,
     Dataset,
     DataWarning,
     IndexColumnWarning,
-    Standardizer,
-    builtin,
-    load,
-    npy_names,
-    to_device,
     validate,
 )
+from ._src.io.numpy_files import npy_names
+from ._src.io.placement import to_device
 from ._src.io.sharding import ROWS, process_rows, row_mesh, shard
+from ._src.io.standardizer import Standardizer
 from ._src.io.stream import Stream, standardizer_of, stream
 
 __all__ = [

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from .io.data import Standardizer
+from .io.standardizer import Standardizer
 from .least_squares import closed_form_cost, least_squares
 from .model import Linear
 from .processes import ONE, Processes

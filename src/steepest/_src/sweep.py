@@ -22,7 +22,7 @@ from .driver import Progress, drive
 from .engine import RunSpec, check_settings, equations_of, history_stride, unroll_for
 from .fit import MAX_STEPS, FitResult, batches_per_epoch, scheduled, step_budget
 from .history import frame
-from .io.data import available_memory as host_memory
+from .io.dataset import available_memory as host_memory
 from .stopping import DIVERGENCE_FACTOR, STALL_PATIENCE, Status
 
 

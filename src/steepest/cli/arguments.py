@@ -387,7 +387,7 @@ def batch_settings(args) -> dict:
 
 def _check_applies(args) -> None:
     """A DataError for a mini-batch or schedule flag given where it does nothing."""
-    from steepest._src.io.data import DataError
+    from steepest._src.io.dataset import DataError
     from steepest.optimizers import SCHEDULES
 
     if args.batch_size is None and args.shuffle_seed != 0:

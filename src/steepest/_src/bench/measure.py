@@ -43,6 +43,7 @@ from .. import blocks
 from .. import fit as fit_module
 from ..fit import fit
 from ..io import data
+from ..io.standardizer import Standardizer
 from ..losses import mse
 from ..model import Linear, flat
 from ..sweep import sweep
@@ -217,7 +218,7 @@ def problem_data(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     """
     if problem.builtin:
         dataset = data.builtin()
-        X = data.Standardizer.of(dataset.X).transform(dataset.X)
+        X = Standardizer.of(dataset.X).transform(dataset.X)
         return X.astype(np.float32), dataset.y.astype(np.float32)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((problem.rows, problem.features), dtype=np.float32)

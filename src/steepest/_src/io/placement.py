@@ -5,9 +5,12 @@ import functools
 from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
 from ..processes import ONE, Processes
-from . import data, sharding
+from . import sharding
+from .dataset import DataError, in_dtype
 
 
 def placement(
@@ -35,18 +38,35 @@ def placement(
     """
     if processes.many:
         if devices is not None:
-            raise data.DataError(
+            raise DataError(
                 f"--devices {devices}: a fit over several processes uses every device of each"
             )
         return functools.partial(sharding.shard, mesh=sharding.row_mesh(), dtype=dtype)
     if devices is None:
-        return functools.partial(data.to_device, dtype=dtype)
+        return functools.partial(to_device, dtype=dtype)
 
     def named(function, *args, **kwargs):
         try:
             return function(*args, **kwargs)
-        except data.DataError as error:
-            raise data.DataError(f"--devices {devices}: {error}") from None
+        except DataError as error:
+            raise DataError(f"--devices {devices}: {error}") from None
 
     mesh = named(sharding.row_mesh, None if devices == "all" else devices)
     return functools.partial(named, sharding.shard, mesh=mesh, dtype=dtype)
+
+
+def to_device(*arrays: np.ndarray, dtype=jnp.float32) -> tuple[jax.Array, ...]:
+    """Put arrays on the default device in ``dtype``: the one place data reaches the device.
+
+    An array already in ``dtype`` is not copied on the host; the device gets
+    its own copy.
+
+    Raises:
+        DataError: when a value does not fit ``dtype`` (it would become infinite).
+
+    Example:
+        >>> import numpy as np
+        >>> [a.dtype.name for a in to_device(np.zeros(3), np.ones(3))]
+        ['float32', 'float32']
+    """
+    return tuple(jax.device_put(in_dtype(values, dtype)) for values in arrays)

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from .data import DataError, in_dtype
+from .dataset import DataError, in_dtype
 
 ROWS = "rows"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import DataError
+from .dataset import DataError
 
 # Finite differences evaluate the loss twice per parameter at each point, and each evaluation
 # costs time in proportion to the parameters: the check grows as their square. Measured on a

@@ -15,16 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import (
-    DataError,
-    Dataset,
-    check_fits,
-    first_non_finite,
-    npy_header,
-    npy_names,
-    pick_columns,
-    validate,
-)
+from .dataset import DataError, Dataset, check_fits, first_non_finite, pick_columns, validate
+from .numpy_files import npy_header, npy_names
 
 CHUNK_BYTES = 64 * 2**20  # of the file per chunk, by default
 
@@ -406,7 +398,7 @@ def _parquet(path: Path, y, x, chunk_rows: int | None, dtype: np.dtype) -> Strea
 def standardizer_of(data: Stream) -> tuple[np.ndarray, np.ndarray]:
     """The shift and scale that standardize ``data``'s table (``Stream.standardized``):
     each feature column centered and divided by its standard deviation (1 for a constant
-    column), the target centered, as ``data.Standardizer.of`` does in memory. Two passes,
+    column), the target centered, as ``Standardizer.of`` does in memory. Two passes,
     in float64: the means, then the squared deviations from them. The first checks
     every value (``Stream.read``).
 

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from ..processes import ONE, Processes
-from .data import DataError, Dataset, builtin, load, pick_columns, validate
+from .data import builtin, load
+from .dataset import DataError, Dataset, pick_columns, validate
 from .sharding import process_rows
 from .stream import stream
 
@@ -118,8 +119,6 @@ def _file(path: Path, y, x, processes: Processes) -> Dataset:
             )
         table = stream(path, y=y, x=x, dtype=np.float64)
         return table.dataset(process_rows(table.rows), across_processes=True)
-    if suffix == ".parquet":  # read as fit_stream reads it
-        return stream(path, y=y, x=x, dtype="float64").dataset(slice(None))
     return load(path, y=y, x=x)
 
 

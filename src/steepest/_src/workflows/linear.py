@@ -16,7 +16,7 @@ import optax
 from .. import model, optimizers, theory
 from ..fit import DEFAULT_EPOCHS, MAX_STEPS, FitResult, batches_per_epoch, fit, scheduled
 from ..interrupts import Interrupts
-from ..io.data import Standardizer
+from ..io.standardizer import Standardizer
 from ..io.tables import BUILTIN_DEFAULT_X, dataset_of
 from ..least_squares import LeastSquares, closed_form_cost, least_squares
 from ..losses import mse

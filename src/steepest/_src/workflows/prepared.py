@@ -13,8 +13,9 @@ import jax
 import numpy as np
 
 from ..certificate import value_and_grad64
-from ..io.data import BLOCK_ROWS, Dataset, Standardizer
+from ..io.dataset import BLOCK_ROWS, Dataset
 from ..io.placement import placement
+from ..io.standardizer import Standardizer
 from ..losses import mse
 from ..model import Linear
 from ..processes import ONE, Processes

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import display, theory
 from ..fit import MAX_STEPS
-from ..io.data import DataError
+from ..io.dataset import DataError
 from ..losses import mse
 from ..processes import Processes
 from ..stopping import Status

@@ -8,7 +8,7 @@ import numpy as np
 from .. import optimizers, theory
 from ..fit import FitResult
 from ..history import History, frame
-from ..io.data import DataError
+from ..io.dataset import DataError
 from ..least_squares import LeastSquares
 from ..model import Linear
 from ..stopping import Status

@@ -9,8 +9,9 @@ import os
 import numpy as np
 
 from ..fit import DEFAULT_EPOCHS, scheduled
-from ..io.data import DataError, Standardizer
-from ..io.stream import standardizer_of, stream
+from ..io.dataset import DataError
+from ..io.standardizer import Standardizer
+from ..io.stream import stream
 from ..losses import mse
 from ..model import Linear
 from ..progress import ProgressBar
@@ -35,15 +36,12 @@ def linear_streamed(
         raise DataError(f"--stream does not take {', '.join(unsupported)} yet")
     dtype = np.float64 if x64 else np.float32
     chunks = stream(data, y=y, x=x, dtype=dtype)
-    shift, scale = standardizer_of(chunks) if standardize else (None, None)
-    if shift is not None:
-        chunks = chunks.standardized(shift, scale)
     columns = list(chunks.x_columns)
-    standardizer = (
-        Standardizer(shift[columns], scale[columns], float(shift[chunks.y_column]))
-        if shift is not None
-        else Standardizer.identity(len(columns))
-    )
+    if standardize:
+        standardizer = Standardizer.of_stream(chunks)
+        chunks = standardizer.applied_to(chunks)
+    else:
+        standardizer = Standardizer.identity(len(columns))
     source = learning_rate_source(optimizer, learning_rate, len(columns) + 1)
     budget = max_steps if batch_size is None else (DEFAULT_EPOCHS if epochs is None else epochs)
     per_epoch = chunks.updates_per_epoch(batch_size) if _positive(batch_size) else None

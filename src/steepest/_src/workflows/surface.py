@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import theory
 from ..interrupts import Interrupts
-from ..io.data import DataError
+from ..io.dataset import DataError
 from ..io.tables import BUILTIN_DEFAULT_X, dataset_of
 from ..least_squares import closed_form
 from ..losses import mse

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format bench clean
+.PHONY: run test test-oldest lint typecheck format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,14 @@ run: $(STAMP)
 # One worker per core (at most 4), a test file to a worker so that its compilations are shared.
 test: lint typecheck
 	$(BIN)/python -m pytest src tests -n auto --maxprocesses 4 --dist loadfile --durations=10
+
+# The suite on the oldest versions pyproject.toml allows (.ci/oldest.txt), in a venv of its own.
+OLDEST := .venv-oldest
+test-oldest:
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST)/bin/python -m pip install --quiet -e '.[test]' -c .ci/oldest.txt
+	$(OLDEST)/bin/python -m pytest src tests -n auto --maxprocesses 4 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,4 +44,4 @@ bench: $(STAMP)
 	$(BIN)/python experiments/benchmark.py
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(OLDEST)

@@ -157,3 +157,23 @@ def test_a_one_step_run_has_whole_step_ticks(builtin_fit):
 def test_a_dataset_prints_its_shape_not_its_rows(three_features):
     text = repr(three_features)
     assert len(text) < 200 and "200 rows" in text and "TV" in text
+
+
+def test_predict_and_score_are_scikit_learns_on_the_original_units(three_features):
+    fit = steepest.linear(three_features)
+    X, y = three_features.X, three_features.y
+    design = np.column_stack([X, np.ones(len(y))])
+    exact = np.linalg.lstsq(design, y, rcond=None)[0]
+    np.testing.assert_allclose(fit.predict(X), design @ exact, rtol=1e-4)
+    r2 = 1 - np.sum((y - design @ exact) ** 2) / np.sum((y - y.mean()) ** 2)
+    assert fit.score(X, y) == pytest.approx(r2, rel=1e-6)
+    assert fit.coef_.shape == (3,) and fit.intercept_ == pytest.approx(exact[-1], rel=1e-4)
+
+
+def test_a_polars_dataframe_is_read_by_its_column_names():
+    polars = pytest.importorskip("polars")  # optional: CI runs it where polars is installed
+    rows = np.arange(10.0)
+    frame = polars.DataFrame({"width": rows, "depth": rows**2, "loss": 3 * rows + 1})
+    fit = steepest.linear(frame, y="loss", x=["width"])
+    assert fit.x_names == ("width",) and fit.source == "DataFrame (10 rows)"
+    assert fit.params.w[0] == pytest.approx(3.0, rel=1e-5)

@@ -126,6 +126,21 @@ class LinearFit:
         X = X[:, None] if X.ndim == 1 else X
         return X @ self.coef_ + self.intercept_
 
+    def score(self, X, y) -> float:
+        """The coefficient of determination of ``predict(X)`` against ``y`` (scikit-learn's
+        ``score``): ``1 - sum((y - predict(X))^2) / sum((y - mean(y))^2)``, in float64.
+
+        Example:
+            >>> import numpy as np, steepest
+            >>> x = np.array([0.0, 1.0, 2.0, 3.0])
+            >>> fit = steepest.linear(x, 2 * x + 1)
+            >>> round(fit.score(x, 2 * x + 1), 6)
+            1.0
+        """
+        y = np.asarray(y, np.float64)
+        residual = y - self.predict(X)
+        return float(1 - residual @ residual / np.sum((y - y.mean()) ** 2))
+
     def __repr__(self) -> str:
         return render.text(self)
 

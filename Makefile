@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/steepest fit
 
-# One worker per core (at most 4), a test file to a worker so that its compilations are shared.
+# One worker per core (at most 4), each taking the next test as it frees up; what one worker
+# compiled, the other loads from the session's compilation cache (conftest.py).
 test: lint typecheck
-	$(BIN)/python -m pytest src tests -n auto --maxprocesses 4 --dist loadfile --durations=10
+	$(BIN)/python -m pytest src tests -n auto --maxprocesses 4 --dist worksteal --durations=10
 
 # The suite on the oldest versions pyproject.toml allows (.ci/oldest.txt), in a venv of its own.
 OLDEST := .venv-oldest

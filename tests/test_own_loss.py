@@ -106,3 +106,13 @@ def test_the_table_names_each_leaf_and_the_flags_of_the_linear_model_are_refused
     assert alone.stderr == (
         "steepest: error: --params and --keywords go with --loss FILE.py:FUNCTION\n"
     )
+
+
+def test_a_loss_that_raises_is_named_in_one_line(folder):
+    (folder / "broken.py").write_text("def loss(p, X, y):\n    return p['q'] * X.sum()\n")
+    run = run_command(
+        ["fit", "--loss", "broken.py:loss", "--params", "w=2", "--data", "targets.npz"], folder
+    )
+    assert run.returncode == 2 and run.stderr == (
+        "steepest: error: broken.py:loss failed: KeyError: 'q'\n"
+    ), run.describe()

@@ -177,3 +177,20 @@ def test_a_polars_dataframe_is_read_by_its_column_names():
     fit = steepest.linear(frame, y="loss", x=["width"])
     assert fit.x_names == ("width",) and fit.source == "DataFrame (10 rows)"
     assert fit.params.w[0] == pytest.approx(3.0, rel=1e-5)
+
+
+def test_an_optax_transformation_that_diverges_is_reported_not_raised():
+    import optax
+
+    fit = steepest.linear(optimizer=optax.sgd(50.0), max_steps=200)
+    assert fit.status == "diverged" and fit.learning_rate is None
+    assert fit.message.endswith("(its learning rate is the optax transformation's own)")
+    assert fit.to_dict()["learning_rate"] is None
+    assert "learning rate       the optax transformation's own" in repr(fit)
+
+
+def test_the_command_and_the_call_agree_to_the_last_bit_with_features_picked(tmp_path):
+    flags = ["--x", "TV", "radio", "--no-intercept", "--optimizer", "adam", "--json"]
+    run = run_command(["fit", *flags], tmp_path)
+    fit = steepest.linear(x=["TV", "radio"], intercept=False, optimizer="adam")
+    assert without_timing(run.record()) == without_timing(json.loads(records.dumps(fit)))

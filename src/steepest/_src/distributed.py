@@ -10,8 +10,10 @@ Kubernetes).
 import hashlib
 import os
 import threading
+from typing import TYPE_CHECKING
 
-from .processes import Processes
+if TYPE_CHECKING:  # imported where it is used: this module loads with the standard library
+    from .processes import Processes
 
 # How long a process waits for the others to join before it gives up.
 JOIN_SECONDS = 60.0
@@ -29,7 +31,7 @@ def join(
     process_id: int | None = None,
     *,
     timeout: float = JOIN_SECONDS,
-) -> Processes:
+) -> "Processes":
     """Join this process to the others of a run (``jax.distributed.initialize``, gloo
     collectives on the CPU) and return its place among them.
 
@@ -44,6 +46,8 @@ def join(
         1
     """
     import jax
+
+    from .processes import Processes
 
     if num_processes == 1:
         return Processes.current()
@@ -82,7 +86,7 @@ def join(
     return Processes.current()
 
 
-def agree(processes: Processes, text: str) -> bool:
+def agree(processes: "Processes", text: str) -> bool:
     """Whether every process holds the same ``text`` (say, the command it was given)."""
     digest = hashlib.sha256(text.encode()).digest()
     mine = float(int.from_bytes(digest[:6], "big"))  # exact in float64

@@ -391,8 +391,11 @@ def fit(
         schedule=schedule,
     )
     target = float(state.settings.rtol)
-    with ProgressBar(budget, enabled=progress) as bar:
-        driven = drive(engine.run, state, loop_data, budget, _both(bar.update, on_chunk))
+    if progress:
+        with ProgressBar(budget, enabled=True) as bar:
+            driven = drive(engine.run, state, loop_data, budget, _both(bar.update, on_chunk))
+    else:  # nothing to call between chunks but the caller's
+        driven = drive(engine.run, state, loop_data, budget, on_chunk)
     result = FitResult.from_state(
         driven.state,
         learning_rate=learning_rate,
@@ -468,6 +471,19 @@ def step_budget(loss, data, tags, method, max_steps, batch_size, epochs, rows=No
         rows = blocks.require_row_mean("batch_size", loss, tags, data)
     whole_number("batch_size", batch_size, 1, rows)
     return whole_number("epochs", DEFAULT_EPOCHS if epochs is None else epochs, 0)
+
+
+def budget_of(max_steps: int, batch_size: int | None, epochs: int | None) -> int:
+    """The loop's budget before it is checked (``step_budget`` checks it): ``max_steps``
+    updates, or with ``batch_size`` ``epochs`` (default ``DEFAULT_EPOCHS``).
+
+    Example:
+        >>> budget_of(500, None, None), budget_of(500, 32, None), budget_of(500, 32, 7)
+        (500, 100, 7)
+    """
+    if batch_size is None:
+        return max_steps
+    return DEFAULT_EPOCHS if epochs is None else epochs
 
 
 def scheduled(schedule, budget: int, updates_per_epoch: int | None):

@@ -134,10 +134,17 @@ def _run_own_loss(args, argv) -> int:
     from steepest._src.stopping import steps_phrase
 
     loss, params, arrays = _own_loss_inputs(args)
-    result = steepest.fit(
-        loss, params, *arrays, optimizer=args.optimizer, learning_rate=args.lr, tol=args.tol,
-        rtol=args.rtol, progress=not args.json, **batch_settings(args),
-    )  # fmt: skip
+    try:
+        result = steepest.fit(
+            loss, params, *arrays, optimizer=args.optimizer, learning_rate=args.lr,
+            tol=args.tol, rtol=args.rtol, progress=not args.json, **batch_settings(args),
+        )  # fmt: skip
+    except ValueError:  # steepest's words (a DataError too): one line, as they are
+        raise
+    except Exception as error:  # the user's loss raised: named, in one line
+        from steepest._src.io.sources import describe_error
+
+        raise steepest.DataError(f"{args.loss} failed: {describe_error(error)}") from None
     outputs = Outputs()
     label = f"cost ({loss.__name__})"
     draw(args, lambda: plots.loss_curve(result, title=f"steepest fit: {args.loss}", ylabel=label),

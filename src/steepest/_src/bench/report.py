@@ -79,7 +79,9 @@ class BenchReport:
         )
 
 
-def run(size: str, device, rounds: int, on_status: Callable[[str], Any] = print) -> BenchReport:
+def run(
+    size: str, device, rounds: int, on_status: Callable[[str], Any] = lambda status: None
+) -> BenchReport:
     """Measure every problem of ``size`` on ``device`` (a JAX device), ``rounds`` rounds
     each; ``on_status`` hears what is being timed. A Ctrl-C keeps the problems measured so
     far (``record["interrupted"]``); one before any is measured is raised."""

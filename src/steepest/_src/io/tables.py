@@ -102,7 +102,7 @@ def _chosen(dataset: Dataset, y, x) -> Dataset:
     """A dataset's features picked by ``x`` (its target as it is)."""
     if y not in (None, dataset.y_name):
         raise DataError(f"{dataset.source}: the target is {dataset.y_name!r}, not {y!r}")
-    if x is None:
+    if x is None or tuple(x) == dataset.x_names:  # as it is: the same columns, not a copy
         return dataset
     columns, _, names, _ = pick_columns([*dataset.x_names, dataset.y_name], None, x, dataset.source)
     return dataclasses.replace(dataset, X=dataset.X[:, columns], x_names=names)

@@ -12,10 +12,11 @@ import jax
 import numpy as np
 
 from .. import display, model
-from ..fit import DEFAULT_EPOCHS, MAX_STEPS, batches_per_epoch, fit, scheduled
+from ..fit import MAX_STEPS, batches_per_epoch, budget_of, fit, scheduled
 from ..history import frame
 from ..io import records
 from ..losses import mse
+from ..model import Linear
 from ..processes import Processes
 from ..stopping import Status, default_rtol
 from .linear import Problem, report, setup
@@ -30,7 +31,8 @@ class Comparison:
 
     Attributes:
         fits: optimizer name -> its fit, in the order run.
-        closed_form_loss: the least-squares cost every run aims at.
+        closed_form: the least-squares params every run aims at (original units).
+        closed_form_loss: their cost.
         source: the data.
         rule: the stop rule in words (``rtol 1e-05``).
         tol, rtol: as given.
@@ -39,6 +41,7 @@ class Comparison:
     """
 
     fits: dict[str, LinearFit]
+    closed_form: Linear
     closed_form_loss: float
     source: str
     rule: str
@@ -56,7 +59,7 @@ class Comparison:
         distance to the closed form in original units, seconds."""
         rows = []
         for name, run in self.fits.items():
-            distance = np.linalg.norm(model.flat(run.params) - model.flat(_closed_form(run)))
+            distance = np.linalg.norm(model.flat(run.params) - model.flat(self.closed_form))
             rows.append(
                 {
                     "optimizer": name,
@@ -73,8 +76,6 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         """``steepest compare --json``'s record."""
-        first = next(iter(self.fits.values()), None)  # every run's closed form is the same
-        closed = None if first is None else records.params_to_dict(_closed_form(first))
         runs = [
             {**row, "params": records.params_to_dict(run.params)}
             for row, run in zip(self.rows(), self.fits.values(), strict=True)
@@ -83,7 +84,7 @@ class Comparison:
             "data": self.source,
             "tol": self.tol,
             "rtol": self.rtol,
-            "closed_form": closed,
+            "closed_form": records.params_to_dict(self.closed_form),
             "closed_form_loss": self.closed_form_loss,
             "runs": runs,
         }
@@ -133,12 +134,6 @@ class Comparison:
     def _repr_html_(self) -> str:
         table = display.html_table(self._cells(), header=self.COLUMNS, caption=self.title)
         return f"{table}<p>least-squares cost {self.closed_form_loss:.8g}</p>"
-
-
-def _closed_form(fit: LinearFit):
-    """A fit's closed-form params (a comparison's fits are in memory: each has one)."""
-    assert fit.closed_form is not None
-    return fit.closed_form.params
 
 
 def compare(
@@ -200,8 +195,10 @@ def compare(
                 interrupted = True
                 break
     dtype = np.float64 if x64 else np.float32
+    assert problem.solution is not None  # set up with its closed form
     return Comparison(
         fits=fits,
+        closed_form=problem.solution.params,
         closed_form_loss=problem.closed_form_loss,
         source=problem.ready.dataset.source,
         rule=stop_rule(tol, rtol, dtype),
@@ -215,14 +212,14 @@ def compare(
 def _run(problem: Problem, name, max_steps, tol, rtol, batch_size, epochs, seed, schedule):
     """One optimizer's ``LinearFit`` on the problem."""
     ready = problem.ready
-    budget = max_steps if batch_size is None else (DEFAULT_EPOCHS if epochs is None else epochs)
+    budget = budget_of(max_steps, batch_size, epochs)
     schedule = scheduled(schedule, budget, batches_per_epoch((ready.y,), batch_size))
     result = fit(
         mse, ready.start, ready.X, ready.y, optimizer=name, max_steps=max_steps, tol=tol,
         rtol=rtol, evaluate64=ready.evaluate64, batch_size=batch_size, epochs=epochs, seed=seed,
         schedule=schedule,
     )  # fmt: skip
-    source = learning_rate_source(name, None, ready.X.shape[1] + problem.intercept)
+    source = learning_rate_source(name, None, ready.X.shape[1], problem.intercept)
     return report(
         problem, result, optimizer=name, learning_rate_source=source, method="loop",
         batch_size=batch_size, schedule=schedule,

@@ -25,3 +25,14 @@ def test_ctrl_c_while_an_optimizer_compiles_keeps_the_runs_finished(tmp_path, mo
     assert run.returncode == 130, run.describe()
     assert [row["optimizer"] for row in run.record()["runs"]] == ["gd", "momentum"]
     assert run.stderr == ("steepest: interrupted; 2 of 5 optimizers ran; their runs are reported\n")
+
+
+def test_a_comparison_stopped_before_any_run_keeps_its_closed_form(monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare, "fit", interrupted)
+    runs = compare.compare(optimizers=["gd"])
+    assert runs.interrupted and runs.fits == {}
+    record = runs.to_dict()
+    assert record["runs"] == [] and len(record["closed_form"]["w"]) == 3

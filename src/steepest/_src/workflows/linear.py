@@ -14,7 +14,7 @@ import numpy as np
 import optax
 
 from .. import model, optimizers, theory
-from ..fit import DEFAULT_EPOCHS, MAX_STEPS, FitResult, batches_per_epoch, fit, scheduled
+from ..fit import MAX_STEPS, FitResult, batches_per_epoch, budget_of, fit, scheduled
 from ..interrupts import Interrupts
 from ..io.standardizer import Standardizer
 from ..io.tables import BUILTIN_DEFAULT_X, dataset_of
@@ -116,8 +116,8 @@ def linear(
             devices=devices, processes=processes,
         )  # fmt: skip
         ready = problem.ready
-        source = learning_rate_source(optimizer, learning_rate, ready.X.shape[1] + intercept)
-        budget = max_steps if batch_size is None else (DEFAULT_EPOCHS if epochs is None else epochs)
+        source = learning_rate_source(optimizer, learning_rate, ready.X.shape[1], intercept)
+        budget = budget_of(max_steps, batch_size, epochs)
         schedule = scheduled(schedule, budget, batches_per_epoch((ready.y,), batch_size))
         result = fit(
             mse, ready.start, ready.X, ready.y, optimizer=optimizer, learning_rate=learning_rate,
@@ -136,7 +136,7 @@ class Problem(NamedTuple):
     data made ready (``prepare``), the closed form and its cost, the processes."""
 
     ready: Prepared
-    solution: LeastSquares
+    solution: LeastSquares | None  # None: not solved (solve=False)
     closed_form_loss: float
     intercept: bool
     standardized: bool
@@ -145,10 +145,10 @@ class Problem(NamedTuple):
 
 def setup(
     data, y, x, *, intercept: bool, standardize: bool, x64: bool, devices, processes: Processes,
-    builtin_x=BUILTIN_DEFAULT_X,
+    builtin_x=BUILTIN_DEFAULT_X, solve: bool = True,
 ) -> Problem:  # fmt: skip
-    """The data read, standardized and placed, and the closed form solved beside them
-    (call under ``jax.enable_x64(x64)``)."""
+    """The data read, standardized and placed, and (``solve``) the closed form solved
+    beside them (call under ``jax.enable_x64(x64)``)."""
     dataset = dataset_of(data, y, x, builtin_x=builtin_x, processes=processes)
     Interrupts.check()  # a Ctrl-C during the load that a callback swallowed
     ready = prepare(
@@ -159,6 +159,8 @@ def setup(
         devices=devices,
         processes=processes,
     )
+    if not solve:
+        return Problem(ready, None, math.nan, intercept, standardize, processes)
     across = processes.many
     solution = least_squares(dataset.X, dataset.y, fit_intercept=intercept, across_processes=across)
     exact_loss = closed_form_cost(solution.params, dataset.X, dataset.y, across_processes=across)
@@ -184,7 +186,7 @@ def report(
         result=result,
         status=result.status,
         message=message,
-        learning_rate=float(result.learning_rate or math.nan),
+        learning_rate=result.learning_rate,
         learning_rate_source=learning_rate_source,
         optimizer=optimizer_name(optimizer),
         method=method,
@@ -215,6 +217,8 @@ def _bounds(result: FitResult, standardizer: Standardizer, fitted: Linear, inter
 def _critical_rate(source: str, learning_rate, batch_size, ready) -> str:
     """What a diverged run is told of 2/L, the rate above which full-batch descent
     diverges."""
+    if learning_rate is None:  # an optax transformation's own rate: not known here
+        return " (its learning rate is the optax transformation's own)"
     used = f"this run used {learning_rate:.6g}"
     if batch_size is not None:  # 2/L is the limit of full-batch descent only
         return (

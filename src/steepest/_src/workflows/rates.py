@@ -196,7 +196,7 @@ def sweep_learning_rates(
     with jax.enable_x64(x64):
         problem = setup(
             data, y, x, intercept=True, standardize=standardize, x64=x64, devices=devices,
-            processes=Processes.current(), builtin_x=None,
+            processes=Processes.current(), builtin_x=None, solve=False,
         )  # fmt: skip
         ready = problem.ready
         curvature = theory.curvature(mse, ready.start, ready.X, ready.y)

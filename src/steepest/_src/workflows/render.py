@@ -94,7 +94,7 @@ def summary_rows(fit) -> list[tuple[str, str]]:
     rows += [
         ("steps", f"{fit.steps}"),
         ("status", fit.message),
-        ("learning rate", f"{fit.learning_rate:.6g} ({fit.learning_rate_source})"),
+        ("learning rate", _rate(fit.learning_rate, fit.learning_rate_source)),
         ("optimizer", f"{fit.optimizer}, {fit.dtype}, {coordinates}"),
     ]
     if fit.streamed is not None:
@@ -115,6 +115,11 @@ def summary_rows(fit) -> list[tuple[str, str]]:
     )
     rows += [("warning", warning) for warning in fit.warnings if warning not in fit.message]
     return rows
+
+
+def _rate(learning_rate: float | None, source: str) -> str:
+    """``0.5 (1/L)``; a transformation's own rate is not known here: its source alone."""
+    return source if learning_rate is None else f"{learning_rate:.6g} ({source})"
 
 
 def renderable(fit):

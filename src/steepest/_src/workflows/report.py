@@ -34,8 +34,9 @@ class LinearFit:
             (standardized features, centered target).
         status: why the run stopped (``Status``: compares equal to its name).
         message: the same, as a sentence with the numbers.
-        learning_rate: the rate used; ``learning_rate_source`` says where it came from
-            ("1/L", "given", "the default for lbfgs").
+        learning_rate: the rate used (None for an optax transformation, which carries its
+            own); ``learning_rate_source`` says where it came from ("1/L", "given", "the
+            default for lbfgs").
         optimizer, method, dtype: as run.
         intercept, standardized: the model and the coordinates of the descent.
         devices, processes: over how many the rows were split.
@@ -52,7 +53,7 @@ class LinearFit:
     result: FitResult
     status: Status
     message: str
-    learning_rate: float
+    learning_rate: float | None
     learning_rate_source: str
     optimizer: str
     method: str
@@ -208,9 +209,12 @@ class LinearFit:
         }
 
 
-def learning_rate_source(optimizer, learning_rate: float | None, parameters: int) -> str:
+def learning_rate_source(
+    optimizer, learning_rate: float | None, features: int, intercept: bool = True
+) -> str:
     """Where the run's learning rate comes from, in the report's words; a DataError when
-    the default ``1/L`` would need a Hessian too large to form.
+    the default ``1/L`` would need a Hessian too large to form (of ``features`` weights
+    and the intercept).
 
     Example:
         >>> learning_rate_source("gd", None, 2), learning_rate_source("lbfgs", None, 2)
@@ -222,10 +226,10 @@ def learning_rate_source(optimizer, learning_rate: float | None, parameters: int
         return "the optax transformation's own"
     if optimizer in optimizers.DEFAULT_LEARNING_RATES:
         return f"the default for {optimizer}"
-    if parameters > theory.MAX_DENSE_HESSIAN:
+    if features + intercept > theory.MAX_DENSE_HESSIAN:
         raise DataError(
-            f"--lr is needed for {parameters - 1} features: the default 1/L takes the "
-            f"Hessian, formed only up to {theory.MAX_DENSE_HESSIAN} parameters"
+            f"--lr is needed for {features} features: the default 1/L takes the Hessian, "
+            f"formed only up to {theory.MAX_DENSE_HESSIAN} parameters"
         )
     return "1/L"  # fit derives it
 

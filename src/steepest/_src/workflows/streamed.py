@@ -2,13 +2,12 @@
 the features standardized by a streamed pass, the answer in original units; no closed
 form or certificate yet."""
 
-import math
 import numbers
 import os
 
 import numpy as np
 
-from ..fit import DEFAULT_EPOCHS, scheduled
+from ..fit import budget_of, scheduled
 from ..io.dataset import DataError
 from ..io.standardizer import Standardizer
 from ..io.stream import stream
@@ -42,8 +41,8 @@ def linear_streamed(
         chunks = standardizer.applied_to(chunks)
     else:
         standardizer = Standardizer.identity(len(columns))
-    source = learning_rate_source(optimizer, learning_rate, len(columns) + 1)
-    budget = max_steps if batch_size is None else (DEFAULT_EPOCHS if epochs is None else epochs)
+    source = learning_rate_source(optimizer, learning_rate, len(columns))
+    budget = budget_of(max_steps, batch_size, epochs)
     per_epoch = chunks.updates_per_epoch(batch_size) if _positive(batch_size) else None
     schedule = scheduled(schedule, budget, per_epoch)
     with ProgressBar(budget, enabled=progress) as bar:
@@ -61,7 +60,7 @@ def linear_streamed(
         result=result,
         status=result.status,
         message=result.message,
-        learning_rate=float(result.learning_rate or math.nan),
+        learning_rate=result.learning_rate,
         learning_rate_source=source,
         optimizer=optimizer_name(optimizer),
         method=method,

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from . import blocks, quadratic, theory
+from . import blocks, display, quadratic, theory
 
 # The rounding estimate's margin over eps (about the depth of a pairwise sum of 1e7 terms).
 ROUNDING_FACTOR = 32
@@ -197,6 +197,24 @@ class Certificate:
         if not 0 < self.relative < 1:  # NaN, infinite (params of norm 0), or 1 and above
             return 0
         return math.floor(-math.log10(self.relative))
+
+    def to_dict(self, bounds: Any = None) -> dict[str, Any]:
+        """The certificate's numbers as plain data, with ``bounds`` (default: its own, per
+        parameter, as plain lists; a caller's in other coordinates in their place).
+
+        Example:
+            >>> cost = QuadraticCost(np.array([1.0]), np.eye(1), 0.0)
+            >>> proof = certify(cost, np.array([1.0]), value=0.0, gradient=np.array([1e-7]))
+            >>> sorted(proof.to_dict())
+            ['bounds', 'condition_number', 'digits', 'distance', 'relative']
+        """
+        return {
+            "bounds": display.plain(self.bounds) if bounds is None else bounds,
+            "distance": self.distance,
+            "relative": self.relative,
+            "digits": self.digits,
+            "condition_number": self.condition_number,
+        }
 
     def bounds_of(self, jacobian: np.ndarray) -> np.ndarray:
         """Bounds on ``|q_i - q*_i|`` for other coordinates ``q = J p + c`` of the params

@@ -166,15 +166,7 @@ class FitResult:
             "learning_rate": self.learning_rate,
             "seconds": self.seconds,
             "compile_seconds": self.compile_seconds,
-            "certificate": None
-            if proof is None
-            else {
-                "bounds": display.plain(proof.bounds),
-                "distance": proof.distance,
-                "relative": proof.relative,
-                "digits": proof.digits,
-                "condition_number": proof.condition_number,
-            },
+            "certificate": None if proof is None else proof.to_dict(),
             "warnings": list(self.warnings),
             "loss_steps": self.loss_steps.tolist(),
             "losses": self.losses.tolist(),

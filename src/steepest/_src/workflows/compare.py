@@ -20,13 +20,14 @@ from ..model import Linear
 from ..processes import Processes
 from ..stopping import Status, default_rtol
 from .linear import Problem, report, setup
+from .render import Printed
 from .report import LinearFit, learning_rate_source
 
 DEFAULT_OPTIMIZERS = ("gd", "momentum", "nesterov", "adam", "lbfgs")
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class Comparison:
+class Comparison(Printed):
     """One ``LinearFit`` per optimizer, on the same data, beside the closed form.
 
     Attributes:
@@ -125,11 +126,6 @@ class Comparison:
         for cells in self._cells():
             table.add_row(*cells)
         return Group(table, f"least-squares cost {self.closed_form_loss:.8g}")
-
-    def __repr__(self) -> str:
-        from .render import plain_text
-
-        return plain_text(self.__rich__())
 
     def _repr_html_(self) -> str:
         table = display.html_table(self._cells(), header=self.COLUMNS, caption=self.title)

@@ -23,10 +23,11 @@ from ..processes import Processes
 from ..stopping import Status
 from ..sweep import SweepResult, sweep
 from .linear import setup
+from .render import Printed
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class LearningRateSweep:
+class LearningRateSweep(Printed):
     """The runs of a learning-rate sweep and where divergence starts.
 
     Attributes:
@@ -142,11 +143,6 @@ class LearningRateSweep:
         for row in self.rows():
             table.add_row(*row)
         return Group(table, self.sentence())
-
-    def __repr__(self) -> str:
-        from .render import plain_text
-
-        return plain_text(self.__rich__())
 
     def _repr_html_(self) -> str:
         table = display.html_table(self.rows(), header=self.COLUMNS, caption=self.title)

@@ -140,9 +140,15 @@ def renderable(fit):
     return Group(params, summary)
 
 
-def text(fit, width: int = 100) -> str:
-    """The table as plain text, as ``steepest fit`` prints it on a terminal ``width`` wide."""
-    return plain_text(renderable(fit), width)
+class Printed:
+    """A report whose ``repr`` is what ``rich`` prints of its ``__rich__``, as plain text:
+    the command's table, word for word, in a terminal or a plain REPL."""
+
+    def __rich__(self):
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return plain_text(self.__rich__())
 
 
 def plain_text(rich_renderable, width: int = 100) -> str:

@@ -16,7 +16,7 @@ from . import render
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class LinearFit:
+class LinearFit(render.Printed):
     """What ``linear`` found: the fit in the data's original units, how sure it is, and
     the closed form beside it. Shown as a table (``print(fit)``, or a notebook's HTML);
     ``to_dict()`` is ``steepest fit --json``'s record, key for key.
@@ -142,9 +142,6 @@ class LinearFit:
         residual = y - self.predict(X)
         return float(1 - residual @ residual / np.sum((y - y.mean()) ** 2))
 
-    def __repr__(self) -> str:
-        return render.text(self)
-
     def __rich__(self):
         return render.renderable(self)
 
@@ -173,13 +170,7 @@ class LinearFit:
             "compile_seconds": self.compile_seconds,
             "certificate": None
             if certificate is None or self.bounds is None
-            else {
-                "bounds": records.params_to_dict(self.bounds),
-                "distance": certificate.distance,
-                "relative": certificate.relative,
-                "digits": certificate.digits,
-                "condition_number": certificate.condition_number,
-            },
+            else certificate.to_dict(bounds=records.params_to_dict(self.bounds)),
             "warnings": list(self.warnings),
             "closed_form": None if solution is None else records.params_to_dict(solution.params),
             "closed_form_loss": self.closed_form_loss,

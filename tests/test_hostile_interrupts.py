@@ -74,15 +74,15 @@ def test_a_ctrl_c_swallowed_after_the_last_check_keeps_the_output_and_exits_130(
     tmp_path, monkeypatch
 ):
     """The command finished (its table is printed), but the user did press Ctrl-C."""
-    from steepest.cli import fit as fit_command
+    from steepest.cli import output
 
-    real_emit = fit_command.emit
+    real_emit = output.emit
 
     def emit_and_swallow(*args, **kwargs):
         _swallowed_ctrl_c()
         return real_emit(*args, **kwargs)
 
-    monkeypatch.setattr(fit_command, "emit", emit_and_swallow)
+    monkeypatch.setattr(output, "emit", emit_and_swallow)  # as a command hands its result out
     run = run_command(["fit"], tmp_path)
     assert run.returncode == 130, run.describe()
     assert "converged" in run.stdout

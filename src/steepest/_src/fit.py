@@ -410,12 +410,24 @@ def fit(
     return with_epoch_message(result, full_batches + bool(rest), batch_size, last)
 
 
+def cuts_epochs(batch_size) -> bool:
+    """Whether ``batch_size`` cuts an epoch into batches: a whole number of at least 1
+    (another one, but None, is named by ``step_budget``).
+
+    Example:
+        >>> cuts_epochs(32), cuts_epochs(None), cuts_epochs(0)
+        (True, False, False)
+    """
+    return isinstance(batch_size, numbers.Integral) and int(batch_size) >= 1
+
+
 def batches_per_epoch(data, batch_size: int | None) -> int | None:
     """Updates an epoch of mini-batches of ``batch_size`` rows makes; None for full batch
-    (or a batch size that ``step_budget`` refuses)."""
-    if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+    (or a batch size, or data without rows, that ``step_budget`` refuses)."""
+    rows = blocks.num_rows(data)
+    if rows is None or batch_size is None or not cuts_epochs(batch_size):
         return None
-    return -(-blocks.num_rows(data) // batch_size)
+    return -(-rows // int(batch_size))
 
 
 def _both(first: Callable, second: Callable | None) -> Callable:

@@ -123,11 +123,10 @@ def _inputs(args, exited: list[str]):
         return mse, analytic.mse_grad, start, [builtin.X, builtin.y]
     if args.grad is None or args.params is None:
         raise data.DataError("checking a LOSS needs --grad FILE.py:FUNCTION and --params")
-    keywords = sources.parse_keywords(args.keywords)
-    loss = sources.load_function(args.loss)
+    loss, keywords, params, arrays = sources.user_inputs(
+        args.loss, args.params, args.data, args.keywords, args.seed
+    )
     grad = sources.load_function(args.grad)
-    params = sources.params_from(args.params, args.seed)
-    arrays = sources.data_for(loss, args.data, keywords)
     loss = _noting_exit(loss, args.loss, exited, keywords)
     grad = _noting_exit(grad, args.grad, exited, keywords)
     return loss, grad, params, arrays

@@ -3,8 +3,6 @@
 Exit codes: 0, or 130 when Ctrl-C stopped the comparison; 2 for bad input.
 """
 
-from rich.console import Console
-
 from .arguments import (
     ListAction,
     add_data_arguments,
@@ -13,7 +11,7 @@ from .arguments import (
     batch_settings,
     dataset_argument,
 )
-from .output import EXIT_INTERRUPTED, EXIT_OK, Outputs, draw, emit, finish
+from .output import EXIT_INTERRUPTED, EXIT_OK, deliver, finish
 
 
 def add_parser(commands) -> None:
@@ -50,11 +48,7 @@ def run(args, argv=None) -> int:
         standardize=args.standardize, tol=args.tol, rtol=args.rtol, x64=args.x64,
         devices=args.devices, **batch_settings(args),
     )  # fmt: skip
-    outputs = Outputs()
-    draw(args, lambda: plots.loss_curves(runs), outputs)
-    emit(args, runs, argv, outputs)
-    if not args.json:
-        Console().print(runs)
+    outputs = deliver(args, argv, runs, lambda: plots.loss_curves(runs))
     code = EXIT_INTERRUPTED if runs.interrupted else EXIT_OK
     kept = f"{len(runs.fits)} of {len(runs.optimizers)} optimizers ran; their runs are reported"
     return finish(code, outputs, kept=kept)

@@ -18,9 +18,7 @@ from .output import (
     EXIT_INTERRUPTED,
     EXIT_NOT_CONVERGED,
     EXIT_OK,
-    Outputs,
-    draw,
-    emit,
+    deliver,
     finish,
 )
 
@@ -111,13 +109,7 @@ def run(args, argv=None) -> int:
         devices=args.devices, stream=args.stream, progress=not args.json,
         **batch_settings(args),
     )  # fmt: skip
-    outputs = Outputs()
-    draw(args, lambda: plots.loss_curve(fit), outputs)
-    emit(args, fit, argv, outputs)
-    if not args.json:
-        from rich.console import Console
-
-        Console().print(fit)
+    outputs = deliver(args, argv, fit, lambda: plots.loss_curve(fit))
     kept = f"the run stopped after {steps_phrase(fit.steps)}; what it reached is reported"
     return finish(EXIT_CODES.get(fit.status, EXIT_NOT_CONVERGED), outputs, kept=kept)
 
@@ -145,16 +137,12 @@ def _run_own_loss(args, argv) -> int:
         from steepest._src.io.sources import describe_error
 
         raise steepest.DataError(f"{args.loss} failed: {describe_error(error)}") from None
-    outputs = Outputs()
-    label = f"cost ({loss.__name__})"
-    draw(args, lambda: plots.loss_curve(result, title=f"steepest fit: {args.loss}", ylabel=label),
-         outputs)  # fmt: skip
-    emit(args, {"loss_function": args.loss, **result.to_dict()}, argv, outputs)
-    if not args.json:
-        from rich.console import Console
-
-        Console().print(f"steepest fit: {args.loss}" + (f" on {args.data}" if args.data else ""))
-        Console().print(result)
+    title, label = f"steepest fit: {args.loss}", f"cost ({loss.__name__})"
+    outputs = deliver(
+        args, argv, result, lambda: plots.loss_curve(result, title=title, ylabel=label),
+        record={"loss_function": args.loss, **result.to_dict()},
+        heading=title + (f" on {args.data}" if args.data else ""),
+    )  # fmt: skip
     kept = f"the run stopped after {steps_phrase(result.num_steps)}; what it reached is reported"
     return finish(EXIT_CODES.get(result.status, EXIT_NOT_CONVERGED), outputs, kept=kept)
 
@@ -184,9 +172,13 @@ def _own_loss_inputs(args):
         )
     if not args.params:
         raise DataError("--loss needs --params: the start (a .json or .npz, FILE.py:INIT, w=3)")
-    keywords = sources.parse_keywords(args.keywords)
-    function = sources.load_function(args.loss)
-    arrays = sources.data_for(function, args.data, keywords)
+    function, keywords, params, arrays = sources.user_inputs(
+        args.loss,
+        args.params,
+        args.data,
+        args.keywords,
+        None,  # a start of zeros from shapes
+    )
     loss = functools.update_wrapper(functools.partial(function, **keywords), function)
     dtype = np.float64 if args.x64 else np.float32
 
@@ -194,5 +186,4 @@ def _own_loss_inputs(args):
         leaf = np.asarray(leaf)
         return leaf.astype(dtype) if leaf.dtype.kind == "f" else leaf
 
-    params = jax.tree.map(in_dtype, sources.params_from(args.params, None))
-    return loss, params, [in_dtype(array) for array in arrays]
+    return loss, jax.tree.map(in_dtype, params), [in_dtype(array) for array in arrays]

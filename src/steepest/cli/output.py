@@ -63,6 +63,24 @@ def draw(args, make_figure, outputs: Outputs) -> bool:
     return outputs.attempt("--plot", args.plot, lambda: plots.save(make_figure(), args.plot))
 
 
+def deliver(args, argv, report, figure=None, *, record=None, heading: str = "") -> Outputs:
+    """What becomes of a command's result: ``figure()`` saved to ``--plot``, the record
+    (``report``'s, unless ``record`` is given) printed with ``--json`` and written to
+    ``--out``, and without ``--json`` the report's table on stdout, under ``heading``."""
+    outputs = Outputs()
+    if figure is not None:
+        draw(args, figure, outputs)
+    emit(args, report if record is None else record, argv, outputs)
+    if not args.json:
+        from rich.console import Console
+
+        console = Console()
+        if heading:
+            console.print(heading)
+        console.print(report)
+    return outputs
+
+
 def finish(code: int, outputs: Outputs, *, kept: str = "") -> int:
     """The exit code once the result is printed, with at most one line on stderr: for
     an interrupted command (130), that it was and what it ``kept``; for an output that

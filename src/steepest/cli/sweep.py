@@ -3,8 +3,6 @@
 Exit codes: 0, or 130 when Ctrl-C stopped the sweep; 2 for bad input.
 """
 
-from rich.console import Console
-
 from .arguments import (
     add_data_arguments,
     add_output_arguments,
@@ -14,7 +12,7 @@ from .arguments import (
     positive_float,
     positive_int,
 )
-from .output import EXIT_INTERRUPTED, EXIT_OK, Outputs, draw, emit, finish
+from .output import EXIT_INTERRUPTED, EXIT_OK, deliver, finish
 
 
 def add_parser(commands) -> None:
@@ -66,11 +64,7 @@ def run(args, argv=None) -> int:
         tol=args.tol, rtol=args.rtol, x64=args.x64, devices=args.devices,
         **batch_settings(args),
     )  # fmt: skip
-    outputs = Outputs()
-    draw(args, lambda: plots.learning_rate_sweep(swept), outputs)
-    emit(args, swept, argv, outputs)
-    if not args.json:
-        Console().print(swept)
+    outputs = deliver(args, argv, swept, lambda: plots.learning_rate_sweep(swept))
     code = EXIT_INTERRUPTED if swept.interrupted else EXIT_OK
     return finish(code, outputs, kept=KEPT)
 

@@ -116,6 +116,19 @@ def random_params(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, np
     return {name: rng.standard_normal(shape) for name, shape in shapes.items()}
 
 
+def user_inputs(
+    loss_spec: str, params_specs: list[str], data_path, keyword_specs: list[str] | None,
+    seed: int | None,
+) -> tuple[Callable, dict[str, Any], Any, list[np.ndarray]]:  # fmt: skip
+    """What a user names on the command line for a loss of their own: the loss as written
+    (``FILE.py:FUNCTION``), its keyword arguments (``parse_keywords``), the params
+    (``params_from``) and the arrays of ``data_path`` it takes (``data_for``)."""
+    keywords = parse_keywords(keyword_specs)
+    function = load_function(loss_spec)
+    params = params_from(params_specs, seed)
+    return function, keywords, params, data_for(function, data_path, keywords)
+
+
 def params_from(specs: list[str], seed: int | None) -> Any:
     """The params ``--params`` names: values from a ``.npz`` or ``.json`` file (a dict of
     name to number or nested list), the pytree an init function returns

@@ -2,12 +2,11 @@
 the features standardized by a streamed pass, the answer in original units; no closed
 form or certificate yet."""
 
-import numbers
 import os
 
 import numpy as np
 
-from ..fit import budget_of, scheduled
+from ..fit import budget_of, cuts_epochs, scheduled
 from ..io.dataset import DataError
 from ..io.standardizer import Standardizer
 from ..io.stream import stream
@@ -43,7 +42,7 @@ def linear_streamed(
         standardizer = Standardizer.identity(len(columns))
     source = learning_rate_source(optimizer, learning_rate, len(columns))
     budget = budget_of(max_steps, batch_size, epochs)
-    per_epoch = chunks.updates_per_epoch(batch_size) if _positive(batch_size) else None
+    per_epoch = chunks.updates_per_epoch(batch_size) if cuts_epochs(batch_size) else None
     schedule = scheduled(schedule, budget, per_epoch)
     with ProgressBar(budget, enabled=progress) as bar:
         result = fit_stream(
@@ -77,8 +76,3 @@ def linear_streamed(
         y_name=chunks.y_name,
         streamed={"chunks": chunks.num_chunks, "chunk_rows": chunks.chunk_rows},
     )
-
-
-def _positive(batch_size) -> bool:
-    """A batch size that can cut an epoch (a bad one is named by ``fit_stream``)."""
-    return isinstance(batch_size, numbers.Integral) and int(batch_size) > 0  # Integral: no __gt__

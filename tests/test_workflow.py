@@ -194,3 +194,17 @@ def test_the_command_and_the_call_agree_to_the_last_bit_with_features_picked(tmp
     run = run_command(["fit", *flags], tmp_path)
     fit = steepest.linear(x=["TV", "radio"], intercept=False, optimizer="adam")
     assert without_timing(run.record()) == without_timing(json.loads(records.dumps(fit)))
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_the_libraries_bounds_hold_against_the_exact_answer(three_features, intercept):
+    """The bounds in original units that linear reports (not only the command's) contain
+    the exact least-squares answer, solved in rational arithmetic on the float64 data."""
+    from exact import exact_least_squares
+
+    fit = steepest.linear(three_features, intercept=intercept, x64=True)
+    assert fit.status == "converged", fit.message
+    exact = exact_least_squares(three_features.X, three_features.y, intercept=intercept)
+    found = np.append(fit.params.w, [] if fit.params.b is None else [fit.params.b])
+    bounds = np.append(fit.bounds.w, [] if fit.bounds.b is None else [fit.bounds.b])
+    assert np.all(np.abs(found - exact) <= bounds), (found - exact, bounds)

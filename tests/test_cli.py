@@ -54,6 +54,7 @@ def _command() -> list[str]:
 def _environment() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("JAX_ENABLE_X64", None)  # float32 unless the run says --x64
+    env["XLA_FLAGS"] = env["STEEPEST_TEST_USER_XLA_FLAGS"]  # XLA as users have it (conftest.py)
     env["COLUMNS"] = "200"  # rich wraps nothing in the table
     env["PYTHONIOENCODING"] = "utf-8"
     return env
@@ -564,10 +565,15 @@ def console_script(tmp_path_factory) -> Timed:
 
 
 @pytest.mark.e2e
-def test_the_installed_console_script_fits_the_builtin_data(console_script):
+def test_the_installed_console_script_fits_the_builtin_data(console_script, runs):
+    """Under XLA's default settings, as users run it: the run the suite makes in-process,
+    under its own (conftest.py), to the last bit."""
     run = console_script.run
     assert_clean_exit(run, 0)
     record = run.record()
+    in_process = runs["json-float32"].record()
+    for key in ("params", "closed_form", "steps", "loss", "status", "message"):
+        assert record[key] == in_process[key], key
     assert_record_shape(record, features=1)
     assert record["status"] == "converged", record
     assert record["dtype"] == "float32"  # a process starts in float32: nothing left x64 on

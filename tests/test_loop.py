@@ -213,7 +213,7 @@ def test_no_recompilation_for_new_values_of_the_same_shape(uncached):
     try:
         fit(mse, zeros(3), *first, learning_rate=0.05, max_steps=50)
         result = fit(mse, zeros(3), *second, learning_rate=0.2, max_steps=70, tol=1e-4)
-        default = fit(mse, zeros(3), *second, max_steps=10**6)
+        default = fit(mse, zeros(3), *second, max_steps=500_000)
         assert compiles == []
         # Data of another shape does compile: the counter can see compilation.
         fit(mse, zeros(3), first[0][:10], first[1][:10], learning_rate=0.1, max_steps=50)

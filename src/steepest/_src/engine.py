@@ -57,8 +57,11 @@ MAX_STEPS_LIMIT = 2**31 - 2
 # Small problems take UNROLL steps per trip of the compiled loop, which halves the loop's
 # overhead (1.0 -> 0.6 us a step at N = 200 on a 2-core CPU). Not for a line search
 # (L-BFGS) nor a large cost (a deep net: 126 operations, against 13 for mse): their
-# compile time grows several-fold, and their steps are slow anyway.
+# compile time grows several-fold, and their steps are slow anyway. Only for a budget of
+# UNROLL_MIN_STEPS or more: the unrolled loop compiles 0.3 s (gd) to 1 s (adam) longer,
+# which 0.4 us a step pays back only over about a million steps.
 UNROLL = 8
+UNROLL_MIN_STEPS = 1_000_000
 UNROLL_MAX_DATA_BYTES = 256 * 2**10
 UNROLL_MAX_EQUATIONS = 64
 NOT_UNROLLED = frozenset({"lbfgs"})
@@ -585,20 +588,30 @@ def unroll_for(
     data: tuple,
     equations: int = 0,
     batch_size: int | None = None,
+    *,
+    max_steps: int,
 ) -> int:
     """Steps per trip of the compiled loop: ``UNROLL`` for a named optimizer (L-BFGS
     aside) on data of at most ``UNROLL_MAX_DATA_BYTES`` with a cost and gradient of at
     most ``UNROLL_MAX_EQUATIONS`` traced operations (``equations``, from
-    ``equations_of``), else 1; and 1 with ``batch_size``, where a step is an epoch.
+    ``equations_of``) and a budget of at least ``UNROLL_MIN_STEPS`` steps, else 1; and 1
+    with ``batch_size``, where a step is an epoch.
+
+    So a new ``max_steps`` compiles the loop again only when it crosses ``UNROLL_MIN_STEPS``.
 
     Example:
         >>> import numpy as np
-        >>> unroll_for("gd", (np.zeros(200), np.zeros(200))), unroll_for("lbfgs", ())
+        >>> data = (np.zeros(200), np.zeros(200))
+        >>> unroll_for("gd", data, max_steps=10**6), unroll_for("lbfgs", (), max_steps=10**6)
         (8, 1)
-        >>> unroll_for("gd", (np.zeros(200), np.zeros(200)), equations=500)  # a deep net
+        >>> unroll_for("gd", data, equations=500, max_steps=10**6)  # a deep net
+        1
+        >>> unroll_for("gd", data, max_steps=10_000)  # the compile would cost more than it saves
         1
     """
     if not isinstance(optimizer, str) or optimizer in NOT_UNROLLED or batch_size is not None:
+        return 1
+    if max_steps < UNROLL_MIN_STEPS:
         return 1
     small = blocks.size_in_bytes(data) <= UNROLL_MAX_DATA_BYTES
     return UNROLL if small and equations <= UNROLL_MAX_EQUATIONS else 1

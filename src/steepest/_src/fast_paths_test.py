@@ -166,7 +166,6 @@ def squared_mean_error(params, X, y):  # falsely tagged row_mean below
 def test_fit_and_sweep_pass_block_rows_to_the_loop(monkeypatch, x64):
     """A loss falsely tagged row_mean runs differently in blocks: the setting reaches the
     loop (else the comparisons with the plain loop would pass with blocks never used)."""
-    monkeypatch.setattr(engine, "UNROLL", 1)  # quicker to compile
     X, y = problem(0)
     fit_settings = dict(learning_rate=0.1, max_steps=5, tol=0.0, tags={row_mean_tag})
     plain = fit(squared_mean_error, start(), X, y, block_rows=None, **fit_settings)
@@ -329,15 +328,17 @@ def test_automatic_block_rows_on_wide_large_data_divides_the_rows():
 
 def test_unroll_for():
     X, y = wide(ROWS, FEATURES)
-    assert engine.unroll_for("gd", (X, y)) == engine.UNROLL == 8
-    assert engine.unroll_for("adam", (X, y)) == 8
-    assert engine.unroll_for("lbfgs", (X, y)) == 1
-    assert engine.unroll_for(optax.sgd(0.1), (X, y)) == 1
+    long = dict(max_steps=engine.UNROLL_MIN_STEPS)
+    assert engine.unroll_for("gd", (X, y), **long) == engine.UNROLL == 8
+    assert engine.unroll_for("adam", (X, y), **long) == 8
+    assert engine.unroll_for("lbfgs", (X, y), **long) == 1
+    assert engine.unroll_for(optax.sgd(0.1), (X, y), **long) == 1
+    assert engine.unroll_for("gd", (X, y), max_steps=engine.UNROLL_MIN_STEPS - 1) == 1
     at_limit = np.broadcast_to(np.zeros(1, np.float32), (engine.UNROLL_MAX_DATA_BYTES // 4,))
     above = np.broadcast_to(np.zeros(1, np.float32), (engine.UNROLL_MAX_DATA_BYTES // 4 + 1,))
-    assert engine.unroll_for("gd", (at_limit,)) == 8
-    assert engine.unroll_for("gd", (above,)) == 1
-    assert engine.unroll_for("gd", wide(10**6, 64)) == 1
+    assert engine.unroll_for("gd", (at_limit,), **long) == 8
+    assert engine.unroll_for("gd", (above,), **long) == 1
+    assert engine.unroll_for("gd", wide(10**6, 64), **long) == 1
 
 
 # Unrolling changes no arithmetic on the CPU: the iterates are equal bit for bit.
@@ -345,18 +346,18 @@ UNROLL_RTOL = 0.0 if jax.default_backend() == "cpu" else 1e-12
 
 
 def unrolled_and_not(monkeypatch, run):
-    """``run()`` with the default unrolling, then with one step per trip."""
-    unrolled = run()
+    """``run()`` unrolled whatever its budget, then with one step per trip."""
     with monkeypatch.context() as patch:
-        patch.setattr(engine, "UNROLL", 1)
-        single = run()
+        patch.setattr(engine, "UNROLL_MIN_STEPS", 0)
+        unrolled = run()
+    single = run()
     return unrolled, single
 
 
 @pytest.mark.parametrize("outcome", ["converged", "max_steps", "diverged"])
 def test_unrolled_loop_stops_where_the_plain_loop_stops(outcome, monkeypatch, x64):
     X, y = problem(0)
-    assert engine.unroll_for("gd", (X, y)) == 8
+    assert engine.unroll_for("gd", (X, y), max_steps=engine.UNROLL_MIN_STEPS) == 8
     critical = steepest.theory.critical_learning_rate(mse, start(), X, y)
     settings_ = {
         "converged": dict(learning_rate=0.1, max_steps=3000, tol=1e-6),
@@ -487,9 +488,9 @@ def test_memory_plan_of_blocks_is_a_blocks_worth():
 
 def test_unrolling_is_for_small_costs_only():
     X, y = (jnp.asarray(a, jnp.float32) for a in regression_problem(5, 100, 1))
-    limit = engine.UNROLL_MAX_EQUATIONS
-    assert engine.unroll_for("gd", (X, y), equations=limit) == engine.UNROLL
-    assert engine.unroll_for("gd", (X, y), equations=limit + 1) == 1
+    limit, long = engine.UNROLL_MAX_EQUATIONS, engine.UNROLL_MIN_STEPS
+    assert engine.unroll_for("gd", (X, y), equations=limit, max_steps=long) == engine.UNROLL
+    assert engine.unroll_for("gd", (X, y), equations=limit + 1, max_steps=long) == 1
     assert engine.equations_of(mse, steepest.Linear.zeros(1), X, y) <= limit
 
     def deep_net(layers, X, y):  # 12 tanh layers: a cost far larger than mse's

@@ -657,7 +657,7 @@ def _prepare(
             model = quadratic.quadratic_model(loss, params, *data, tags=tags, block_rows=block_rows)
         loss, data, rows_per_block = quadratic.quadratic_loss, model, None
         unroll_equations = equations_of(loss, params, *data)
-    unroll = unroll_for(optimizer, data, unroll_equations, batch_size)
+    unroll = unroll_for(optimizer, data, unroll_equations, batch_size, max_steps=max_steps)
     largest = cost.L if cost is not None else None
     learning_rate = resolve_learning_rate(
         optimizer, learning_rate, loss, params, *data, block_rows=rows_per_block, largest=largest

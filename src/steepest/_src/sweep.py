@@ -201,7 +201,9 @@ def sweep(
         divergence_factor=divergence_factor, stall_patience=stall_patience, seed=seed,
         history_size=history_size,
         block_rows=blocks.resolve_block_rows(block_rows, loss, data, tags),
-        unroll=unroll_for(optimizer, data, equations_of(loss, params, *data), batch_size),
+        unroll=unroll_for(
+            optimizer, data, equations_of(loss, params, *data), batch_size, max_steps=max_steps
+        ),
         sharding=blocks.row_sharding(data), batch_size=batch_size, schedule=schedule,
     )  # fmt: skip
     engine, initial = spec.engine, spec.init(starts[0], *data)

@@ -28,10 +28,10 @@ def test_a_second_fit_in_a_new_process_loads_the_first_ones_compilation(tmp_path
     entries = set(cache.iterdir())
     assert entries, "the first fit cached nothing"
     second = fit_in_a_new_process(cache)
-    assert set(cache.iterdir()) == entries  # nothing new to compile
+    # Every compilation is cached (however quick), so nothing new means all was loaded.
+    # How much quicker that is, the latency experiment measures (no test times anything).
+    assert set(cache.iterdir()) == entries
     assert second["params"] == first["params"]
-    # Loading is a small part of compiling (0.19 s against 0.56 s, measured).
-    assert second["compile_seconds"] < 0.6 * first["compile_seconds"]
 
 
 def test_no_cache_compiles_afresh_and_writes_nothing(tmp_path, monkeypatch):

@@ -64,7 +64,7 @@ def run(args, argv=None) -> int:
     outputs = Outputs()
     emit(args, report, argv, outputs)
     outputs.attempt("the tables", markdown, lambda: _write_text(markdown, report.markdown()))
-    draw(args, lambda: _figure(report, args.size, device.device_kind), outputs)
+    draw(args, lambda plots: _figure(plots, report, args.size, device.device_kind), outputs)
     if report.record["interrupted"]:
         kept = f"{len(report.problems)} problem(s) measured, the rest not; those are reported"
         return finish(EXIT_INTERRUPTED, outputs, kept=kept)
@@ -88,9 +88,7 @@ def _write_text(path: Path, text: str) -> None:
     records.write_atomically(path, lambda temporary: temporary.write_text(text))
 
 
-def _figure(report, size: str, device_kind: str):
-    from steepest import plots  # matplotlib only for a run that draws
-
+def _figure(plots, report, size: str, device_kind: str):
     if size == "scaling":
         title = f"time per step against N, float32, {device_kind}"
         return plots.scaling_curves(report.curves(), title=title)

@@ -41,14 +41,13 @@ def add_parser(commands) -> None:
 
 def run(args, argv=None) -> int:
     import steepest
-    from steepest import plots
 
     runs = steepest.compare(
         dataset_argument(args), args.y, x=args.x, optimizers=args.optimizers,
         standardize=args.standardize, tol=args.tol, rtol=args.rtol, x64=args.x64,
         devices=args.devices, **batch_settings(args),
     )  # fmt: skip
-    outputs = deliver(args, argv, runs, lambda: plots.loss_curves(runs))
+    outputs = deliver(args, argv, runs, lambda plots: plots.loss_curves(runs))
     code = EXIT_INTERRUPTED if runs.interrupted else EXIT_OK
     kept = f"{len(runs.fits)} of {len(runs.optimizers)} optimizers ran; their runs are reported"
     return finish(code, outputs, kept=kept)

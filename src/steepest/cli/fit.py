@@ -95,7 +95,6 @@ def add_parser(commands) -> None:
 
 def run(args, argv=None) -> int:
     import steepest
-    from steepest import plots
     from steepest._src.stopping import steps_phrase
 
     if args.loss is not None:
@@ -109,7 +108,7 @@ def run(args, argv=None) -> int:
         devices=args.devices, stream=args.stream, progress=not args.json,
         **batch_settings(args),
     )  # fmt: skip
-    outputs = deliver(args, argv, fit, lambda: plots.loss_curve(fit))
+    outputs = deliver(args, argv, fit, lambda plots: plots.loss_curve(fit))
     kept = f"the run stopped after {steps_phrase(fit.steps)}; what it reached is reported"
     return finish(EXIT_CODES.get(fit.status, EXIT_NOT_CONVERGED), outputs, kept=kept)
 
@@ -122,7 +121,6 @@ def _run_own_loss(args, argv) -> int:
     """``fit --loss FILE.py:FUNCTION``: ``steepest.fit`` of the user's loss, from their start,
     on the arrays of ``--data``; the same record, table and figure as ``steepest.fit``'s."""
     import steepest
-    from steepest import plots
     from steepest._src.stopping import steps_phrase
 
     loss, params, arrays = _own_loss_inputs(args)
@@ -139,7 +137,7 @@ def _run_own_loss(args, argv) -> int:
         raise steepest.DataError(f"{args.loss} failed: {describe_error(error)}") from None
     title, label = f"steepest fit: {args.loss}", f"cost ({loss.__name__})"
     outputs = deliver(
-        args, argv, result, lambda: plots.loss_curve(result, title=title, ylabel=label),
+        args, argv, result, lambda plots: plots.loss_curve(result, title=title, ylabel=label),
         record={"loss_function": args.loss, **result.to_dict()},
         heading=title + (f" on {args.data}" if args.data else ""),
     )  # fmt: skip

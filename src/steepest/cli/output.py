@@ -51,20 +51,21 @@ def emit(args, record, argv: list[str] | None, outputs: Outputs | None = None) -
 
 
 def draw(args, make_figure, outputs: Outputs) -> bool:
-    """Save the figure ``make_figure()`` returns to ``--plot``; True when it was written.
+    """Save the figure ``make_figure(steepest.plots)`` returns to ``--plot``; True when it
+    was written. (Only a run that draws imports matplotlib: a second or more.)
 
     A figure that cannot be written is noted in ``outputs``, not raised: the run's
     result is printed (and its record written) anyway.
     """
     if not args.plot:
         return False
-    from steepest import plots  # matplotlib only for a run that draws
+    from steepest import plots
 
-    return outputs.attempt("--plot", args.plot, lambda: plots.save(make_figure(), args.plot))
+    return outputs.attempt("--plot", args.plot, lambda: plots.save(make_figure(plots), args.plot))
 
 
 def deliver(args, argv, report, figure=None, *, record=None, heading: str = "") -> Outputs:
-    """What becomes of a command's result: ``figure()`` saved to ``--plot``, the record
+    """What becomes of a command's result: ``figure(plots)`` saved to ``--plot``, the record
     (``report``'s, unless ``record`` is given) printed with ``--json`` and written to
     ``--out``, and without ``--json`` the report's table on stdout, under ``heading``."""
     outputs = Outputs()

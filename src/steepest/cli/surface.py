@@ -23,14 +23,13 @@ def add_parser(commands) -> None:
 
 def run(args, argv=None) -> int:
     import steepest
-    from steepest import plots
 
     surface = steepest.cost_surface(
         dataset_argument(args), args.y, x=args.x, standardize=args.standardize, x64=args.x64,
         steps=args.steps,
     )  # fmt: skip
     outputs = Outputs()
-    drawn = draw(args, lambda: plots.cost_surface(surface), outputs)
+    drawn = draw(args, lambda plots: plots.cost_surface(surface), outputs)
     emit(args, {"plot": args.plot if drawn else None, **surface.to_dict()}, argv, outputs)
     if not args.json and drawn:
         Console().print(f"drew {', '.join(surface.paths)}")

@@ -56,7 +56,6 @@ def add_parser(commands) -> None:
 
 def run(args, argv=None) -> int:
     import steepest
-    from steepest import plots
 
     swept = steepest.sweep_learning_rates(
         dataset_argument(args), args.y, x=args.x, optimizer=args.optimizer, num=args.num,
@@ -64,7 +63,7 @@ def run(args, argv=None) -> int:
         tol=args.tol, rtol=args.rtol, x64=args.x64, devices=args.devices,
         **batch_settings(args),
     )  # fmt: skip
-    outputs = deliver(args, argv, swept, lambda: plots.learning_rate_sweep(swept))
+    outputs = deliver(args, argv, swept, lambda plots: plots.learning_rate_sweep(swept))
     code = EXIT_INTERRUPTED if swept.interrupted else EXIT_OK
     return finish(code, outputs, kept=KEPT)
 

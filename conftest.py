@@ -69,6 +69,13 @@ settings.register_profile(
 settings.load_profile("default")
 
 
+def pytest_collection_modifyitems(items):
+    """The tests that run real processes (``e2e``, 5 to 15 s each) first, the rest in
+    their order: the workers then end on short tests, together, not one waiting on the
+    other's last launch."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+
+
 def pytest_unconfigure(config):
     if OWNS_CACHE:  # the session's first process: the workers have finished with it
         shutil.rmtree(os.environ[CACHE], ignore_errors=True)

@@ -18,6 +18,13 @@ dtype. To ``||g||`` is added an estimate of its own rounding error,
 ``g = (2/N) X~^T (X~ p - y)`` are bounded by these three (the fitted part, the
 target and the residual, by Cauchy-Schwarz), and each is summed with a relative
 error of about ``eps`` per level of a pairwise sum.
+
+``H`` itself is rounded: its entries are sums over the rows as ``g``'s are, each
+within ``ROUNDING_FACTOR * eps * sqrt(H_ii H_jj)`` for a sum of squares (Cauchy-Schwarz
+again), so ``||H_computed - H|| <= ROUNDING_FACTOR * eps * trace(H)``, and ``eigh`` adds
+``d * eps * ||H||``. Every eigenvalue is taken that much lower (``QuadraticCost.noise``):
+``mu`` is then a lower bound on the true one, never noise. Where it reaches zero the
+data do not determine the minimizer to float64 precision, and no certificate is given.
 """
 
 import dataclasses
@@ -42,11 +49,12 @@ class QuadraticCost:
     """The Hessian of a quadratic cost, in float64, and what certificates take from it.
 
     Attributes:
-        eigenvalues: of the Hessian, ascending.
+        eigenvalues: of the computed Hessian, ascending.
         eigenvectors: the matching columns.
         value_at_zero: the cost at ``p = 0`` (for the rounding estimate).
         hessian, value, gradient: the Hessian, and the cost and its flattened gradient at
             the params it was formed at (``quadratic_cost``'s); None when not known.
+        noise: a bound on how far rounding moved each eigenvalue (``hessian_noise``).
     """
 
     eigenvalues: np.ndarray
@@ -55,6 +63,7 @@ class QuadraticCost:
     hessian: np.ndarray | None = dataclasses.field(default=None, repr=False)
     value: float | None = None
     gradient: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    noise: float = 0.0
 
     @property
     def L(self) -> float:
@@ -62,11 +71,13 @@ class QuadraticCost:
 
     @property
     def mu(self) -> float:
-        return float(self.eigenvalues[0])
+        """A lower bound on the exact Hessian's smallest eigenvalue: the computed one less
+        its rounding (``noise``); at most 0 when the data do not determine the minimizer."""
+        return float(self.eigenvalues[0]) - self.noise
 
     @property
     def condition_number(self) -> float:
-        """``L / mu``; infinite when the Hessian is singular (``mu <= 0``)."""
+        """``L / mu``, an upper bound on the exact one; infinite when ``mu <= 0``."""
         return self.L / self.mu if self.mu > 0 else math.inf
 
     def model(self, params, value_dtype=None) -> tuple:
@@ -95,14 +106,16 @@ class QuadraticCost:
 
 
 def rule_mu(cost: QuadraticCost | None) -> float:
-    """The ``mu`` the stop rule takes (``stopping.has_converged``): the Hessian's smallest
-    eigenvalue when it is positive, else 0, which selects the rule without ``mu``.
+    """The ``mu`` the stop rule takes (``stopping.has_converged``): the computed Hessian's
+    smallest eigenvalue when it is positive, else 0, which selects the rule without ``mu``.
+    (The rule only decides when to stop; the certificate, from ``cost.mu``, what is certain.)
 
     Example:
         >>> rule_mu(None), rule_mu(QuadraticCost(np.array([0.5, 2.0]), np.eye(2), 0.0))
         (0.0, 0.5)
     """
-    return cost.mu if cost is not None and cost.mu > 0 else 0.0
+    smallest = float(cost.eigenvalues[0]) if cost is not None else 0.0
+    return smallest if smallest > 0 else 0.0
 
 
 def quadratic_cost(
@@ -121,7 +134,7 @@ def quadratic_cost(
         >>> from steepest import Linear, mse
         >>> X = jnp.array([-1.0, 1.0]); y = jnp.array([0.0, 2.0])
         >>> cost = quadratic_cost(mse, Linear(jnp.zeros(1), jnp.array(0.0)), X, y)
-        >>> cost.eigenvalues.tolist(), cost.condition_number, cost.value_at_zero
+        >>> cost.eigenvalues.tolist(), round(cost.condition_number, 9), cost.value_at_zero
         ([2.0, 2.0], 1.0, 2.0)
         >>> quadratic_cost(lambda p, x: jnp.sum(jnp.cosh(p * x)), jnp.zeros(2), jnp.ones(2)) is None
         True
@@ -152,8 +165,26 @@ def quadratic_cost(
     eigenvalues, eigenvectors = np.linalg.eigh(hessian)
     value_at_zero = value - gradient @ center + 0.5 * center @ hessian @ center
     return QuadraticCost(
-        eigenvalues, eigenvectors, float(value_at_zero), hessian, float(value), gradient
-    )
+        eigenvalues, eigenvectors, float(value_at_zero), hessian, float(value), gradient,
+        noise=hessian_noise(hessian, eigenvalues),
+    )  # fmt: skip
+
+
+def hessian_noise(hessian: np.ndarray, eigenvalues: np.ndarray) -> float:
+    """A bound on how far rounding moved the eigenvalues of a float64 ``hessian`` formed as
+    a sum over rows: ``ROUNDING_FACTOR * eps * sum_i |H_ii|`` for its entries, plus
+    ``d * eps * max |lambda|`` for ``eigh`` (the module's derivation).
+
+    Example:
+        >>> H = np.array([[2.0, 2.0], [2.0, 2.0 + 1e-14]])  # singular to float64 precision
+        >>> lowest = np.linalg.eigvalsh(H)
+        >>> bool(lowest[0] > 0), bool(lowest[0] - hessian_noise(H, lowest) > 0)
+        (True, False)
+    """
+    eps = float(np.finfo(np.float64).eps)
+    largest = float(np.max(np.abs(eigenvalues))) if eigenvalues.size else 0.0
+    diagonal = float(np.sum(np.abs(np.diag(hessian))))
+    return ROUNDING_FACTOR * eps * diagonal + len(eigenvalues) * eps * largest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -278,7 +309,7 @@ def certify(cost: QuadraticCost, flat_params, *, value: float, gradient, unravel
         )
     )
     distance = (gradient_norm + rounding) / cost.mu
-    scaled = cost.eigenvectors / cost.eigenvalues
+    scaled = cost.eigenvectors / (cost.eigenvalues - cost.noise)  # each lowered, as mu is
     bounds = np.linalg.norm(scaled, axis=1) * (gradient_norm + rounding)
     return Certificate(
         condition_number=cost.condition_number,

@@ -546,11 +546,22 @@ def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings) -> FitResul
     status, message = _verdict(result, proof, rtol)
     dtype = result.losses.dtype
     limit = 1 / float(np.finfo(dtype).eps)  # a Python float: a float32 would overflow the test
-    if cost is not None and not cost.condition_number <= limit:
-        undetermined = (
-            f"the data do not determine the coefficients to {dtype} precision: the condition "
-            f"number {cost.condition_number:.3g} exceeds 1/eps = {limit:.3g}"
+    if cost is not None and proof is None and status is Status.CONVERGED:
+        # A quadratic cost whose smallest eigenvalue is lost in rounding: the gradient's
+        # rule held, but it says nothing about the params (they can be off by 100%).
+        status = Status.IMPRECISE
+        message = (
+            f"imprecise after {steps_phrase(result.num_steps)}: the stop rule held in {dtype}, "
+            "but no digit of the coefficients can be certified"
         )
+    if cost is not None and not cost.condition_number <= limit:
+        why = (
+            f"the condition number {cost.condition_number:.3g} exceeds 1/eps = {limit:.3g}"
+            if cost.mu > 0
+            else f"the Hessian's smallest eigenvalue, {cost.eigenvalues[0]:.3g}, is within "
+            f"its rounding error, {cost.noise:.2g}"
+        )
+        undetermined = f"the data do not determine the coefficients to {dtype} precision: {why}"
         warnings += (undetermined,)
         message += f"; {undetermined}"
     return dataclasses.replace(

@@ -210,15 +210,26 @@ class Certificate:
 
     def meets(self, rtol: float) -> bool:
         """Whether the params are certainly within ``rtol`` of the minimizer, relative to
-        their norm; or as close as float64 can tell: the gradient is within its own
-        rounding error, so that no run could certify more.
+        their norm.
 
         Example:
             >>> cost = QuadraticCost(np.array([1.0]), np.eye(1), 0.0)
             >>> certify(cost, np.array([1.0]), value=0.0, gradient=np.array([1e-7])).meets(1e-6)
             True
         """
-        return self.relative <= rtol or self.gradient_norm <= self.rounding
+        return self.relative <= rtol
+
+    @property
+    def at_floor(self) -> bool:
+        """Whether the gradient is within its own rounding error: no run in float64 could
+        certify more than this certificate does, however many digits that is.
+
+        Example:
+            >>> cost = QuadraticCost(np.array([1.0]), np.eye(1), 0.0)
+            >>> certify(cost, np.array([1.0]), value=0.0, gradient=np.array([1e-20])).at_floor
+            True
+        """
+        return self.gradient_norm <= self.rounding
 
     @property
     def digits(self) -> int:

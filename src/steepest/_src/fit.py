@@ -280,8 +280,10 @@ def fit(
     params. For a quadratic cost they give ``result.certificate``: a bound on
     the distance to the exact minimizer, per parameter too. Then ``converged``
     means that the certificate meets ``rtol`` (whichever rule stopped the
-    loop); a loop whose rule held but whose certificate falls short reports
-    ``imprecise``. When the condition number exceeds ``1/eps`` of the run's
+    loop); at float64's rounding floor short of ``rtol`` the run reports
+    ``stalled`` (no step could certify more), and a loop whose rule held but
+    whose certificate falls short reports ``imprecise``, as does a quadratic
+    cost with no certificate at all. When the condition number exceeds ``1/eps`` of the run's
     dtype, the message and ``warnings`` say that the data do not determine the
     coefficients to that precision.
 
@@ -576,8 +578,9 @@ def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings) -> FitResul
 
 def _verdict(result: FitResult, proof: Certificate | None, rtol: float) -> tuple[Status, str]:
     """The final status and message: ``converged`` when the certificate meets ``rtol``,
-    whichever rule stopped the loop; ``imprecise`` when the loop's rule held but the
-    certificate does not. With ``tol`` alone (``rtol`` 0) the absolute rule decides, and
+    whichever rule stopped the loop; ``stalled`` when it does not but the float64 gradient
+    is within its own rounding (no step can certify more); ``imprecise`` when the loop's
+    rule held but the certificate falls short. With ``tol`` alone (``rtol`` 0) the absolute rule decides, and
     the certificate is reported beside it."""
     status, message = result.status, result.message
     if proof is None or status is Status.DIVERGED:
@@ -586,6 +589,12 @@ def _verdict(result: FitResult, proof: Certificate | None, rtol: float) -> tuple
     if rtol > 0 and status in (Status.CONVERGED, Status.STALLED, Status.MAX_STEPS):
         if proof.meets(rtol):
             return Status.CONVERGED, f"converged after {steps}: {proof.sentence()}"
+        if proof.at_floor:  # further steps cannot certify more: a stall, whatever the rule said
+            return Status.STALLED, (
+                f"stalled after {steps}: the float64 gradient is within its own rounding "
+                f"error, so nothing more can be certified: {proof.sentence()}, short of rtol "
+                f"{rtol:.3g} (rescaled features, or the closed form, may do better)"
+            )
         if status is Status.CONVERGED:
             dtype = result.losses.dtype
             further = "" if dtype == np.float64 else f"; {FLOAT64_HINT} to go further"

@@ -304,3 +304,32 @@ def test_hidden_collinearity_gets_no_false_bound_and_no_false_converged(dtype, i
             assert any("do not determine the coefficients" in w for w in result.warnings), where
         if result.status is Status.CONVERGED:
             assert np.linalg.norm(error) <= rtol * np.linalg.norm(exact), where
+
+
+def huber(params, X, y, delta=1.0):
+    """Quadratic for residuals within ``delta``, linear beyond."""
+    residual = steepest.predict(params, X) - y
+    size = jnp.abs(residual)
+    return jnp.mean(jnp.where(size <= delta, 0.5 * residual**2, delta * (size - 0.5 * delta)))
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_a_cost_quadratic_only_near_its_start_gets_no_certificate(dtype, x64):
+    """Issue 21, item 2: every residual is within Huber's delta at the start and along the
+    probe that tests the cost for being quadratic (small features, no intercept), and many
+    are beyond it at the minimizer (w about 79). The start's quadratic model misses the
+    final cost: no certificate, and the message says no digit is certified."""
+    rng = np.random.default_rng(0)
+    X = 0.01 * rng.standard_normal((400, 1))
+    y = 0.95 * np.sign(X[:, 0])
+    start = Linear.zeros(1, dtype, intercept=False)
+    result = fit(huber, start, jnp.asarray(X, dtype), jnp.asarray(y, dtype))
+    assert float(result.params.w[0]) > 50  # far beyond where the cost is quadratic
+    assert result.certificate is None, result.message
+    assert "no digit is certified: the quadratic model formed at the start misses" in (
+        result.message
+    )
+    # Declared quadratic (falsely here), the check is skipped: the tag is a promise.
+    tagged = fit(huber, start, jnp.asarray(X, dtype), jnp.asarray(y, dtype),
+                 tags={steepest.quadratic_tag})  # fmt: skip
+    assert tagged.certificate is not None

@@ -35,7 +35,7 @@ _SOURCES = {
     "._src.gradcheck": ("GradientCheckError", "GradientReport", "check_gradient"),
     "._src.io.dataset": ("DataError",),
     "._src.io.sharding": ("shard",),
-    "._src.losses": ("Tag", "mse", "row_mean_tag"),
+    "._src.losses": ("Tag", "mse", "quadratic_tag", "row_mean_tag"),
     "._src.model": ("Linear", "predict"),
     "._src.stopping": (
         "DIVERGENCE_FACTOR",
@@ -94,7 +94,7 @@ if _typing.TYPE_CHECKING:
     from ._src.gradcheck import GradientCheckError, GradientReport, check_gradient
     from ._src.io.dataset import DataError
     from ._src.io.sharding import shard
-    from ._src.losses import Tag, mse, row_mean_tag
+    from ._src.losses import Tag, mse, quadratic_tag, row_mean_tag
     from ._src.model import Linear, predict
     from ._src.stopping import (
         DIVERGENCE_FACTOR,
@@ -160,6 +160,7 @@ __all__ = [
     "plots",
     "predict",
     "records",
+    "quadratic_tag",
     "row_mean_tag",
     "shard",
     "sweep",

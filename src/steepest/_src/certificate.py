@@ -55,6 +55,7 @@ class QuadraticCost:
         hessian, value, gradient: the Hessian, and the cost and its flattened gradient at
             the params it was formed at (``quadratic_cost``'s); None when not known.
         noise: a bound on how far rounding moved each eigenvalue (``hessian_noise``).
+        center: the flattened params the cost was formed at; None when not known.
     """
 
     eigenvalues: np.ndarray
@@ -64,6 +65,7 @@ class QuadraticCost:
     value: float | None = None
     gradient: np.ndarray | None = dataclasses.field(default=None, repr=False)
     noise: float = 0.0
+    center: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     @property
     def L(self) -> float:
@@ -79,6 +81,27 @@ class QuadraticCost:
     def condition_number(self) -> float:
         """``L / mu``, an upper bound on the exact one; infinite when ``mu <= 0``."""
         return self.L / self.mu if self.mu > 0 else math.inf
+
+    def predicts(self, flat_params, value: float, gradient) -> bool:
+        """Whether the quadratic model formed at ``center`` gives the float64 ``value`` and
+        ``gradient`` of the loss at ``flat_params`` (a run's final params), to rounding:
+        a cost quadratic only near its start (Huber's, a squared hinge) fails here, the
+        one probe near the start having passed. True when the model is not known.
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> from steepest import Linear, mse
+            >>> X = jnp.array([-1.0, 1.0]); y = jnp.array([0.0, 2.0])
+            >>> cost = quadratic_cost(mse, Linear(jnp.zeros(1), jnp.array(0.0)), X, y)
+            >>> cost.predicts(np.array([1.0, 1.0]), 0.0, np.zeros(2))  # the minimizer
+            True
+            >>> cost.predicts(np.array([1.0, 1.0]), 0.5, np.zeros(2))  # another cost there
+            False
+        """
+        if self.center is None or self.hessian is None or self.gradient is None:
+            return True
+        step = np.asarray(flat_params, np.float64) - self.center
+        return _models(self.hessian, self.value, self.gradient, step, value, gradient)
 
     def model(self, params, value_dtype=None) -> tuple:
         """``quadratic.quadratic_model`` at ``params`` (those this cost was formed at), from
@@ -150,24 +173,31 @@ def quadratic_cost(
         value, gradient = value_and_grad64(loss, params, *data, block_rows=block_rows)
         there = unravel(center + step)
         value_there, gradient_there = value_and_grad64(loss, there, *data, block_rows=block_rows)
-    curved = hessian @ step
-    eps = np.finfo(np.float64).eps
-    predicted = value + gradient @ step + 0.5 * step @ curved
-    value_scale = abs(value) + abs(value_there) + abs(gradient @ step) + abs(step @ curved) + 1
-    gradient_scale = np.max(np.abs(gradient) + np.abs(gradient_there) + np.abs(curved)) + 1
-    is_quadratic = (
-        np.all(np.isfinite(hessian))
-        and abs(predicted - value_there) <= 1e3 * eps * value_scale
-        and np.max(np.abs(gradient_there - gradient - curved)) <= 1e3 * eps * gradient_scale
-    )
-    if not is_quadratic:
+    if not np.all(np.isfinite(hessian)):
+        return None
+    if not _models(hessian, value, gradient, step, value_there, gradient_there):
         return None
     eigenvalues, eigenvectors = np.linalg.eigh(hessian)
     value_at_zero = value - gradient @ center + 0.5 * center @ hessian @ center
     return QuadraticCost(
         eigenvalues, eigenvectors, float(value_at_zero), hessian, float(value), gradient,
-        noise=hessian_noise(hessian, eigenvalues),
+        noise=hessian_noise(hessian, eigenvalues), center=np.asarray(center, np.float64),
     )  # fmt: skip
+
+
+def _models(hessian, value, gradient, step, value_there, gradient_there) -> bool:
+    """Whether ``f + g.s + s.H s / 2`` and ``g + H s`` (``f``, ``g`` the ``value`` and
+    ``gradient`` at a point) give ``value_there`` and ``gradient_there`` at the point
+    ``step`` away, to float64 rounding."""
+    curved = hessian @ step
+    eps = np.finfo(np.float64).eps
+    predicted = value + gradient @ step + 0.5 * step @ curved
+    value_scale = abs(value) + abs(value_there) + abs(gradient @ step) + abs(step @ curved) + 1
+    gradient_scale = np.max(np.abs(gradient) + np.abs(gradient_there) + np.abs(curved)) + 1
+    return bool(
+        abs(predicted - value_there) <= 1e3 * eps * value_scale
+        and np.max(np.abs(gradient_there - gradient - curved)) <= 1e3 * eps * gradient_scale
+    )
 
 
 def hessian_noise(hessian: np.ndarray, eigenvalues: np.ndarray) -> float:

@@ -33,6 +33,7 @@ from .engine import (
     value_and_norm_dtypes,
 )
 from .history import History
+from .losses import quadratic_tag, tags_of
 from .processes import spans_processes
 from .progress import ProgressBar
 from .stopping import (
@@ -402,7 +403,8 @@ def fit(
         def evaluate64(params):
             return value_and_grad64(loss, params, *data, block_rows=rows_per_block)
 
-    result = _checked(result, evaluate64, cost, rtol=target, warnings=warnings)
+    declared = quadratic_tag in tags_of(loss, tags)
+    result = _checked(result, evaluate64, cost, rtol=target, warnings=warnings, declared=declared)
     if batch_size is None:
         return result
     rows = blocks.num_rows(data)
@@ -535,17 +537,31 @@ def check_arguments(params, optimizer, max_steps) -> None:
         raise ValueError(f"max_steps must be a whole number, got {max_steps!r}")
 
 
-def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings) -> FitResult:
-    """``result`` with its cost evaluated in float64, its certificate, and the verdict."""
+def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings, declared) -> FitResult:
+    """``result`` with its cost evaluated in float64, its certificate, and the verdict.
+    ``declared``: the loss is tagged ``quadratic_tag``, so the start's quadratic model is
+    not checked at the final params (``evaluate64`` may then be on other data: the data
+    as read, of which the loop had a float32 copy)."""
     value, gradient = evaluate64(result.params)
     params = result.params
     flat = np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(params)] or [np.zeros(0)])
-    proof = None
+    proof, not_quadratic = None, ()
+    if cost is not None and not declared and not cost.predicts(flat, value, gradient):
+        # Quadratic near the start only (Huber's loss, a squared hinge): no certificate.
+        not_quadratic = (
+            "no digit is certified: the quadratic model formed at the start misses the cost "
+            "at the final params, so the cost is not (provably) quadratic over the run; tag "
+            "a loss quadratic everywhere with steepest.quadratic_tag",
+        )
+        cost = None
     if cost is not None:
         proof = certify(
             cost, flat, value=value, gradient=gradient, unravel=lambda b: _like(params, b)
         )
     status, message = _verdict(result, proof, rtol)
+    for note in not_quadratic:
+        message += f"; {note}"
+    warnings += not_quadratic
     dtype = result.losses.dtype
     limit = 1 / float(np.finfo(dtype).eps)  # a Python float: a float32 would overflow the test
     if cost is not None and proof is None and status is Status.CONVERGED:

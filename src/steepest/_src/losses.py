@@ -32,6 +32,12 @@ row_mean_tag = Tag("row_mean_tag")
 """The loss is ``(1/N) sum_i l(params; row i of every data array)``, plus any term of
 ``params`` alone (a penalty such as ridge's): every data argument has the same ``N`` rows."""
 
+quadratic_tag = Tag("quadratic_tag")
+"""The loss is exactly quadratic in ``params`` everywhere (least squares, ridge): its
+certificate needs no check that the quadratic model formed at the start still gives the
+cost at the final params. Untagged, a loss gets a certificate only when it passes that
+check (a loss quadratic near its start only, such as Huber's, does not)."""
+
 
 def mse(params: Linear, X: jax.Array, y: jax.Array) -> jax.Array:
     """Mean squared error of a linear model.
@@ -41,8 +47,8 @@ def mse(params: Linear, X: jax.Array, y: jax.Array) -> jax.Array:
         f(w, b) = \\frac{1}{N} \\sum_{i=1}^{N} \\bigl(y_i - (x_i \\cdot w + b)\\bigr)^2
 
     With one feature this is the tutorial's ``f(m, b)``. It is a mean over the rows
-    of ``X`` and ``y`` (its tags: ``row_mean_tag``), so ``fit`` may evaluate it in
-    row blocks.
+    of ``X`` and ``y``, so ``fit`` may evaluate it in row blocks, and exactly quadratic
+    in ``w`` and ``b`` (its tags: ``row_mean_tag``, ``quadratic_tag``).
 
     Args:
         params: a ``Linear(w, b)``.
@@ -65,15 +71,17 @@ def mse(params: Linear, X: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.mean(residual**2)
 
 
-KNOWN_TAGS: dict[Callable, frozenset] = {mse: frozenset({row_mean_tag})}
+KNOWN_TAGS: dict[Callable, frozenset] = {mse: frozenset({row_mean_tag, quadratic_tag})}
 
 
 def tags_of(loss: Callable, tags: Collection = frozenset()) -> frozenset:
     """The tags of ``loss``: those declared, and those known of steepest's own losses.
 
     Example:
-        >>> tags_of(mse), tags_of(lambda p: p), tags_of(lambda p: p, [row_mean_tag])
-        (frozenset({row_mean_tag}), frozenset(), frozenset({row_mean_tag}))
+        >>> sorted(map(repr, tags_of(mse))), tags_of(lambda p: p)
+        (['quadratic_tag', 'row_mean_tag'], frozenset())
+        >>> tags_of(lambda p: p, [row_mean_tag])
+        frozenset({row_mean_tag})
     """
     unknown = [tag for tag in tags if not isinstance(tag, Tag)]
     if unknown:

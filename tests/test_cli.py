@@ -588,9 +588,12 @@ def test_the_installed_console_script_fits_the_builtin_data(console_script, runs
 @pytest.mark.e2e
 def test_ctrl_c_stops_the_run_and_reports_what_it_reached(tmp_path, console_script):
     assert_clean_exit(console_script.run, 0)  # the timing below is of a run that worked
+    # A step so small that every update moves the params, and the gradient keeps falling
+    # (in float64: float32's reaches its rounding floor and plateaus): no stall, no
+    # convergence.
+    arguments = ["--no-standardize", "--lr", "1e-7", "--steps", "1e9", "--x64", "--json"]
     process = subprocess.Popen(
-        # A step so small that every update moves the params: no stall, no convergence.
-        [*_command(), "fit", "--no-standardize", "--lr", "1e-7", "--steps", "1e9", "--json"],
+        [*_command(), "fit", *arguments],
         cwd=tmp_path,
         env=_environment(),
         stdout=subprocess.PIPE,

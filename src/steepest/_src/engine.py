@@ -44,7 +44,9 @@ from .stopping import (
     decide,
     has_converged,
     has_diverged,
+    has_plateaued,
     has_stalled,
+    improves_on,
     is_out_of_steps,
     resolve_tolerances,
 )
@@ -90,7 +92,9 @@ class LoopState(NamedTuple):
     ``status`` is a ``Status.code``; ``Status.of_code`` reads it on the host.
     ``good_*`` are the last evaluated iterate that did not diverge: what a stopped
     run returns. ``history[i]`` is the cost at step ``i * stride``; the last slot
-    takes the other steps' writes.
+    takes the other steps' writes. ``best_grad_norm`` is the lowest gradient norm yet
+    (as of the last decrease beyond rounding), ``steps_since_best`` the steps since (the
+    plateau rule).
     """
 
     params: Any  # the current iterate, number `step`; its cost may not be evaluated yet
@@ -105,6 +109,8 @@ class LoopState(NamedTuple):
     good_grad_norm: Leaf
     unchanged_steps: Leaf  # updates in a row that left every parameter as it was
     state_fixed: Leaf  # the last update left the optimizer's float state as it was too
+    best_grad_norm: Leaf
+    steps_since_best: Leaf  # int32
     history: Leaf
     settings: Settings
 
@@ -220,6 +226,8 @@ class Engine:
             good_grad_norm=np.asarray(np.nan, norm_dtype),
             unchanged_steps=np.int32(0),
             state_fixed=np.bool_(False),
+            best_grad_norm=np.asarray(np.inf, norm_dtype),
+            steps_since_best=np.int32(0),
             history=np.zeros(history_size, loss_dtype),
             settings=Settings(
                 max_steps=np.int32(max_steps),
@@ -314,7 +322,9 @@ class Engine:
         ``status``: the ``status_from`` that decided to make it, taken as it is.
         """
         settings = state.settings
-        verdict, grad_norm, initial, initial_grad_norm = self._verdict(state, value, grad)
+        verdict, grad_norm, initial, initial_grad_norm, best, since = self._verdict(
+            state, value, grad
+        )
         status = verdict if status is None else status
         diverged = status == Status.DIVERGED.code
         running = status == Status.RUNNING.code
@@ -348,6 +358,8 @@ class Engine:
             state_fixed=jnp.where(
                 running, _unchanged(_floats(opt_state), _floats(state.opt_state)), state.state_fixed
             ),
+            best_grad_norm=best,
+            steps_since_best=since,
             history=history.at[slot].set(value),
             settings=settings,
         )
@@ -358,8 +370,9 @@ class Engine:
         return self._verdict(state, value, grad)[0]
 
     def _verdict(self, state: LoopState, value, grad):
-        """The stop rules at ``state.params``: the status, the gradient's norm, and the
-        initial cost and gradient norm (this step's, at step 0)."""
+        """The stop rules at ``state.params``: the status, the gradient's norm, the
+        initial cost and gradient norm (this step's, at step 0), and the lowest gradient
+        norm and the steps since it (``improves_on``) with this step's counted."""
         settings = state.settings
         step = _traced(state.step)
         grad_norm = optax.tree_utils.tree_norm(grad)
@@ -377,11 +390,15 @@ class Engine:
             mu=_traced(settings.mu),
         )
         # The update that led to these params changed nothing: stepping on is spinning.
+        best = _traced(state.best_grad_norm)
+        improved = improves_on(grad_norm, best)
+        since = jnp.where(improved, 0, _traced(state.steps_since_best) + 1)
         stalled = has_stalled(
             _traced(state.unchanged_steps), _traced(state.state_fixed), settings.patience
-        )
+        ) | has_plateaued(since, settings.patience)
         status = decide(diverged, converged, stalled, is_out_of_steps(step, settings.max_steps))
-        return status, grad_norm, initial, initial_grad_norm
+        best = jnp.where(improved, grad_norm, best)
+        return status, grad_norm, initial, initial_grad_norm, best, since
 
     def _advance(self, state: LoopState, running, value, grad, data):
         """The params and optimizer state after this step's update: one update with the

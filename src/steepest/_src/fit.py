@@ -39,6 +39,7 @@ from .progress import ProgressBar
 from .stopping import (
     DIVERGENCE_FACTOR,
     FLOAT64_HINT,
+    PLATEAU_STEPS,
     STALL_PATIENCE,
     Status,
     describe,
@@ -220,6 +221,7 @@ class FitResult:
             initial_loss=initial_loss,
             last_loss=float(state.loss),
             dtype_name=str(state.history.dtype),
+            plateaued=int(state.steps_since_best) >= PLATEAU_STEPS,
         )
         return cls(
             params=state.good_params,
@@ -545,7 +547,8 @@ def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings, declared) -
     value, gradient = evaluate64(result.params)
     params = result.params
     flat = np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(params)] or [np.zeros(0)])
-    proof, not_quadratic = None, ()
+    proof = None
+    not_quadratic: tuple[str, ...] = ()
     if cost is not None and not declared and not cost.predicts(flat, value, gradient):
         # Quadratic near the start only (Huber's loss, a squared hinge): no certificate.
         not_quadratic = (
@@ -596,8 +599,8 @@ def _verdict(result: FitResult, proof: Certificate | None, rtol: float) -> tuple
     """The final status and message: ``converged`` when the certificate meets ``rtol``,
     whichever rule stopped the loop; ``stalled`` when it does not but the float64 gradient
     is within its own rounding (no step can certify more); ``imprecise`` when the loop's
-    rule held but the certificate falls short. With ``tol`` alone (``rtol`` 0) the absolute rule decides, and
-    the certificate is reported beside it."""
+    rule held but the certificate falls short. With ``tol`` alone (``rtol`` 0) the absolute
+    rule decides, and the certificate is reported beside it."""
     status, message = result.status, result.message
     if proof is None or status is Status.DIVERGED:
         return status, message

@@ -30,6 +30,13 @@ DIVERGENCE_FACTOR = 1e8
 # was (a fixed point), or, for an optimizer whose state keeps moving (momentum, Adam),
 # after this many updates in a row that changed no parameter.
 STALL_PATIENCE = 100
+# The plateau rule (has_plateaued): this many steps in a row without a new lowest gradient
+# norm (below the lowest by PLATEAU_ROUNDING * eps of it) stop a run of any optimizer. A
+# line search (L-BFGS) keeps moving the last bits, so the stall rule alone never fires
+# there. The gradient, not the cost: the cost stops showing progress once the params are
+# within sqrt(eps) (its change is then below its rounding), long before they converge.
+PLATEAU_STEPS = 10_000
+PLATEAU_ROUNDING = 8
 # The share of rtol the certified rule gives the loop's gradient; the rest is left to
 # the gradient's rounding error, which the float64 certificate adds after the run.
 CERTIFIED_SHARE = 0.5
@@ -153,6 +160,35 @@ def has_stalled(unchanged_steps: jax.Array, state_fixed: jax.Array, patience) ->
     return stalled & (patience >= 0)
 
 
+def improves_on(value: jax.Array, best: jax.Array) -> jax.Array:
+    """Whether ``value`` (a gradient norm) is below ``best`` by more than its rounding,
+    ``PLATEAU_ROUNDING * eps * |best|`` (``best`` infinite: any finite value improves).
+
+    Example:
+        >>> bool(improves_on(jnp.float32(0.5), jnp.float32(1.0)))
+        True
+        >>> bool(improves_on(jnp.float32(1.0 - 1e-7), jnp.float32(1.0)))  # within rounding
+        False
+    """
+    eps = jnp.finfo(jnp.result_type(value)).eps
+    margin = PLATEAU_ROUNDING * eps * jnp.abs(best)
+    return jnp.isfinite(value) & (~jnp.isfinite(best) | (value < best - margin))
+
+
+def has_plateaued(steps_since_best: jax.Array, patience) -> jax.Array:
+    """The plateau rule: ``PLATEAU_STEPS`` steps in a row without a new lowest gradient
+    norm (``improves_on``), whatever the optimizer. A negative ``patience`` (the stall
+    rule's) turns it off too.
+
+    Example:
+        >>> bool(has_plateaued(jnp.int32(PLATEAU_STEPS), 100))
+        True
+        >>> bool(has_plateaued(jnp.int32(5), 100)), bool(has_plateaued(jnp.int32(10**6), -1))
+        (False, False)
+    """
+    return (steps_since_best >= PLATEAU_STEPS) & (patience >= 0)
+
+
 def has_diverged(loss: jax.Array, initial_loss: jax.Array, factor: ArrayLike) -> jax.Array:
     """The divergence rule: the cost is not finite, or has exploded above its start.
 
@@ -217,13 +253,15 @@ def describe(
     initial_loss: float = math.nan,
     last_loss: float = math.nan,
     dtype_name: str = "",
+    plateaued: bool = False,
 ) -> str:
     """The sentence that says why a run stopped, with its numbers.
 
     ``num_steps`` is the number of updates behind the params returned; a diverged
     run's cost blew up at the step after them. ``tol``, ``rtol``, ``mu``: the stop
-    rule's (``has_converged``). ``IMPRECISE`` is a verdict on a certificate, which
-    ``fit`` words itself.
+    rule's (``has_converged``). ``plateaued``: a stall by the plateau rule
+    (``has_plateaued``). ``IMPRECISE`` is a verdict on a certificate, which ``fit``
+    words itself.
 
     Example:
         >>> describe(Status.CONVERGED, num_steps=3, grad_norm=2e-6, tol=1e-5)
@@ -252,16 +290,22 @@ def describe(
             f"the stop rule ({_rule(tol, rtol, mu)})"
         )
     if status is Status.STALLED:
-        stalled = f"stalled after {steps_phrase(num_steps)}: the last update changed no parameter"
+        stalled = f"stalled after {steps_phrase(num_steps)}: " + (
+            f"the gradient norm has not gone below its lowest in {PLATEAU_STEPS:,} steps"
+            if plateaued
+            else "the last update changed no parameter"
+        )
         if jnp.dtype(dtype_name or "float32") == jnp.float64:
             return (
                 f"{stalled}, even in float64: rescale the features, "
                 "try L-BFGS if this is not it, or solve in closed form"
             )
-        return (
-            f"{stalled} (each step is below the spacing of {dtype_name} numbers there): "
-            f"{FLOAT64_HINT} to go further"
+        why = (
+            f"{dtype_name}'s rounding of the gradient"
+            if plateaued
+            else f"each step is below the spacing of {dtype_name} numbers there"
         )
+        return f"{stalled} ({why}): {FLOAT64_HINT} to go further"
     raise ValueError(f"no message for a run whose status is {status.value}")
 
 

@@ -350,3 +350,30 @@ def test_lbfgs_at_its_rounding_floor_stalls_instead_of_running_on(x64):
     assert result.num_steps < 20_000, result.message
     assert "has not gone below its lowest in 10,000 steps" in result.message
     assert_certificate_holds(result, exact_least_squares(X, y))
+
+
+def logistic(params, X, y):
+    z = X @ params["w"] + params["b"]
+    return jnp.mean(jnp.logaddexp(0.0, z) - y * z)
+
+
+def test_separable_classes_have_no_finite_minimizer_and_say_so():
+    """Issue 21, item 6: on separable classes the logistic cost falls toward 0 as the
+    params grow without bound, and L-BFGS's stop rule (the gradient 1e-5 of its start)
+    held: converged, before. At 2x and 4x the params the cost is lower still: no minimizer
+    at finite params. With a ridge penalty, or classes that overlap, converged stands."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 2)).astype(np.float32)
+    separable = (X[:, 0] + X[:, 1] > 0).astype(np.float32)
+    overlapping = (X[:, 0] + 0.5 * rng.standard_normal(100) > 0).astype(np.float32)
+    start = {"w": jnp.zeros(2), "b": jnp.zeros(())}
+    unbounded = fit(logistic, start, X, separable, optimizer="lbfgs")
+    assert unbounded.status is Status.IMPRECISE, unbounded.message
+    assert "no minimizer at finite params" in unbounded.message
+    bounded = fit(logistic, start, X, overlapping, optimizer="lbfgs")
+    assert bounded.status is Status.CONVERGED, bounded.message
+
+    def ridge(params, X, y):
+        return logistic(params, X, y) + 0.01 * jnp.sum(params["w"] ** 2)
+
+    assert fit(ridge, start, X, separable, optimizer="lbfgs").status is Status.CONVERGED

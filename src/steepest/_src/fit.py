@@ -1,7 +1,9 @@
 """``fit``: minimize a loss with the compiled engine, and ``FitResult``, what it returns."""
 
 import dataclasses
+import functools
 import inspect
+import itertools
 import math
 import numbers
 from collections.abc import Callable, Collection
@@ -15,6 +17,7 @@ import optax
 from . import blocks, display, optimizers, quadratic, theory
 from .arguments import whole_number
 from .certificate import (
+    ROUNDING_FACTOR,
     Certificate,
     QuadraticCost,
     certify,
@@ -575,6 +578,18 @@ def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings, declared) -
             f"imprecise after {steps_phrase(result.num_steps)}: the stop rule held in {dtype}, "
             "but no digit of the coefficients can be certified"
         )
+    if (
+        cost is None
+        and status is Status.CONVERGED
+        and _falls_along_the_params(evaluate64, params, value)
+    ):
+        status = Status.IMPRECISE
+        message = (
+            f"imprecise after {steps_phrase(result.num_steps)}: the stop rule held, but the "
+            "cost has no minimizer at finite params: it still falls along the params' own "
+            "direction (lower at 2x and 4x the params), so they would grow without bound "
+            "(separable classes? add a penalty, such as ridge's)"
+        )
     if cost is not None and not cost.condition_number <= limit:
         why = (
             f"the condition number {cost.condition_number:.3g} exceeds 1/eps = {limit:.3g}"
@@ -592,6 +607,25 @@ def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings, declared) -
         message=message,
         certificate=proof,
         warnings=warnings,
+    )
+
+
+def _falls_along_the_params(evaluate64, params, value: float) -> bool:
+    """Whether the float64 cost at ``params`` (``value``) falls on along their own direction,
+    at 2x and 4x the params, each beyond rounding: at a minimizer it would rise (convexity),
+    so the params a stop rule accepted are on the way to a minimum at infinity (separable
+    logistic regression). False for params of norm 0."""
+    if not any(np.any(np.asarray(leaf) != 0) for leaf in jax.tree.leaves(params)):
+        return False
+    as_float64 = jax.tree.map(lambda leaf: np.asarray(leaf, np.float64), params)
+    values = [value]
+    for factor in (2.0, 4.0):
+        scaled = jax.tree.map(functools.partial(np.multiply, factor), as_float64)
+        values.append(float(evaluate64(scaled)[0]))
+    eps = float(np.finfo(np.float64).eps)
+    return all(
+        np.isfinite(lower) and lower < higher - ROUNDING_FACTOR * eps * abs(higher)
+        for higher, lower in itertools.pairwise(values)
     )
 
 

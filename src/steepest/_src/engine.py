@@ -389,10 +389,13 @@ class Engine:
             rtol=_traced(settings.rtol),
             mu=_traced(settings.mu),
         )
+        # A new lowest gradient norm, or one more step without (held once the run stopped:
+        # a stopped lane of a sweep waits for the others without counting).
+        best, since = _traced(state.best_grad_norm), _traced(state.steps_since_best)
+        held = _traced(state.status) != Status.RUNNING.code
+        improved = improves_on(grad_norm, best) & ~held
+        since = jnp.where(improved, 0, jnp.where(held, since, since + 1))
         # The update that led to these params changed nothing: stepping on is spinning.
-        best = _traced(state.best_grad_norm)
-        improved = improves_on(grad_norm, best)
-        since = jnp.where(improved, 0, _traced(state.steps_since_best) + 1)
         stalled = has_stalled(
             _traced(state.unchanged_steps), _traced(state.state_fixed), settings.patience
         ) | has_plateaued(since, settings.patience)

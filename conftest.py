@@ -26,7 +26,12 @@ QUICK_COMPILE = "--xla_cpu_use_fusion_emitters=false"
 def _xla_knows(flag: str) -> bool:
     probe = "import jax; jax.devices()"
     environment = {**os.environ, "XLA_FLAGS": flag}
-    completed = subprocess.run([sys.executable, "-c", probe], env=environment, capture_output=True)
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-c", probe], env=environment, capture_output=True, timeout=120
+        )
+    except subprocess.TimeoutExpired:
+        return False
     return completed.returncode == 0
 
 

@@ -65,7 +65,10 @@ EXPECTATIONS = {
     "momentum": (0.1, 1e-6),
     "nesterov": (0.1, 1e-6),
     "rmsprop": (1e-3, 1e-3),
-    "lion": (1e-3, 1e-3),
+    # Lion's sign steps circle the minimizer: its error at lr 1e-3 is 0.5e-3 to 1.3e-3 by
+    # the step it stops at (steps 5,000 to 50,003, measured); the plateau rule stops it
+    # at one of them.
+    "lion": (1e-3, 2e-3),
     "adamw": (0.05, 1e-3),
     "lbfgs": (1.0, 1e-6),
 }

@@ -92,9 +92,9 @@ class LoopState(NamedTuple):
     ``status`` is a ``Status.code``; ``Status.of_code`` reads it on the host.
     ``good_*`` are the last evaluated iterate that did not diverge: what a stopped
     run returns. ``history[i]`` is the cost at step ``i * stride``; the last slot
-    takes the other steps' writes. ``best_grad_norm`` is the lowest gradient norm yet
-    (as of the last decrease beyond rounding), ``steps_since_best`` the steps since (the
-    plateau rule).
+    takes the other steps' writes. ``best_loss`` and ``best_grad_norm`` are the lowest
+    cost and gradient norm yet (as of their last decrease beyond rounding),
+    ``steps_since_best`` the steps since either fell (the plateau rule).
     """
 
     params: Any  # the current iterate, number `step`; its cost may not be evaluated yet
@@ -109,6 +109,7 @@ class LoopState(NamedTuple):
     good_grad_norm: Leaf
     unchanged_steps: Leaf  # updates in a row that left every parameter as it was
     state_fixed: Leaf  # the last update left the optimizer's float state as it was too
+    best_loss: Leaf
     best_grad_norm: Leaf
     steps_since_best: Leaf  # int32
     history: Leaf
@@ -226,6 +227,7 @@ class Engine:
             good_grad_norm=np.asarray(np.nan, norm_dtype),
             unchanged_steps=np.int32(0),
             state_fixed=np.bool_(False),
+            best_loss=np.asarray(np.inf, loss_dtype),
             best_grad_norm=np.asarray(np.inf, norm_dtype),
             steps_since_best=np.int32(0),
             history=np.zeros(history_size, loss_dtype),
@@ -322,7 +324,7 @@ class Engine:
         ``status``: the ``status_from`` that decided to make it, taken as it is.
         """
         settings = state.settings
-        verdict, grad_norm, initial, initial_grad_norm, best, since = self._verdict(
+        verdict, grad_norm, initial, initial_grad_norm, bests, since = self._verdict(
             state, value, grad
         )
         status = verdict if status is None else status
@@ -358,7 +360,8 @@ class Engine:
             state_fixed=jnp.where(
                 running, _unchanged(_floats(opt_state), _floats(state.opt_state)), state.state_fixed
             ),
-            best_grad_norm=best,
+            best_loss=bests[0],
+            best_grad_norm=bests[1],
             steps_since_best=since,
             history=history.at[slot].set(value),
             settings=settings,
@@ -371,8 +374,9 @@ class Engine:
 
     def _verdict(self, state: LoopState, value, grad):
         """The stop rules at ``state.params``: the status, the gradient's norm, the
-        initial cost and gradient norm (this step's, at step 0), and the lowest gradient
-        norm and the steps since it (``improves_on``) with this step's counted."""
+        initial cost and gradient norm (this step's, at step 0), the lowest cost and
+        gradient norm, and the steps since either fell (``improves_on``), this step's
+        counted."""
         settings = state.settings
         step = _traced(state.step)
         grad_norm = optax.tree_utils.tree_norm(grad)
@@ -389,19 +393,21 @@ class Engine:
             rtol=_traced(settings.rtol),
             mu=_traced(settings.mu),
         )
-        # A new lowest gradient norm, or one more step without (held once the run stopped:
-        # a stopped lane of a sweep waits for the others without counting).
-        best, since = _traced(state.best_grad_norm), _traced(state.steps_since_best)
+        # A new lowest cost or gradient norm, or one more step without (held once the run
+        # stopped: a stopped lane of a sweep waits for the others without counting).
         held = _traced(state.status) != Status.RUNNING.code
-        improved = improves_on(grad_norm, best) & ~held
-        since = jnp.where(improved, 0, jnp.where(held, since, since + 1))
+        lows = (_traced(state.best_loss), _traced(state.best_grad_norm))
+        now = (value, grad_norm)
+        falls = [improves_on(x, low) & ~held for x, low in zip(now, lows, strict=True)]
+        since = _traced(state.steps_since_best)
+        since = jnp.where(falls[0] | falls[1], 0, jnp.where(held, since, since + 1))
         # The update that led to these params changed nothing: stepping on is spinning.
         stalled = has_stalled(
             _traced(state.unchanged_steps), _traced(state.state_fixed), settings.patience
-        ) | has_plateaued(since, settings.patience)
+        ) | has_plateaued(since, step, settings.patience)
         status = decide(diverged, converged, stalled, is_out_of_steps(step, settings.max_steps))
-        best = jnp.where(improved, grad_norm, best)
-        return status, grad_norm, initial, initial_grad_norm, best, since
+        bests = tuple(jnp.where(f, x, low) for f, x, low in zip(falls, now, lows, strict=True))
+        return status, grad_norm, initial, initial_grad_norm, bests, since
 
     def _advance(self, state: LoopState, running, value, grad, data):
         """The params and optimizer state after this step's update: one update with the

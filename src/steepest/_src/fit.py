@@ -42,7 +42,7 @@ from .progress import ProgressBar
 from .stopping import (
     DIVERGENCE_FACTOR,
     FLOAT64_HINT,
-    PLATEAU_STEPS,
+    PLATEAU_PER_PATIENCE,
     STALL_PATIENCE,
     Status,
     describe,
@@ -224,7 +224,7 @@ class FitResult:
             initial_loss=initial_loss,
             last_loss=float(state.loss),
             dtype_name=str(state.history.dtype),
-            plateaued=int(state.steps_since_best) >= PLATEAU_STEPS,
+            plateau=_plateau(int(state.steps_since_best), step, int(settings.patience)),
         )
         return cls(
             params=state.good_params,
@@ -402,13 +402,16 @@ def fit(
         seconds=driven.seconds,
         compile_seconds=driven.compile_seconds,
     )
+    callers_evaluate64 = evaluate64 is not None
     if evaluate64 is None:
         rows_per_block = blocks.resolve_block_rows(block_rows, loss, data, tags)
 
         def evaluate64(params):
             return value_and_grad64(loss, params, *data, block_rows=rows_per_block)
 
-    declared = quadratic_tag in tags_of(loss, tags)
+    # A caller's evaluate64 may be on other data (the data as read, of which the loop has
+    # a float32 copy): the start's model is then checked only against fit's own.
+    declared = quadratic_tag in tags_of(loss, tags) or callers_evaluate64
     result = _checked(result, evaluate64, cost, rtol=target, warnings=warnings, declared=declared)
     if batch_size is None:
         return result
@@ -544,9 +547,8 @@ def check_arguments(params, optimizer, max_steps) -> None:
 
 def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings, declared) -> FitResult:
     """``result`` with its cost evaluated in float64, its certificate, and the verdict.
-    ``declared``: the loss is tagged ``quadratic_tag``, so the start's quadratic model is
-    not checked at the final params (``evaluate64`` may then be on other data: the data
-    as read, of which the loop had a float32 copy)."""
+    ``declared``: the loss is tagged ``quadratic_tag``, or ``evaluate64`` is the caller's
+    (on other data, maybe): the start's quadratic model is not checked at the final params."""
     value, gradient = evaluate64(result.params)
     params = result.params
     flat = np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(params)] or [np.zeros(0)])
@@ -565,6 +567,13 @@ def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings, declared) -
             cost, flat, value=value, gradient=gradient, unravel=lambda b: _like(params, b)
         )
     status, message = _verdict(result, proof, rtol)
+    if not_quadratic and status is Status.CONVERGED:
+        # The loop's rule took its mu from the start's curvature, which the cost did not keep.
+        status = Status.IMPRECISE
+        message = (
+            f"imprecise after {steps_phrase(result.num_steps)}: the stop rule held with the "
+            "curvature at the start"
+        )
     for note in not_quadratic:
         message += f"; {note}"
     warnings += not_quadratic
@@ -608,6 +617,13 @@ def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings, declared) -
         certificate=proof,
         warnings=warnings,
     )
+
+
+def _plateau(steps_since_best: int, step: int, patience: int) -> int:
+    """The steps without progress of a run the plateau rule stopped (``has_plateaued``),
+    else 0."""
+    window = max(PLATEAU_PER_PATIENCE * patience, 2 * (step - steps_since_best))
+    return steps_since_best if patience >= 0 and steps_since_best >= window else 0
 
 
 def _falls_along_the_params(evaluate64, params, value: float) -> bool:

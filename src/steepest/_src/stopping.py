@@ -30,12 +30,15 @@ DIVERGENCE_FACTOR = 1e8
 # was (a fixed point), or, for an optimizer whose state keeps moving (momentum, Adam),
 # after this many updates in a row that changed no parameter.
 STALL_PATIENCE = 100
-# The plateau rule (has_plateaued): this many steps in a row without a new lowest gradient
-# norm (below the lowest by PLATEAU_ROUNDING * eps of it) stop a run of any optimizer. A
-# line search (L-BFGS) keeps moving the last bits, so the stall rule alone never fires
-# there. The gradient, not the cost: the cost stops showing progress once the params are
-# within sqrt(eps) (its change is then below its rounding), long before they converge.
-PLATEAU_STEPS = 10_000
+# The plateau rule (has_plateaued): PLATEAU_PER_PATIENCE times the stall rule's patience
+# (10,000 steps by default), and twice the steps that the last low took to reach, in a row
+# with neither a new lowest cost nor a new lowest gradient norm (each below its lowest by
+# PLATEAU_ROUNDING * eps of it) stop a run of any optimizer. A line search (L-BFGS) keeps
+# moving the last bits, so the stall rule alone never fires there. Both lows, as either
+# alone stops runs still on their way: the cost stops showing progress once the params
+# are within sqrt(eps), and an adaptive or momentum method's gradient norm can go 10,000
+# steps without a new low while its cost falls.
+PLATEAU_PER_PATIENCE = 100
 PLATEAU_ROUNDING = 8
 # The share of rtol the certified rule gives the loop's gradient; the rest is left to
 # the gradient's rounding error, which the float64 certificate adds after the run.
@@ -161,7 +164,7 @@ def has_stalled(unchanged_steps: jax.Array, state_fixed: jax.Array, patience) ->
 
 
 def improves_on(value: jax.Array, best: jax.Array) -> jax.Array:
-    """Whether ``value`` (a gradient norm) is below ``best`` by more than its rounding,
+    """Whether ``value`` (a cost, a gradient norm) is below ``best`` by more than its rounding,
     ``PLATEAU_ROUNDING * eps * |best|`` (``best`` infinite: any finite value improves).
 
     Example:
@@ -175,18 +178,23 @@ def improves_on(value: jax.Array, best: jax.Array) -> jax.Array:
     return jnp.isfinite(value) & (~jnp.isfinite(best) | (value < best - margin))
 
 
-def has_plateaued(steps_since_best: jax.Array, patience) -> jax.Array:
-    """The plateau rule: ``PLATEAU_STEPS`` steps in a row without a new lowest gradient
-    norm (``improves_on``), whatever the optimizer. A negative ``patience`` (the stall
-    rule's) turns it off too.
+def has_plateaued(steps_since_best: jax.Array, step: jax.Array, patience) -> jax.Array:
+    """The plateau rule: at step ``step``, ``steps_since_best`` steps in a row with neither
+    a new lowest cost nor a new lowest gradient norm (``improves_on``), at least
+    ``PLATEAU_PER_PATIENCE * patience`` of them and twice the steps the last low took
+    (an adaptive method may pause long, then go on), whatever the optimizer. A negative
+    ``patience`` (the stall rule's) turns it off too.
 
     Example:
-        >>> bool(has_plateaued(jnp.int32(PLATEAU_STEPS), 100))
+        >>> bool(has_plateaued(jnp.int32(10_000), 10_100, 100))  # the last low at step 100
         True
-        >>> bool(has_plateaued(jnp.int32(5), 100)), bool(has_plateaued(jnp.int32(10**6), -1))
-        (False, False)
+        >>> bool(has_plateaued(jnp.int32(10_000), 20_000, 100))  # ... at 10,000: not yet
+        False
+        >>> bool(has_plateaued(jnp.int32(10**6), 10**6, -1))
+        False
     """
-    return (steps_since_best >= PLATEAU_STEPS) & (patience >= 0)
+    window = jnp.maximum(PLATEAU_PER_PATIENCE * patience, 2 * (step - steps_since_best))
+    return (steps_since_best >= window) & (patience >= 0)
 
 
 def has_diverged(loss: jax.Array, initial_loss: jax.Array, factor: ArrayLike) -> jax.Array:
@@ -253,15 +261,15 @@ def describe(
     initial_loss: float = math.nan,
     last_loss: float = math.nan,
     dtype_name: str = "",
-    plateaued: bool = False,
+    plateau: int = 0,
 ) -> str:
     """The sentence that says why a run stopped, with its numbers.
 
     ``num_steps`` is the number of updates behind the params returned; a diverged
     run's cost blew up at the step after them. ``tol``, ``rtol``, ``mu``: the stop
-    rule's (``has_converged``). ``plateaued``: a stall by the plateau rule
-    (``has_plateaued``). ``IMPRECISE`` is a verdict on a certificate, which ``fit``
-    words itself.
+    rule's (``has_converged``). ``plateau``: the steps without progress of a stall by
+    the plateau rule (``has_plateaued``), 0 for another stall. ``IMPRECISE`` is a
+    verdict on a certificate, which ``fit`` words itself.
 
     Example:
         >>> describe(Status.CONVERGED, num_steps=3, grad_norm=2e-6, tol=1e-5)
@@ -291,8 +299,8 @@ def describe(
         )
     if status is Status.STALLED:
         stalled = f"stalled after {steps_phrase(num_steps)}: " + (
-            f"the gradient norm has not gone below its lowest in {PLATEAU_STEPS:,} steps"
-            if plateaued
+            f"neither the cost nor the gradient norm has gone below its lowest in {plateau:,} steps"
+            if plateau
             else "the last update changed no parameter"
         )
         if jnp.dtype(dtype_name or "float32") == jnp.float64:
@@ -300,12 +308,12 @@ def describe(
                 f"{stalled}, even in float64: rescale the features, "
                 "try L-BFGS if this is not it, or solve in closed form"
             )
-        why = (
-            f"{dtype_name}'s rounding of the gradient"
-            if plateaued
-            else f"each step is below the spacing of {dtype_name} numbers there"
+        if plateau:
+            return f"{stalled}: {FLOAT64_HINT}, or another optimizer, to go further"
+        return (
+            f"{stalled} (each step is below the spacing of {dtype_name} numbers there): "
+            f"{FLOAT64_HINT} to go further"
         )
-        return f"{stalled} ({why}): {FLOAT64_HINT} to go further"
     raise ValueError(f"no message for a run whose status is {status.value}")
 
 

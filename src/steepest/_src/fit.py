@@ -42,10 +42,10 @@ from .progress import ProgressBar
 from .stopping import (
     DIVERGENCE_FACTOR,
     FLOAT64_HINT,
-    PLATEAU_PER_PATIENCE,
     STALL_PATIENCE,
     Status,
     describe,
+    has_plateaued,
     steps_phrase,
 )
 
@@ -622,8 +622,7 @@ def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings, declared) -
 def _plateau(steps_since_best: int, step: int, patience: int) -> int:
     """The steps without progress of a run the plateau rule stopped (``has_plateaued``),
     else 0."""
-    window = max(PLATEAU_PER_PATIENCE * patience, 2 * (step - steps_since_best))
-    return steps_since_best if patience >= 0 and steps_since_best >= window else 0
+    return steps_since_best if has_plateaued(steps_since_best, step, patience) else 0
 
 
 def _falls_along_the_params(evaluate64, params, value: float) -> bool:

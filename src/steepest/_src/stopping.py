@@ -178,23 +178,26 @@ def improves_on(value: jax.Array, best: jax.Array) -> jax.Array:
     return jnp.isfinite(value) & (~jnp.isfinite(best) | (value < best - margin))
 
 
-def has_plateaued(steps_since_best: jax.Array, step: jax.Array, patience) -> jax.Array:
+def has_plateaued(
+    steps_since_best: jax.Array | int, step: jax.Array | int, patience
+) -> jax.Array | bool:
     """The plateau rule: at step ``step``, ``steps_since_best`` steps in a row with neither
     a new lowest cost nor a new lowest gradient norm (``improves_on``), at least
     ``PLATEAU_PER_PATIENCE * patience`` of them and twice the steps the last low took
     (an adaptive method may pause long, then go on), whatever the optimizer. A negative
-    ``patience`` (the stall rule's) turns it off too.
+    ``patience`` (the stall rule's) turns it off too. Operators only: in the compiled
+    loop on arrays, and on the host on the final state's numbers (``FitResult``'s words).
 
     Example:
         >>> bool(has_plateaued(jnp.int32(10_000), 10_100, 100))  # the last low at step 100
         True
-        >>> bool(has_plateaued(jnp.int32(10_000), 20_000, 100))  # ... at 10,000: not yet
+        >>> has_plateaued(10_000, 20_000, 100)  # ... at 10,000: not yet
         False
-        >>> bool(has_plateaued(jnp.int32(10**6), 10**6, -1))
+        >>> has_plateaued(10**6, 10**6, -1)
         False
     """
-    window = jnp.maximum(PLATEAU_PER_PATIENCE * patience, 2 * (step - steps_since_best))
-    return (steps_since_best >= window) & (patience >= 0)
+    long_enough = steps_since_best >= PLATEAU_PER_PATIENCE * patience
+    return long_enough & (steps_since_best >= 2 * (step - steps_since_best)) & (patience >= 0)
 
 
 def has_diverged(loss: jax.Array, initial_loss: jax.Array, factor: ArrayLike) -> jax.Array:

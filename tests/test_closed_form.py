@@ -53,6 +53,13 @@ def scaled_design(X, fit_intercept: bool = True) -> np.ndarray:
     return np.column_stack([Z, np.ones(len(Z))]) if fit_intercept else Z
 
 
+def standardized_design(X, fit_intercept: bool = True) -> np.ndarray:
+    """``scaled_design`` with each column of unit norm: the design descent runs on, up to
+    a common factor sqrt(N)."""
+    design = scaled_design(X, fit_intercept)
+    return design / np.linalg.norm(design, axis=0)
+
+
 def errors(params: Linear, exact: list[Fraction], X, fit_intercept: bool = True):
     """(norm-wise relative error in scaled coordinates, worst relative error per coefficient)."""
     got = [Fraction(float(value)) for value in params.w]
@@ -105,13 +112,13 @@ def assert_trustworthy(result: theory.LeastSquares, exact, X, fit_intercept: boo
 @pytest.mark.parametrize("degree", range(1, 11))
 @pytest.mark.parametrize("interval", INTERVALS)
 def test_polynomial_designs_reach_six_digits_or_say_they_are_unreliable(interval, degree):
-    """The bar: at least 6 correct digits wherever the scaled design's condition number is
+    """The bar: at least 6 correct digits wherever the standardized design's condition number is
     at most 1e10, and "unreliable" beyond it."""
     X, y, exact = polynomial_problem(interval, degree)
     result = theory.least_squares(X, y)
     kappa = result.condition_number
     if kappa < 1e12:  # where numpy's own estimate is still good to 1e-4
-        assert kappa == pytest.approx(np.linalg.cond(scaled_design(X)), rel=1e-4)
+        assert kappa == pytest.approx(np.linalg.cond(standardized_design(X)), rel=1e-4)
     if kappa <= theory.RELIABLE_CONDITION:
         assert_trustworthy(result, exact, X)
     else:
@@ -148,7 +155,7 @@ def test_iterative_refinement_measurably_helps():
 def test_the_old_closed_form_had_no_correct_digit_where_this_one_has_six(interval, degree):
     """The issue's closed form, np.linalg.lstsq on the raw columns with rcond=None, drops
     the small singular values of the raw design: no correct digit, at a condition number
-    of the scaled design far below 1e10."""
+    of the standardized design far below 1e10."""
     if interval == "timestamps":
         x = 1.7e9 + 60.0 * np.arange(ROWS)  # one reading a minute, in Unix seconds
         X = np.column_stack([x, x**2])
@@ -194,7 +201,7 @@ def test_without_an_intercept_no_centering_and_the_raw_answer():
     result = theory.least_squares(X, y, fit_intercept=False)
     assert result.params.b is None
     np.testing.assert_allclose(result.params.w, np.linalg.lstsq(X, y, rcond=None)[0], rtol=1e-13)
-    assert result.condition_number == pytest.approx(np.linalg.cond(scaled_design(X, False)))
+    assert result.condition_number == pytest.approx(np.linalg.cond(standardized_design(X, False)))
     assert_trustworthy(result, exact_fractions(X, y, False), X, fit_intercept=False)
     assert theory.closed_form(X, y, fit_intercept=False).b is None
 

@@ -177,11 +177,27 @@ def quadratic_cost(
         return None
     if not _models(hessian, value, gradient, step, value_there, gradient_there):
         return None
+    return from_hessian(hessian, value, gradient, center)
+
+
+def from_hessian(hessian, value: float, gradient, center) -> QuadraticCost:
+    """The ``QuadraticCost`` of a cost known to be quadratic, from its float64 ``hessian``
+    and its ``value`` and flat ``gradient`` at the flat params ``center`` (a streamed
+    file's, summed over its chunks).
+
+    Example:
+        >>> cost = from_hessian(np.diag([2.0, 8.0]), 1.0, np.zeros(2), np.zeros(2))
+        >>> cost.L, round(cost.condition_number, 9), cost.value_at_zero
+        (8.0, 4.0, 1.0)
+    """
+    hessian = np.asarray(hessian, np.float64)
+    gradient = np.asarray(gradient, np.float64)
+    center = np.asarray(center, np.float64)
     eigenvalues, eigenvectors = np.linalg.eigh(hessian)
     value_at_zero = value - gradient @ center + 0.5 * center @ hessian @ center
     return QuadraticCost(
         eigenvalues, eigenvectors, float(value_at_zero), hessian, float(value), gradient,
-        noise=hessian_noise(hessian, eigenvalues), center=np.asarray(center, np.float64),
+        noise=hessian_noise(hessian, eigenvalues), center=center,
     )  # fmt: skip
 
 
@@ -318,7 +334,7 @@ class Certificate:
         )
         return (
             f"{certain} (norm-wise: distance to the minimizer <= {self.distance:.2g}, "
-            f"condition number {self.condition_number:.3g})"
+            f"condition number {display.compact(self.condition_number)} of the Hessian)"
         )
 
 

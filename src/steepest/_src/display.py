@@ -55,3 +55,14 @@ def plain(tree: Any) -> Any:
     if isinstance(tree, list | tuple):
         return [plain(value) for value in tree]
     return np.asarray(tree).tolist()
+
+
+def compact(number: float) -> str:
+    """Two significant digits, ``3.2e6`` rather than ``3.2e+06``.
+
+    Example:
+        >>> compact(3.21e6), compact(1e10), compact(1.732), compact(float("inf"))
+        ('3.2e6', '1e10', '1.7', 'inf')
+    """
+    mantissa, _, exponent = f"{number:.2g}".partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else mantissa

@@ -412,7 +412,7 @@ def fit(
     # A caller's evaluate64 may be on other data (the data as read, of which the loop has
     # a float32 copy): the start's model is then checked only against fit's own.
     declared = quadratic_tag in tags_of(loss, tags) or callers_evaluate64
-    result = _checked(result, evaluate64, cost, rtol=target, warnings=warnings, declared=declared)
+    result = checked(result, evaluate64, cost, rtol=target, warnings=warnings, declared=declared)
     if batch_size is None:
         return result
     rows = blocks.num_rows(data)
@@ -545,7 +545,7 @@ def check_arguments(params, optimizer, max_steps) -> None:
         raise ValueError(f"max_steps must be a whole number, got {max_steps!r}")
 
 
-def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings, declared) -> FitResult:
+def checked(result: FitResult, evaluate64, cost, *, rtol, warnings, declared) -> FitResult:
     """``result`` with its cost evaluated in float64, its certificate, and the verdict.
     ``declared``: the loss is tagged ``quadratic_tag``, or ``evaluate64`` is the caller's
     (on other data, maybe): the start's quadratic model is not checked at the final params."""
@@ -567,6 +567,9 @@ def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings, declared) -
             cost, flat, value=value, gradient=gradient, unravel=lambda b: _like(params, b)
         )
     status, message = _verdict(result, proof, rtol)
+    if status is Status.CONVERGED and not np.all(np.isfinite(flat)):
+        status = Status.IMPRECISE
+        message = f"imprecise after {steps_phrase(result.num_steps)}: a parameter is not finite"
     if not_quadratic and status is Status.CONVERGED:
         # The loop's rule took its mu from the start's curvature, which the cost did not keep.
         status = Status.IMPRECISE
@@ -601,7 +604,8 @@ def _checked(result: FitResult, evaluate64, cost, *, rtol, warnings, declared) -
         )
     if cost is not None and not cost.condition_number <= limit:
         why = (
-            f"the condition number {cost.condition_number:.3g} exceeds 1/eps = {limit:.3g}"
+            f"the Hessian's condition number {display.compact(cost.condition_number)} exceeds "
+            f"1/eps = {display.compact(limit)}"
             if cost.mu > 0
             else f"the Hessian's smallest eigenvalue, {cost.eigenvalues[0]:.3g}, is within "
             f"its rounding error, {cost.noise:.2g}"

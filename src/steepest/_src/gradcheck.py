@@ -480,6 +480,11 @@ def _upcast(tree, dtype=jnp.float64):
     """Floating leaves as new arrays of ``dtype``; other leaves as they are."""
 
     def upcast(leaf):
+        kind = np.asarray(leaf).dtype.kind if not isinstance(leaf, jax.Array) else "f"
+        if kind not in "biufc":
+            raise ValueError(
+                f"a params or data leaf holds {np.asarray(leaf).dtype} values, not numbers"
+            )
         array = jnp.asarray(leaf)
         if jnp.issubdtype(array.dtype, jnp.floating):
             return jnp.array(array, dtype=dtype)

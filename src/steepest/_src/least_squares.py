@@ -15,12 +15,13 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from .display import compact
 from .losses import mse
 from .model import Linear
 from .processes import ONE, Processes
 
 RELIABLE_CONDITION = 1e10
-"""Above this condition number of the scaled design the closed form is not trusted.
+"""Above this condition number of the standardized design the closed form is not trusted.
 
 At 1e10 a relative change of one rounding (2.2e-16) in the data can move the
 least-squares coefficients by 2e-6 or more, relative: 6 digits of theirs are all that
@@ -45,15 +46,17 @@ class LeastSquares:
 
     Attributes:
         params: a ``Linear`` of NumPy float64 arrays (``b=None`` without an intercept).
-        condition_number: the 2-norm condition number of the scaled design the solve
-            uses, ``[Z 1]`` (``Z`` without an intercept): largest over smallest singular
-            value; infinite when a singular value is exactly zero.
+        condition_number: the 2-norm condition number of the standardized design
+            ``[Z 1]`` (``Z`` without an intercept), each column scaled to the same norm:
+            largest over smallest singular value; infinite when a singular value is
+            exactly zero. It is the design ``steepest.linear`` descends on, so its square
+            is the condition number of that cost's Hessian, the certificate's.
         relative_error: the estimated norm-wise relative distance, in scaled coordinates
             (see ``least_squares``), between ``params`` and the exact least-squares
             answer for ``X`` and ``y`` as given.
         correct_digits: ``floor(-log10(relative_error))``, between 0 and 15.
         reliable: ``condition_number <= RELIABLE_CONDITION`` (and full rank).
-        rank: the number of singular values of the scaled design kept by the solve.
+        rank: the number of singular values of the standardized design kept by the solve.
         refinements: how many steps of iterative refinement were applied.
         message: one sentence saying all this.
     """
@@ -148,11 +151,11 @@ def least_squares(
         >>> (np.round(fitted.params.w, 9) + 0.0).tolist(), round(float(fitted.params.b), 9)
         ([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0], 1.0)
         >>> fitted.reliable, fitted.correct_digits >= 12, compact(fitted.condition_number)
-        (True, True, '4.7e5')
+        (True, True, '3.3e5')
         >>> far = 1000 + x  # the same powers, badly placed
         >>> badly = least_squares(np.column_stack([far**k for k in range(1, 5)]), 1 + x**2)
-        >>> badly.reliable, badly.message.split(";")[0]
-        (False, 'closed form unreliable: condition number 2.2e12 of the scaled design exceeds 1e10')
+        >>> badly.reliable, badly.message.split(" exceeds")[0]
+        (False, 'closed form unreliable: condition number 2e12 of the standardized design')
     """
     features = np.asarray(X)
     features = features[:, None] if features.ndim == 1 else features
@@ -163,9 +166,11 @@ def least_squares(
     width = R.shape[1] - 1
     blocks = max(1, int(processes.sum(math.ceil(len(y) / block_rows))))
     solver = Solver(R[:width, :width], blocks)
-    v, kappa = solver.solve(R[:width, width]), solver.condition_number
+    v, kappa = solver.solve(R[:width, width]), standardized_condition(R[:, :width])
     residual_norm = abs(R[width, width]) if len(R) > width else 0.0
-    bound = perturbation_bound(kappa, width, blocks, residual_norm, solver.norm, v)
+    bound = perturbation_bound(
+        solver.condition_number, width, blocks, residual_norm, solver.norm, v
+    )
     refined = refine(v, solver, features, y, scaling, block_rows, max_refinements, processes)
     params = scaling.params(refined.high, refined.low, features.shape[1])
     norm = float(np.linalg.norm(refined.high + refined.low))
@@ -203,34 +208,45 @@ def closed_form(
     return least_squares(X, y, fit_intercept=fit_intercept, block_rows=block_rows).params
 
 
+def standardized_condition(R: np.ndarray) -> float:
+    """The condition number of ``A = Q R`` with each column scaled to unit norm: that of
+    the standardized design (centered, each column divided by its standard deviation,
+    beside a column of ones; or each divided by its root mean square without an
+    intercept), whose columns all have norm ``sqrt(N)``. Scaling the columns of ``A``
+    scales those of ``R`` alike, and ``Q`` keeps every norm.
+
+    Example:
+        >>> R = np.linalg.qr(np.array([[1.0, 1.0], [0.0, 1e-3]]), mode="r")
+        >>> compact(standardized_condition(R))
+        '2e3'
+    """
+    if R.shape[0] < R.shape[1]:
+        return math.inf  # fewer rows than columns: singular
+    norms = np.linalg.norm(R, axis=0)
+    if not np.all(norms > 0):
+        return math.inf
+    singular = np.linalg.svd(R / norms, compute_uv=False)
+    return float(singular[0] / singular[-1]) if singular[-1] > 0 else math.inf
+
+
 def describe(kappa: float, digits: int, rank: int, width: int) -> str:
     """The one-line message of a ``LeastSquares``."""
     if rank < width:
         return (
-            f"closed form unreliable: the scaled design is rank-deficient (rank {rank} of "
+            f"closed form unreliable: the standardized design is rank-deficient (rank {rank} of "
             f"{width}, condition number {compact(kappa)}); its coefficients are the "
             "least-norm answer, one of many"
         )
     if kappa > RELIABLE_CONDITION:
         return (
-            f"closed form unreliable: condition number {compact(kappa)} of the scaled design "
-            f"exceeds {compact(RELIABLE_CONDITION)}; its coefficients may have no correct digit"
+            f"closed form unreliable: condition number {compact(kappa)} of the standardized "
+            f"design exceeds {compact(RELIABLE_CONDITION)}; its coefficients may have no "
+            "correct digit"
         )
     return (
-        f"closed form certain to about {digits} digits "
-        f"(condition number {compact(kappa)} of the scaled design)"
+        f"closed form certain to about {digits} digits (condition number {compact(kappa)} of "
+        f"the standardized design, {compact(kappa**2)} of its cost's Hessian)"
     )
-
-
-def compact(number: float) -> str:
-    """Two significant digits, ``3.2e6`` rather than ``3.2e+06``.
-
-    Example:
-        >>> compact(3.21e6), compact(1e10), compact(1.732), compact(float("inf"))
-        ('3.2e6', '1e10', '1.7', 'inf')
-    """
-    mantissa, _, exponent = f"{number:.2g}".partition("e")
-    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
 
 
 class Refined(NamedTuple):
@@ -624,3 +640,42 @@ def closed_form_cost(
             total += rows * float(cost(params, X_block, y_block))
         processes = Processes.current() if across_processes else ONE
         return np.float64(processes.sum(total) / processes.sum(len(y)))
+
+
+def cost_rounding(
+    params: Linear,
+    X: np.ndarray,
+    y: np.ndarray,
+    cost: float,
+    *,
+    offset: float = 0.0,
+    block_rows: int = 2**16,
+    across_processes: bool = False,
+) -> float:
+    """A bound on the rounding error of ``cost``, ``mse`` at ``params`` in float64.
+
+    Each residual ``r_i = y_i - x_i . w - b`` is computed within ``(d + 3) eps u_i``,
+    ``u_i = |y_i| + |x_i| . |w| + |b| + offset`` (``offset``: what a shift of the data
+    before the evaluation, a standardization's, adds to each row), so the mean of their
+    squares is within ``2 sqrt(f) delta + delta^2`` (Cauchy-Schwarz), with
+    ``delta = 4 (d + 3) eps rms(u)`` (a margin of 4); the sum itself adds
+    ``eps (32 + sqrt(N)) f``.
+
+    Example:
+        >>> X, y = np.arange(4.0), np.array([1.0, 3.0, 5.0, 7.5])
+        >>> fitted = Linear(np.array([2.0]), np.float64(1.0))
+        >>> cost_rounding(fitted, X, y, float(closed_form_cost(fitted, X, y))) < 1e-13
+        True
+    """
+    processes = Processes.current() if across_processes else ONE
+    w = np.abs(np.asarray(params.w, np.float64))
+    b = 0.0 if params.b is None else abs(float(params.b))
+    features = np.asarray(X).reshape(len(y), -1)
+    squares = 0.0
+    for block in row_blocks(len(y), block_rows):
+        fitted = np.abs(np.asarray(features[block], np.float64)) @ w
+        size = np.abs(np.asarray(y[block], np.float64)) + fitted + (b + offset)
+        squares += float(np.sum(np.square(size)))
+    rows = max(int(processes.sum(len(y))), 1)
+    delta = 4 * (features.shape[1] + 3) * EPS * math.sqrt(processes.sum(squares) / rows)
+    return 2 * math.sqrt(cost) * delta + delta**2 + EPS * (32 + math.sqrt(rows)) * cost

@@ -94,12 +94,14 @@ def run_epoch(
         value, grad = jax.value_and_grad(loss)(params, *batch)
         return update(loss, batch, params, opt_state, value, grad)
 
-    carry = jax.lax.fori_loop(
-        0,
-        full_batches,
-        lambda i, carry: one_update(rows_of(i * batch_size, batch_size), carry),
-        (params, opt_state),
-    )
+    carry = (params, opt_state)
+    if full_batches:  # none for a chunk smaller than a batch (a Parquet row group of 10)
+        carry = jax.lax.fori_loop(
+            0,
+            full_batches,
+            lambda i, carry: one_update(rows_of(i * batch_size, batch_size), carry),
+            carry,
+        )
     if rest:
         carry = one_update(rows_of(full_batches * batch_size, rest), carry)
     return carry

@@ -25,25 +25,28 @@ import dataclasses
 import functools
 import time
 from collections.abc import Callable, Collection
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import blocks, minibatch, optimizers, theory
-from .certificate import value_and_grad64
+from .certificate import from_hessian, rule_mu, value_and_grad64
 from .driver import Progress, drive
 from .engine import Engine, LoopState, RunSpec, update
 from .fit import (
     MAX_STEPS,
     FitResult,
     check_arguments,
+    checked,
     resolve_learning_rate,
     scheduled,
     step_budget,
     with_epoch_message,
 )
 from .io.stream import Stream
+from .losses import quadratic_tag, tags_of
 from .stopping import DIVERGENCE_FACTOR, STALL_PATIENCE, Status
 
 
@@ -108,21 +111,33 @@ def fit_stream(
             "L-BFGS's line search evaluates the cost at trial points, each a pass over the "
             "file: stream with another optimizer"
         )
-    # The Hessian is summed over the file only for the default 1/L.
+    # For a cost declared quadratic the float64 Hessian is summed over the file in a first
+    # pass (its certificate, mu for the stop rule and 1/L); for another, only for 1/L.
+    certified = (
+        quadratic_tag in tags_of(loss, tags)
+        and sum(np.size(leaf) for leaf in jax.tree.leaves(params)) <= theory.MAX_DENSE_HESSIAN
+    )
     needs_hessian = (
         learning_rate is None
         and isinstance(optimizer, str)
         and optimizer not in optimizers.DEFAULT_LEARNING_RATES
     )
-    first, hessian = _first_pass(loss, params, data, needs_hessian)
-    largest = float(np.linalg.eigvalsh(hessian)[-1]) if needs_hessian else None
+    data64 = dataclasses.replace(data, dtype=np.dtype(np.float64))
+    first, hessian = _first_pass(loss, params, data, needs_hessian and not certified)
+    cost = _quadratic_cost(loss, params, data64) if certified else None
+    if certified and cost is None and needs_hessian:  # not finite in float64: in the run's
+        first, hessian = _first_pass(loss, params, data, needs_hessian)
+    largest = None if not needs_hessian else cost.L if cost is not None else None
+    if needs_hessian and cost is None:
+        largest = float(np.linalg.eigvalsh(hessian)[-1])
     learning_rate = resolve_learning_rate(optimizer, learning_rate, loss, params, largest=largest)
     spec = RunSpec(
         loss, optimizer, learning_rate=learning_rate, max_steps=budget, tol=tol, rtol=rtol,
-        divergence_factor=divergence_factor, stall_patience=stall_patience, seed=seed,
-        schedule=schedule,
+        mu=rule_mu(cost), divergence_factor=divergence_factor, stall_patience=stall_patience,
+        seed=seed, schedule=schedule,
     )  # fmt: skip
     engine, state = spec.engine, spec.init(params, *first)
+    target = float(state.settings.rtol)  # read now: the steps donate the state
     started = time.perf_counter()
     block_rows = blocks.automatic_block_rows(loss, first, tags)
     accumulate = jax.jit(_accumulate(loss, data, block_rows))
@@ -160,11 +175,18 @@ def fit_stream(
         jax.device_get(driven.state), learning_rate=learning_rate, seconds=driven.seconds,
         compile_seconds=compile_seconds + driven.compile_seconds,
     )  # fmt: skip
-    loss64 = sum(
-        len(y) / data.rows * value_and_grad64(loss, result.params, X, y)[0]
-        for X, y in data.chunks()
-    )
-    result = dataclasses.replace(result, loss=float(loss64))
+
+    def evaluate64(params):
+        """The cost and its flat gradient in float64, summed over the file's chunks read
+        in float64 (never rounded to the run's dtype)."""
+        value, gradient = 0.0, 0.0
+        for X, y in data64.chunks():
+            chunk_value, chunk_gradient = value_and_grad64(loss, params, X, y)
+            value += len(y) / data.rows * chunk_value
+            gradient += len(y) / data.rows * chunk_gradient
+        return np.float64(value), np.asarray(gradient, np.float64)
+
+    result = checked(result, evaluate64, cost, rtol=target, warnings=(), declared=certified)
     if batch_size is None:
         return result
     return with_epoch_message(
@@ -222,6 +244,25 @@ def _first_pass(loss, params, data: Stream, needs_hessian: bool):
             weight = len(y) / data.rows
             hessian = hessian + weight * theory.hessian(loss, params, X, y, block_rows=None)
     return first, hessian
+
+
+def _quadratic_cost(loss, params, data64: Stream):
+    """The ``QuadraticCost`` of a cost declared quadratic, its float64 Hessian, value and
+    gradient at ``params`` summed over the chunks of ``data64`` (read in float64); None
+    when the Hessian is not finite."""
+    params = jax.tree.map(lambda leaf: np.asarray(leaf, np.float64), params)
+    hessian: Any = 0.0
+    value, gradient = 0.0, 0.0
+    for X, y in data64.chunks():
+        weight = len(y) / data64.rows
+        with jax.enable_x64(True):
+            hessian = hessian + weight * theory.hessian(loss, params, X, y, block_rows=None)
+        chunk_value, chunk_gradient = value_and_grad64(loss, params, X, y)
+        value, gradient = value + weight * chunk_value, gradient + weight * chunk_gradient
+    if not np.all(np.isfinite(hessian)):
+        return None
+    center = np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(params)])
+    return from_hessian(hessian, float(value), gradient, center)
 
 
 def _accumulate(loss: Callable, data: Stream, block_rows: int | None) -> Callable:

@@ -3,6 +3,7 @@ cell, so that every error names its line and column; a pandas index column left 
 
 import array
 import collections
+import contextlib
 import csv
 import functools
 import itertools
@@ -20,15 +21,27 @@ def _open_csv(path: Path):
     return path.open(newline="", encoding="utf-8-sig")
 
 
+@contextlib.contextmanager
+def _long_cells():
+    """``csv``'s limit of 131,072 characters a cell lifted while steepest reads: a cell
+    of 2,000,000 digits is read as a number (or named as a bad one), not a csv.Error."""
+    previous = csv.field_size_limit(2**31 - 1)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
 def read_csv(path: Path) -> Table:
     """A CSV file's table: by NumPy's parser, or cell by cell where it refuses the file.
 
     A first column with no name (``,a,b``: the index pandas' ``to_csv`` writes) is a row
     index, not data: it is left out, with an ``IndexColumnWarning``.
     """
-    index = _unnamed_first_column(path)
-    table = _parse_csv(path, index)
-    table = table if table is not None else _scan_csv(path, index)
+    with _long_cells():
+        index = _unnamed_first_column(path)
+        table = _parse_csv(path, index)
+        table = table if table is not None else _scan_csv(path, index)
     _check_not_numbers(path, table.names)
     if index:
         warnings.warn(
@@ -134,14 +147,16 @@ def _check_header(path: Path, header: list[str], first: int = 1) -> None:
     (columns counted from ``first``)."""
     if not any(header):
         raise DataError(f"{path} is empty: expected a header row of column names")
+    earlier: dict[str, int] = {}  # linear in the columns: a header may hold 1e6
     for column, name in enumerate(header):
         if not name:
             raise DataError(f"{path}: column {column + first} of the header has no name")
-        if header.index(name) != column:
+        if name in earlier:
             raise DataError(
                 f"{path}: the header names column {name!r} twice "
-                f"(columns {header.index(name) + first} and {column + first})"
+                f"(columns {earlier[name] + first} and {column + first})"
             )
+        earlier[name] = column
 
 
 def _numbers(
@@ -172,7 +187,7 @@ def _csv_line(path: Path, index: int) -> str:
 
     The file is read again, so a loaded table holds nothing per row.
     """
-    with _open_csv(path) as file:
+    with _long_cells(), _open_csv(path) as file:
         records = enumerate(csv.reader(file), start=1)
         lines = (line for line, row in records if line > 1 and any(row))
         return f"line {next(itertools.islice(lines, index, None))}"

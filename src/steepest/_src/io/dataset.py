@@ -100,20 +100,30 @@ def pick_columns(
         ([0, 1], 2, ('a', 'b'), 'c')
     """
     names = list(names)
+    if not names:
+        raise DataError(f"{source} has no columns")
     y_name = names[-1] if y_name is None else y_name
     if x_names is None:
         x_names = [name for name in names if name != y_name]
+    # Positions by name, the first of each: linear in the columns (a header may hold 1e6).
+    position: dict[str, int] = {}
+    for index, name in enumerate(names):
+        position.setdefault(name, index)
     for name in [y_name, *x_names]:
-        if name not in names:
-            raise DataError(f"{source}: unknown column {name!r}; available: {', '.join(names)}")
+        if name not in position:
+            shown = ", ".join(names[:20]) + (
+                f", ... ({len(names):,} in all)" if len(names) > 20 else ""
+            )
+            raise DataError(f"{source}: unknown column {name!r}; available: {shown}")
     if not x_names:
         raise DataError(f"{source}: no feature columns besides the target {y_name!r}")
-    for index, name in enumerate(x_names):
-        if name in x_names[:index]:
-            raise DataError(f"{source}: feature {name!r} is selected twice")
-    if y_name in x_names:
+    if len(set(x_names)) < len(x_names):
+        seen: set[str] = set()
+        twice = next(name for name in x_names if name in seen or seen.add(name))
+        raise DataError(f"{source}: feature {twice!r} is selected twice")
+    if y_name in set(x_names):
         raise DataError(f"{source}: column {y_name!r} is both the target and a feature")
-    return [names.index(name) for name in x_names], names.index(y_name), tuple(x_names), y_name
+    return [position[name] for name in x_names], position[y_name], tuple(x_names), y_name
 
 
 def _split(values: np.ndarray, x_columns: list[int], y_column: int):
@@ -184,6 +194,10 @@ def validate(
     highs, lows = X.max(axis=0, initial=-np.inf), -X.min(axis=0, initial=np.inf)
     highs, lows = np.split(processes.max(np.concatenate([highs, lows])), 2)
     lows = -lows
+    y_high, y_low = processes.max(np.array([y.max(), -y.min()]))
+    with np.errstate(over="ignore"):  # a spread of 3.4e308 is infinite: wide, not narrow
+        spreads = np.append(highs - lows, y_high + y_low)
+    check_spread((*x_names, y_name), spreads, source)
     for name, low, high in zip(x_names, lows, highs, strict=True):
         if low == high:
             warnings.warn(
@@ -193,6 +207,28 @@ def validate(
                 stacklevel=2,
             )
     return Dataset(X, y, tuple(x_names), y_name, source)
+
+
+def check_spread(names, spreads, source) -> None:
+    """A DataError for the first column whose values vary, but by less than float64's
+    smallest normal number: they keep a few bits only (a subnormal 1e-320 holds 12), and
+    a coefficient in those units would be out of float64's range.
+
+    Example:
+        >>> check_spread(("x", "y"), np.array([2e-320, 1.0]), "demo")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        steepest.DataError: demo: column 'x' varies by only 2e-320, below float64's smallest ...
+    """
+    tiny = float(np.finfo(np.float64).tiny)
+    for name, spread in zip(names, np.asarray(spreads, np.float64), strict=True):
+        if 0 < spread < tiny:
+            raise DataError(
+                f"{source}: column {name!r} varies by only {spread:.2g}, below float64's "
+                f"smallest normal number ({tiny:.2g}): its values keep too few digits to fit "
+                "on, and a coefficient in these units would be out of range; multiply the "
+                "column by a power of ten"
+            )
 
 
 def _row_labeller(row_labels) -> Callable[[int], str]:

@@ -267,6 +267,9 @@ def data_for(
             arrays = {key: loaded[key] for key in loaded.files}
     except unreadable as error:
         raise DataError(f"{path}: not a readable .npz file ({describe_error(error)})") from None
+    for key, array in arrays.items():
+        if array.dtype.kind not in "biuf":  # text, dates, objects, complex: not a loss's data
+            raise DataError(f"{path}: array {key!r} holds {array.dtype} values, not real numbers")
     if any(p.kind == p.VAR_POSITIONAL for p in parameters):
         return list(arrays.values())
     missing = [p.name for p in parameters if p.name not in arrays and p.default is p.empty]

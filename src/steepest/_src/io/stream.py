@@ -60,7 +60,9 @@ class Stream:
 
     @property
     def _on_host(self) -> bool:
-        return self.file_dtype.itemsize > self.dtype.itemsize
+        """Whether chunks become ``dtype`` on the host: a wider float, or integers (which
+        on a device without x64 would become int32, and wrap)."""
+        return self.file_dtype.kind != "f" or self.file_dtype.itemsize > self.dtype.itemsize
 
     def standardized(self, shift: np.ndarray, scale: np.ndarray) -> "Stream":
         """This stream with every chunk transformed to ``(table - shift) / scale``."""
@@ -135,17 +137,22 @@ class Stream:
 
     @property
     def table_dtype(self) -> np.dtype:
-        """The dtype of the chunks ``tables`` gives: the file's, unless they are
-        standardized on the host as they are read (``_on_read``), then ``dtype``."""
-        return self.dtype if self.shift is not None and self._on_host else self.file_dtype
+        """The dtype of the chunks ``tables`` gives: the file's floats, unless they are
+        standardized on the host as they are read (``_on_read``), then ``dtype``; always
+        ``dtype`` for integers."""
+        if self.file_dtype.kind != "f" or (self.shift is not None and self._on_host):
+            return self.dtype
+        return self.file_dtype
 
     def _on_read(self, table: np.ndarray) -> np.ndarray:
         """``table`` transformed on the host, where that is where the transform is done."""
         if self.table_dtype == self.file_dtype:
             return table
-        assert self.shift is not None and self.scale is not None  # a transform on the host
         transformed = _aligned_empty(table.shape, self.dtype)
-        np.divide(table - self.shift, self.scale, out=transformed, casting="unsafe")
+        if self.shift is None or self.scale is None:  # integers: converted, as they are
+            np.copyto(transformed, table, casting="unsafe")
+        else:  # in float64, then rounded once
+            np.divide(table - self.shift, self.scale, out=transformed, casting="unsafe")
         return transformed
 
     def split(self, table):

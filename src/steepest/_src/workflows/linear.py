@@ -6,6 +6,7 @@ beside the closed-form least-squares answer (with its own error), and bound each
 coefficient by the certificate. ``steepest fit`` is this call, rendered.
 """
 
+import dataclasses
 import math
 from typing import Any, NamedTuple
 
@@ -16,15 +17,14 @@ import optax
 from .. import model, optimizers, theory
 from ..fit import MAX_STEPS, FitResult, batches_per_epoch, budget_of, fit, scheduled
 from ..interrupts import Interrupts
-from ..io.standardizer import Standardizer
 from ..io.tables import BUILTIN_DEFAULT_X, dataset_of
-from ..least_squares import LeastSquares, closed_form_cost, least_squares
+from ..least_squares import LeastSquares, closed_form_cost, cost_rounding, least_squares
 from ..losses import mse
 from ..model import Linear
 from ..processes import Processes
-from ..stopping import Status
+from ..stopping import Status, steps_phrase
 from .prepared import Prepared, prepare
-from .report import LinearFit, learning_rate_source, optimizer_name
+from .report import LinearFit, learning_rate_source, optimizer_name, original_bounds
 from .streamed import linear_streamed
 
 
@@ -174,13 +174,21 @@ def report(
     """The ``LinearFit`` of a descent on ``problem``: the result mapped to original units,
     bounded, beside the closed form."""
     ready, processes, dataset = problem.ready, problem.processes, problem.ready.dataset
-    fitted = ready.standardizer.to_original(result.params)
+    with np.errstate(over="ignore"):  # an overflow is reported, in words, below
+        fitted = ready.standardizer.to_original(result.params)
+    if result.status is Status.CONVERGED and not np.all(np.isfinite(model.flat(fitted))):
+        result = dataclasses.replace(result, status=Status.IMPRECISE, message=(
+            f"imprecise after {steps_phrase(result.num_steps)}: the coefficients, mapped back "
+            "to the data's units, overflow float64; rescale the features"
+        ))  # fmt: skip
+    if result.status is Status.CONVERGED and problem.solution is not None:
+        result = _checked_against_the_closed_form(problem, result, fitted)
     message = result.message
     if result.status is Status.DIVERGED:
         message += _critical_rate(learning_rate_source, result.learning_rate, batch_size, ready)
     return LinearFit(
         params=fitted,
-        bounds=_bounds(result, ready.standardizer, fitted, problem.intercept),
+        bounds=original_bounds(result, ready.standardizer, fitted, problem.intercept),
         closed_form=problem.solution,
         closed_form_loss=problem.closed_form_loss,
         result=result,
@@ -204,14 +212,40 @@ def report(
     )
 
 
-def _bounds(result: FitResult, standardizer: Standardizer, fitted: Linear, intercept: bool):
-    """The certificate's per-coefficient bounds mapped to original units, or None."""
-    if result.certificate is None:
-        return None
-    # Plus the float64 rounding of the map back to original units: a few ulps of each.
-    mapped = result.certificate.bounds_of(standardizer.jacobian(intercept))
-    flat = mapped + 8 * np.finfo(np.float64).eps * np.abs(model.flat(fitted))
-    return Linear(w=flat[:-1], b=flat[-1]) if intercept else Linear(w=flat)
+def _checked_against_the_closed_form(problem: Problem, result: FitResult, fitted: Linear):
+    """``result``, imprecise when its float64 cost exceeds the closed form's by more than
+    the two costs' rounding (``cost_rounding``) and the excess its certificate allows.
+
+    No params cost less than the minimizer, and the closed form's cost is at least the
+    minimum, whatever its own accuracy; a certified fit's excess is at most
+    ``g . (p - p*) / 2 <= (||g|| + rounding) distance / 2``. More than that, and the
+    fit is not where it says it is.
+    """
+    ready, solution = problem.ready, problem.solution
+    assert solution is not None, "checked only beside a closed form"
+    dataset, across = ready.dataset, problem.processes.many
+    standardizer = ready.standardizer
+    # The standardized evaluation shifts x by its mean and y by its own (Standardizer).
+    means = float(np.abs(standardizer.mean) @ np.abs(fitted.w))
+    shift = 2 * (means + abs(standardizer.target_mean))
+    allowance = cost_rounding(
+        fitted, dataset.X, dataset.y, result.loss, offset=shift, across_processes=across
+    ) + cost_rounding(
+        solution.params, dataset.X, dataset.y, problem.closed_form_loss, across_processes=across
+    )  # fmt: skip
+    proof = result.certificate
+    if proof is not None:
+        allowance += (proof.gradient_norm + proof.rounding) * proof.distance / 2
+    excess = result.loss - problem.closed_form_loss
+    if not excess > allowance:
+        return result
+    message = (
+        f"imprecise after {steps_phrase(result.num_steps)}: the stop rule held, but the cost "
+        f"{result.loss:.10g} is above the closed form's {problem.closed_form_loss:.10g} by "
+        f"{excess:.2g}, more than rounding and the certificate allow ({allowance:.2g}): the "
+        "fit is not at the minimizer"
+    )
+    return dataclasses.replace(result, status=Status.IMPRECISE, message=message)
 
 
 def _critical_rate(source: str, learning_rate, batch_size, ready) -> str:

@@ -103,7 +103,7 @@ def summary_rows(fit) -> list[tuple[str, str]]:
             (
                 "streamed",
                 f"{fit.streamed['chunks']} chunks of {fit.streamed['chunk_rows']:,} rows a "
-                f"step, {per_step:.3g} s a step; no closed form or certificate when streaming",
+                f"step, {per_step:.3g} s a step; no closed form when streaming",
             )
         )
     rows.append(

@@ -5,10 +5,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import optimizers, theory
+from .. import model, optimizers, theory
 from ..fit import FitResult
 from ..history import History, frame
 from ..io.dataset import DataError
+from ..io.standardizer import Standardizer
 from ..least_squares import LeastSquares
 from ..model import Linear
 from ..stopping import Status
@@ -228,3 +229,13 @@ def learning_rate_source(
 def optimizer_name(optimizer) -> str:
     """The optimizer's name in a record: its own, or that it is a caller's transformation."""
     return optimizer if isinstance(optimizer, str) else "custom (an optax transformation)"
+
+
+def original_bounds(result: FitResult, standardizer: Standardizer, fitted: Linear, intercept: bool):
+    """The certificate's per-coefficient bounds mapped to original units, or None."""
+    if result.certificate is None:
+        return None
+    # Plus the float64 rounding of the map back to original units: a few ulps of each.
+    mapped = result.certificate.bounds_of(standardizer.jacobian(intercept))
+    flat = mapped + 8 * np.finfo(np.float64).eps * np.abs(model.flat(fitted))
+    return Linear(w=flat[:-1], b=flat[-1]) if intercept else Linear(w=flat)

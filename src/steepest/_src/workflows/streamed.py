@@ -1,20 +1,21 @@
 """``linear(..., stream=True)``: the file read a chunk of rows at a time (``fit_stream``),
-the features standardized by a streamed pass, the answer in original units; no closed
-form or certificate yet."""
+the features standardized by a streamed pass, the answer in original units, certified
+as in memory (the float64 Hessian and gradient summed over the chunks); no closed form
+yet."""
 
 import os
 
 import numpy as np
 
 from ..fit import budget_of, cuts_epochs, scheduled
-from ..io.dataset import DataError
+from ..io.dataset import DataError, check_spread
 from ..io.standardizer import Standardizer
 from ..io.stream import stream
 from ..losses import mse
 from ..model import Linear
 from ..progress import ProgressBar
 from ..streamed import fit_stream
-from .report import LinearFit, learning_rate_source, optimizer_name
+from .report import LinearFit, learning_rate_source, optimizer_name, original_bounds
 
 
 def linear_streamed(
@@ -37,6 +38,7 @@ def linear_streamed(
     columns = list(chunks.x_columns)
     if standardize:
         standardizer = Standardizer.of_stream(chunks)
+        check_spread(chunks.x_names, standardizer.scale, chunks.source)
         chunks = standardizer.applied_to(chunks)
     else:
         standardizer = Standardizer.identity(len(columns))
@@ -51,9 +53,10 @@ def linear_streamed(
             on_chunk=bar.update, batch_size=batch_size, epochs=epochs, seed=seed,
             schedule=schedule,
         )  # fmt: skip
+    fitted = standardizer.to_original(result.params)
     return LinearFit(
-        params=standardizer.to_original(result.params),
-        bounds=None,
+        params=fitted,
+        bounds=original_bounds(result, standardizer, fitted, intercept=True),
         closed_form=None,
         closed_form_loss=None,
         result=result,
@@ -74,5 +77,5 @@ def linear_streamed(
         rows=chunks.rows,
         x_names=chunks.x_names,
         y_name=chunks.y_name,
-        streamed={"chunks": chunks.num_chunks, "chunk_rows": chunks.chunk_rows},
+        streamed={"chunks": chunks.num_chunks, "chunk_rows": max(chunks.chunk_rows_each())},
     )

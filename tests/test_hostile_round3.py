@@ -1,0 +1,126 @@
+"""Hostile input, third round (issue 22): each case failed before its fix.
+
+Three printed a false result (integers wrapped on the device, a streamed `converged`
+where the in-memory fit certifies no digit, infinite params `converged`); the others
+ended in a traceback. Every refusal is one line naming what is wrong, exit 2.
+"""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from cli_runs import run_command
+
+import steepest
+from steepest import DataError, Linear, Status, fit, fit_stream, mse
+from steepest.data import stream
+
+
+def refused_in_one_line(tmp_path, argv) -> str:
+    """The command's stderr, after checking it exits 2 with one line and no traceback."""
+    run = run_command(argv, tmp_path)
+    assert run.returncode == 2, run.describe()
+    assert run.stderr.count("\n") == 1, run.describe()
+    assert "Traceback" not in run.stderr and "Warning" not in run.stderr, run.describe()
+    return run.stderr
+
+
+def flat(params) -> np.ndarray:
+    leaves = jax.tree.leaves(params)
+    return np.concatenate([np.ravel(np.asarray(leaf, np.float64)) for leaf in leaves])
+
+
+# Item 1: integers are converted to the run's float dtype on the host, never wrapped.
+
+
+def test_integers_stream_as_the_floats_they_hold(tmp_path):
+    """y = 2**32 + 3x in int64: on a device without x64 an int64 became int32 and wrapped
+    (b = 8.1e-07, `converged`). Streamed, the fit is the in-memory one, step for step."""
+    x = np.arange(1000, dtype=np.int64)
+    path = tmp_path / "ints.npy"
+    np.save(path, np.column_stack([x, 2**32 + 3 * x]))
+    table = stream(path).read(0)
+    assert table.dtype == np.float32
+    np.testing.assert_array_equal(table[:, 1], (2**32 + 3 * x).astype(np.float32))
+    run = dict(standardize=False, max_steps=200, progress=False)
+    streamed = steepest.linear(str(path), stream=True, **run)
+    memory = steepest.linear(str(path), **run)
+    assert streamed.status == memory.status != "converged", streamed.message
+    np.testing.assert_allclose(flat(streamed.params), flat(memory.params), rtol=1e-6)
+    assert streamed.params.w[0] > 1e3  # heading for y ~ 2**32, not the wrapped y = 3x
+
+
+# Item 2: a stream reaches the in-memory verdict: it is certified as the in-memory fit is.
+
+
+@pytest.mark.parametrize("kind", ["parquet int64", "npy uint32"])
+def test_a_streamed_fit_reaches_the_in_memory_verdict(tmp_path, kind):
+    """Raw large-scale integers: the stream said `converged after 59 steps` with b = 4e-20
+    (true -17), and w = 84040 (true 3), on the gradient rule alone."""
+    if kind == "parquet int64":
+        pa, pq = pytest.importorskip("pyarrow"), pytest.importorskip("pyarrow.parquet")
+        x = np.random.default_rng(0).integers(10**6, 10**6 + 1000, 500)
+        path = tmp_path / "ints.parquet"
+        pq.write_table(pa.table({"x": x, "y": 5 * x - 17}), path)
+    else:
+        x = np.arange(300, dtype=np.uint32)
+        path = tmp_path / "big.npy"
+        np.save(path, np.column_stack([x, 3_000_000_000 + 3 * x]).astype(np.uint32))
+    run = dict(standardize=False, max_steps=300, progress=False)
+    streamed = steepest.linear(str(path), stream=True, **run)
+    memory = steepest.linear(str(path), **run)
+    assert streamed.status == memory.status != "converged", streamed.message
+    assert streamed.message == memory.message
+    assert (streamed.bounds is None) == (memory.bounds is None)
+    if memory.bounds is not None:
+        np.testing.assert_allclose(flat(streamed.bounds), flat(memory.bounds), rtol=1e-6)
+
+
+def test_fit_stream_certifies_as_fit_does(tmp_path):
+    """The float64 Hessian and gradient summed over the chunks: the same certificate, the
+    same stop rule (with mu), the same verdict as ``fit`` on the rows in memory."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((300, 2))
+    y = X @ [1.5, -2.0] + 0.5 + 0.1 * rng.standard_normal(300)
+    path = tmp_path / "t.npy"
+    np.save(path, np.column_stack([X, y]))
+    streamed = fit_stream(mse, Linear.zeros(2), stream(path, chunk_rows=70))
+    memory = fit(mse, Linear.zeros(2), jnp.asarray(X, jnp.float32), jnp.asarray(y, jnp.float32))
+    assert streamed.status is memory.status is Status.CONVERGED
+    assert streamed.num_steps == memory.num_steps
+    assert streamed.certificate is not None and memory.certificate is not None
+    np.testing.assert_allclose(
+        flat(streamed.certificate.bounds), flat(memory.certificate.bounds), rtol=1e-3
+    )
+
+
+# Item 3: subnormal columns are refused; a non-finite parameter is never converged.
+
+
+def test_a_subnormal_column_is_refused_in_one_line(tmp_path):
+    """x of 1e-320 to 3e-320: `m inf`, `b -inf`, `converged`, exit 0, eight warnings."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1e-320, 3e-320, 50)
+    path = tmp_path / "sub.csv"
+    np.savetxt(path, np.c_[x, 2 + 3 * (x / 1e-320)], delimiter=",", header="x,y", comments="")
+    stderr = refused_in_one_line(tmp_path, ["fit", "--data", str(path), "--y", "y"])
+    assert "column 'x' varies by only" in stderr and "smallest normal" in stderr
+    with pytest.raises(DataError, match="column 'x0' varies by only"):
+        steepest.linear(np.c_[x, x], 2 + 3 * (x / 1e-320), progress=False)
+
+
+def test_a_parameter_that_is_not_finite_is_never_converged():
+    from steepest._src.fit import checked
+
+    X = jnp.array([0.0, 1.0, 2.0])
+    honest = fit(mse, Linear.zeros(1), X, 2 * X + 1)
+    assert honest.status is Status.CONVERGED
+    forged = dataclasses.replace(honest, params=Linear(jnp.array([jnp.inf]), jnp.array(1.0)))
+
+    def evaluate64(params):
+        return np.float64(0.0), np.zeros(2)
+
+    found = checked(forged, evaluate64, None, rtol=1e-5, warnings=(), declared=False)
+    assert found.status is Status.IMPRECISE and "not finite" in found.message

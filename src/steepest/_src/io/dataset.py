@@ -117,11 +117,12 @@ def pick_columns(
             raise DataError(f"{source}: unknown column {name!r}; available: {shown}")
     if not x_names:
         raise DataError(f"{source}: no feature columns besides the target {y_name!r}")
-    if len(set(x_names)) < len(x_names):
-        seen: set[str] = set()
-        twice = next(name for name in x_names if name in seen or seen.add(name))
-        raise DataError(f"{source}: feature {twice!r} is selected twice")
-    if y_name in set(x_names):
+    seen: set[str] = set()
+    for name in x_names:
+        if name in seen:
+            raise DataError(f"{source}: feature {name!r} is selected twice")
+        seen.add(name)
+    if y_name in seen:
         raise DataError(f"{source}: column {y_name!r} is both the target and a feature")
     return [position[name] for name in x_names], position[y_name], tuple(x_names), y_name
 

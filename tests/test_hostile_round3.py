@@ -5,7 +5,14 @@ where the in-memory fit certifies no digit, infinite params `converged`); the ot
 ended in a traceback. Every refusal is one line naming what is wrong, exit 2.
 """
 
+import contextlib
 import dataclasses
+import errno
+import importlib
+import io
+import json
+import os
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -124,3 +131,133 @@ def test_a_parameter_that_is_not_finite_is_never_converged():
 
     found = checked(forged, evaluate64, None, rtol=1e-5, warnings=(), declared=False)
     assert found.status is Status.IMPRECISE and "not finite" in found.message
+
+
+# Items 4 to 7: files that ended in a traceback, or never ended.
+
+
+def test_a_npy_of_no_columns_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "empty.npy"
+    np.save(path, np.zeros((10, 0)))
+    stderr = refused_in_one_line(tmp_path, ["fit", "--stream", "--data", str(path)])
+    assert "has no columns" in stderr
+
+
+def test_parquet_row_groups_smaller_than_a_batch_are_each_one_batch(tmp_path):
+    """Row groups of 10 rows, batches of 50: a traceback from lax.dynamic_slice."""
+    pa, pq = pytest.importorskip("pyarrow"), pytest.importorskip("pyarrow.parquet")
+    x = np.linspace(-1.0, 1.0, 100)
+    path = tmp_path / "groups.parquet"
+    pq.write_table(pa.table({"x": x, "y": 2 * x + 1}), path, row_group_size=10)
+    found = steepest.linear(str(path), stream=True, batch_size=50, epochs=300, progress=False)
+    assert found.streamed == {"chunks": 10, "chunk_rows": 10}
+    np.testing.assert_allclose([found.params.w[0], found.params.b], [2.0, 1.0], atol=1e-3)
+
+
+def test_a_cell_of_two_million_digits_is_named_by_its_line(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text("x,y\n1,2\n2," + "9" * 2_000_000 + "\n3,4\n")
+    stderr = refused_in_one_line(tmp_path, ["fit", "--data", str(path)])
+    assert "line 3" in stderr and "'y'" in stderr
+
+
+def test_a_header_of_100000_columns_is_read_in_linear_time(tmp_path):
+    """One header line: the duplicate checks were quadratic (20,000 columns took 5.3 s,
+    1e6 never ended); 100,000 now take well under a second."""
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(100_000)) + "\n")
+    stderr = refused_in_one_line(tmp_path, ["fit", "--data", str(path)])
+    assert "no data rows" in stderr
+    from steepest._src.io.dataset import pick_columns
+
+    with pytest.raises(DataError, match=r"unknown column 'z'; available: c0, .*100,000 in all"):
+        pick_columns([f"c{i}" for i in range(100_000)], "z", None, "wide.csv")
+
+
+# Items 8 and 9: `steepest check` on a loss of the wrong kind, or data that are text.
+
+
+@pytest.mark.parametrize(
+    ("returned", "words"),
+    [
+        ("(jnp.sum(p['w']), 1.0)", "a tuple of 2 items"),
+        ("{'a': jnp.sum(p['w'])}", "a dict"),
+        ("None", "None"),
+        ("p['w'] * 2", "an array of shape (3,)"),
+        ("jnp.sum(p['w']).reshape(1)", "an array of shape (1,)"),
+    ],
+)
+def test_check_names_a_loss_that_returns_no_number(tmp_path, returned, words):
+    (tmp_path / "odd.py").write_text(
+        "import jax.numpy as jnp\n"
+        f"def loss(p):\n    return {returned}\n"
+        "def grad(p):\n    return {'w': 2 * p['w']}\n"
+    )
+    argv = ["check", "odd.py:loss", "--grad", "odd.py:grad", "--params", "w=3"]
+    stderr = refused_in_one_line(tmp_path, argv)
+    assert f"loss returned {words}" in stderr and "a loss returns one number" in stderr
+
+
+def test_check_refuses_data_that_are_text(tmp_path):
+    (tmp_path / "mse.py").write_text(
+        "import jax.numpy as jnp\n"
+        "def loss(p, x, y):\n    return jnp.mean((p['w'] * x - y) ** 2)\n"
+        "def grad(p, x, y):\n    return {'w': jnp.mean(2 * (p['w'] * x - y) * x)}\n"
+    )
+    np.savez(tmp_path / "text.npz", x=np.array(["a", "b", "c"]), y=np.ones(3))
+    argv = ["check", "mse.py:loss", "--grad", "mse.py:grad", "--params", "w=scalar"]
+    stderr = refused_in_one_line(tmp_path, [*argv, "--data", "text.npz"])
+    assert "array 'x' holds <U1 values, not real numbers" in stderr
+    with pytest.raises(ValueError, match="holds <U1 values, not numbers"):
+        steepest.check_gradient(
+            lambda p, x: jnp.sum(p * p), lambda p, x: 2 * p, jnp.ones(2), np.array(["a", "b"])
+        )
+
+
+# Items 10 to 12: where the output goes.
+
+
+class Full(io.StringIO):
+    """A stdout on a full disk (/dev/full)."""
+
+    def write(self, text):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_stdout_loses_no_record_and_is_named(tmp_path, monkeypatch):
+    """`fit --json --out o.json > /dev/full`: "cannot write None", and no o.json (the JSON
+    was printed before the record was written)."""
+    from steepest.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    stderr = io.StringIO()
+    with contextlib.redirect_stdout(Full()), contextlib.redirect_stderr(stderr):
+        code = main(["fit", "--json", "--out", "o.json"])
+    assert code == 2
+    assert stderr.getvalue() == "steepest: error: cannot write to stdout: No space left on device\n"
+    assert json.loads((tmp_path / "o.json").read_text())["status"] == "converged"
+
+
+def test_a_closed_stdout_is_one_line_and_exit_2(monkeypatch):
+    """`steepest fit >&-`: 'NoneType' object has no attribute 'flush', exit 1."""
+    cli = importlib.import_module("steepest.cli.main")  # the module; steepest.cli.main is main()
+
+    def leave(code):
+        raise SystemExit(code)
+
+    stderr = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    monkeypatch.setattr(cli.os, "_exit", leave)
+    with pytest.raises(SystemExit) as stopped:
+        cli.console()
+    assert stopped.value.code == 2
+    assert stderr.getvalue().startswith("steepest: error: stdout is closed")
+    assert stderr.getvalue().count("\n") == 1
+
+
+@pytest.mark.parametrize("option", ["--out", "--plot"])
+def test_a_file_name_too_long_is_refused_before_the_run(tmp_path, option):
+    name = "a" * 300 + (".json" if option == "--out" else ".png")
+    stderr = refused_in_one_line(tmp_path, ["fit", option, name])
+    assert f"argument {option}: cannot write" in stderr and "File name too long" in stderr

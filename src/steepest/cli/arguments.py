@@ -9,6 +9,7 @@ list.
 """
 
 import argparse
+import errno
 import math
 import os
 import sys
@@ -173,13 +174,18 @@ def writable_file(text: str, kind: str) -> str:
             f"cannot write {text!r}: an empty path; name a file, {kind}"
         )
     path = Path(text)
-    if text.endswith(("/", os.sep)) or path.is_dir():
-        raise argparse.ArgumentTypeError(
-            f"cannot write {text!r}: it is a folder; name a file in it, {kind}"
-        )
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
+    try:
+        if text.endswith(("/", os.sep)) or path.is_dir():
+            raise argparse.ArgumentTypeError(
+                f"cannot write {text!r}: it is a folder; name a file in it, {kind}"
+            )
+        folder = path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if len(path.name.encode()) > _longest_name(folder):
+            raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))
+    except OSError as error:  # a name too long, a loop of links: one line, before the run
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: {error.strerror}") from None
     if not folder.is_dir():
         raise argparse.ArgumentTypeError(
             f"cannot write {text!r}: {str(folder)!r} is a file, not a folder"
@@ -189,6 +195,15 @@ def writable_file(text: str, kind: str) -> str:
             f"cannot write {text!r}: the folder {str(folder)!r} is not writable"
         )
     return text
+
+
+def _longest_name(folder: Path) -> int:
+    """The longest file name, in bytes, the file system of ``folder`` takes (255 where it
+    does not say)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, ValueError, OSError):  # no pathconf (Windows), or no answer
+        return 255
 
 
 def add_data_arguments(command, *, builtin_x: list[str] | None) -> None:

@@ -74,6 +74,14 @@ def console() -> None:
     the teardown crashes on (SIGSEGV after "interrupted", 3 of 49 runs before this), and a
     Ctrl-C during that teardown would end the process with no word.
     """
+    if sys.stdout is None:  # started with stdout closed (`steepest fit >&-`)
+        if sys.stderr is not None:
+            sys.stderr.write(
+                "steepest: error: stdout is closed, so the result would be lost; redirect "
+                "it to a file (or to /dev/null, to keep only --out and --plot)\n"
+            )
+            sys.stderr.flush()
+        os._exit(EXIT_BAD_INPUT)
     try:
         code = main()
         sys.stdout.flush()
@@ -82,6 +90,10 @@ def console() -> None:
         code = EXIT_INTERRUPTED
     except BrokenPipeError:  # what was left for a reader that went away
         code = EXIT_BROKEN_PIPE
+    except OSError as error:  # stdout (or stderr) full: /dev/full, a full disk
+        with contextlib.suppress(OSError):
+            os.write(2, f"steepest: error: cannot write the output: {error.strerror}\n".encode())
+        code = EXIT_BAD_INPUT
     os._exit(code)
 
 
@@ -145,8 +157,9 @@ def _run(args, argv, jax, DataError) -> int:
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # the reader of stdout went away (`steepest fit | head -1`)
         return EXIT_BROKEN_PIPE
-    except OSError as error:  # a figure or record that cannot be written
-        sys.stderr.write(f"steepest: error: cannot write {error.filename}: {error.strerror}\n")
+    except OSError as error:  # a figure or record that cannot be written, or stdout full
+        where = "to stdout" if error.filename is None else error.filename
+        sys.stderr.write(f"steepest: error: cannot write {where}: {error.strerror}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:  # Ctrl-C before the loop started; inside it, fit returns
         sys.stderr.write("steepest: interrupted\n")

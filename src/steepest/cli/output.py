@@ -36,9 +36,7 @@ def emit(args, record, argv: list[str] | None, outputs: Outputs | None = None) -
     """
     from steepest import records
 
-    if args.json:
-        print(records.dumps(record))
-    if args.out:
+    if args.out:  # first: a stdout that fails (full, closed) loses no record
         command = ["steepest", *(sys.argv[1:] if argv is None else argv)]
 
         def write():
@@ -48,6 +46,8 @@ def emit(args, record, argv: list[str] | None, outputs: Outputs | None = None) -
             write()
         else:
             outputs.attempt("--out", args.out, write)
+    if args.json:
+        print(records.dumps(record))
 
 
 def draw(args, make_figure, outputs: Outputs) -> bool:

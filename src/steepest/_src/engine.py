@@ -27,6 +27,7 @@ Example:
 import dataclasses
 import functools
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -204,6 +205,10 @@ class Engine:
         if isinstance(self.optimizer, str):
             if learning_rate is None:
                 raise ValueError(f"the optimizer {self.optimizer!r} needs a learning_rate")
+            if isinstance(learning_rate, numbers.Real) and not (
+                math.isfinite(learning_rate) and learning_rate > 0
+            ):  # a NaN rate would make every step NaN
+                raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
             opt_state = optimizers.with_learning_rate(opt_state, learning_rate)
         elif learning_rate is not None:
             raise ValueError(
@@ -238,7 +243,10 @@ class Engine:
                 rtol=np.asarray(rtol, norm_dtype),
                 mu=np.asarray(mu, norm_dtype),
                 patience=np.int32(-1 if stall_patience is None else stall_patience),
-                divergence_factor=np.asarray(divergence_factor, loss_dtype),
+                # At most the dtype's largest (float16's 65504): 1e8 would overflow to inf.
+                divergence_factor=np.asarray(
+                    min(divergence_factor, float(np.finfo(loss_dtype).max)), loss_dtype
+                ),
                 seed=np.uint32(seed),
             ),
         )

@@ -368,6 +368,7 @@ def fit(
         True
     """
     check_arguments(params, optimizer, max_steps)
+    check_data(data)
     budget = step_budget(loss, data, tags, method, max_steps, batch_size, epochs)
     schedule = scheduled(schedule, budget, batches_per_epoch(data, batch_size))
     warnings = _float64_inputs(loss, params, data)
@@ -543,6 +544,46 @@ def check_arguments(params, optimizer, max_steps) -> None:
         )
     if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral):
         raise ValueError(f"max_steps must be a whole number, got {max_steps!r}")
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
+        raise ValueError(
+            "fit was called inside jax.jit, vmap or grad: it runs its own compiled loop and "
+            "reads its result on the host; call it outside (for many runs at once, "
+            "steepest.sweep)"
+        )
+
+
+def check_data(data) -> None:
+    """A ValueError naming the data argument (counted from 1, after params) that ``fit``
+    cannot take: a traced value (``fit`` inside ``jax.jit``), a list of Python numbers
+    (to JAX a pytree of scalars, not an array), or a value that is NaN or infinite.
+
+    Example:
+        >>> check_data((np.array([1.0, np.nan]),))
+        Traceback (most recent call last):
+        ...
+        ValueError: data argument 1 holds NaN or infinity (first at index (1,))
+    """
+    for number, argument in enumerate(data, start=1):
+        leaves = jax.tree.leaves(argument)
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
+            raise ValueError(
+                f"data argument {number} is traced: fit was called inside jax.jit, vmap or "
+                "grad; call it outside (for many runs at once, steepest.sweep)"
+            )
+        if isinstance(argument, list) and all(isinstance(v, numbers.Number) for v in leaves):
+            raise ValueError(
+                f"data argument {number} is a list of numbers: pass an array (np.asarray(...))"
+            )
+        for leaf in leaves:
+            if not jnp.issubdtype(jnp.result_type(leaf), jnp.inexact):
+                continue
+            if bool(jnp.all(jnp.isfinite(leaf))):
+                continue
+            where = ""
+            if getattr(leaf, "is_fully_addressable", True):
+                first = np.argwhere(~np.isfinite(np.asarray(leaf)))
+                where = f" (first at index {tuple(int(i) for i in first[0])})" if first.size else ""
+            raise ValueError(f"data argument {number} holds NaN or infinity{where}")
 
 
 def checked(result: FitResult, evaluate64, cost, *, rtol, warnings, declared) -> FitResult:
@@ -771,6 +812,16 @@ def resolve_learning_rate(
 
     A caller's own transformation carries its rate: ``Engine.init`` refuses another.
     """
+    if learning_rate is not None and (
+        isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real)
+    ):
+        numeric = np.issubdtype(np.asarray(learning_rate).dtype, np.number)
+        if np.ndim(learning_rate) != 0 or not numeric:
+            raise ValueError(
+                f"learning_rate must be a number, got {type(learning_rate).__name__} "
+                f"{learning_rate!r}"
+            )
+        learning_rate = float(learning_rate)  # a 0-d array, NumPy's or JAX's
     if not isinstance(optimizer, str):
         return learning_rate
     optimizers.get(optimizer)  # an unknown name: the error that lists the known ones

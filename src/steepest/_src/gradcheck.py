@@ -350,7 +350,12 @@ def check_gradient(
             )  # fmt: skip
         hand = [_leaves(h) for h in hand]
         autodiff = _autodiff(loss, points, args64)
-        differences, eager_reason = _finite_differences(loss, points, args64, element_scales)
+        # A loss that computes in float32 (a cast inside) rounds its cost at float32's eps:
+        # the steps and the resolution of its finite differences are taken at that eps.
+        cost_eps = max(EPS, _eps_of(values[0]))
+        differences, eager_reason = _finite_differences(
+            loss, points, args64, element_scales, cost_eps
+        )
         finite_differences = [_leaves(f) for f, _ in differences]
         _, unravel = ravel_pytree(params64)
         scales = _largest([[np.abs(leaf) for leaf in point] for point in autodiff])
@@ -367,7 +372,7 @@ def check_gradient(
             floors = [
                 ROUNDING_MARGIN * (a + b) for a, b in zip(float32, _largest(nudged), strict=True)
             ]
-            two_h = _leaves(unravel(2 * EPS ** (1 / 3) * element_scales))
+            two_h = _leaves(unravel(2 * cost_eps ** (1 / 3) * element_scales))
             fd_floors = [
                 [f + FD_ROUNDING_MARGIN * cost / step for f, step in zip(fd, two_h, strict=True)]
                 for fd, cost in zip(fd_floors, cost_rounding, strict=True)
@@ -467,7 +472,19 @@ def _evaluate(stage: str, point: int, function: Callable, *arguments):
 
 
 def _one_line(error: BaseException) -> str:
-    """``TypeError: the first line of its message``."""
+    """``TypeError: the first line of its message``; for a traced value turned into a
+    Python number or truth value, what that means for autodiff and what to write instead.
+
+    Example:
+        >>> _one_line(ValueError("bad; see below" + chr(10) + "more"))
+        'ValueError: bad; see below'
+    """
+    if isinstance(error, jax.errors.ConcretizationTypeError):
+        return (
+            f"{type(error).__name__}: the loss turns a traced value into a Python number or "
+            "truth value (float(...), an if on values), which jax.grad cannot follow; write "
+            "it with jnp.where or jax.lax.cond"
+        )
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
@@ -718,8 +735,15 @@ def _nudge(tree):
     return jax.tree.map(nudge, tree)
 
 
-def _finite_differences(loss: Callable, points, args, element_scales: np.ndarray):
-    """Central differences at each point, and why they ran eagerly (None when under vmap).
+def _eps_of(value) -> float:
+    """The spacing of the loss's own floats at 1: float32's for a float32 cost."""
+    dtype = np.asarray(value).dtype
+    return float(np.finfo(dtype).eps) if np.issubdtype(dtype, np.floating) else EPS
+
+
+def _finite_differences(loss: Callable, points, args, element_scales: np.ndarray, eps=EPS):
+    """Central differences at each point, and why they ran eagerly (None when under vmap);
+    ``eps`` the spacing of the cost's floats (``_central_differences``).
 
     Under ``jax.vmap`` first; when that raises (Python control flow on values,
     a conversion to a Python float), one direction at a time, eagerly.
@@ -730,7 +754,7 @@ def _finite_differences(loss: Callable, points, args, element_scales: np.ndarray
         if reason is None:
             try:
                 vectorized = _central_differences(
-                    _costs_vectorized, loss, point, args, element_scales
+                    _costs_vectorized, loss, point, args, element_scales, eps
                 )
                 results.append(vectorized)
                 continue
@@ -738,7 +762,7 @@ def _finite_differences(loss: Callable, points, args, element_scales: np.ndarray
                 reason = f"jax.vmap of the loss failed ({_one_line(error)})"
         eager = _evaluate(
             "finite differences", index,
-            _central_differences, _costs_one_by_one, loss, point, args, element_scales,
+            _central_differences, _costs_one_by_one, loss, point, args, element_scales, eps,
         )  # fmt: skip
         results.append(eager)
     return results, reason
@@ -753,17 +777,20 @@ def _costs_one_by_one(loss, unravel, args, vectors: np.ndarray) -> np.ndarray:
     return np.array([float(loss(unravel(jnp.asarray(vector)), *args)) for vector in vectors])
 
 
-def _central_differences(costs: Callable, loss: Callable, params, args, element_scales):
+def _central_differences(
+    costs: Callable, loss: Callable, params, args, element_scales, eps: float = EPS
+):
     """Central differences of ``loss`` along each parameter, and their rounding error.
 
     ``costs(loss, unravel, args, vectors)`` evaluates the loss at each row of
     ``vectors``. Returns two pytrees like params: the differences, and
     ``100 eps |f| / h`` for each element, the resolution below which they
-    cannot be trusted.
+    cannot be trusted; ``eps`` is the spacing of the cost's floats (float64's, or
+    float32's for a loss that computes in float32), and the steps ``eps^(1/3)`` scaled.
     """
     raveled, unravel = ravel_pytree(params)
     flat = np.asarray(raveled)
-    steps = EPS ** (1 / 3) * element_scales
+    steps = eps ** (1 / 3) * element_scales
     derivatives = np.zeros(flat.size)
     rounding = np.zeros(flat.size)
     for start in range(0, flat.size, FD_BATCH):
@@ -778,7 +805,7 @@ def _central_differences(costs: Callable, loss: Callable, params, args, element_
         taken = forward[rows, which] - backward[rows, which]
         derivatives[which] = (f_forward - f_backward) / taken
         largest = np.maximum(np.abs(f_forward), np.abs(f_backward))
-        rounding[which] = FD_ROUNDING_MARGIN * EPS * largest / taken
+        rounding[which] = FD_ROUNDING_MARGIN * eps * largest / taken
     return unravel(jnp.asarray(derivatives)), unravel(jnp.asarray(rounding))
 
 

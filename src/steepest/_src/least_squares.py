@@ -220,6 +220,8 @@ def standardized_condition(R: np.ndarray) -> float:
         >>> compact(standardized_condition(R))
         '2e3'
     """
+    if R.shape[1] == 0:
+        return 1.0  # no column kept (every one constant, no intercept): as the solve's
     if R.shape[0] < R.shape[1]:
         return math.inf  # fewer rows than columns: singular
     norms = np.linalg.norm(R, axis=0)

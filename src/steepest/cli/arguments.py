@@ -134,10 +134,17 @@ def seed(text: str) -> int:
 
 
 def whole_number(text: str, smallest: int, largest: int) -> int:
+    """A whole number from ``smallest`` to ``largest``, written ``1000`` or ``1e3``."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        try:
+            written = float(text)
+        except ValueError:
+            written = math.nan
+        if not (math.isfinite(written) and written == int(written)):
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        value = int(written)
     if not smallest <= value <= largest:
         raise argparse.ArgumentTypeError(
             f"must be a whole number from {smallest} to {largest}, got {text!r}"

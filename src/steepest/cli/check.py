@@ -10,10 +10,18 @@ from .arguments import (
     add_output_arguments,
     non_negative_float,
     positive_float,
-    positive_int,
     seed,
+    whole_number,
 )
 from .output import EXIT_FAILED, EXIT_OK, emit
+
+# Points a check takes at most: each costs the finite differences of every parameter, so
+# that a million (accepted once) never ended.
+MAX_POINTS = 1000
+
+
+def point_count(text: str) -> int:
+    return whole_number(text, 1, MAX_POINTS)
 
 
 def add_parser(commands) -> None:
@@ -57,7 +65,11 @@ def add_parser(commands) -> None:
         metavar="FILE.npz",
         help="arrays passed after params, matched by the loss's argument names",
     )
-    check.add_argument("--points", type=positive_int, default=3, help="points to check (3)")
+    check.add_argument(
+        "--points", type=point_count, default=3,
+        help=f"points to check (3; at most {MAX_POINTS:,}: each takes the finite differences "
+        "of every parameter)",
+    )  # fmt: skip
     check.add_argument("--seed", type=seed, default=0, help="seed of params and points (0)")
     check.add_argument(
         "--rtol", type=positive_float, default=DEFAULT_RTOL,

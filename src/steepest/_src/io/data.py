@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .csv_files import read_csv
-from .dataset import DataError, Dataset, select
+from .dataset import DataError, Dataset, check_file, select
 from .numpy_files import read_numpy
 from .stream import stream
 
@@ -102,10 +102,7 @@ def load(path: str | Path, *, y: str | None = None, x: list[str] | None = None) 
             fewer than 2 rows, or an unknown column (the known ones listed).
     """
     path = Path(path)
-    if path.is_dir():
-        raise DataError(f"{path} is a directory, not a data file")
-    if not path.is_file():
-        raise DataError(f"no such file: {path}")
+    check_file(path)
     suffix = path.suffix.lower()
     if suffix == ".parquet":  # read as fit_stream reads it: the columns picked, whole
         return stream(path, y=y, x=x, dtype=np.float64).dataset(slice(None))

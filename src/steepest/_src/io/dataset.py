@@ -8,6 +8,7 @@ import dataclasses
 import os
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -201,13 +202,39 @@ def validate(
     check_spread((*x_names, y_name), spreads, source)
     for name, low, high in zip(x_names, lows, highs, strict=True):
         if low == high:
+            why = (
+                "no data determine its coefficient"
+                if low == 0
+                else "with an intercept, its coefficient cannot be told apart from it"
+            )
             warnings.warn(
-                f"{source}: column {name!r} is constant ({low:g}); "
-                "its coefficient cannot be told apart from the intercept",
+                f"{source}: column {name!r} is constant ({low:g}); {why}",
                 ConstantColumnWarning,
                 stacklevel=2,
             )
     return Dataset(X, y, tuple(x_names), y_name, source)
+
+
+def check_file(path: Path) -> None:
+    """A DataError unless ``path`` is a regular file: missing, a folder, or a pipe or a
+    device (which steepest could read once only, where it reads a file more than once).
+
+    Example:
+        >>> check_file(Path("/dev/null"))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        steepest.DataError: /dev/null is not a regular file (a pipe or a device?): ...
+    """
+    if path.is_file():
+        return
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not a data file")
+    if path.exists():
+        raise DataError(
+            f"{path} is not a regular file (a pipe or a device?): steepest reads its data "
+            "more than once; save them to a file first"
+        )
+    raise DataError(f"no such file: {path}")
 
 
 def check_spread(names, spreads, source) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .dataset import DataError
+from .dataset import DataError, check_file
 
 # Finite differences evaluate the loss twice per parameter at each point, and each evaluation
 # costs time in proportion to the parameters: the check grows as their square. Measured on a
@@ -43,8 +43,7 @@ def load_function(spec: str) -> Callable:
     if not separator or not path_text or not name:
         raise DataError(f"{spec!r}: expected FILE.py:FUNCTION")
     path = Path(path_text)
-    if not path.is_file():
-        raise DataError(f"no such file: {path}")
+    check_file(path)
     module_name = f"_steepest_user_{abs(hash(path.resolve()))}"
     module_spec = importlib.util.spec_from_file_location(module_name, path)
     if module_spec is None or module_spec.loader is None:
@@ -163,8 +162,7 @@ def params_from(specs: list[str], seed: int | None) -> Any:
 
 def _read_values(path: Path) -> dict[str, np.ndarray]:
     """Named arrays from a ``.json`` (an object of numbers and nested lists) or ``.npz``."""
-    if not path.is_file():
-        raise DataError(f"no such file: {path}")
+    check_file(path)
     if path.suffix.lower() == ".npz":
         try:
             with np.load(path, allow_pickle=False) as loaded:
@@ -253,8 +251,7 @@ def data_for(
             )
         return []
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"no such file: {path}")
+    check_file(path)
     unreadable = (ValueError, OSError, EOFError, zipfile.BadZipFile)
     try:
         loaded = np.load(path, allow_pickle=False)

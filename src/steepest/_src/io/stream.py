@@ -8,6 +8,7 @@ are in memory at once, whatever the size of the file.
 """
 
 import dataclasses
+import numbers
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import DataError, Dataset, check_fits, first_non_finite, pick_columns, validate
+from .dataset import (
+    DataError,
+    Dataset,
+    check_file,
+    check_fits,
+    first_non_finite,
+    pick_columns,
+    validate,
+)
 from .numpy_files import npy_header, npy_names
 
 CHUNK_BYTES = 64 * 2**20  # of the file per chunk, by default
@@ -335,8 +344,13 @@ def stream(
             f"{path}: streaming reads a .npy file of one 2-D array or a .parquet file; "
             "convert it first (numpy.save of the table, target last)"
         )
-    if not path.is_file():
-        raise DataError(f"no such file: {path}")
+    check_file(path)
+    if chunk_rows is not None and (
+        isinstance(chunk_rows, bool)
+        or not isinstance(chunk_rows, numbers.Integral)
+        or chunk_rows < 1
+    ):
+        raise ValueError(f"chunk_rows must be a whole number of at least 1, got {chunk_rows!r}")
     if path.suffix.lower() == ".parquet":
         return _parquet(path, y, x, chunk_rows, np.dtype(dtype))
     try:

@@ -17,6 +17,7 @@ import optax
 from .. import model, optimizers, theory
 from ..fit import MAX_STEPS, FitResult, batches_per_epoch, budget_of, fit, scheduled
 from ..interrupts import Interrupts
+from ..io.dataset import DataError
 from ..io.tables import BUILTIN_DEFAULT_X, dataset_of
 from ..least_squares import LeastSquares, closed_form_cost, cost_rounding, least_squares
 from ..losses import mse
@@ -116,6 +117,12 @@ def linear(
             devices=devices, processes=processes,
         )  # fmt: skip
         ready = problem.ready
+        nonzero = problem.processes.max(np.array([float(np.any(ready.dataset.X))]))[0]
+        if not intercept and not nonzero:  # every process's rows decide alike
+            raise DataError(
+                f"{ready.dataset.source}: every feature is 0 in every row and there is no "
+                "intercept: the cost does not depend on the coefficients, nothing to fit"
+            )
         source = learning_rate_source(optimizer, learning_rate, ready.X.shape[1], intercept)
         budget = budget_of(max_steps, batch_size, epochs)
         schedule = scheduled(schedule, budget, batches_per_epoch((ready.y,), batch_size))

@@ -12,6 +12,9 @@ import io
 import json
 import os
 import sys
+import tempfile
+import warnings
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -245,3 +248,116 @@ def test_a_file_name_too_long_is_refused_before_the_run(tmp_path, option):
     name = "a" * 300 + (".json" if option == "--out" else ".png")
     stderr = refused_in_one_line(tmp_path, ["fit", option, name])
     assert f"argument {option}: cannot write" in stderr and "File name too long" in stderr
+
+
+# The weak themes: each named in one line, none a traceback or a silent wrong answer.
+
+
+def test_check_takes_a_float32_loss_at_float32_precision():
+    """A right gradient of a loss computed in float32 FAILed: its finite differences were
+    taken at float64's step and judged at float64's rounding."""
+
+    def loss(p):
+        w = p.astype(jnp.float32)
+        return jnp.sum(jnp.sin(w) * w**2)
+
+    def grad(p):
+        w = p.astype(jnp.float32)
+        return jnp.cos(w) * w**2 + 2 * w * jnp.sin(w)
+
+    def wrong(p):
+        w = p.astype(jnp.float32)
+        return jnp.cos(w) * w**2 + 2.1 * w * jnp.sin(w)
+
+    params = jnp.array([0.3, -1.2, 2.0])
+    assert steepest.check_gradient(loss, grad, params).ok
+    assert not steepest.check_gradient(loss, wrong, params).ok
+
+
+def test_check_explains_python_control_flow_on_traced_values():
+    def loss(p):
+        return jnp.sum(p**2) if float(jnp.sum(p)) > 0 else jnp.sum(p**4)
+
+    with pytest.raises(steepest.GradientCheckError, match=r"jnp\.where or jax\.lax\.cond"):
+        steepest.check_gradient(loss, lambda p: 2 * p, jnp.ones(2))
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["check", "--points", "1000000"], "--points: must be a whole number from 1 to 1000"),
+        (["fit", "--batch-size", "2.5"], "--batch-size: must be a whole number"),
+    ],
+)
+def test_counts_are_bounded_and_read_alike(tmp_path, argv, words):
+    assert words in refused_in_one_line(tmp_path, argv)
+
+
+def test_a_count_written_1e1_is_read_as_steps_are(tmp_path):
+    run = run_command(["fit", "--batch-size", "1e1", "--epochs", "2", "--json"], tmp_path)
+    assert run.returncode == 3 and run.record()["batch_size"] == 10, run.describe()
+
+
+def test_a_pipe_as_data_is_named_as_one(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    stderr = refused_in_one_line(tmp_path, ["fit", "--data", "pipe"])
+    assert "pipe is not a regular file" in stderr
+
+
+def test_a_design_of_zeros_without_an_intercept_is_refused_in_words(tmp_path):
+    (tmp_path / "zero.csv").write_text("a,y\n0,2\n0,3\n0,5\n")
+    run = run_command(["fit", "--data", "zero.csv", "--no-intercept"], tmp_path)
+    assert run.returncode == 2, run.describe()
+    assert "every feature is 0 in every row" in run.stderr and "learning_rate" not in run.stderr
+
+
+def test_the_constant_column_warning_fits_a_model_without_intercept(tmp_path):
+    (tmp_path / "c.csv").write_text("a,b,y\n1,1,2\n2,1,3\n3,1,5\n")
+    run = run_command(["fit", "--data", "c.csv", "--no-intercept"], tmp_path)
+    assert "column 'b' is constant (1); with an intercept, its coefficient" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda X, y: stream_of(0), "chunk_rows must be a whole number of at least 1, got 0"),
+        (lambda X, y: fit(mse, Linear.zeros(1), [0.0, 1.0, 2.0], y), "is a list of numbers"),
+        (
+            lambda X, y: fit(mse, Linear.zeros(1), X.at[2].set(jnp.nan), y),
+            r"data argument 1 holds NaN or infinity \(first at index \(2,\)\)",
+        ),
+        (
+            lambda X, y: fit(mse, Linear.zeros(1), X, y, learning_rate=np.array([0.1])),
+            "learning_rate must be a number",
+        ),
+        (
+            lambda X, y: jax.jit(lambda X: fit(mse, Linear.zeros(1), X, y).params)(X),
+            "fit was called inside jax.jit",
+        ),
+        (
+            lambda X, y: steepest.RunSpec(mse, "gd", learning_rate=float("nan"), max_steps=9).init(
+                Linear.zeros(1), X, y
+            ),
+            "learning_rate must be a positive number, got nan",
+        ),
+    ],
+    ids=["chunk_rows 0", "a list", "NaN data", "an array rate", "inside jit", "a NaN rate"],
+)
+def test_the_library_names_a_bad_argument_in_one_line(tmp_path, call, words):
+    X = jnp.arange(3.0)
+    with pytest.raises(ValueError, match=words):
+        call(X, 2 * X + 1)
+
+
+def stream_of(chunk_rows):
+    path = Path(tempfile.mkdtemp()) / "t.npy"
+    np.save(path, np.zeros((4, 2)))
+    return stream(path, chunk_rows=chunk_rows)
+
+
+def test_float16_data_warn_nothing_on_the_way_to_their_error():
+    X = jnp.arange(5.0, dtype=jnp.float16) * 300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="the cost at the initial params is inf in float16"):
+            fit(mse, Linear.zeros(1, jnp.float16), X, 2 * X)

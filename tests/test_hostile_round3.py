@@ -361,3 +361,22 @@ def test_float16_data_warn_nothing_on_the_way_to_their_error():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="the cost at the initial params is inf in float16"):
             fit(mse, Linear.zeros(1, jnp.float16), X, 2 * X)
+
+
+@pytest.mark.parametrize("rows", [2, 50])
+def test_one_verdict_and_one_range_whichever_path_reads_the_file(tmp_path, rows):
+    """Features of 1e300 were refused streamed ("too large to standardize") and fitted in
+    memory; two rows of three features converged silently when streamed."""
+    rng = np.random.default_rng(rows)
+    if rows == 2:
+        table = rng.standard_normal((2, 4))
+    else:
+        x = rng.standard_normal(rows) * 1e300
+        table = np.column_stack([x, 2e-300 * x + 1 + 0.01 * rng.standard_normal(rows)])
+    path = tmp_path / "t.npy"
+    np.save(path, table)
+    streamed = steepest.linear(str(path), stream=True, progress=False)
+    memory = steepest.linear(str(path), progress=False)
+    assert streamed.status == memory.status
+    assert streamed.status == ("imprecise" if rows == 2 else "converged"), streamed.message
+    np.testing.assert_allclose(flat(streamed.params), flat(memory.params), rtol=1e-6)

@@ -357,3 +357,21 @@ def available_memory() -> int | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def magnitude_unit(magnitudes: np.ndarray) -> np.ndarray:
+    """A power of two near each magnitude far from 1 (beyond 2**-400 .. 2**400), else 1.
+
+    Dividing by a power of two is exact, and leaves the sum and the squares of a column
+    of such magnitudes (up to ``2**400``) far from overflow and underflow.
+
+    Example:
+        >>> magnitude_unit(np.array([3.0, 1e300, 0.0])).tolist() == [1.0, 2.0**996, 1.0]
+        True
+    """
+    magnitudes = np.asarray(magnitudes, np.float64)
+    moderate = ~np.isfinite(magnitudes) | (magnitudes == 0)
+    moderate |= (magnitudes >= 2.0**-400) & (magnitudes <= 2.0**400)
+    _, exponent = np.frexp(np.where(moderate, 1.0, magnitudes))
+    # 2**(e-1) <= m < 2**e: dividing by 2**(e-1) (finite even for m near the float64 limit)
+    return np.where(moderate, 1.0, np.ldexp(1.0, exponent - 1))

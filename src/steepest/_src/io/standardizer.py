@@ -7,7 +7,7 @@ import numpy as np
 
 from ..model import Linear
 from ..processes import ONE, Processes
-from .dataset import BLOCK_ROWS, check_magnitude
+from .dataset import BLOCK_ROWS, check_magnitude, magnitude_unit
 from .stream import Stream, standardizer_of
 
 
@@ -67,11 +67,11 @@ class Standardizer:
         target_mean = 0.0
         if center and y is not None:
             y = np.asarray(y, np.float64)
-            unit = _unit(processes.max(_column_magnitudes(y[:, None])))[0]
+            unit = magnitude_unit(processes.max(_column_magnitudes(y[:, None])))[0]
             target_mean = float(processes.sum(np.sum(y / unit)) / rows * unit)
         # A column of magnitude far from 1 (1e300, 1e-300) is divided by a power of two
         # first (exact), so that its sum and squares neither overflow nor underflow.
-        unit = _unit(processes.max(_column_magnitudes(X)))
+        unit = magnitude_unit(processes.max(_column_magnitudes(X)))
         scaled = np.any(unit != 1)
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             if not center:
@@ -202,21 +202,3 @@ def _column_magnitudes(X: np.ndarray) -> np.ndarray:
     if len(X) == 0:
         return np.zeros(X.shape[1])
     return np.maximum(np.abs(X.min(axis=0)), np.abs(X.max(axis=0)))
-
-
-def _unit(magnitudes: np.ndarray) -> np.ndarray:
-    """A power of two near each magnitude far from 1 (beyond 2**-400 .. 2**400), else 1.
-
-    Dividing by a power of two is exact, and leaves the sum and the squares of a column
-    of such magnitudes (up to ``2**400``) far from overflow and underflow.
-
-    Example:
-        >>> _unit(np.array([3.0, 1e300, 0.0])).tolist() == [1.0, 2.0**996, 1.0]
-        True
-    """
-    magnitudes = np.asarray(magnitudes, np.float64)
-    moderate = ~np.isfinite(magnitudes) | (magnitudes == 0)
-    moderate |= (magnitudes >= 2.0**-400) & (magnitudes <= 2.0**400)
-    _, exponent = np.frexp(np.where(moderate, 1.0, magnitudes))
-    # 2**(e-1) <= m < 2**e: dividing by 2**(e-1) (finite even for m near the float64 limit)
-    return np.where(moderate, 1.0, np.ldexp(1.0, exponent - 1))

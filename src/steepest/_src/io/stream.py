@@ -22,6 +22,7 @@ from .dataset import (
     check_file,
     check_fits,
     first_non_finite,
+    magnitude_unit,
     pick_columns,
     validate,
 )
@@ -134,15 +135,20 @@ class Stream:
             file.seek(self.offset + start * row_bytes)
             if file.readinto(table.data.cast("B")) != count * row_bytes:
                 raise DataError(f"{self.path}: the file ends before row {start + count:,}")
-        return self._on_read(self._checked(table, start) if check else table)
+        return self._checked(table, start) if check else self._on_read(table)
 
     def _checked(self, table: np.ndarray, start: int) -> np.ndarray:
-        """``table`` (whose first row is the file's row ``start``) once every value is
-        finite and fits ``dtype``; else a DataError naming the row."""
+        """``table`` as read (its first row the file's row ``start``) made ready
+        (``_on_read``), once every value is finite and, standardized, fits ``dtype``; else
+        a DataError naming the row."""
         if (place := first_non_finite(table)) is not None:
             raise DataError(f"{self.path}: row {start + place[0]:,} holds NaN or infinity")
-        check_fits(table, self.dtype)  # checked, not converted
-        return table
+        if self.shift is None:
+            check_fits(table, self.dtype)
+        else:  # the values the run takes, wherever they are standardized (host or device)
+            with np.errstate(over="ignore", invalid="ignore"):
+                check_fits((table - self.shift) / self.scale, self.dtype)
+        return self._on_read(table)
 
     @property
     def table_dtype(self) -> np.dtype:
@@ -222,7 +228,7 @@ class Stream:
                 for column in range(self.width):
                     values = batch.column(column).to_numpy(zero_copy_only=False)
                     table[:, column] = np.asarray(values, np.float64)
-                yield self._on_read(self._checked(table, start) if check else table)
+                yield self._checked(table, start) if check else self._on_read(table)
                 start += batch.num_rows
 
     def dataset(self, rows: slice, *, across_processes: bool = False) -> Dataset:
@@ -431,16 +437,27 @@ def standardizer_of(data: Stream) -> tuple[np.ndarray, np.ndarray]:
         >>> shift.tolist(), [round(s, 4) for s in scale.tolist()]
         ([2.0, 4.0], [1.633, 1.0])
     """
-    sums = np.zeros(data.width)
-    for table in data.tables(check=True):
-        sums += table.sum(axis=0, dtype=np.float64)
+    # Read in float64 and checked for finite values only: whether they fit the run's dtype
+    # is for the standardized values to say (Stream.read), as in memory.
+    raw = dataclasses.replace(data, dtype=np.dtype(np.float64), shift=None, scale=None)
+    magnitudes, sums = np.zeros(data.width), np.zeros(data.width)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for table in raw.tables(check=True):
+            magnitudes = np.maximum(magnitudes, np.abs(table).max(axis=0, initial=0.0))
+            sums += table.sum(axis=0, dtype=np.float64)
+    # A column far from 1 (1e300, 1e-300) is taken over a power of two (exact), as
+    # Standardizer.of does, so that its sum and squares neither overflow nor underflow.
+    unit = magnitude_unit(magnitudes)
+    if np.any(unit != 1):
+        sums = np.zeros(data.width)
+        for table in raw.tables():
+            sums += (table / unit).sum(axis=0)
     mean = sums / data.rows
     squares = np.zeros(data.width)
-    for table in data.tables():
-        squares += np.square(table - mean).sum(axis=0)
-    if not np.all(np.isfinite(squares)):
-        raise DataError(f"{data.path}: values too large to standardize in float64; scale the file")
-    std = np.sqrt(squares / data.rows)
+    for table in raw.tables():
+        squares += np.square(table / unit - mean).sum(axis=0)
+    std = np.sqrt(squares / data.rows) * unit
+    mean = mean * unit
     scale = np.where(std > 0, std, 1.0)
     scale[data.y_column] = 1.0  # the target is centered only
     unused = [c for c in range(data.width) if c not in (*data.x_columns, data.y_column)]

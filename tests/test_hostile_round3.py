@@ -11,6 +11,7 @@ import importlib
 import io
 import json
 import os
+import signal
 import sys
 import tempfile
 import warnings
@@ -380,3 +381,42 @@ def test_one_verdict_and_one_range_whichever_path_reads_the_file(tmp_path, rows)
     assert streamed.status == memory.status
     assert streamed.status == ("imprecise" if rows == 2 else "converged"), streamed.message
     np.testing.assert_allclose(flat(streamed.params), flat(memory.params), rtol=1e-6)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this system")
+def test_sighup_is_handled_as_sigterm_and_exits_129(tmp_path, monkeypatch):
+    """A closed terminal ended `fit` with no result and no word."""
+
+    def hung_up(*args, **kwargs):
+        signal.raise_signal(signal.SIGHUP)
+
+    monkeypatch.setattr(steepest.data, "builtin", hung_up)  # while the data load
+    run = run_command(["fit"], tmp_path)
+    assert run.returncode == 129, run.describe()
+    assert run.stderr == "steepest: interrupted\n"
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL  # put back
+
+
+def test_bad_input_with_stderr_closed_still_exits_2(tmp_path, monkeypatch):
+    cli = importlib.import_module("steepest.cli.main")
+
+    def leave(code):
+        raise SystemExit(code)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["steepest", "fit", "--data", "missing.csv"])
+    monkeypatch.setattr(sys, "stderr", None)
+    monkeypatch.setattr(cli.os, "_exit", leave)
+    with pytest.raises(SystemExit) as stopped:
+        cli.console()
+    assert stopped.value.code == 2
+    assert sys.stderr.name == os.devnull  # where console sent the words no one reads
+    sys.stderr.close()
+
+
+def test_a_loss_that_returns_text_is_named(tmp_path):
+    (tmp_path / "own.py").write_text("def loss(p, x, y):\n    return 'hello'\n")
+    np.savez(tmp_path / "d.npz", x=np.arange(3.0), y=np.ones(3))
+    argv = ["fit", "--loss", "own.py:loss", "--params", "w=scalar", "--data", "d.npz"]
+    stderr = refused_in_one_line(tmp_path, argv)
+    assert "the loss must return a scalar, one number: loss returned a str" in stderr

@@ -38,6 +38,7 @@ import optax
 
 from . import blocks, minibatch, optimizers
 from .arguments import whole_number
+from .losses import not_a_scalar
 from .stopping import (
     DIVERGENCE_FACTOR,
     STALL_PATIENCE,
@@ -609,9 +610,11 @@ def value_and_norm_dtypes(loss: Callable, params, *data) -> tuple:
 def _scalar_loss(loss: Callable) -> Callable:
     def checked(params, *data):
         value = loss(params, *data)
-        if getattr(value, "shape", None) != ():
-            shape = jax.ShapeDtypeStruct(jnp.shape(value), jnp.result_type(value))
-            raise ValueError(f"the loss must return a scalar, got {shape}")
+        if (returned := not_a_scalar(value)) is not None:
+            name = getattr(loss, "__name__", "the loss")
+            raise ValueError(
+                f"the loss must return a scalar, one number: {name} returned {returned}"
+            )
         return value
 
     return checked

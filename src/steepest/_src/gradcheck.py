@@ -41,6 +41,7 @@ from jax.flatten_util import ravel_pytree
 
 from . import display
 from .diagnose import diagnose
+from .losses import not_a_scalar
 
 # Hand-derived vs autodiff: both exact up to float64 rounding, so a tight tolerance.
 DEFAULT_RTOL = 1e-6
@@ -438,29 +439,6 @@ def _checks(names, shapes, hand, autodiff, fd, scales, floors, fd_floors, rtol, 
                 )
             )
     return checks, (tolerances, fd_tolerances)
-
-
-def not_a_scalar(value) -> str | None:
-    """What a loss returned when it is not one number (shape ``()``), in words; else None.
-
-    Example:
-        >>> not_a_scalar(np.zeros(3)), not_a_scalar((1.0, 2.0)), not_a_scalar(None)
-        ('an array of shape (3,)', 'a tuple of 2 items', 'None')
-        >>> not_a_scalar(np.float64(1.5)) is None
-        True
-    """
-    if value is None:
-        return "None"
-    if isinstance(value, dict):
-        return f"a dict (keys {', '.join(map(repr, value))})"
-    if isinstance(value, list | tuple):
-        return f"a {type(value).__name__} of {len(value)} items"
-    number = hasattr(value, "shape") or isinstance(value, int | float | complex)
-    if isinstance(value, str | bytes) or not number:
-        return f"a {type(value).__name__}"
-    if np.shape(value) != ():
-        return f"an array of shape {tuple(np.shape(value))}"
-    return None
 
 
 def _evaluate(stage: str, point: int, function: Callable, *arguments):

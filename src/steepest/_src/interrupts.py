@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM for the length of a command: noted as well as raised.
+"""Ctrl-C, SIGTERM and SIGHUP for the length of a command: noted as well as raised.
 
 The command line installs ``Interrupts`` before JAX loads; the workflows call
 ``Interrupts.check()`` between their phases, so that a Ctrl-C that a library
@@ -12,12 +12,20 @@ import signal
 import sys
 import threading
 
+# The signals that end a command as Ctrl-C does, then exit 128 + their number (SIGHUP:
+# not on Windows).
+TERMINATING = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
 
 class Interrupts:
     """Ctrl-C (SIGINT) and SIGTERM for the length of a command, noted as well as raised.
 
     Both raise ``KeyboardInterrupt`` as Ctrl-C does (a fit's loop turns it into a flag
-    between chunks); SIGTERM then makes the exit 143. Each is also noted, so that one
+    between chunks); SIGTERM then makes the exit 143, and SIGHUP (a closed terminal, a
+    lost SSH session) is SIGTERM's twin, exit 129: ``terminated`` holds which signal
+    ended the command (0: none, or Ctrl-C). Each is also noted, so that one
     that a library swallowed (JAX's garbage-collection callback, during a long CSV load)
     is raised at the next ``check``, without Python's "Exception ignored" report; within
     ``held`` they are only noted until the block ends. In the main thread only, where
@@ -28,13 +36,13 @@ class Interrupts:
 
     def __init__(self):
         self.received = False
-        self.terminated = False
+        self.terminated = 0  # the signal number of a SIGTERM or SIGHUP, else 0
         self._holding = False
         self._previous = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            for number in (signal.SIGINT, signal.SIGTERM):
+            for number in (signal.SIGINT, *TERMINATING):
                 if signal.getsignal(number) is not signal.SIG_IGN:  # ignored: left so
                     self._previous[number] = signal.signal(number, self._handle)
             Interrupts.active = self
@@ -49,8 +57,8 @@ class Interrupts:
             self._previous_hook(unraisable)
 
     def _handle(self, signum, frame):
-        if signum == signal.SIGTERM:  # passed on as Ctrl-C, to whichever handler holds it
-            self.terminated = True
+        if signum in TERMINATING:  # passed on as Ctrl-C, to whichever handler holds it
+            self.terminated = signum
             signal.raise_signal(signal.SIGINT)
             return
         self.received = True

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .model import Linear, predict
 
@@ -87,3 +88,26 @@ def tags_of(loss: Callable, tags: Collection = frozenset()) -> frozenset:
     if unknown:
         raise ValueError(f"tags must be steepest tags such as row_mean_tag, got {unknown}")
     return KNOWN_TAGS.get(loss, frozenset()) | frozenset(tags)
+
+
+def not_a_scalar(value) -> str | None:
+    """What a loss returned when it is not one number (shape ``()``), in words; else None.
+
+    Example:
+        >>> not_a_scalar(np.zeros(3)), not_a_scalar((1.0, 2.0)), not_a_scalar(None)
+        ('an array of shape (3,)', 'a tuple of 2 items', 'None')
+        >>> not_a_scalar(np.float64(1.5)) is None
+        True
+    """
+    if value is None:
+        return "None"
+    if isinstance(value, dict):
+        return f"a dict (keys {', '.join(map(repr, value))})"
+    if isinstance(value, list | tuple):
+        return f"a {type(value).__name__} of {len(value)} items"
+    number = hasattr(value, "shape") or isinstance(value, int | float | complex)
+    if isinstance(value, str | bytes) or not number:
+        return f"a {type(value).__name__}"
+    if np.shape(value) != ():
+        return f"an array of shape {tuple(np.shape(value))}"
+    return None

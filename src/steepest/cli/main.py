@@ -16,7 +16,7 @@ import sys
 from steepest._src.interrupts import Interrupts
 
 from .arguments import Parser
-from .output import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_TERMINATED
+from .output import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
 
 
 def build_parser() -> Parser:
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None, processes=None) -> int:
             sys.stderr.write("steepest: interrupted after the command had finished\n")
             code = EXIT_INTERRUPTED
     if interrupts.terminated and code == EXIT_INTERRUPTED:
-        return EXIT_TERMINATED
+        return 128 + interrupts.terminated  # 143 for SIGTERM (EXIT_TERMINATED), 129 SIGHUP
     return code
 
 
@@ -74,13 +74,14 @@ def console() -> None:
     the teardown crashes on (SIGSEGV after "interrupted", 3 of 49 runs before this), and a
     Ctrl-C during that teardown would end the process with no word.
     """
+    if sys.stderr is None:  # started with stderr closed: the exit code still says it all
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (open to the process's end)
     if sys.stdout is None:  # started with stdout closed (`steepest fit >&-`)
-        if sys.stderr is not None:
-            sys.stderr.write(
-                "steepest: error: stdout is closed, so the result would be lost; redirect "
-                "it to a file (or to /dev/null, to keep only --out and --plot)\n"
-            )
-            sys.stderr.flush()
+        sys.stderr.write(
+            "steepest: error: stdout is closed, so the result would be lost; redirect "
+            "it to a file (or to /dev/null, to keep only --out and --plot)\n"
+        )
+        sys.stderr.flush()
         os._exit(EXIT_BAD_INPUT)
     try:
         code = main()

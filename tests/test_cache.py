@@ -78,3 +78,44 @@ def test_the_cache_is_closed_when_the_command_ends(tmp_path, monkeypatch):
     entries = set(cache.iterdir())
     jax.jit(lambda x: jnp.sin(x) * 3.25 + 1.5)(jnp.arange(7.0)).block_until_ready()
     assert set(cache.iterdir()) == entries
+
+
+def test_damaged_entries_are_one_line_and_removed(tmp_path, capsys):
+    """JAX's warnings on entries it cannot read become one line, and those modules'
+    entries are removed (JAX would fail on them again every run); others are kept."""
+    import warnings
+
+    from steepest.cli.cache import _damaged_entries_removed
+
+    for name in ("jit_mse-1a-cache", "jit_mse-1a-atime", "jit_mse-2b-cache", "jit_other-3c-cache"):
+        (tmp_path / name).write_bytes(b"\x00" * 8)
+    with _damaged_entries_removed(tmp_path):
+        for _ in range(3):
+            warnings.warn(
+                "Error reading persistent compilation cache entry for 'jit_mse': "
+                "error: Error -5 while decompressing data: incomplete or truncated stream",
+                stacklevel=1,
+            )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["jit_other-3c-cache"]
+    stderr = capsys.readouterr().err
+    assert stderr.count("\n") == 1 and "(jit_mse): 2 removed" in stderr, stderr
+
+
+@pytest.mark.e2e
+def test_a_truncated_cache_costs_one_line_once(tmp_path):
+    """A write cut short (a killed process, a full disk) left entries that made every
+    later run print 12 to 25 lines of JAX warnings, and cache nothing new."""
+    cache = tmp_path / "cache"
+    fit_in_a_new_process(cache)
+    for entry in cache.glob("*-cache"):
+        entry.write_bytes(entry.read_bytes()[:100])
+    environment = {**os.environ, "STEEPEST_CACHE_DIR": str(cache)}
+    command = [sys.executable, "-m", "steepest", "fit", "--json"]
+    runs = [
+        subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
+        for _ in range(2)
+    ]
+    assert [run.returncode for run in runs] == [0, 0], runs[0].stderr
+    assert runs[0].stderr.count("\n") == 1, runs[0].stderr
+    assert "could not be read" in runs[0].stderr and "removed" in runs[0].stderr
+    assert runs[1].stderr == ""

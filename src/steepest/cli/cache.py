@@ -10,8 +10,11 @@ to ``MAX_BYTES`` by JAX, least recently used first.
 """
 
 import contextlib
+import glob
 import os
+import re
 import sys
+import warnings
 from pathlib import Path
 
 VARIABLE = "STEEPEST_CACHE_DIR"
@@ -96,8 +99,49 @@ def compilation_cache(enabled: bool):
         jax.config.update(name, value)
     jax_cache.reset_cache()  # JAX opens its cache once per process: open this one
     try:
-        yield
+        with _damaged_entries_removed(where):
+            yield
     finally:
         for name, value in previous.items():
             jax.config.update(name, value)
         jax_cache.reset_cache()  # and close it, so that what follows is not cached here
+
+
+# How JAX words an entry it cannot read or write (jax._src.compiler), naming the module.
+DAMAGED = re.compile(r"Error (?:reading|writing) persistent compilation cache entry for '([^']+)'")
+
+
+@contextlib.contextmanager
+def _damaged_entries_removed(where: Path):
+    """JAX's warnings on cache entries it cannot read (a write cut short by a kill or a
+    full disk, a file truncated) held back; at the end, the entries of those modules
+    removed, so that the next run compiles and caches them afresh instead of failing on
+    them again, and one line on stderr says so. (JAX neither removes nor overwrites
+    them: each run printed 12 to 25 lines of warnings and cached nothing new.)"""
+    modules: set[str] = set()
+    shown = warnings.showwarning
+
+    def show(message, category, *rest, **keywords):
+        if (found := DAMAGED.search(str(message))) is not None:
+            modules.add(found.group(1))
+        else:
+            shown(message, category, *rest, **keywords)
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("always", message="Error (reading|writing) persistent compilation")
+        warnings.showwarning = show
+        try:
+            yield
+        finally:
+            if modules:
+                removed = 0
+                for module in modules:
+                    for entry in where.glob(f"{glob.escape(module)}-*"):
+                        with contextlib.suppress(OSError):
+                            entry.unlink()
+                            removed += entry.name.endswith("-cache")
+                sys.stderr.write(
+                    f"steepest: warning: the compilation cache in {where} held entries that "
+                    f"could not be read ({', '.join(sorted(modules))}): {removed} removed, "
+                    "to be compiled and cached afresh\n"
+                )

@@ -420,3 +420,25 @@ def test_a_loss_that_returns_text_is_named(tmp_path):
     argv = ["fit", "--loss", "own.py:loss", "--params", "w=scalar", "--data", "d.npz"]
     stderr = refused_in_one_line(tmp_path, argv)
     assert "the loss must return a scalar, one number: loss returned a str" in stderr
+
+
+def test_a_file_changed_mid_stream_keeps_what_was_reached_and_names_the_file(tmp_path):
+    """Truncated while streamed: the steps done were thrown away, and the message did not
+    name the file. Now the run stops as a Ctrl-C stops it, with the params reached."""
+    path = tmp_path / "t.npy"
+    x = np.linspace(-1.0, 1.0, 1000)
+    np.save(path, np.column_stack([x, 3 * x + 1]))
+    chunks_seen = []
+
+    def truncate_after_the_second_chunk(progress):
+        chunks_seen.append(progress.step)
+        if len(chunks_seen) == 2:
+            path.write_bytes(path.read_bytes()[:8000])
+
+    found = fit_stream(
+        mse, Linear.zeros(1), stream(path, chunk_rows=300), learning_rate=0.01, tol=0.0,
+        max_steps=100_000, on_chunk=truncate_after_the_second_chunk,
+    )  # fmt: skip
+    assert found.status is Status.INTERRUPTED and found.num_steps >= chunks_seen[1] - 1
+    assert f"{path} changed while it was read" in found.message
+    assert 0 < float(found.params.w[0]) < 3  # on its way from 0 to 3, kept

@@ -24,7 +24,7 @@ data, by a full pass, before each epoch.
 import dataclasses
 import functools
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import jax
@@ -45,9 +45,10 @@ from .fit import (
     step_budget,
     with_epoch_message,
 )
+from .io.sources import describe_error
 from .io.stream import Stream
 from .losses import quadratic_tag, tags_of
-from .stopping import DIVERGENCE_FACTOR, STALL_PATIENCE, Status
+from .stopping import DIVERGENCE_FACTOR, STALL_PATIENCE, Status, steps_phrase
 
 
 def fit_stream(
@@ -159,18 +160,33 @@ def fit_stream(
 
     def run(state: LoopState, chunk_end: int) -> LoopState:
         """The steps up to ``chunk_end`` (``drive``'s chunk), each a pass over the file."""
-        while int(state.status) == Status.RUNNING.code and int(state.step) < chunk_end:
-            total = in_flight = _zeros(loss, state.params, *first)
-            for table in data.tables():
-                total = accumulate(total, state.params, table, len(table) / data.rows)
-                # Two chunks in flight at most: the host would otherwise read ahead of the
-                # device and hold every chunk of the file at once.
-                jax.block_until_ready(in_flight)
-                in_flight = total
-            state = step(state, *total)
+        try:
+            while int(state.status) == Status.RUNNING.code and int(state.step) < chunk_end:
+                total = in_flight = _zeros(loss, state.params, *first)
+                for table in _read(data.tables()):
+                    total = accumulate(total, state.params, table, len(table) / data.rows)
+                    # Two chunks in flight at most: the host would otherwise read ahead of
+                    # the device and hold every chunk of the file at once.
+                    jax.block_until_ready(in_flight)
+                    in_flight = total
+                state = step(state, *total)
+        except FileChanged as changed:
+            changed.state = state  # the last one whole (a failed read comes before a step)
+            raise
         return state
 
-    driven = drive(run, state, (), budget, on_chunk)
+    try:
+        driven = drive(run, state, (), budget, on_chunk)
+    except FileChanged as changed:  # kept, as Ctrl-C keeps it, and the file named
+        cut = FitResult.from_state(
+            jax.device_get(changed.state), learning_rate=learning_rate,
+            seconds=time.perf_counter() - started, compile_seconds=compile_seconds,
+        )  # fmt: skip
+        message = (
+            f"interrupted after {steps_phrase(cut.num_steps)}: {data.path} changed while it "
+            f"was read ({describe_error(changed.error)}); returning the params reached"
+        )
+        return dataclasses.replace(cut, message=message, warnings=(message,))
     result = FitResult.from_state(
         jax.device_get(driven.state), learning_rate=learning_rate, seconds=driven.seconds,
         compile_seconds=compile_seconds + driven.compile_seconds,
@@ -219,7 +235,7 @@ def _epoch_step(
         if int(status) == Status.RUNNING.code:
             epoch = int(state.step)
             order = minibatch.chunk_order(seed, epoch, data.parts)
-            for part, table in enumerate(data.tables(order=order)):
+            for part, table in enumerate(_read(data.tables(order=order))):
                 previous = advanced
                 advanced = chunk_epoch(*advanced, table, epoch, part)
                 jax.block_until_ready(previous)  # two chunks in flight at most, as a step's
@@ -231,6 +247,30 @@ def _epoch_step(
         step_from(state, *total, advanced=(state.params, state.opt_state), status=status)
 
     return step, warm
+
+
+class FileChanged(Exception):
+    """A streamed file that could not be read again during the run (deleted, truncated,
+    rewritten); ``state`` is the last loop state whole."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+        self.state: LoopState | None = None
+
+
+def _read(tables: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """``tables`` as they are read, a failure to read raised as ``FileChanged``: the file
+    was read whole and checked at the start, so one now is the file changing."""
+    iterator = iter(tables)
+    while True:
+        try:
+            table = next(iterator)
+        except StopIteration:
+            return
+        except Exception as error:
+            raise FileChanged(error) from error
+        yield table
 
 
 def _first_pass(loss, params, data: Stream, needs_hessian: bool):

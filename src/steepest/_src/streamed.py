@@ -76,8 +76,13 @@ def fit_stream(
     with the cost and gradient of every step summed over the file's chunks. The first
     pass checks every value and, for the default learning rate ``1 / L``, sums the
     Hessian over the chunks. ``result.loss`` is the loss at the final params in
-    float64, summed over the chunks too. There is no certificate yet: the stop rule
-    is the one without ``mu`` (``||g|| <= rtol ||g_0||``, or ``tol``).
+    float64, summed over the chunks too. For a loss tagged ``quadratic_tag`` (``mse``),
+    the float64 Hessian, cost and gradient summed over the chunks read in float64 give
+    the stop rule its ``mu`` and the result its certificate, as ``fit``'s in memory;
+    for another, the rule is the one without ``mu`` (``||g|| <= rtol ||g_0||``, or
+    ``tol``). A file that cannot be read again during the run (deleted, truncated,
+    rewritten) stops it as Ctrl-C does: ``interrupted``, the params reached, the file
+    named.
 
     ``batch_size``, ``epochs``, ``seed``, ``schedule``: as ``fit``'s, the batches drawn
     within each chunk in turn, the chunks read in an order drawn from ``seed`` (the

@@ -80,7 +80,7 @@ def linear(
             float64 either way.
         devices: split the rows over this many local devices (``"all"``: every one).
         stream: read the file ``data`` (``.npy`` or ``.parquet``) a chunk of rows at a
-            time, never all in memory (``fit_stream``): no closed form or certificate.
+            time, never all in memory (``fit_stream``): certified alike, no closed form.
         progress: show a progress bar on stderr for a run longer than a second.
 
     In a run of several processes (``jax.distributed``), every process makes the same

@@ -54,7 +54,7 @@ def test_integers_stream_as_the_floats_they_hold(tmp_path):
     table = stream(path).read(0)
     assert table.dtype == np.float32
     np.testing.assert_array_equal(table[:, 1], (2**32 + 3 * x).astype(np.float32))
-    run = dict(standardize=False, max_steps=200, progress=False)
+    run = dict(standardize=False, max_steps=50, progress=False)
     streamed = steepest.linear(str(path), stream=True, **run)
     memory = steepest.linear(str(path), **run)
     assert streamed.status == memory.status != "converged", streamed.message
@@ -78,7 +78,7 @@ def test_a_streamed_fit_reaches_the_in_memory_verdict(tmp_path, kind):
         x = np.arange(300, dtype=np.uint32)
         path = tmp_path / "big.npy"
         np.save(path, np.column_stack([x, 3_000_000_000 + 3 * x]).astype(np.uint32))
-    run = dict(standardize=False, max_steps=300, progress=False)
+    run = dict(standardize=False, max_steps=60, progress=False)
     streamed = steepest.linear(str(path), stream=True, **run)
     memory = steepest.linear(str(path), **run)
     assert streamed.status == memory.status != "converged", streamed.message
@@ -137,7 +137,7 @@ def test_parquet_row_groups_smaller_than_a_batch_are_each_one_batch(tmp_path):
     x = np.linspace(-1.0, 1.0, 100)
     path = tmp_path / "groups.parquet"
     pq.write_table(pa.table({"x": x, "y": 2 * x + 1}), path, row_group_size=10)
-    found = steepest.linear(str(path), stream=True, batch_size=50, epochs=300, progress=False)
+    found = steepest.linear(str(path), stream=True, batch_size=50, epochs=60, progress=False)
     assert found.streamed == {"chunks": 10, "chunk_rows": 10}
     np.testing.assert_allclose([found.params.w[0], found.params.b], [2.0, 1.0], atol=1e-3)
 

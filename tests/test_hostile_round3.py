@@ -119,6 +119,9 @@ def test_a_subnormal_column_is_refused_in_one_line(tmp_path):
     assert "column 'x' varies by only" in stderr and "smallest normal" in stderr
     with pytest.raises(DataError, match="column 'x0' varies by only"):
         steepest.linear(np.c_[x, x], 2 + 3 * (x / 1e-320), progress=False)
+    np.save(tmp_path / "sub.npy", np.c_[x, 2 + 3 * (x / 1e-320)])
+    with pytest.raises(DataError, match="column 'x0' varies by only"):  # streamed alike
+        steepest.linear(str(tmp_path / "sub.npy"), stream=True, progress=False)
 
 
 # Items 4 to 7: files that ended in a traceback, or never ended.

@@ -575,9 +575,23 @@ def check_data(data) -> None:
                 f"data argument {number} is a list of numbers: pass an array (np.asarray(...))"
             )
         for leaf in leaves:
-            if not jnp.issubdtype(jnp.result_type(leaf), jnp.inexact):
-                continue
-            if bool(jnp.all(jnp.isfinite(leaf))):
+            if not isinstance(leaf, jax.Array):  # NumPy's, on the host: checked there as is
+                leaf = np.asarray(leaf)
+                if leaf.dtype.kind not in "fc":
+                    continue
+                finite = np.all(np.isfinite(leaf))
+                runs_in = jax.dtypes.canonicalize_dtype(leaf.dtype)  # float32 without x64
+                if finite and leaf.size and runs_in != leaf.dtype:
+                    largest = float(np.max(np.abs(leaf)))
+                    if largest > float(np.finfo(runs_in).max):
+                        raise ValueError(
+                            f"data argument {number} holds a value of magnitude {largest:.3g},"
+                            f" beyond {runs_in.name}, in which JAX runs it without x64 "
+                            "(jax.config.update('jax_enable_x64', True), or scale the data)"
+                        )
+                if finite:
+                    continue
+            elif not jnp.issubdtype(leaf.dtype, jnp.inexact) or bool(jnp.all(jnp.isfinite(leaf))):
                 continue
             where = ""
             if getattr(leaf, "is_fully_addressable", True):

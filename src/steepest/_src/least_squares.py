@@ -49,8 +49,10 @@ class LeastSquares:
         condition_number: the 2-norm condition number of the standardized design
             ``[Z 1]`` (``Z`` without an intercept), each column scaled to the same norm:
             largest over smallest singular value; infinite when a singular value is
-            exactly zero. It is the design ``steepest.linear`` descends on, so its square
-            is the condition number of that cost's Hessian, the certificate's.
+            exactly zero. It is the design ``steepest.linear`` descends on with its
+            default standardized features (constant columns aside: the solve drops them,
+            the descent keeps them, whose Hessian is then singular), so its square is the
+            condition number of that cost's Hessian, the certificate's.
         relative_error: the estimated norm-wise relative distance, in scaled coordinates
             (see ``least_squares``), between ``params`` and the exact least-squares
             answer for ``X`` and ``y`` as given.

@@ -23,6 +23,7 @@ data, by a full pass, before each epoch.
 
 import dataclasses
 import functools
+import os
 import time
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
@@ -45,6 +46,7 @@ from .fit import (
     step_budget,
     with_epoch_message,
 )
+from .io.dataset import DataError
 from .io.sources import describe_error
 from .io.stream import Stream
 from .losses import quadratic_tag, tags_of
@@ -104,6 +106,7 @@ def fit_stream(
     """
     check_arguments(params, optimizer, max_steps)
     blocks.require_row_mean("streaming", loss, tags)
+    as_read = file_state(data.path)  # a file changed during the run is not read as it is
     budget = step_budget(loss, (), tags, "loop", max_steps, batch_size, epochs, rows=data.rows)
     if batch_size is not None and batch_size > data.chunk_rows:
         raise ValueError(
@@ -152,7 +155,7 @@ def fit_stream(
         full_batch = jax.jit(engine.step_from, donate_argnums=0)
         step: Callable = full_batch
     else:
-        step, warm = _epoch_step(engine, data, batch_size, seed)
+        step, warm = _epoch_step(engine, data, batch_size, seed, as_read)
     # Compiled for every size of chunk before the clock starts: a step's time is a step's.
     for rows in sorted(set(data.chunk_rows_each())):
         table = np.zeros((rows, data.width), data.table_dtype)
@@ -168,7 +171,7 @@ def fit_stream(
         try:
             while int(state.status) == Status.RUNNING.code and int(state.step) < chunk_end:
                 total = in_flight = _zeros(loss, state.params, *first)
-                for table in _read(data.tables()):
+                for table in _read(data.tables(), data.path, as_read):
                     total = accumulate(total, state.params, table, len(table) / data.rows)
                     # Two chunks in flight at most: the host would otherwise read ahead of
                     # the device and hold every chunk of the file at once.
@@ -183,6 +186,12 @@ def fit_stream(
     try:
         driven = drive(run, state, (), budget, on_chunk)
     except FileChanged as changed:  # kept, as Ctrl-C keeps it, and the file named
+        assert changed.state is not None, "run() notes the state it reached"
+        if int(changed.state.step) == 0:
+            raise DataError(
+                f"{data.path} changed while it was read, before the first step "
+                f"({describe_error(changed.error)})"
+            ) from None
         cut = FitResult.from_state(
             jax.device_get(changed.state), learning_rate=learning_rate,
             seconds=time.perf_counter() - started, compile_seconds=compile_seconds,
@@ -201,13 +210,24 @@ def fit_stream(
         """The cost and its flat gradient in float64, summed over the file's chunks read
         in float64 (never rounded to the run's dtype)."""
         value, gradient = 0.0, 0.0
-        for X, y in data64.chunks():
+        for table in _read(data64.tables(), data.path, as_read):
+            X, y = data64.split(table)
             chunk_value, chunk_gradient = value_and_grad64(loss, params, X, y)
             value += len(y) / data.rows * chunk_value
             gradient += len(y) / data.rows * chunk_gradient
         return np.float64(value), np.asarray(gradient, np.float64)
 
-    result = checked(result, evaluate64, cost, rtol=target, warnings=(), declared=certified)
+    try:
+        result = checked(result, evaluate64, cost, rtol=target, warnings=(), declared=certified)
+    except FileChanged as changed:  # after the last step: the steps stand, unchecked
+        note = (
+            f"{data.path} changed before the result could be checked "
+            f"({describe_error(changed.error)}): no digit is certified"
+        )
+        status = Status.IMPRECISE if result.status is Status.CONVERGED else result.status
+        result = dataclasses.replace(
+            result, status=status, message=f"{result.message}; {note}", warnings=(note,)
+        )
     if batch_size is None:
         return result
     return with_epoch_message(
@@ -217,11 +237,12 @@ def fit_stream(
 
 
 def _epoch_step(
-    engine: Engine, data: Stream, batch_size: int, seed: int
+    engine: Engine, data: Stream, batch_size: int, seed: int, as_read: tuple
 ) -> tuple[Callable, Callable]:
     """``step(state, value, grad)`` for mini-batches: the stop rules at ``state.params``,
-    then, while the run goes on, an epoch of updates over the chunks as they are read;
-    and ``warm(state, total, table)``, which compiles it on a chunk as read."""
+    then, while the run goes on, an epoch of updates over the chunks as they are read
+    (``FileChanged`` for a file no longer ``as_read``); and ``warm(state, total,
+    table)``, which compiles it on a chunk as read."""
     bound = functools.partial(update, engine.transformation)
 
     @jax.jit
@@ -240,7 +261,8 @@ def _epoch_step(
         if int(status) == Status.RUNNING.code:
             epoch = int(state.step)
             order = minibatch.chunk_order(seed, epoch, data.parts)
-            for part, table in enumerate(_read(data.tables(order=order))):
+            tables = _read(data.tables(order=order), data.path, as_read)
+            for part, table in enumerate(tables):
                 previous = advanced
                 advanced = chunk_epoch(*advanced, table, epoch, part)
                 jax.block_until_ready(previous)  # two chunks in flight at most, as a step's
@@ -255,8 +277,9 @@ def _epoch_step(
 
 
 class FileChanged(Exception):
-    """A streamed file that could not be read again during the run (deleted, truncated,
-    rewritten); ``state`` is the last loop state whole."""
+    """A streamed file that changed during the run (deleted, truncated, rewritten: it
+    cannot be read again, or its size, time of modification or inode are not those it
+    had at the start); ``state`` is the last loop state whole."""
 
     def __init__(self, error: BaseException):
         super().__init__(str(error))
@@ -264,9 +287,22 @@ class FileChanged(Exception):
         self.state: LoopState | None = None
 
 
-def _read(tables: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    """``tables`` as they are read, a failure to read raised as ``FileChanged``: the file
-    was read whole and checked at the start, so one now is the file changing."""
+def file_state(path) -> tuple[int, int, int]:
+    """What says a file changed: its size, time of modification (ns) and inode."""
+    found = os.stat(path)
+    return found.st_size, found.st_mtime_ns, found.st_ino
+
+
+def _read(tables: Iterator[np.ndarray], path, as_read: tuple) -> Iterator[np.ndarray]:
+    """``tables`` as they are read, a failure to read, or a file no longer as it was at
+    the start (``file_state``: checked once a pass), raised as ``FileChanged``: the file
+    was read whole and checked at the start, so either now is the file changing."""
+    try:
+        now = file_state(path)
+    except OSError as error:
+        raise FileChanged(error) from error
+    if now != as_read:
+        raise FileChanged(DataError(f"{path} was modified since the run began"))
     iterator = iter(tables)
     while True:
         try:

@@ -189,7 +189,7 @@ def writable_file(text: str, kind: str) -> str:
         folder = path.parent
         while not folder.exists() and folder != folder.parent:
             folder = folder.parent
-        if len(path.name.encode()) > _longest_name(folder):
+        if len(os.fsencode(path.name)) > _longest_name(folder):
             raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))
     except OSError as error:  # a name too long, a loop of links: one line, before the run
         raise argparse.ArgumentTypeError(f"cannot write {text!r}: {error.strerror}") from None

@@ -108,22 +108,25 @@ def compilation_cache(enabled: bool):
 
 
 # How JAX words an entry it cannot read or write (jax._src.compiler), naming the module.
-DAMAGED = re.compile(r"Error (?:reading|writing) persistent compilation cache entry for '([^']+)'")
+DAMAGED = re.compile(r"Error (reading|writing) persistent compilation cache entry for '([^']+)'")
 
 
 @contextlib.contextmanager
 def _damaged_entries_removed(where: Path):
     """JAX's warnings on cache entries it cannot read (a write cut short by a kill or a
     full disk, a file truncated) held back; at the end, the entries of those modules
-    removed, so that the next run compiles and caches them afresh instead of failing on
-    them again, and one line on stderr says so. (JAX neither removes nor overwrites
-    them: each run printed 12 to 25 lines of warnings and cached nothing new.)"""
+    removed (JAX names the module, not the entry: every entry of it goes, the healthy
+    ones compiled again too), so that the next run compiles and caches them afresh
+    instead of failing on them again, and one line on stderr says so. (JAX neither
+    removes nor overwrites them: each run printed 12 to 25 lines of warnings and cached
+    nothing new.) Entries it cannot write are one line too, and nothing is removed."""
     modules: set[str] = set()
+    unwritten: set[str] = set()
     shown = warnings.showwarning
 
     def show(message, category, *rest, **keywords):
         if (found := DAMAGED.search(str(message))) is not None:
-            modules.add(found.group(1))
+            (modules if found.group(1) == "reading" else unwritten).add(found.group(2))
         else:
             shown(message, category, *rest, **keywords)
 
@@ -133,6 +136,11 @@ def _damaged_entries_removed(where: Path):
         try:
             yield
         finally:
+            if unwritten:  # a full disk, say: nothing to remove, the run is as good
+                sys.stderr.write(
+                    f"steepest: warning: {len(unwritten)} compilations could not be written to "
+                    f"the compilation cache in {where}; they will be compiled again\n"
+                )
             if modules:
                 removed = 0
                 for module in modules:

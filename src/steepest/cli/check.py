@@ -13,7 +13,7 @@ from .arguments import (
     seed,
     whole_number,
 )
-from .output import EXIT_FAILED, EXIT_OK, emit
+from .output import EXIT_FAILED, EXIT_OK, emit, printing
 
 # Points a check takes at most: each costs the finite differences of every parameter, so
 # that a million (accepted once) never ended.
@@ -115,7 +115,8 @@ def run(args, argv=None) -> int:
             ) from None
     emit(args, report, argv)
     if not args.json:
-        print(report)
+        with printing():
+            print(report)
     return EXIT_OK if report.ok else EXIT_FAILED
 
 

@@ -4,8 +4,8 @@ Starts K ``python -m steepest.distributed`` processes, joined through a coordina
 a free local port; each reads its own rows of ``--data``. The first prints the result
 on this command's stdout; the stderr of the process whose outcome it is, is shown once
 all have ended (so there is no live progress bar). Should one fail while the others
-wait on it, they are stopped too. Ctrl-C and SIGTERM (a hangup as SIGTERM) are passed
-on to every process, which stop together after the chunk of steps in flight; should the
+wait on it, they are stopped too. Ctrl-C, SIGTERM and SIGHUP are passed on to every
+process, which stop together after the chunk of steps in flight; should the
 launcher itself be killed, they stop on their own.
 """
 
@@ -108,8 +108,7 @@ def _start(index: int, count: int, coordinator: str, command: list[str], log):
 
 def _passer(children):
     def passed(number, frame):
-        # A hangup ends the run as SIGTERM does: after the chunk in flight, with a result.
-        number = signal.SIGTERM if number == signal.SIGHUP else number
+        # Each handles a hangup as SIGTERM: after the chunk in flight, with a result, 129.
         for child in children:
             if child.poll() is None:
                 child.send_signal(number)

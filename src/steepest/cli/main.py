@@ -16,7 +16,7 @@ import sys
 from steepest._src.interrupts import Interrupts
 
 from .arguments import Parser
-from .output import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
+from .output import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, StdoutFailed
 
 
 def build_parser() -> Parser:
@@ -158,9 +158,12 @@ def _run(args, argv, jax, DataError) -> int:
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # the reader of stdout went away (`steepest fit | head -1`)
         return EXIT_BROKEN_PIPE
-    except OSError as error:  # a figure or record that cannot be written, or stdout full
-        where = "to stdout" if error.filename is None else error.filename
-        sys.stderr.write(f"steepest: error: cannot write {where}: {error.strerror}\n")
+    except StdoutFailed as error:  # stdout full (/dev/full, a full disk)
+        sys.stderr.write(f"steepest: error: cannot write to stdout: {error.strerror}\n")
+        return EXIT_BAD_INPUT
+    except OSError as error:  # a figure or record that cannot be written, or another
+        said = f"cannot write {error.filename}: " if error.filename is not None else ""
+        sys.stderr.write(f"steepest: error: {said}{error.strerror or error}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:  # Ctrl-C before the loop started; inside it, fit returns
         sys.stderr.write("steepest: interrupted\n")

@@ -1,11 +1,28 @@
 """What every command does with its result: exit codes, ``--json`` and ``--out`` (``emit``),
 ``--plot`` (``draw``), and one line on stderr at the end (``finish``)."""
 
+import contextlib
 import sys
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_TERMINATED = 143  # SIGTERM, handled as Ctrl-C is
 EXIT_BROKEN_PIPE = 141  # stdout closed by its reader, as a shell reports SIGPIPE
+
+
+class StdoutFailed(OSError):
+    """stdout could not be written (a full disk, /dev/full): not a file of ours."""
+
+
+@contextlib.contextmanager
+def printing():
+    """An OSError while printing raised as ``StdoutFailed`` (a reader gone away stays a
+    ``BrokenPipeError``), so that it is not taken for a file that cannot be written."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise StdoutFailed(error.errno, error.strerror) from error
 
 
 class Outputs:
@@ -47,7 +64,8 @@ def emit(args, record, argv: list[str] | None, outputs: Outputs | None = None) -
         else:
             outputs.attempt("--out", args.out, write)
     if args.json:
-        print(records.dumps(record))
+        with printing():
+            print(records.dumps(record))
 
 
 def draw(args, make_figure, outputs: Outputs) -> bool:
@@ -76,9 +94,10 @@ def deliver(args, argv, report, figure=None, *, record=None, heading: str = "") 
         from rich.console import Console
 
         console = Console()
-        if heading:
-            console.print(heading)
-        console.print(report)
+        with printing():
+            if heading:
+                console.print(heading)
+            console.print(report)
     return outputs
 
 

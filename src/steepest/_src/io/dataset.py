@@ -237,10 +237,12 @@ def check_file(path: Path) -> None:
     raise DataError(f"no such file: {path}")
 
 
-def check_spread(names, spreads, source) -> None:
+def check_spread(names, spreads, source, spread: str = "varies by only") -> None:
     """A DataError for the first column whose values vary, but by less than float64's
     smallest normal number: they keep a few bits only (a subnormal 1e-320 holds 12), and
-    a coefficient in those units would be out of float64's range.
+    a coefficient in those units would be out of float64's range. ``spreads``: each
+    column's max - min, or what ``spread`` says they are (a streamed file's: its
+    standard deviation).
 
     Example:
         >>> check_spread(("x", "y"), np.array([2e-320, 1.0]), "demo")  # doctest: +ELLIPSIS
@@ -249,10 +251,10 @@ def check_spread(names, spreads, source) -> None:
         steepest.DataError: demo: column 'x' varies by only 2e-320, below float64's smallest ...
     """
     tiny = float(np.finfo(np.float64).tiny)
-    for name, spread in zip(names, np.asarray(spreads, np.float64), strict=True):
-        if 0 < spread < tiny:
+    for name, value in zip(names, np.asarray(spreads, np.float64), strict=True):
+        if 0 < value < tiny:
             raise DataError(
-                f"{source}: column {name!r} varies by only {spread:.2g}, below float64's "
+                f"{source}: column {name!r} {spread} {value:.2g}, below float64's "
                 f"smallest normal number ({tiny:.2g}): its values keep too few digits to fit "
                 "on, and a coefficient in these units would be out of range; multiply the "
                 "column by a power of ten"

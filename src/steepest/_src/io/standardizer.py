@@ -101,7 +101,10 @@ class Standardizer:
     @classmethod
     def of_stream(cls, data: Stream) -> "Standardizer":
         """The standardizer of a file read a chunk at a time (two streamed passes,
-        ``stream.standardizer_of``): the same statistics ``of`` takes in memory.
+        ``stream.standardizer_of``): the same statistics ``of`` takes in memory, rounded
+        to the run's dtype where the chunks are standardized on the device (a float32
+        file, a float32 run), so that the descent, its float64 certificate and the map
+        back to original units all take the same shift and scale.
 
         Example:
             >>> import tempfile
@@ -114,6 +117,8 @@ class Standardizer:
             ([2.0], 1.633, 4.0)
         """
         shift, scale = standardizer_of(data)
+        if not data.on_host:  # standardized on the device in data.dtype: by these very numbers
+            shift, scale = (np.asarray(v, data.dtype).astype(np.float64) for v in (shift, scale))
         columns = list(data.x_columns)
         return cls(shift[columns], scale[columns], float(shift[data.y_column]))
 

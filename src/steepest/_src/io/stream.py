@@ -69,7 +69,7 @@ class Stream:
     scale: np.ndarray | None = None
 
     @property
-    def _on_host(self) -> bool:
+    def on_host(self) -> bool:
         """Whether chunks become ``dtype`` on the host: a wider float, or integers (which
         on a device without x64 would become int32, and wrap)."""
         return self.file_dtype.kind != "f" or self.file_dtype.itemsize > self.dtype.itemsize
@@ -155,7 +155,7 @@ class Stream:
         """The dtype of the chunks ``tables`` gives: the file's floats, unless they are
         standardized on the host as they are read (``_on_read``), then ``dtype``; always
         ``dtype`` for integers."""
-        if self.file_dtype.kind != "f" or (self.shift is not None and self._on_host):
+        if self.file_dtype.kind != "f" or (self.shift is not None and self.on_host):
             return self.dtype
         return self.file_dtype
 
@@ -182,7 +182,7 @@ class Stream:
             >>> X.tolist(), y.tolist()
             ([[0.0, 1.0], [3.0, 4.0]], [2.0, 5.0])
         """
-        if self.shift is not None and not self._on_host:
+        if self.shift is not None and not self.on_host:
             table = (table.astype(self.dtype) - self.shift.astype(self.dtype)) / self.scale.astype(
                 self.dtype
             )

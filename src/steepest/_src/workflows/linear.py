@@ -188,7 +188,8 @@ def report(
             f"imprecise after {steps_phrase(result.num_steps)}: the coefficients, mapped back "
             "to the data's units, overflow float64; rescale the features"
         ))  # fmt: skip
-    if result.status is Status.CONVERGED and problem.solution is not None:
+    certified = result.certificate is not None
+    if result.status is Status.CONVERGED and certified and problem.solution is not None:
         result = _checked_against_the_closed_form(problem, result, fitted)
     message = result.message
     if result.status is Status.DIVERGED:
@@ -220,13 +221,15 @@ def report(
 
 
 def _checked_against_the_closed_form(problem: Problem, result: FitResult, fitted: Linear):
-    """``result``, imprecise when its float64 cost exceeds the closed form's by more than
-    the two costs' rounding (``cost_rounding``) and the excess its certificate allows.
+    """``result`` (converged, certified), imprecise when its float64 cost exceeds the
+    closed form's by more than the two costs' rounding (``cost_rounding``) and the
+    excess its certificate allows.
 
     No params cost less than the minimizer, and the closed form's cost is at least the
     minimum, whatever its own accuracy; a certified fit's excess is at most
     ``g . (p - p*) / 2 <= (||g|| + rounding) distance / 2``. More than that, and the
-    fit is not where it says it is.
+    certificate is wrong. (A fit with no certificate claims no digit: its excess, up to
+    ``||g||^2 / (2 mu)``, is no contradiction.)
     """
     ready, solution = problem.ready, problem.solution
     assert solution is not None, "checked only beside a closed form"
@@ -241,8 +244,8 @@ def _checked_against_the_closed_form(problem: Problem, result: FitResult, fitted
         solution.params, dataset.X, dataset.y, problem.closed_form_loss, across_processes=across
     )  # fmt: skip
     proof = result.certificate
-    if proof is not None:
-        allowance += (proof.gradient_norm + proof.rounding) * proof.distance / 2
+    assert proof is not None, "checked only with a certificate"
+    allowance += (proof.gradient_norm + proof.rounding) * proof.distance / 2
     excess = result.loss - problem.closed_form_loss
     if not excess > allowance:
         return result

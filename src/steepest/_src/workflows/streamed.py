@@ -38,7 +38,9 @@ def linear_streamed(
     columns = list(chunks.x_columns)
     if standardize:
         standardizer = Standardizer.of_stream(chunks)
-        check_spread(chunks.x_names, standardizer.scale, chunks.source)
+        check_spread(
+            chunks.x_names, standardizer.scale, chunks.source, "has a standard deviation of only"
+        )
         chunks = standardizer.applied_to(chunks)
     else:
         standardizer = Standardizer.identity(len(columns))

@@ -575,29 +575,42 @@ def check_data(data) -> None:
                 f"data argument {number} is a list of numbers: pass an array (np.asarray(...))"
             )
         for leaf in leaves:
-            if not isinstance(leaf, jax.Array):  # NumPy's, on the host: checked there as is
-                leaf = np.asarray(leaf)
-                if leaf.dtype.kind not in "fc":
-                    continue
-                finite = np.all(np.isfinite(leaf))
-                runs_in = jax.dtypes.canonicalize_dtype(leaf.dtype)  # float32 without x64
-                if finite and leaf.size and runs_in != leaf.dtype:
-                    largest = float(np.max(np.abs(leaf)))
-                    if largest > float(np.finfo(runs_in).max):
-                        raise ValueError(
-                            f"data argument {number} holds a value of magnitude {largest:.3g},"
-                            f" beyond {runs_in.name}, in which JAX runs it without x64 "
-                            "(jax.config.update('jax_enable_x64', True), or scale the data)"
-                        )
-                if finite:
-                    continue
-            elif not jnp.issubdtype(leaf.dtype, jnp.inexact) or bool(jnp.all(jnp.isfinite(leaf))):
-                continue
-            where = ""
-            if getattr(leaf, "is_fully_addressable", True):
-                first = np.argwhere(~np.isfinite(np.asarray(leaf)))
-                where = f" (first at index {tuple(int(i) for i in first[0])})" if first.size else ""
-            raise ValueError(f"data argument {number} holds NaN or infinity{where}")
+            if (problem := _leaf_problem(leaf)) is not None:
+                raise ValueError(f"data argument {number} {problem}")
+
+
+def _leaf_problem(leaf) -> str | None:
+    """What ``fit`` cannot take in one data leaf, in words, else None: NaN or infinity
+    (its first index), or a NumPy float64 value beyond float32, in which JAX runs it
+    without x64. NumPy's are checked on the host, as they are (no copy to the device).
+
+    Example:
+        >>> _leaf_problem(np.array([[1.0, 2.0], [np.inf, 0.0]]))
+        'holds NaN or infinity (first at index (1, 0))'
+    """
+    if isinstance(leaf, jax.Array):
+        if not jnp.issubdtype(leaf.dtype, jnp.inexact) or bool(jnp.all(jnp.isfinite(leaf))):
+            return None
+        if not leaf.is_fully_addressable:  # rows on other processes: no index here
+            return "holds NaN or infinity"
+        values = np.asarray(leaf)
+    else:
+        values = np.asarray(leaf)
+        if values.dtype.kind not in "fc":
+            return None
+        if np.all(np.isfinite(values)):
+            runs_in = jax.dtypes.canonicalize_dtype(values.dtype)  # float32 without x64
+            if values.size and runs_in != values.dtype:
+                largest = float(np.max(np.abs(values)))
+                if largest > float(np.finfo(runs_in).max):
+                    return (
+                        f"holds a value of magnitude {largest:.3g}, beyond {runs_in.name}, in "
+                        "which JAX runs it without x64 (jax.config.update('jax_enable_x64', "
+                        "True), or scale the data)"
+                    )
+            return None
+    first = np.argwhere(~np.isfinite(values))[0]
+    return f"holds NaN or infinity (first at index {tuple(int(i) for i in first)})"
 
 
 def checked(result: FitResult, evaluate64, cost, *, rtol, warnings, declared) -> FitResult:

@@ -134,10 +134,12 @@ def fit_stream(
     data64 = dataclasses.replace(data, dtype=np.dtype(np.float64))
     first, hessian = _first_pass(loss, params, data, needs_hessian and not certified)
     cost = _quadratic_cost(loss, params, data64) if certified else None
-    if certified and cost is None and needs_hessian:  # not finite in float64: in the run's
-        first, hessian = _first_pass(loss, params, data, needs_hessian)
-    largest = None if not needs_hessian else cost.L if cost is not None else None
-    if needs_hessian and cost is None:
+    largest = None
+    if needs_hessian and cost is not None:
+        largest = cost.L
+    elif needs_hessian:
+        if certified:  # its float64 Hessian was not finite: the run dtype's, for 1/L
+            first, hessian = _first_pass(loss, params, data, True)
         largest = float(np.linalg.eigvalsh(hessian)[-1])
     learning_rate = resolve_learning_rate(optimizer, learning_rate, loss, params, largest=largest)
     spec = RunSpec(

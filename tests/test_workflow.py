@@ -208,3 +208,13 @@ def test_the_libraries_bounds_hold_against_the_exact_answer(three_features, inte
     found = np.append(fit.params.w, [] if fit.params.b is None else [fit.params.b])
     bounds = np.append(fit.bounds.w, [] if fit.bounds.b is None else [fit.bounds.b])
     assert np.all(np.abs(found - exact) <= bounds), (found - exact, bounds)
+
+
+def test_the_closed_form_can_be_skipped_and_the_certificate_stays(tmp_path):
+    """On big data the float64 closed form takes most of a fit's time (issue 23)."""
+    fit = steepest.linear(closed_form=False)
+    assert fit.closed_form is None and fit.closed_form_loss is None
+    assert fit.status == "converged" and fit.bounds is not None
+    record = fit.to_dict()
+    assert record["closed_form"] is None and record["certificate"]["digits"] >= 6
+    assert "closed form" not in str(fit)

@@ -61,6 +61,12 @@ def add_parser(commands) -> None:
         "quadratic in w and b; same iterates up to rounding)",
     )
     fit.add_argument(
+        "--no-closed-form",
+        action="store_true",
+        help="skip the closed form beside the descent (a float64 QR of the whole design, "
+        "most of the time on big data); the certificate stays",
+    )
+    fit.add_argument(
         "--stream",
         action="store_true",
         help="read --data (a 2-D .npy, or a .parquet with pyarrow) a chunk of rows at a time, "
@@ -105,7 +111,8 @@ def run(args, argv=None) -> int:
         dataset_argument(args), args.y, x=args.x, intercept=not args.no_intercept,
         standardize=args.standardize, optimizer=args.optimizer, learning_rate=args.lr,
         tol=args.tol, rtol=args.rtol, method=args.method, x64=args.x64,
-        devices=args.devices, stream=args.stream, progress=not args.json,
+        devices=args.devices, stream=args.stream, closed_form=not args.no_closed_form,
+        progress=not args.json,
         **batch_settings(args),
     )  # fmt: skip
     outputs = deliver(args, argv, fit, lambda plots: plots.loss_curve(fit))
@@ -160,7 +167,7 @@ def _own_loss_inputs(args):
         ("--x", args.x is not None), ("--y", args.y is not None),
         ("--no-intercept", args.no_intercept), ("--no-standardize", not args.standardize),
         ("--method quadratic", args.method != "loop"), ("--stream", args.stream),
-        ("--devices", args.devices is not None),
+        ("--devices", args.devices is not None), ("--no-closed-form", args.no_closed_form),
     ) if given]  # fmt: skip
     if linear_only:
         verb = "does" if len(linear_only) == 1 else "do"

@@ -49,6 +49,7 @@ def linear(
     seed: int = 0,
     schedule: optimizers.Schedule | None = None,
     stream: bool = False,
+    closed_form: bool = True,
     progress: bool = False,
 ) -> LinearFit:
     """Fit ``y ≈ X w + b`` by gradient descent on the mean squared error, certified, in the
@@ -81,6 +82,9 @@ def linear(
         devices: split the rows over this many local devices (``"all"``: every one).
         stream: read the file ``data`` (``.npy`` or ``.parquet``) a chunk of rows at a
             time, never all in memory (``fit_stream``): certified alike, no closed form.
+        closed_form: solve the closed form beside the descent (False: skip it, a float64
+            QR of the whole design with refinement, on big data most of the time; the
+            certificate stays).
         progress: show a progress bar on stderr for a run longer than a second.
 
     In a run of several processes (``jax.distributed``), every process makes the same
@@ -114,7 +118,7 @@ def linear(
             )  # fmt: skip
         problem = setup(
             data, y, x, intercept=intercept, standardize=standardize, x64=x64,
-            devices=devices, processes=processes,
+            devices=devices, processes=processes, solve=closed_form,
         )  # fmt: skip
         ready = problem.ready
         nonzero = problem.processes.max(np.array([float(np.any(ready.dataset.X))]))[0]
@@ -198,7 +202,7 @@ def report(
         params=fitted,
         bounds=original_bounds(result, ready.standardizer, fitted, problem.intercept),
         closed_form=problem.solution,
-        closed_form_loss=problem.closed_form_loss,
+        closed_form_loss=None if problem.solution is None else problem.closed_form_loss,
         result=result,
         status=result.status,
         message=message,

@@ -29,8 +29,8 @@ class LinearFit(render.Printed):
             least-squares answer, in original units (a ``Linear``); None without a
             certificate (streamed data).
         closed_form: the least-squares answer in float64 with its own error estimate
-            (``theory.LeastSquares``); None for streamed data.
-        closed_form_loss: the cost at the closed form (None for streamed data).
+            (``theory.LeastSquares``); None for streamed data, or ``closed_form=False``.
+        closed_form_loss: the cost at the closed form (None without one).
         result: the descent itself (``FitResult``), in the coordinates it ran in
             (standardized features, centered target).
         status: why the run stopped (``Status``: compares equal to its name).

@@ -104,18 +104,18 @@ def test_damaged_entries_are_one_line_and_removed(tmp_path, capsys):
 @pytest.mark.e2e
 def test_a_truncated_cache_costs_one_line_once(tmp_path):
     """A write cut short (a killed process, a full disk) left entries that made every
-    later run print 12 to 25 lines of JAX warnings, and cache nothing new."""
+    later run print 12 to 25 lines of JAX warnings, and cache nothing new. (JAX's own
+    words, read here; that what is removed is compiled and cached afresh, the test
+    above.)"""
     cache = tmp_path / "cache"
     fit_in_a_new_process(cache)
-    for entry in cache.glob("*-cache"):
+    truncated = sorted(cache.glob("*-cache"))
+    for entry in truncated:
         entry.write_bytes(entry.read_bytes()[:100])
     environment = {**os.environ, "STEEPEST_CACHE_DIR": str(cache)}
     command = [sys.executable, "-m", "steepest", "fit", "--json"]
-    runs = [
-        subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
-        for _ in range(2)
-    ]
-    assert [run.returncode for run in runs] == [0, 0], runs[0].stderr
-    assert runs[0].stderr.count("\n") == 1, runs[0].stderr
-    assert "could not be read" in runs[0].stderr and "removed" in runs[0].stderr
-    assert runs[1].stderr == ""
+    run = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.count("\n") == 1, run.stderr
+    assert "could not be read" in run.stderr and "removed" in run.stderr
+    assert not any(entry.exists() and entry.stat().st_size == 100 for entry in truncated)

@@ -502,3 +502,16 @@ def test_a_float32_file_far_from_zero_streams_to_the_in_memory_verdict(tmp_path)
     memory = steepest.linear(str(path), progress=False)
     assert streamed.status == memory.status == "converged", streamed.message
     np.testing.assert_allclose(flat(streamed.params), flat(memory.params), rtol=1e-5)
+
+
+def test_a_busy_port_is_named_before_any_process_starts(tmp_path):
+    """gRPC's own log line, then a message that blamed the processes' settings."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        argv = ["launch", "--processes", "2", "--port", str(port), "--", "fit"]
+        stderr = refused_in_one_line(tmp_path, argv)
+    assert f"port {port} is in use" in stderr

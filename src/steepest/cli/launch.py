@@ -10,6 +10,7 @@ launcher itself be killed, they stop on their own.
 """
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -68,6 +69,10 @@ def run(args, argv=None) -> int:
         return refuse(
             f"this is a SLURM step of {tasks} tasks: run python -m steepest.distributed "
             f"{command[0]} ... in each (srun), not steepest launch"
+        )
+    if args.port is not None and not _port_is_free(args.port):
+        return refuse(
+            f"port {args.port} is in use: give another --port, or none (a free one is found)"
         )
     coordinator = f"127.0.0.1:{args.port or _free_port()}"
     with contextlib.ExitStack() as stack:
@@ -186,6 +191,20 @@ def _as_process(index: int, lines: list[str]) -> list[str]:
         f"{prefix}process {index}: {line[len(prefix) :]}" if line.startswith(prefix) else line
         for line in lines
     ]
+
+
+def _port_is_free(port: int) -> bool:
+    """Whether the coordinator can listen on ``port``: JAX's gRPC server binds it on every
+    address (``[::]``), and on a port in use it failed with a line of gRPC's own log
+    and a message that blamed the processes."""
+    for family, everywhere in ((socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")):
+        try:
+            with socket.socket(family) as probe:
+                probe.bind((everywhere, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return False  # another family unsupported (no IPv6): left to the other
+    return True
 
 
 def _free_port() -> int:

@@ -31,9 +31,15 @@ def join(
     process_id: int | None = None,
     *,
     timeout: float = JOIN_SECONDS,
+    local_devices: list[int] | None = None,
 ) -> "Processes":
     """Join this process to the others of a run (``jax.distributed.initialize``, gloo
     collectives on the CPU) and return its place among them.
+
+    ``local_devices``: the ids of the local devices (GPUs) this process takes. None
+    leaves JAX to choose: ``$JAX_LOCAL_DEVICE_IDS``, else under SLURM the one GPU of
+    ``$SLURM_LOCALID`` (one process per GPU), else every local device. For one process
+    per host with all its GPUs under SLURM, give them all (``local_devices_of("all")``).
 
     Raises:
         JoinError: when there is no coordinator, count or id to be found, or when the
@@ -57,8 +63,9 @@ def join(
     def initialize() -> None:
         try:
             jax.distributed.initialize(
-                coordinator, num_processes, process_id, initialization_timeout=int(timeout) + 30
-            )
+                coordinator, num_processes, process_id, local_device_ids=local_devices,
+                initialization_timeout=int(timeout) + 30,
+            )  # fmt: skip
         except BaseException as error:  # handed to the waiting thread
             outcome.append(error)
         else:
@@ -84,6 +91,41 @@ def join(
             "JAX_NUM_PROCESSES, JAX_PROCESS_ID), or run under SLURM"
         ) from error
     return Processes.current()
+
+
+def local_devices_of(text: str, environ=os.environ) -> list[int]:
+    """The local device ids ``text`` names: ``0,1,3``, or ``all``, every GPU of this host
+    as the environment tells them (``$CUDA_VISIBLE_DEVICES``, which the ids count
+    within, else SLURM's ``$SLURM_GPUS_ON_NODE``).
+
+    Raises:
+        ValueError: ids that are not whole numbers, or ``all`` where neither says.
+
+    Example:
+        >>> local_devices_of("all", {"SLURM_GPUS_ON_NODE": "4"})
+        [0, 1, 2, 3]
+        >>> local_devices_of("all", {"CUDA_VISIBLE_DEVICES": "2,5"}), local_devices_of("1,0")
+        ([0, 1], [1, 0])
+    """
+    if text != "all":
+        try:
+            ids = [int(part) for part in text.split(",")]
+        except ValueError:
+            raise ValueError(
+                f"local devices {text!r}: expected ids such as 0,1,2, or all"
+            ) from None
+        if any(i < 0 for i in ids) or len(set(ids)) != len(ids):
+            raise ValueError(f"local devices {text!r}: ids must be distinct and at least 0")
+        return ids
+    visible = environ.get("CUDA_VISIBLE_DEVICES")
+    if visible:
+        return list(range(len(visible.split(","))))
+    if (count := environ.get("SLURM_GPUS_ON_NODE", "")).isdigit() and int(count) > 0:
+        return list(range(int(count)))
+    raise ValueError(
+        "local devices 'all': neither CUDA_VISIBLE_DEVICES nor SLURM_GPUS_ON_NODE says how "
+        "many GPUs this host has; give their ids (0,1,2,...)"
+    )
 
 
 def agree(processes: "Processes", text: str) -> bool:

@@ -17,7 +17,14 @@ import os
 import sys
 import threading
 
-from steepest._src.distributed import JOIN_SECONDS, JoinError, agree, join, shutdown
+from steepest._src.distributed import (
+    JOIN_SECONDS,
+    JoinError,
+    agree,
+    join,
+    local_devices_of,
+    shutdown,
+)
 
 from .arguments import Parser, positive_float, process_count, process_id
 from .group import LAUNCHER, command_of, refusal
@@ -65,6 +72,13 @@ def build_parser() -> Parser:
         metavar="SECONDS",
         help=f"wait at most this long for every process to join (default {JOIN_SECONDS:g})",
     )
+    parser.add_argument(
+        "--local-devices",
+        metavar="IDS|all",
+        help="the local GPUs this process takes: ids (0,1,2,3), or all of them, for one "
+        "process per host (default $JAX_LOCAL_DEVICE_IDS; under SLURM, JAX's choice: the "
+        "GPU of $SLURM_LOCALID, one process per GPU)",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="fit and its options")
     return parser
 
@@ -82,10 +96,16 @@ def main(argv: list[str] | None = None) -> int:
         return refuse(str(error))
     if count is not None and index is not None and index >= count:
         return refuse(f"process id {index} is not below the process count {count}")
+    try:
+        local = None if args.local_devices is None else local_devices_of(args.local_devices)
+    except ValueError as error:
+        return refuse(str(error))
     if count == 1:
         return run_command(command)
     try:
-        processes = join(args.coordinator, count, index, timeout=args.join_timeout)
+        processes = join(
+            args.coordinator, count, index, timeout=args.join_timeout, local_devices=local
+        )
     except KeyboardInterrupt:
         sys.stderr.write("steepest: interrupted while the processes joined; nothing was run\n")
         return EXIT_INTERRUPTED

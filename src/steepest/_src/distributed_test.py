@@ -85,3 +85,22 @@ def test_the_command_line_passes_the_local_devices_to_jax(monkeypatch):
 def test_local_devices_that_cannot_be_told_are_named(text, environ, words):
     with pytest.raises(ValueError, match=words):
         local_devices_of(text, environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "count", "shares"),
+    [
+        ({"CUDA_VISIBLE_DEVICES": "0,1,2,3,4,5,6,7"}, 4, ["0,1", "2,3", "4,5", "6,7"]),
+        ({"CUDA_VISIBLE_DEVICES": "3,4,7"}, 2, ["0", "1"]),  # an equal share: one each
+        ({"CUDA_VISIBLE_DEVICES": "0"}, 2, [None, None]),  # fewer GPUs: JAX's choice
+        ({"CUDA_VISIBLE_DEVICES": ""}, 2, [None, None]),  # none
+        ({"CUDA_VISIBLE_DEVICES": "0,1", "JAX_LOCAL_DEVICE_IDS": "1"}, 2, [None, None]),
+    ],
+)
+def test_launch_gives_each_process_its_own_gpus(environ, count, shares):
+    """`steepest launch` on a machine of several GPUs: each process its own share, where
+    every one would otherwise see them all."""
+    from steepest.cli.launch import gpu_share
+
+    found = [gpu_share(i, count, environ).get("JAX_LOCAL_DEVICE_IDS") for i in range(count)]
+    assert found == shares

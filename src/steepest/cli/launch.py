@@ -101,6 +101,7 @@ def _start(index: int, count: int, coordinator: str, command: list[str], log):
         "JAX_NUM_PROCESSES": str(count),
         "JAX_PROCESS_ID": str(index),
         LAUNCHER: str(os.getpid()),
+        **gpu_share(index, count),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "steepest.distributed", *command],
@@ -191,6 +192,43 @@ def _as_process(index: int, lines: list[str]) -> list[str]:
         f"{prefix}process {index}: {line[len(prefix) :]}" if line.startswith(prefix) else line
         for line in lines
     ]
+
+
+def gpu_share(index: int, count: int, environ=os.environ) -> dict[str, str]:
+    """``JAX_LOCAL_DEVICE_IDS`` for process ``index`` of ``count`` on a machine of GPUs:
+    each its own, an equal share in order (else every process would see them all and
+    take the first); nothing where no GPU is known (``$CUDA_VISIBLE_DEVICES``, else
+    ``nvidia-smi -L``), or where the caller chose already.
+
+    Example:
+        >>> gpu_share(1, 2, {"CUDA_VISIBLE_DEVICES": "0,1,2,3"})
+        {'JAX_LOCAL_DEVICE_IDS': '2,3'}
+        >>> gpu_share(1, 2, {"CUDA_VISIBLE_DEVICES": ""})
+        {}
+    """
+    if "JAX_LOCAL_DEVICE_IDS" in environ:
+        return {}
+    gpus = _gpu_count(environ)
+    if gpus < count:  # none, or fewer than the processes: JAX's choice stands
+        return {}
+    share = gpus // count
+    ids = range(index * share, (index + 1) * share)
+    return {"JAX_LOCAL_DEVICE_IDS": ",".join(map(str, ids))}
+
+
+def _gpu_count(environ) -> int:
+    """GPUs this machine shows its processes: ``$CUDA_VISIBLE_DEVICES``'s, else
+    ``nvidia-smi -L``'s lines, else 0."""
+    if "CUDA_VISIBLE_DEVICES" in environ:
+        visible = environ["CUDA_VISIBLE_DEVICES"].strip()
+        return len(visible.split(",")) if visible else 0
+    try:
+        listed = subprocess.run(
+            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(line.startswith("GPU ") for line in listed.stdout.splitlines())
 
 
 def _port_is_free(port: int) -> bool:

@@ -18,6 +18,7 @@ import pytest
 from cli_runs import Run, run_command
 
 from steepest import DataError
+from steepest.cli.launch import gpu_share
 from steepest.data import stream
 
 ROWS = 4000  # splits evenly over 8 devices
@@ -142,3 +143,47 @@ def test_a_process_count_the_launch_does_not_match_says_so(table):
 def test_a_launch_without_a_fit_is_refused_before_it_starts(table, arguments, message):
     run = run_command(["launch", "--processes", "2", "--", *arguments], table)
     assert (run.returncode, run.stderr) == (2, f"steepest: error: {message}")
+
+
+def test_the_command_line_passes_the_local_devices_to_jax(monkeypatch):
+    """`python -m steepest.distributed --local-devices all` under SLURM: what reaches
+    ``jax.distributed.initialize`` (stopped there: no cluster here)."""
+    import jax
+
+    from steepest.cli.distributed import main
+
+    passed = {}
+
+    def initialize(*args, **keywords):
+        passed.update(keywords, args=args)
+        raise RuntimeError("no cluster here")
+
+    monkeypatch.setattr(jax.distributed, "initialize", initialize)
+    monkeypatch.setenv("SLURM_GPUS_ON_NODE", "8")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    argv = ["--num-processes", "4", "--process-id", "2", "--coordinator", "node001:1234"]
+    collectives = jax.config.jax_cpu_collectives_implementation  # join sets gloo
+    try:
+        code = main([*argv, "--local-devices", "all", "--join-timeout", "5", "fit"])
+    finally:
+        jax.config.update("jax_cpu_collectives_implementation", collectives)
+    assert code == 2
+    assert passed["local_device_ids"] == list(range(8))
+    assert passed["args"] == ("node001:1234", 4, 2)
+
+
+@pytest.mark.parametrize(
+    ("environ", "count", "shares"),
+    [
+        ({"CUDA_VISIBLE_DEVICES": "0,1,2,3,4,5,6,7"}, 4, ["0,1", "2,3", "4,5", "6,7"]),
+        ({"CUDA_VISIBLE_DEVICES": "3,4,7"}, 2, ["0", "1"]),  # an equal share: one each
+        ({"CUDA_VISIBLE_DEVICES": "0"}, 2, [None, None]),  # fewer GPUs: JAX's choice
+        ({"CUDA_VISIBLE_DEVICES": ""}, 2, [None, None]),  # none
+        ({"CUDA_VISIBLE_DEVICES": "0,1", "JAX_LOCAL_DEVICE_IDS": "1"}, 2, [None, None]),
+    ],
+)
+def test_launch_gives_each_process_its_own_gpus(environ, count, shares):
+    """`steepest launch` on a machine of several GPUs: each process its own share, where
+    every one would otherwise see them all."""
+    found = [gpu_share(i, count, environ).get("JAX_LOCAL_DEVICE_IDS") for i in range(count)]
+    assert found == shares

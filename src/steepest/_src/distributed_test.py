@@ -47,33 +47,6 @@ def test_one_process_per_host_takes_every_gpu_when_told_so(monkeypatch):
     assert (count, index, list(local)) == (4, 2, list(range(8)))
 
 
-def test_the_command_line_passes_the_local_devices_to_jax(monkeypatch):
-    """`python -m steepest.distributed --local-devices all` under SLURM: what reaches
-    ``jax.distributed.initialize`` (stopped there: no cluster here)."""
-    import jax
-
-    from steepest.cli.distributed import main
-
-    passed = {}
-
-    def initialize(*args, **keywords):
-        passed.update(keywords, args=args)
-        raise RuntimeError("no cluster here")
-
-    monkeypatch.setattr(jax.distributed, "initialize", initialize)
-    monkeypatch.setenv("SLURM_GPUS_ON_NODE", "8")
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    argv = ["--num-processes", "4", "--process-id", "2", "--coordinator", "node001:1234"]
-    collectives = jax.config.jax_cpu_collectives_implementation  # join sets gloo
-    try:
-        code = main([*argv, "--local-devices", "all", "--join-timeout", "5", "fit"])
-    finally:
-        jax.config.update("jax_cpu_collectives_implementation", collectives)
-    assert code == 2
-    assert passed["local_device_ids"] == list(range(8))
-    assert passed["args"] == ("node001:1234", 4, 2)
-
-
 @pytest.mark.parametrize(
     ("text", "environ", "words"),
     [
@@ -85,22 +58,3 @@ def test_the_command_line_passes_the_local_devices_to_jax(monkeypatch):
 def test_local_devices_that_cannot_be_told_are_named(text, environ, words):
     with pytest.raises(ValueError, match=words):
         local_devices_of(text, environ)
-
-
-@pytest.mark.parametrize(
-    ("environ", "count", "shares"),
-    [
-        ({"CUDA_VISIBLE_DEVICES": "0,1,2,3,4,5,6,7"}, 4, ["0,1", "2,3", "4,5", "6,7"]),
-        ({"CUDA_VISIBLE_DEVICES": "3,4,7"}, 2, ["0", "1"]),  # an equal share: one each
-        ({"CUDA_VISIBLE_DEVICES": "0"}, 2, [None, None]),  # fewer GPUs: JAX's choice
-        ({"CUDA_VISIBLE_DEVICES": ""}, 2, [None, None]),  # none
-        ({"CUDA_VISIBLE_DEVICES": "0,1", "JAX_LOCAL_DEVICE_IDS": "1"}, 2, [None, None]),
-    ],
-)
-def test_launch_gives_each_process_its_own_gpus(environ, count, shares):
-    """`steepest launch` on a machine of several GPUs: each process its own share, where
-    every one would otherwise see them all."""
-    from steepest.cli.launch import gpu_share
-
-    found = [gpu_share(i, count, environ).get("JAX_LOCAL_DEVICE_IDS") for i in range(count)]
-    assert found == shares

@@ -1,7 +1,8 @@
 """Mini-batch SGD and learning-rate schedules (issue 12, item 4), against NumPy loops.
 
 The references are written from the documented rule alone: the rows of epoch ``e``
-in the order ``jax.random.permutation(fold_in(key(seed), e), N)``, batches of
+in the order ``keyed_permutation(fold_in(key(seed), e), N)`` (``problems.shuffled``,
+written in NumPy from its docstring), batches of
 ``batch_size`` rows (the rest last), one update per batch with the gradient of the
 mean squared error on that batch (the tutorial's partials, in float64), the rate
 times the schedule's multiplier of the update count.
@@ -13,7 +14,7 @@ import numpy as np
 import optax
 import pytest
 from cli_runs import run_command
-from problems import regression_problem
+from problems import regression_problem, shuffled
 
 import steepest
 from steepest import Linear, Status, fit, mse, sweep
@@ -32,7 +33,7 @@ def numpy_sgd(X, y, learning_rate, batch_size, epochs, seed=0, multiplier=lambda
     w, b, update = np.zeros(X.shape[1]), 0.0, 0
     for epoch in range(epochs):
         key = jax.random.fold_in(jax.random.key(seed), epoch)
-        order = np.asarray(jax.random.permutation(key, len(X)))
+        order = shuffled(key, len(X))
         for start in range(0, len(X), batch_size):
             rows = order[start : start + batch_size]
             residual = X[rows] @ w + b - y[rows]

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from cli_runs import run_command
-from problems import regression_problem
+from problems import regression_problem, shuffled
 
 from steepest import DataError, Linear, Status, fit, fit_stream, mse
 from steepest.data import standardizer_of, stream
@@ -130,7 +130,7 @@ def numpy_streamed_sgd(path, chunk_rows, learning_rate, batch_size, epochs, seed
         order = jax.random.permutation(jax.random.fold_in(key, 0), len(chunks)).tolist()
         for i, chunk in enumerate(order):
             X_chunk, y_chunk = X[chunks[chunk]], y[chunks[chunk]]
-            rows = np.asarray(jax.random.permutation(jax.random.fold_in(key, 1 + i), len(y_chunk)))
+            rows = shuffled(jax.random.fold_in(key, 1 + i), len(y_chunk))
             for start in range(0, len(rows), batch_size):
                 batch = rows[start : start + batch_size]
                 residual = X_chunk[batch] @ w + b - y_chunk[batch]

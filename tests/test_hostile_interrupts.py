@@ -39,15 +39,34 @@ def test_ctrl_c_while_jax_loads_waits_for_the_import_then_exits_130(tmp_path, mo
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
 
 
-def test_sigterm_is_handled_as_ctrl_c_and_exits_143(tmp_path, monkeypatch):
+def _handled(name: str) -> bool:
+    """Whether this system has the signal and it is not ignored (under nohup, SIGHUP is:
+    ``Interrupts`` leaves an ignored signal as it is)."""
+    number = getattr(signal, name, None)
+    return number is not None and signal.getsignal(number) is not signal.SIG_IGN
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("SIGTERM", 143),
+        # A closed terminal (issue 22) ended `fit` with no result and no word.
+        pytest.param(
+            "SIGHUP", 129, marks=pytest.mark.skipif(not _handled("SIGHUP"), reason="no SIGHUP")
+        ),
+    ],
+)
+def test_sigterm_and_sighup_are_handled_as_ctrl_c(tmp_path, monkeypatch, name, code):
+    number = getattr(signal, name)
+
     def terminated(*args, **kwargs):
-        signal.raise_signal(signal.SIGTERM)
+        signal.raise_signal(number)
 
     monkeypatch.setattr(steepest.data, "builtin", terminated)  # while the data load
     run = run_command(["fit"], tmp_path)
-    assert run.returncode == 143, run.describe()
+    assert run.returncode == code, run.describe()
     assert run.stderr == "steepest: interrupted\n"
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
+    assert signal.getsignal(number) is signal.SIG_DFL  # put back
 
 
 def _swallowed_ctrl_c():

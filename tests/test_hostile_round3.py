@@ -11,7 +11,6 @@ import importlib
 import io
 import json
 import os
-import signal
 import sys
 import tempfile
 import warnings
@@ -384,23 +383,6 @@ def test_one_verdict_and_one_range_whichever_path_reads_the_file(tmp_path, rows)
     assert streamed.status == memory.status
     assert streamed.status == ("imprecise" if rows == 2 else "converged"), streamed.message
     np.testing.assert_allclose(flat(streamed.params), flat(memory.params), rtol=1e-6)
-
-
-@pytest.mark.skipif(
-    not hasattr(signal, "SIGHUP") or signal.getsignal(signal.SIGHUP) is signal.SIG_IGN,
-    reason="no SIGHUP here, or ignored (nohup), which Interrupts leaves as it is",
-)
-def test_sighup_is_handled_as_sigterm_and_exits_129(tmp_path, monkeypatch):
-    """A closed terminal ended `fit` with no result and no word."""
-
-    def hung_up(*args, **kwargs):
-        signal.raise_signal(signal.SIGHUP)
-
-    monkeypatch.setattr(steepest.data, "builtin", hung_up)  # while the data load
-    run = run_command(["fit"], tmp_path)
-    assert run.returncode == 129, run.describe()
-    assert run.stderr == "steepest: interrupted\n"
-    assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL  # put back
 
 
 def test_bad_input_with_stderr_closed_still_exits_2(tmp_path, monkeypatch):

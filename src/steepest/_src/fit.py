@@ -549,11 +549,7 @@ def check_arguments(params, optimizer, max_steps) -> None:
     if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral):
         raise ValueError(f"max_steps must be a whole number, got {max_steps!r}")
     if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
-        raise ValueError(
-            "fit was called inside jax.jit, vmap or grad: it runs its own compiled loop and "
-            "reads its result on the host; call it outside (for many runs at once, "
-            "steepest.sweep)"
-        )
+        raise _traced("params")
 
 
 def check_data(data, *, on_device: bool = False) -> None:
@@ -574,10 +570,7 @@ def check_data(data, *, on_device: bool = False) -> None:
     for number, argument in enumerate(data, start=1):
         leaves = jax.tree.leaves(argument)
         if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
-            raise ValueError(
-                f"data argument {number} is traced: fit was called inside jax.jit, vmap or "
-                "grad; call it outside (for many runs at once, steepest.sweep)"
-            )
+            raise _traced(f"data argument {number}")
         if isinstance(argument, list) and all(isinstance(v, numbers.Number) for v in leaves):
             raise ValueError(
                 f"data argument {number} is a list of numbers: pass an array (np.asarray(...))"
@@ -587,6 +580,15 @@ def check_data(data, *, on_device: bool = False) -> None:
                 continue
             if (problem := _leaf_problem(leaf)) is not None:
                 raise ValueError(f"data argument {number} {problem}")
+
+
+def _traced(what: str) -> ValueError:
+    """The error for traced ``what``: ``fit`` called inside a JAX transformation."""
+    return ValueError(
+        f"{what} is traced: fit was called inside jax.jit, vmap or grad; it runs its own "
+        "compiled loop and reads its result on the host: call it outside (for many runs "
+        "at once, steepest.sweep)"
+    )
 
 
 def _leaf_problem(leaf) -> str | None:

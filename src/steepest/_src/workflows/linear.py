@@ -121,8 +121,7 @@ def linear(
             devices=devices, processes=processes, solve=closed_form,
         )  # fmt: skip
         ready = problem.ready
-        nonzero = problem.processes.max(np.array([float(np.any(ready.dataset.X))]))[0]
-        if not intercept and not nonzero:  # every process's rows decide alike
+        if not intercept and not _any_nonzero(ready.dataset.X, problem.processes):
             raise DataError(
                 f"{ready.dataset.source}: every feature is 0 in every row and there is no "
                 "intercept: the cost does not depend on the coefficients, nothing to fit"
@@ -260,6 +259,11 @@ def _checked_against_the_closed_form(problem: Problem, result: FitResult, fitted
         "fit is not at the minimizer"
     )
     return dataclasses.replace(result, status=Status.IMPRECISE, message=message)
+
+
+def _any_nonzero(X, processes: Processes) -> bool:
+    """Whether any feature of any process's rows is not 0 (every process decides alike)."""
+    return bool(processes.max(np.array([float(np.any(X))]))[0])
 
 
 def _critical_rate(source: str, learning_rate, batch_size, ready) -> str:

@@ -41,6 +41,7 @@ from jax.flatten_util import ravel_pytree
 
 from . import display
 from .diagnose import diagnose
+from .io.sources import describe_error
 from .losses import not_a_scalar
 
 # Hand-derived vs autodiff: both exact up to float64 rounding, so a tight tolerance.
@@ -97,7 +98,7 @@ class GradientCheckError(ValueError):
     def __init__(self, stage: str, point: int, error: BaseException):
         self.stage, self.point, self.error = stage, point, error
         where = "at params" if point == 0 else f"at point {point} (a random point near params)"
-        super().__init__(f"{STAGES[stage]} failed {where}: {_one_line(error)}")
+        super().__init__(f"{STAGES[stage]} failed {where}: {describe_error(error)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -449,24 +450,6 @@ def _evaluate(stage: str, point: int, function: Callable, *arguments):
         raise GradientCheckError(stage, point, error) from error
 
 
-def _one_line(error: BaseException) -> str:
-    """``TypeError: the first line of its message``; for a traced value turned into a
-    Python number or truth value, what that means for autodiff and what to write instead.
-
-    Example:
-        >>> _one_line(ValueError("bad; see below" + chr(10) + "more"))
-        'ValueError: bad; see below'
-    """
-    if isinstance(error, jax.errors.ConcretizationTypeError):
-        return (
-            f"{type(error).__name__}: the loss turns a traced value into a Python number or "
-            "truth value (float(...), an if on values), which jax.grad cannot follow; write "
-            "it with jnp.where or jax.lax.cond"
-        )
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
-
-
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
@@ -737,7 +720,7 @@ def _finite_differences(loss: Callable, points, args, element_scales: np.ndarray
                 results.append(vectorized)
                 continue
             except Exception as error:
-                reason = f"jax.vmap of the loss failed ({_one_line(error)})"
+                reason = f"jax.vmap of the loss failed ({describe_error(error)})"
         eager = _evaluate(
             "finite differences", index,
             _central_differences, _costs_one_by_one, loss, point, args, element_scales, eps,

@@ -279,7 +279,21 @@ def data_for(
 
 
 def describe_error(error: BaseException) -> str:
-    """``TypeError: the first line of its message``: an error in one line."""
+    """``TypeError: the first line of its message``: an error in one line; for a traced
+    value turned into a Python number or truth value, what that means and what to write
+    instead (JAX's own first line names neither).
+
+    Example:
+        >>> describe_error(ValueError("bad; see below" + chr(10) + "more"))
+        'ValueError: bad; see below'
+    """
+    jax = sys.modules.get("jax")  # loaded by whatever traced: not imported here for this
+    if jax is not None and isinstance(error, jax.errors.ConcretizationTypeError):
+        return (
+            f"{type(error).__name__}: the loss turns a traced value into a Python number or "
+            "truth value (float(...), an if on values), which jax.grad cannot follow; write "
+            "it with jnp.where or jax.lax.cond"
+        )
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 

@@ -83,6 +83,21 @@ def test_two_processes_read_their_row_groups_of_a_parquet_file_in_float32(table)
     assert_same_fit(run_command(arguments, table), launch(arguments, table), "float32")
 
 
+def test_two_processes_take_the_mini_batch_steps_of_one_drawing_the_same_shares(table):
+    """Data-parallel SGD over eight devices of two processes: each device draws 50 rows of
+    every 400-row batch from its own 500 rows; one process drawing each batch in the same
+    eight shares (``--batch-shards 8``) takes the same steps (the issue's bar: 1e-10)."""
+    arguments = ["fit", "--data", "table.npy", "--x64", "--batch-size", "400", "--epochs", "3",
+                 "--json"]  # fmt: skip
+    many = launch(arguments, table)
+    one = run_command([*arguments, "--batch-shards", "8"], table)
+    assert (one.returncode, many.returncode) == (3, 3), many.describe()  # 3 epochs: max_steps
+    assert many.record()["devices"] == 8 and many.record()["status"] == "max_steps"
+    np.testing.assert_allclose(
+        coefficients(many.record()), coefficients(one.record()), rtol=1e-10, atol=0
+    )
+
+
 def test_a_bad_row_in_the_second_process_is_named_by_it(table):
     values = np.load(table / "table.npy")
     values[3001, 1] = np.nan

@@ -28,14 +28,21 @@ def problem():
     return regression_problem(8, ROWS, FEATURES)
 
 
-def numpy_sgd(X, y, learning_rate, batch_size, epochs, seed=0, multiplier=lambda k: 1.0):
-    """Mini-batch gradient descent on the mean squared error, in float64."""
+def numpy_sgd(X, y, learning_rate, batch_size, epochs, seed=0, multiplier=lambda k: 1.0, shards=1):
+    """Mini-batch gradient descent on the mean squared error, in float64. With ``shards``,
+    each batch is ``batch_size / shards`` rows of each of ``shards`` equal ranges, range
+    ``s`` in the order of ``fold_in(key, s)``."""
     w, b, update = np.zeros(X.shape[1]), 0.0, 0
+    share, length = batch_size // shards, len(X) // shards
     for epoch in range(epochs):
         key = jax.random.fold_in(jax.random.key(seed), epoch)
-        order = shuffled(key, len(X))
-        for start in range(0, len(X), batch_size):
-            rows = order[start : start + batch_size]
+        if shards == 1:
+            orders = [shuffled(key, len(X))]
+        else:
+            orders = [s * length + shuffled(jax.random.fold_in(key, s), length)
+                      for s in range(shards)]  # fmt: skip
+        for start in range(0, length, share):
+            rows = np.concatenate([order[start : start + share] for order in orders])
             residual = X[rows] @ w + b - y[rows]
             rate = learning_rate * multiplier(update)
             w = w - rate * 2 * X[rows].T @ residual / len(rows)
@@ -66,6 +73,18 @@ def test_mini_batch_gd_is_the_numpy_loop_batch_for_batch(x64, problem, batch_siz
         )
     expected = numpy_sgd(X, y, 0.05, batch_size, epochs=3, seed=4)
     np.testing.assert_allclose(flat(result), expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("batch_size", [8, 12], ids=["divides", "leaves a rest"])
+def test_batches_drawn_in_shares_are_the_numpy_loop_batch_for_batch(x64, batch_size):
+    """``batch_shards=4``: each batch a quarter from each quarter of the rows, as on four
+    devices (tests/test_sharding.py runs it split over four)."""
+    X, y = regression_problem(8, 48, FEATURES)
+    result = run(X, y, learning_rate=0.05, batch_size=batch_size, epochs=3, batch_shards=4)
+    expected = numpy_sgd(X, y, 0.05, batch_size, epochs=3, shards=4)
+    np.testing.assert_allclose(flat(result), expected, rtol=1e-12, atol=1e-14)
+    plain = numpy_sgd(X, y, 0.05, batch_size, epochs=3)
+    assert np.max(np.abs(flat(result) - plain)) > 1e-6  # another order: other steps
 
 
 def test_a_schedule_multiplies_the_rate_update_by_update(x64, problem):
@@ -135,6 +154,10 @@ BAD = [
     (dict(batch_size=np.int64(5), seed=-1), "seed must be a whole number from 0 to 4,294,967,295"),
     (dict(schedule=Schedule("warmup-cosine", 10, warmup=10)), "warmup must be from 0 to"),
     (dict(schedule=Schedule("cosine", 9), optimizer=optax.sgd(0.1)), "applies to a named"),
+    (dict(batch_shards=2), "batch_shards applies with batch_size"),
+    (dict(batch_size=10, batch_shards=3), "batch_shards 3 does not split the 50 rows evenly"),
+    (dict(batch_size=8, batch_shards=5), "batch_size 8 does not split evenly over 5 shares"),
+    (dict(batch_size=10, batch_shards=0), "batch_shards must be a whole number of at least 1"),
 ]
 
 

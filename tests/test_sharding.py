@@ -97,6 +97,55 @@ def test_blocks_of_split_data_stay_on_their_device():
     assert "all-gather" not in compiled and "all-reduce" in compiled
 
 
+@pytest.mark.parametrize("optimizer", ["gd", "adam", "lbfgs"])
+def test_mini_batches_split_over_four_devices_take_the_one_device_steps(optimizer):
+    """Data-parallel SGD: each device draws its share of every batch from its own rows;
+    one device drawing the same shares (``batch_shards=4``) takes the same steps."""
+    runs = []
+    with jax.enable_x64(True):
+        for devices, shares in ((1, 4), (4, None)):
+            result = fit(
+                mse, Linear.zeros(FEATURES, jnp.float64), *placed(jnp.float64, devices),
+                optimizer=optimizer, batch_size=16, epochs=4, batch_shards=shares, tol=0.0,
+                certificate=False, stall_patience=None,
+            )  # fmt: skip
+            assert result.num_steps == 4, result.message
+            runs.append(np.append(np.asarray(result.params.w), float(result.params.b)))
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-10, atol=0)
+
+
+def test_each_device_computes_the_gradient_of_its_share_of_a_batch_alone():
+    """The loss is traced on the rows one device holds of a batch (16 / 4), never on a
+    whole batch: a device's work per update is a quarter of the batch's."""
+    traced_rows = set()
+
+    def counted_mse(params, X, y):
+        traced_rows.add(X.shape[0])
+        return mse(params, X, y)
+
+    X, y = placed(jnp.float32, 4)
+    fit(counted_mse, Linear.zeros(FEATURES), X, y, tags={steepest.row_mean_tag},
+        batch_size=16, epochs=2, certificate=False)  # fmt: skip
+    assert 4 in traced_rows and 16 not in traced_rows, traced_rows
+    traced_rows.clear()
+    X, y = placed(jnp.float32, 1)  # the same shares on one device: whole batches
+    fit(counted_mse, Linear.zeros(FEATURES), X, y, tags={steepest.row_mean_tag},
+        batch_size=16, epochs=2, certificate=False, batch_shards=4)  # fmt: skip
+    assert 16 in traced_rows and 4 not in traced_rows, traced_rows
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [
+        (dict(batch_size=10), "batch_size 10 does not split evenly over 4 devices"),
+        (dict(batch_size=8, batch_shards=2), "batch_shards is 2, but the data are split over 4"),
+    ],
+)
+def test_batches_the_devices_cannot_share_are_refused_in_one_line(settings, words):
+    with pytest.raises(ValueError, match=words):
+        fit(mse, Linear.zeros(FEATURES), *placed(jnp.float32, 4), **settings)
+
+
 def test_rows_the_devices_do_not_divide_are_refused_in_one_line():
     X, y = regression_problem(0, 10, 2)
     with pytest.raises(DataError, match=r"^10 rows do not split evenly over 4 devices: "

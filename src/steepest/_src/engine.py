@@ -149,6 +149,10 @@ class Engine:
             loop is an epoch of mini-batch updates (``minibatch.run_epoch``), and the
             stop rules are checked on the whole data between epochs.
         schedule: a learning-rate schedule for a named optimizer (``optimizers.Schedule``).
+        batch_shards: with ``batch_size``, draw each batch as this many equal shares of
+            as many ranges of rows (``minibatch.batch_rows``), as a run on that many
+            devices does; None: the devices of ``sharding``, else 1. On split data,
+            each device draws its share from its own rows (data-parallel).
     """
 
     loss: Callable
@@ -158,6 +162,7 @@ class Engine:
     sharding: blocks.RowSharding | None = None
     batch_size: int | None = None
     schedule: optimizers.Schedule | None = None
+    batch_shards: int | None = None
 
     def __post_init__(self):
         if self.schedule is not None and not isinstance(self.optimizer, str):
@@ -167,6 +172,9 @@ class Engine:
             )
         if self.batch_size is not None:
             object.__setattr__(self, "batch_size", whole_number("batch_size", self.batch_size, 1))
+        object.__setattr__(
+            self, "batch_shards", batch_shards_of(self.batch_shards, self.batch_size, self.sharding)
+        )
 
     @property
     def transformation(self) -> optax.GradientTransformation:
@@ -424,9 +432,11 @@ class Engine:
         bound = functools.partial(update, self.transformation)
         if self.batch_size is None:
             return bound(self.loss, data, state.params, state.opt_state, value, grad)
+        assert self.batch_shards is not None, "__post_init__ resolves it"
         epoch = functools.partial(
             minibatch.run_epoch, bound, self.loss, data, batch_size=self.batch_size,
-            seed=state.settings.seed, epoch=state.step,
+            seed=state.settings.seed, epoch=state.step, shards=self.batch_shards,
+            sharding=self.sharding,
         )  # fmt: skip
         return jax.lax.cond(running, epoch, lambda *carry: carry, state.params, state.opt_state)
 
@@ -485,6 +495,7 @@ class RunSpec:
     sharding: blocks.RowSharding | None = None
     batch_size: int | None = None
     schedule: optimizers.Schedule | None = None
+    batch_shards: int | None = None
 
     @functools.cached_property
     def engine(self) -> Engine:
@@ -498,6 +509,7 @@ class RunSpec:
             sharding=self.sharding,
             batch_size=self.batch_size,
             schedule=self.schedule,
+            batch_shards=self.batch_shards,
         )
 
     def init(self, params, *data) -> LoopState:
@@ -515,6 +527,40 @@ class RunSpec:
             stall_patience=self.stall_patience,
             seed=self.seed,
         )
+
+
+def batch_shards_of(
+    batch_shards: int | None, batch_size: int | None, sharding: blocks.RowSharding | None
+) -> int:
+    """The shares each mini-batch is drawn in (``Engine.batch_shards``): as given, else the
+    devices the data are split over, else 1.
+
+    Raises:
+        ValueError: for shares that do not divide ``batch_size``, or split data drawn in
+            other shares than its devices.
+
+    Example:
+        >>> batch_shards_of(None, 256, None), batch_shards_of(4, 256, None)
+        (1, 4)
+    """
+    devices = 1 if sharding is None else sharding.shards
+    if batch_shards is None:
+        batch_shards = devices
+    batch_shards = whole_number("batch_shards", batch_shards, 1)
+    if batch_size is None:
+        return batch_shards
+    if sharding is not None and batch_shards != devices:
+        raise ValueError(
+            f"batch_shards is {batch_shards}, but the data are split over {devices} devices: "
+            "each device draws its share of a batch from its own rows"
+        )
+    if batch_size % batch_shards:
+        where = f"{batch_shards} devices" if sharding is not None else f"{batch_shards} shares"
+        raise ValueError(
+            f"batch_size {batch_size:,} does not split evenly over {where}: "
+            f"give a multiple of {batch_shards}"
+        )
+    return batch_shards
 
 
 def _unchanged(new, old) -> jax.Array:

@@ -263,6 +263,7 @@ def fit(
     epochs: int | None = None,
     seed: int = 0,
     schedule: optimizers.Schedule | None = None,
+    batch_shards: int | None = None,
 ) -> FitResult:
     """Minimize ``loss(params, *data)`` by a compiled optimizer loop, and certify the result.
 
@@ -353,6 +354,12 @@ def fit(
         seed: the seed of the rows' order in the epochs; the same seed, the same run.
         schedule: a learning-rate schedule for a named optimizer
             (``optimizers.Schedule``: cosine, exponential, warmup-cosine), over updates.
+        batch_shards: with ``batch_size``, draw each batch as this many equal shares,
+            one from each of as many equal ranges of rows (``minibatch.batch_rows``).
+            On data split over devices (``steepest.data.shard``) that is the device
+            count, and the default: each device draws its share from its own rows and
+            the devices' gradients are summed once per update (data-parallel). Give the
+            device count on one device to take the same steps as the split run.
 
     Returns:
         A ``FitResult``.
@@ -370,6 +377,7 @@ def fit(
     check_arguments(params, optimizer, max_steps)
     check_data(data)
     budget = step_budget(loss, data, tags, method, max_steps, batch_size, epochs)
+    check_batch_shards(batch_shards, batch_size, blocks.num_rows(data))
     schedule = scheduled(schedule, budget, batches_per_epoch(data, batch_size))
     warnings = _float64_inputs(loss, params, data)
     engine, state, learning_rate, loop_data, cost = _prepare(
@@ -390,6 +398,7 @@ def fit(
         batch_size=batch_size,
         seed=seed,
         schedule=schedule,
+        batch_shards=batch_shards,
     )
     target = float(state.settings.rtol)
     if progress:
@@ -492,6 +501,29 @@ def step_budget(loss, data, tags, method, max_steps, batch_size, epochs, rows=No
         rows = blocks.require_row_mean("batch_size", loss, tags, data)
     whole_number("batch_size", batch_size, 1, rows)
     return whole_number("epochs", DEFAULT_EPOCHS if epochs is None else epochs, 0)
+
+
+def check_batch_shards(batch_shards, batch_size: int | None, rows: int | None) -> None:
+    """A ValueError for ``batch_shards`` without ``batch_size``, or shares that do not
+    split the ``rows`` evenly (``Engine`` checks that they split the batch).
+
+    Example:
+        >>> check_batch_shards(4, 8, 100)
+        >>> check_batch_shards(3, 9, 100)
+        Traceback (most recent call last):
+        ...
+        ValueError: batch_shards 3 does not split the 100 rows evenly: give a divisor of 100
+    """
+    if batch_shards is None:
+        return
+    if batch_size is None:
+        raise ValueError("batch_shards applies with batch_size (full batch has no batches)")
+    batch_shards = whole_number("batch_shards", batch_shards, 1)
+    if rows is not None and rows % batch_shards:
+        raise ValueError(
+            f"batch_shards {batch_shards} does not split the {rows:,} rows evenly: "
+            f"give a divisor of {rows:,}"
+        )
 
 
 def budget_of(max_steps: int, batch_size: int | None, epochs: int | None) -> int:
@@ -798,7 +830,7 @@ def _float64_inputs(loss, params, data) -> tuple[str, ...]:
 def _prepare(
     loss, params, data, *, optimizer, learning_rate, max_steps, tol, rtol, divergence_factor,
     method, tags, block_rows, certificate=True, stall_patience=STALL_PATIENCE,
-    batch_size=None, seed=0, schedule=None,
+    batch_size=None, seed=0, schedule=None, batch_shards=None,
 ) -> tuple[Engine, LoopState, float | None, tuple, QuadraticCost | None]:  # fmt: skip
     """What ``fit`` runs: the engine, its initial state, the learning rate, the data, and
     the float64 Hessian of a quadratic cost (None for another cost, or without ``certificate``)."""
@@ -838,7 +870,7 @@ def _prepare(
         loss, optimizer, learning_rate=learning_rate, max_steps=max_steps, tol=tol, rtol=rtol,
         mu=rule_mu(cost), divergence_factor=divergence_factor, stall_patience=stall_patience,
         seed=seed, block_rows=rows_per_block, unroll=unroll, sharding=blocks.row_sharding(data),
-        batch_size=batch_size, schedule=schedule,
+        batch_size=batch_size, schedule=schedule, batch_shards=batch_shards,
     )  # fmt: skip
     return spec.engine, spec.init(params, *data), learning_rate, tuple(data), cost
 

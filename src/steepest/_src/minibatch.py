@@ -21,6 +21,14 @@ Over data read a chunk at a time (``fit_stream``), an epoch reads the chunks (th
 groups of a Parquet file) in the order ``chunk_order`` draws, and visits the rows of
 the ``i``-th chunk it reads in the order ``epoch_order(seed, epoch, rows, part=i)``;
 batches end with their chunk.
+
+Data-parallel (data split by rows over ``S`` devices, as DDP splits a batch): each
+device draws ``batch_size / S`` rows of every batch from its own ``N / S`` rows, in the
+order ``epoch_order(seed, epoch, N / S, shard=s)`` on device ``s``; one ``psum`` joins
+the devices' gradients, and every device makes the same update. A batch is then the
+union of ``S`` equal shares, one from each range of ``N / S`` rows (``batch_rows``):
+``fit(..., batch_shards=S)`` draws the same batches on one device, so that the two
+runs take the same steps up to the rounding of the sums.
 """
 
 import math
@@ -28,6 +36,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec
 from jax.typing import ArrayLike
 
 from . import blocks
@@ -83,9 +92,10 @@ def _mix(x):
     return x ^ (x >> 16)
 
 
-def epoch_order(seed: ArrayLike, epoch: ArrayLike, rows: int, part=None) -> jax.Array:
+def epoch_order(seed: ArrayLike, epoch: ArrayLike, rows: int, part=None, shard=None) -> jax.Array:
     """The order in which epoch ``epoch`` visits the ``rows`` rows (of chunk ``part``
-    when the data are read a chunk at a time: ``fold_in`` of ``1 + part`` as well).
+    when the data are read a chunk at a time: ``fold_in`` of ``1 + part`` as well; of
+    the range ``shard`` of the rows split over devices: ``fold_in`` of ``shard`` last).
 
     Example:
         >>> order = epoch_order(jnp.uint32(0), jnp.int32(0), 5)
@@ -95,7 +105,31 @@ def epoch_order(seed: ArrayLike, epoch: ArrayLike, rows: int, part=None) -> jax.
     key = jax.random.fold_in(jax.random.key(seed), epoch)
     if part is not None:
         key = jax.random.fold_in(key, 1 + part)
+    if shard is not None:
+        key = jax.random.fold_in(key, shard)
     return keyed_permutation(key, rows)
+
+
+def batch_rows(
+    seed: ArrayLike, epoch: ArrayLike, rows: int, shards: int = 1, part=None
+) -> jax.Array:
+    """The rows of epoch ``epoch``'s batches, as a ``(shards, rows // shards)`` array:
+    the batch of ``batch_size`` rows starting at position ``k`` takes columns ``k`` to
+    ``k + batch_size // shards`` of every line. Line ``s`` is range ``s`` of the rows in
+    its order (``epoch_order(..., shard=s)``); one line (``shards=1``), all the rows in
+    ``epoch_order(seed, epoch, rows, part)``.
+
+    Example:
+        >>> order = batch_rows(jnp.uint32(0), jnp.int32(0), 6, shards=2)
+        >>> order.shape, sorted(order[0].tolist()), sorted(order[1].tolist())
+        ((2, 3), [0, 1, 2], [3, 4, 5])
+    """
+    if shards == 1:
+        return epoch_order(seed, epoch, rows, part)[None]
+    share = rows // shards
+    return jnp.stack([
+        epoch_order(seed, epoch, share, part, shard=s) + s * share for s in range(shards)
+    ])  # fmt: skip
 
 
 def chunk_order(seed: int, epoch: int, chunks: int) -> list[int]:
@@ -111,13 +145,17 @@ def chunk_order(seed: int, epoch: int, chunks: int) -> list[int]:
 
 def run_epoch(
     update: Callable, loss: Callable, data: tuple, params, opt_state, *, batch_size: int,
-    seed: ArrayLike, epoch: ArrayLike, part=None,
+    seed: ArrayLike, epoch: ArrayLike, part=None, shards: int = 1,
+    sharding: blocks.RowSharding | None = None,
 ):  # fmt: skip
     """``(params, opt_state)`` after one epoch of mini-batch updates.
 
     ``update(loss, batch, params, opt_state, value, grad) -> (params, opt_state)``
     applies one optimizer update (``engine.update``, its transformation bound).
     ``part``: the chunk these rows are, when the data are read a chunk at a time.
+    ``shards``: draw each batch as that many equal shares of as many ranges of rows
+    (``batch_rows``). ``sharding``: the data are split by rows over devices; each
+    device then draws its share from its own rows (``shards`` is the device count).
 
     Example:
         >>> import optax
@@ -133,11 +171,22 @@ def run_epoch(
     """
     rows = blocks.num_rows(data)
     assert rows is not None, "mini-batch data share their rows (require_row_mean)"
-    order = epoch_order(seed, epoch, rows, part)
-    full_batches, rest = divmod(rows, batch_size)
+    if sharding is not None:
+        return _data_parallel_epoch(
+            update, loss, data, params, opt_state, batch_size=batch_size, seed=seed,
+            epoch=epoch, part=part, sharding=sharding,
+        )  # fmt: skip
+    order = batch_rows(seed, epoch, rows, shards, part)
+    return _epoch(update, loss, data, order, params, opt_state, batch_size // shards)
+
+
+def _epoch(update, loss, data, order, params, opt_state, share: int):
+    """The epoch's updates, batch ``k`` made of columns ``k * share`` to ``(k + 1) *
+    share`` of every line of ``order`` (``batch_rows``; the rest of a line last)."""
+    full_batches, rest = divmod(order.shape[1], share)
 
     def rows_of(start, size):
-        index = jax.lax.dynamic_slice_in_dim(order, start, size)
+        index = jax.lax.dynamic_slice_in_dim(order, start, size, axis=1).reshape(-1)
         return tuple(jax.tree.map(lambda leaf: leaf[index] if jnp.ndim(leaf) else leaf, data))
 
     def one_update(batch, carry):
@@ -148,11 +197,34 @@ def run_epoch(
     carry = (params, opt_state)
     if full_batches:  # none for a chunk smaller than a batch (a Parquet row group of 10)
         carry = jax.lax.fori_loop(
-            0,
-            full_batches,
-            lambda i, carry: one_update(rows_of(i * batch_size, batch_size), carry),
-            carry,
+            0, full_batches, lambda i, carry: one_update(rows_of(i * share, share), carry), carry
         )
     if rest:
-        carry = one_update(rows_of(full_batches * batch_size, rest), carry)
+        carry = one_update(rows_of(full_batches * share, rest), carry)
     return carry
+
+
+def _data_parallel_epoch(
+    update, loss, data, params, opt_state, *, batch_size, seed, epoch, part, sharding
+):
+    """``run_epoch`` with each device drawing its share of every batch from its own rows
+    (``jax.shard_map``): the batch's cost is the ``psum`` of the devices' costs over
+    their shares, divided by the device count, and so is its gradient (JAX transposes
+    the ``psum``); the update, from that one gradient, is the same on every device."""
+    shards, axis = sharding.shards, sharding.axis
+
+    def batch_mean(params, *batch):
+        return jax.lax.psum(loss(params, *batch), axis) / shards
+
+    def per_device(params, opt_state, seed, epoch, *data):
+        shard = jax.lax.axis_index(axis)
+        order = epoch_order(seed, epoch, blocks.num_rows(data), part, shard=shard)[None]
+        return _epoch(update, batch_mean, data, order, params, opt_state, batch_size // shards)
+
+    specs = tuple(PartitionSpec(axis) if jnp.ndim(leaf) else PartitionSpec() for leaf in data)
+    return jax.shard_map(
+        per_device,
+        mesh=sharding.mesh,
+        in_specs=(PartitionSpec(), PartitionSpec(), PartitionSpec(), PartitionSpec(), *specs),
+        out_specs=PartitionSpec(),
+    )(params, opt_state, seed, epoch, *data)

@@ -12,6 +12,7 @@ from .arguments import (
     batch_settings,
     dataset_argument,
     positive_float,
+    positive_int,
 )
 from .output import (
     EXIT_FAILED,
@@ -59,6 +60,14 @@ def add_parser(commands) -> None:
         default="loop",
         help="quadratic: take the Hessian and gradient once, then step in O(d^2) (mse is "
         "quadratic in w and b; same iterates up to rounding)",
+    )
+    fit.add_argument(
+        "--batch-shards",
+        type=positive_int,
+        metavar="K",
+        help="with --batch-size, draw each batch as K equal shares of K ranges of rows, as a "
+        "run on K devices does (default: the devices; give a launch's device count to "
+        "take its steps on one)",
     )
     fit.add_argument(
         "--no-closed-form",
@@ -112,7 +121,7 @@ def run(args, argv=None) -> int:
         standardize=args.standardize, optimizer=args.optimizer, learning_rate=args.lr,
         tol=args.tol, rtol=args.rtol, method=args.method, x64=args.x64,
         devices=args.devices, stream=args.stream, closed_form=not args.no_closed_form,
-        progress=not args.json,
+        progress=not args.json, batch_shards=args.batch_shards,
         **batch_settings(args),
     )  # fmt: skip
     outputs = deliver(args, argv, fit, lambda plots: plots.loss_curve(fit))
@@ -134,7 +143,8 @@ def _run_own_loss(args, argv) -> int:
     try:
         result = steepest.fit(
             loss, params, *arrays, optimizer=args.optimizer, learning_rate=args.lr,
-            tol=args.tol, rtol=args.rtol, progress=not args.json, **batch_settings(args),
+            tol=args.tol, rtol=args.rtol, progress=not args.json, batch_shards=args.batch_shards,
+            **batch_settings(args),
         )  # fmt: skip
     except ValueError:  # steepest's words (a DataError too): one line, as they are
         raise

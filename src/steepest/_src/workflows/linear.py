@@ -51,6 +51,7 @@ def linear(
     stream: bool = False,
     closed_form: bool = True,
     progress: bool = False,
+    batch_shards: int | None = None,
 ) -> LinearFit:
     """Fit ``y ≈ X w + b`` by gradient descent on the mean squared error, certified, in the
     data's original units, beside the closed form: what ``steepest fit`` prints.
@@ -86,6 +87,8 @@ def linear(
             QR of the whole design with refinement, on big data most of the time; the
             certificate stays).
         progress: show a progress bar on stderr for a run longer than a second.
+        batch_shards: as ``fit``'s: each batch drawn as that many equal shares of as
+            many ranges of rows (default: the devices the rows are split over).
 
     In a run of several processes (``jax.distributed``), every process makes the same
     call: each reads only its own rows of a ``.npy`` or ``.parquet`` file, or keeps its
@@ -109,6 +112,10 @@ def linear(
     with jax.enable_x64(x64):
         processes = Processes.current()
         if stream:
+            if batch_shards is not None:
+                raise DataError(
+                    "--batch-shards applies in memory: a stream's batches end with their chunk"
+                )
             return linear_streamed(
                 data, y, x=x, intercept=intercept, standardize=standardize,
                 optimizer=optimizer, learning_rate=learning_rate, max_steps=max_steps,
@@ -133,7 +140,7 @@ def linear(
             mse, ready.start, ready.X, ready.y, optimizer=optimizer, learning_rate=learning_rate,
             max_steps=max_steps, tol=tol, rtol=rtol, progress=progress, method=method,
             evaluate64=ready.evaluate64, batch_size=batch_size, epochs=epochs, seed=seed,
-            schedule=schedule,
+            schedule=schedule, batch_shards=batch_shards,
         )  # fmt: skip
         return report(
             problem, result, optimizer=optimizer, learning_rate_source=source, method=method,

@@ -39,6 +39,15 @@ SUBSTITUTION_MAX_WIDTH = 256
 # 2**27 + 1 splits a float64 into two halves of 26 bits, whose products are exact.
 SPLITTER = 2.0**27 + 1
 
+# A refinement pass over the data costs about 1.5 times the QR pass (in NumPy, double-double:
+# each product split in halves). On a design of more than REFINE_ALWAYS_ENTRIES entries the
+# closed form refines only while its unrefined answer is not certain to REFINE_TARGET
+# (Wedin's bound): more than any descent it is compared with certifies (rtol 1e-10 at most
+# by default), so that on big, well-conditioned data it costs about one QR, as
+# np.linalg.lstsq does (docs/benchmarks.md). Below it, refining costs milliseconds.
+REFINE_ALWAYS_ENTRIES = 2**22
+REFINE_TARGET = 1e-12
+
 
 @dataclasses.dataclass(frozen=True)
 class LeastSquares:
@@ -79,7 +88,7 @@ def least_squares(
     *,
     fit_intercept: bool = True,
     block_rows: int = 2**16,
-    max_refinements: int = 5,
+    max_refinements: int | None = None,
     across_processes: bool = False,
 ) -> LeastSquares:
     """The least-squares answer in float64, with its condition number and its own error.
@@ -105,7 +114,9 @@ def least_squares(
        R's pushed down to about :math:`\\epsilon^2`: each step shrinks the error by a
        factor of about :math:`\\kappa \\epsilon`, so two or three steps reach float64's
        last digit wherever :math:`\\kappa \\epsilon \\ll 1`. Each step is one more pass
-       over ``X``, about twice the cost of the QR pass.
+       over ``X``, about 1.5 times the cost of the QR pass: on a design of more than
+       ``REFINE_ALWAYS_ENTRIES`` entries, the steps are taken only when the unrefined
+       answer is not certain to ``REFINE_TARGET`` (the bound below).
 
     The error estimate, norm-wise relative in the coordinates ``v``:
 
@@ -140,7 +151,9 @@ def least_squares(
         y: targets, shape ``(N,)``.
         fit_intercept: fit ``b``; without it the model goes through the origin.
         block_rows: rows per block.
-        max_refinements: at most this many refinement steps (0: none).
+        max_refinements: at most this many refinement steps (0: none). None: 5, or 0
+            on a design of more than ``REFINE_ALWAYS_ENTRIES`` entries whose unrefined
+            answer is certain to ``REFINE_TARGET``.
         across_processes: in a run of several processes (``jax.distributed``), ``X`` and
             ``y`` are this process's rows, and the answer is that for every process's
             rows together: each passes its R factor and its sums, and every process
@@ -173,6 +186,9 @@ def least_squares(
     bound = perturbation_bound(
         solver.condition_number, width, blocks, residual_norm, solver.norm, v
     )
+    if max_refinements is None:
+        big = processes.sum(features.size) > REFINE_ALWAYS_ENTRIES
+        max_refinements = 0 if big and bound <= REFINE_TARGET else 5
     refined = refine(v, solver, features, y, scaling, block_rows, max_refinements, processes)
     params = scaling.params(refined.high, refined.low, features.shape[1])
     norm = float(np.linalg.norm(refined.high + refined.low))
@@ -531,11 +547,12 @@ def residual_and_gradient(
     rows = 1
     for block in row_blocks(len(y), block_rows):
         high, low = scaling.exact_design(scaling.features(features, block))
+        halves = split(high)  # once for both products
         target = np.asarray(y[block], np.float64)
-        r, r_low = residual(high, low, target, v, v_low)
+        r, r_low = residual(high, low, target, v, v_low, halves)
         magnitude_squares += float(np.sum((np.abs(target) + np.abs(high) @ np.abs(v)) ** 2))
         magnitudes += np.abs(high).T @ np.abs(r)
-        block_high, block_low = transposed_product(high, low, r, r_low)
+        block_high, block_low = transposed_product(high, low, r, r_low, halves)
         high_total, carry = two_sum(high_total, block_high)
         low_total = low_total + carry + block_low
         rows = max(rows, len(r))
@@ -556,17 +573,19 @@ def residual_and_gradient(
     return Pass((high_total, low_total), residual_noise, gradient_noise)
 
 
-def residual(high, low, y, v, v_low):
-    """``y - (high + low) @ (v + v_low)`` as a double-double ``(high, low)``."""
-    product, product_error = two_product(high, -v)
+def residual(high, low, y, v, v_low, halves=None):
+    """``y - (high + low) @ (v + v_low)`` as a double-double ``(high, low)`` (``halves``:
+    ``split(high)``, when known)."""
+    product, product_error = two_product(high, -v, halves)
     total, error = pairwise_sum(np.column_stack([y, product]).T)
     rest = product_error.sum(axis=1) - low @ v - high @ v_low
     return two_sum(total, error + rest)
 
 
-def transposed_product(high, low, r, r_low):
-    """``(high + low)^T (r + r_low)`` as a double-double ``(high, low)``."""
-    product, product_error = two_product(high, r[:, None])
+def transposed_product(high, low, r, r_low, halves=None):
+    """``(high + low)^T (r + r_low)`` as a double-double ``(high, low)`` (``halves``:
+    ``split(high)``, when known)."""
+    product, product_error = two_product(high, r[:, None], halves)
     total, error = pairwise_sum(product)
     return total, error + product_error.sum(axis=0) + high.T @ r_low + low.T @ r
 
@@ -589,11 +608,11 @@ def two_sum(a, b):
     return total, (a - (total - b_part)) + (b - b_part)
 
 
-def two_product(a, b):
+def two_product(a, b, a_halves=None):
     """``(p, e)`` with ``p = fl(a b)`` and ``p + e = a b`` exactly (Dekker), for a product
-    that does not overflow."""
+    that does not overflow (``a_halves``: ``split(a)``, when known)."""
     product = a * b
-    a_high, a_low = split(a)
+    a_high, a_low = split(a) if a_halves is None else a_halves
     b_high, b_low = split(b)
     error = ((a_high * b_high - product) + a_high * b_low + a_low * b_high) + a_low * b_low
     return product, error

@@ -22,6 +22,7 @@ import typing as _typing
 # (tests/test_layout.py keeps the two equal).
 _SOURCES = {
     "._src.certificate": ("Certificate",),
+    "._src.checkpoint": ("Checkpoint",),
     "._src.driver": ("Progress",),
     "._src.engine": (
         "MAX_HISTORY",
@@ -81,6 +82,7 @@ if _typing.TYPE_CHECKING:
         tutorial,
     )
     from ._src.certificate import Certificate
+    from ._src.checkpoint import Checkpoint
     from ._src.driver import Progress
     from ._src.engine import (
         MAX_HISTORY,
@@ -123,6 +125,7 @@ __all__ = [
     "MAX_STEPS_LIMIT",
     "STALL_PATIENCE",
     "Certificate",
+    "Checkpoint",
     "Comparison",
     "CostSurface",
     "DataError",

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .checkpoint import Saver
 from .engine import LoopState
 from .processes import ONE, Processes, spans_processes
 from .stopping import Status
@@ -52,12 +53,15 @@ def drive(
     data: tuple,
     max_steps: int,
     on_chunk: Callable[[Progress], None] | None = None,
+    saver: Saver | None = None,
 ) -> Driven:
     """Call ``run(state, chunk_end, *data)`` until every state has stopped, or Ctrl-C.
 
     ``run`` is ``Engine.run`` or ``Engine.run_batched``. The first Ctrl-C stops
     after the chunk in flight (the state then says ``RUNNING``: interrupted); a
-    second raises ``KeyboardInterrupt`` at once.
+    second raises ``KeyboardInterrupt`` at once. ``saver``: saves the state between
+    chunks when due (a chunk ends at each step a save by steps falls on), and the
+    final state.
     """
     data = jax.tree.map(jnp.asarray, tuple(data))  # on the device once, not at every chunk
     started = time.perf_counter()
@@ -71,12 +75,14 @@ def drive(
 
     run_seconds = 0.0
     chunk = 1
-    step = 0
+    step = int(np.asarray(state.step).max())  # 0, or where a resumed run is
     # Data that spans processes: each runs this loop, and they must run the same chunks.
     processes = Processes.current() if spans_processes(data) else ONE
     with InterruptFlag() as interrupt:
         while True:
             chunk_end = min(step + chunk, max_steps + 1)
+            if saver is not None and (next_save := saver.checkpoint.next_save(step)):
+                chunk_end = min(chunk_end, next_save)
             began = time.perf_counter()
             state = run(state, chunk_end, *data)
             steps, statuses = np.asarray(state.step), np.asarray(state.status)  # the one sync
@@ -100,6 +106,10 @@ def drive(
             chunk = max(1, min(100 * chunk, int(done * CHUNK_SECONDS / elapsed)))
             if not np.any(statuses == Status.RUNNING.code) or interrupted:
                 break
+            if saver is not None and processes.max([saver.due(step)])[0]:  # all save, or none
+                saver.save(state)
+    if saver is not None:
+        saver.save(state)
     return Driven(state, run_seconds, compile_seconds)
 
 

@@ -7,6 +7,7 @@ import itertools
 import math
 import numbers
 from collections.abc import Callable, Collection
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -15,6 +16,7 @@ import numpy as np
 import optax
 
 from . import blocks, display, optimizers, quadratic, theory
+from . import checkpoint as checkpoints
 from .arguments import whole_number
 from .certificate import (
     ROUNDING_FACTOR,
@@ -264,6 +266,8 @@ def fit(
     seed: int = 0,
     schedule: optimizers.Schedule | None = None,
     batch_shards: int | None = None,
+    checkpoint: checkpoints.Checkpoint | str | Path | None = None,
+    resume: str | Path | None = None,
 ) -> FitResult:
     """Minimize ``loss(params, *data)`` by a compiled optimizer loop, and certify the result.
 
@@ -360,6 +364,12 @@ def fit(
             count, and the default: each device draws its share from its own rows and
             the devices' gradients are summed once per update (data-parallel). Give the
             device count on one device to take the same steps as the split run.
+        checkpoint: save the loop state whole into this folder as the run goes (a
+            ``Checkpoint``, which says how often; a folder: every 60 seconds) and when
+            it stops, Ctrl-C included (``checkpoint``; needs ``steepest[checkpoint]``).
+        resume: go on from the state saved last in this folder, by a run with the same
+            settings and data: the steps are those the run would have taken unbroken,
+            bit for bit on a CPU.
 
     Returns:
         A ``FitResult``.
@@ -401,11 +411,14 @@ def fit(
         batch_shards=batch_shards,
     )
     target = float(state.settings.rtol)
+    saver, state, resumed_at = checkpoints.prepared(
+        checkpoint, resume, engine, state, learning_rate, loop_data
+    )
     if progress:
         with ProgressBar(budget, enabled=True) as bar:
-            driven = drive(engine.run, state, loop_data, budget, _both(bar.update, on_chunk))
+            driven = drive(engine.run, state, loop_data, budget, _both(bar.update, on_chunk), saver)
     else:  # nothing to call between chunks but the caller's
-        driven = drive(engine.run, state, loop_data, budget, on_chunk)
+        driven = drive(engine.run, state, loop_data, budget, on_chunk, saver)
     try:
         result = FitResult.from_state(
             driven.state,
@@ -427,6 +440,9 @@ def fit(
     # a float32 copy): the start's model is then checked only against fit's own.
     declared = quadratic_tag in tags_of(loss, tags) or callers_evaluate64
     result = checked(result, evaluate64, cost, rtol=target, warnings=warnings, declared=declared)
+    if resumed_at is not None:
+        note = f"resumed at step {resumed_at:,} from {resume}"
+        result = dataclasses.replace(result, message=f"{result.message} ({note})")
     if batch_size is None:
         return result
     rows = blocks.num_rows(data)

@@ -82,6 +82,31 @@ def add_parser(commands) -> None:
         "never all in memory: the same full-batch descent on data bigger than memory (with "
         "--batch-size, mini-batches drawn chunk by chunk)",
     )
+    saving = fit.add_argument_group("checkpoints (pip install 'steepest[checkpoint]')")
+    saving.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="save the run's state whole into DIR as it goes (every 60 s by default) and "
+        "when it stops, Ctrl-C included",
+    )
+    saving.add_argument(
+        "--checkpoint-steps",
+        type=positive_int,
+        metavar="K",
+        help="with --checkpoint, every K steps",
+    )
+    saving.add_argument(
+        "--checkpoint-seconds",
+        type=positive_float,
+        metavar="S",
+        help="with --checkpoint, every S seconds",
+    )
+    saving.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="go on from the state saved last in DIR, with the same data and flags: the "
+        "steps of the unbroken run, bit for bit on a CPU",
+    )
     own = fit.add_argument_group("your own loss (instead of the linear model)")
     own.add_argument(
         "--loss",
@@ -122,11 +147,22 @@ def run(args, argv=None) -> int:
         tol=args.tol, rtol=args.rtol, method=args.method, x64=args.x64,
         devices=args.devices, stream=args.stream, closed_form=not args.no_closed_form,
         progress=not args.json, batch_shards=args.batch_shards,
-        **batch_settings(args),
+        checkpoint=checkpoint_of(args), resume=args.resume, **batch_settings(args),
     )  # fmt: skip
     outputs = deliver(args, argv, fit, lambda plots: plots.loss_curve(fit))
     kept = f"the run stopped after {steps_phrase(fit.steps)}; what it reached is reported"
     return finish(EXIT_CODES.get(fit.status, EXIT_NOT_CONVERGED), outputs, kept=kept)
+
+
+def checkpoint_of(args):
+    """The ``Checkpoint`` of ``--checkpoint`` and its pace, or None."""
+    from steepest import Checkpoint, DataError
+
+    if args.checkpoint is None:
+        if args.checkpoint_steps is not None or args.checkpoint_seconds is not None:
+            raise DataError("--checkpoint-steps and --checkpoint-seconds apply with --checkpoint")
+        return None
+    return Checkpoint(args.checkpoint, args.checkpoint_steps, args.checkpoint_seconds)
 
 
 # The exit code of each status; every other (max_steps, stalled, imprecise) is 3.
@@ -144,7 +180,7 @@ def _run_own_loss(args, argv) -> int:
         result = steepest.fit(
             loss, params, *arrays, optimizer=args.optimizer, learning_rate=args.lr,
             tol=args.tol, rtol=args.rtol, progress=not args.json, batch_shards=args.batch_shards,
-            **batch_settings(args),
+            checkpoint=checkpoint_of(args), resume=args.resume, **batch_settings(args),
         )  # fmt: skip
     except ValueError:  # steepest's words (a DataError too): one line, as they are
         raise

@@ -8,6 +8,7 @@ coefficient by the certificate. ``steepest fit`` is this call, rendered.
 
 import dataclasses
 import math
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
@@ -15,6 +16,7 @@ import numpy as np
 import optax
 
 from .. import model, optimizers, theory
+from ..checkpoint import Checkpoint
 from ..fit import MAX_STEPS, FitResult, batches_per_epoch, budget_of, fit, scheduled
 from ..interrupts import Interrupts
 from ..io.dataset import DataError
@@ -52,6 +54,8 @@ def linear(
     closed_form: bool = True,
     progress: bool = False,
     batch_shards: int | None = None,
+    checkpoint: Checkpoint | str | Path | None = None,
+    resume: str | Path | None = None,
 ) -> LinearFit:
     """Fit ``y ≈ X w + b`` by gradient descent on the mean squared error, certified, in the
     data's original units, beside the closed form: what ``steepest fit`` prints.
@@ -89,6 +93,8 @@ def linear(
         progress: show a progress bar on stderr for a run longer than a second.
         batch_shards: as ``fit``'s: each batch drawn as that many equal shares of as
             many ranges of rows (default: the devices the rows are split over).
+        checkpoint, resume: as ``fit``'s: save the descent's state as it goes, and go
+            on from a saved one (in memory only).
 
     In a run of several processes (``jax.distributed``), every process makes the same
     call: each reads only its own rows of a ``.npy`` or ``.parquet`` file, or keeps its
@@ -140,7 +146,7 @@ def linear(
             mse, ready.start, ready.X, ready.y, optimizer=optimizer, learning_rate=learning_rate,
             max_steps=max_steps, tol=tol, rtol=rtol, progress=progress, method=method,
             evaluate64=ready.evaluate64, batch_size=batch_size, epochs=epochs, seed=seed,
-            schedule=schedule, batch_shards=batch_shards,
+            schedule=schedule, batch_shards=batch_shards, checkpoint=checkpoint, resume=resume,
         )  # fmt: skip
         return report(
             problem, result, optimizer=optimizer, learning_rate_source=source, method=method,

@@ -83,6 +83,32 @@ def test_two_processes_read_their_row_groups_of_a_parquet_file_in_float32(table)
     assert_same_fit(run_command(arguments, table), launch(arguments, table), "float32")
 
 
+@pytest.mark.parametrize("kind", ["npy", "parquet"])
+def test_two_processes_stream_their_rows_of_a_file_to_the_in_memory_fit(table, kind):
+    """Each process streams its half of the file (of a Parquet file, the row groups that
+    hold it: 1500-row groups, so process 1's rows start inside the second); each step
+    sums every process's chunks. The issue's bar: 1e-10 of one process in memory."""
+    name = "table.npy"
+    if kind == "parquet":
+        pyarrow = pytest.importorskip("pyarrow")
+        import pyarrow.parquet as pq
+
+        values = np.load(table / "table.npy")
+        columns = {f"x{i}": values[:, i] for i in range(3)} | {"y": values[:, 3]}
+        pq.write_table(pyarrow.table(columns), table / "streamed.parquet", row_group_size=1500)
+        name = "streamed.parquet"
+    arguments = ["fit", "--data", name, "--x64", "--json"]
+    streamed = launch([*arguments, "--stream"], table)
+    alone = run_command(arguments, table)
+    assert (streamed.returncode, alone.returncode) == (0, 0), streamed.describe()
+    record = streamed.record()
+    assert record["processes"] == 2 and record["data"]["rows"] == ROWS
+    assert record["status"] == alone.record()["status"] == "converged"
+    np.testing.assert_allclose(
+        coefficients(record), coefficients(alone.record()), rtol=1e-10, atol=0
+    )
+
+
 def test_two_processes_take_the_mini_batch_steps_of_one_drawing_the_same_shares(table):
     """Data-parallel SGD over eight devices of two processes: each device draws 50 rows of
     every 400-row batch from its own 500 rows; one process drawing each batch in the same

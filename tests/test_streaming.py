@@ -258,3 +258,29 @@ def test_a_parquet_column_of_text_or_a_null_is_named(tmp_path):
     nulls = write_parquet(tmp_path / "n.parquet", X, y)
     with pytest.raises(DataError, match="row 7 holds NaN or infinity"):
         fit_stream(mse, Linear.zeros(1), stream(nulls, y="y", x=["x0"]))
+
+
+@pytest.mark.parametrize("kind", ["npy", "parquet"])
+def test_parts_of_a_file_are_its_rows_and_their_sums_its_sums(tmp_path, kind):
+    """What each process of several streams (``Stream.part``): its rows, in order, row
+    groups cut where a part starts or ends. (Their sums over processes:
+    tests/test_distributed.py.)"""
+    values = np.random.default_rng(3).normal(size=(23, 3)) * [1.0, 10.0, 1.0] + [0.0, 5.0, 0.0]
+    if kind == "npy":
+        path = tmp_path / "t.npy"
+        np.save(path, values)
+    else:
+        pyarrow = pytest.importorskip("pyarrow")
+        import pyarrow.parquet as pq
+
+        path = tmp_path / "t.parquet"
+        table = pyarrow.table({name: values[:, i] for i, name in enumerate(["a", "b", "y"])})
+        pq.write_table(table, path, row_group_size=7)  # groups 0-6, 7-13, 14-20, 21-22
+    whole = stream(path, chunk_rows=4)
+    for start, stop in [(0, 8), (8, 15), (15, 23), (3, 4)]:
+        part = whole.part(slice(start, stop))
+        read = np.concatenate([np.column_stack([X, y]) for X, y in part.chunks()])
+        np.testing.assert_array_equal(read, values[start:stop].astype(np.float32))
+        assert part.rows == stop - start and part.file_rows == 23
+    with pytest.raises(ValueError, match="a part is a nonempty range of rows"):
+        whole.part(slice(5, 5))

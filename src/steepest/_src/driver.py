@@ -54,6 +54,7 @@ def drive(
     max_steps: int,
     on_chunk: Callable[[Progress], None] | None = None,
     saver: Saver | None = None,
+    processes: Processes | None = None,
 ) -> Driven:
     """Call ``run(state, chunk_end, *data)`` until every state has stopped, or Ctrl-C.
 
@@ -61,7 +62,8 @@ def drive(
     after the chunk in flight (the state then says ``RUNNING``: interrupted); a
     second raises ``KeyboardInterrupt`` at once. ``saver``: saves the state between
     chunks when due (a chunk ends at each step a save by steps falls on), and the
-    final state.
+    final state. ``processes``: the processes that run this loop together (default: those
+    the data span), which agree on each chunk's length and on whether to stop.
     """
     data = jax.tree.map(jnp.asarray, tuple(data))  # on the device once, not at every chunk
     started = time.perf_counter()
@@ -77,7 +79,8 @@ def drive(
     chunk = 1
     step = int(np.asarray(state.step).max())  # 0, or where a resumed run is
     # Data that spans processes: each runs this loop, and they must run the same chunks.
-    processes = Processes.current() if spans_processes(data) else ONE
+    if processes is None:
+        processes = Processes.current() if spans_processes(data) else ONE
     with InterruptFlag() as interrupt:
         while True:
             chunk_end = min(step + chunk, max_steps + 1)

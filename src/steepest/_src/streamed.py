@@ -50,6 +50,7 @@ from .io.dataset import DataError
 from .io.sources import describe_error
 from .io.stream import Stream
 from .losses import quadratic_tag, tags_of
+from .processes import ONE, Processes
 from .stopping import DIVERGENCE_FACTOR, STALL_PATIENCE, Status, steps_phrase
 
 
@@ -71,6 +72,7 @@ def fit_stream(
     epochs: int | None = None,
     seed: int = 0,
     schedule: optimizers.Schedule | None = None,
+    across_processes: bool = False,
 ) -> FitResult:
     """Minimize ``loss(params, X, y)`` over the rows of ``data``, read a chunk at a time.
 
@@ -92,6 +94,12 @@ def fit_stream(
     a drawn order are its row groups: a file of one row group is read in the same
     order every epoch, only each chunk's rows shuffled (write it with ``row_group_size``).
 
+    ``across_processes``: in a run of several processes (``jax.distributed``), ``data``
+    is this process's part of the file (``Stream.part``; every process's together, the
+    whole) and every process makes the same call: each step sums the cost and gradient
+    over each process's chunks, then over the processes (one gather of the sums), and
+    every process takes the same step. Full batch only, for now.
+
     Example:
         >>> import tempfile
         >>> from pathlib import Path
@@ -106,6 +114,13 @@ def fit_stream(
     """
     check_arguments(params, optimizer, max_steps)
     blocks.require_row_mean("streaming", loss, tags)
+    processes = Processes.current() if across_processes else ONE
+    if processes.many and batch_size is not None:
+        raise ValueError(
+            "mini-batches streamed over several processes are not supported yet: stream full "
+            "batches, or hold the rows in memory"
+        )
+    total_rows = int(processes.sum(data.rows))  # the weights' denominator: every part's rows
     as_read = file_state(data.path)  # a file changed during the run is not read as it is
     budget = step_budget(loss, (), tags, "loop", max_steps, batch_size, epochs, rows=data.rows)
     if batch_size is not None and batch_size > data.chunk_rows:
@@ -132,14 +147,14 @@ def fit_stream(
         and optimizer not in optimizers.DEFAULT_LEARNING_RATES
     )
     data64 = dataclasses.replace(data, dtype=np.dtype(np.float64))
-    first, hessian = _first_pass(loss, params, data, needs_hessian and not certified)
-    cost = _quadratic_cost(loss, params, data64) if certified else None
+    first, hessian = _first_pass(loss, params, data, needs_hessian and not certified, processes)
+    cost = _quadratic_cost(loss, params, data64, processes) if certified else None
     largest = None
     if needs_hessian and cost is not None:
         largest = cost.L
     elif needs_hessian:
         if certified:  # its float64 Hessian was not finite: the run dtype's, for 1/L
-            first, hessian = _first_pass(loss, params, data, True)
+            first, hessian = _first_pass(loss, params, data, True, processes)
         largest = float(np.linalg.eigvalsh(hessian)[-1])
     learning_rate = resolve_learning_rate(optimizer, learning_rate, loss, params, largest=largest)
     spec = RunSpec(
@@ -173,12 +188,20 @@ def fit_stream(
         try:
             while int(state.status) == Status.RUNNING.code and int(state.step) < chunk_end:
                 total = in_flight = _zeros(loss, state.params, *first)
-                for table in _read(data.tables(), data.path, as_read):
-                    total = accumulate(total, state.params, table, len(table) / data.rows)
-                    # Two chunks in flight at most: the host would otherwise read ahead of
-                    # the device and hold every chunk of the file at once.
-                    jax.block_until_ready(in_flight)
-                    in_flight = total
+                failure = None
+                try:
+                    for table in _read(data.tables(), data.path, as_read):
+                        total = accumulate(total, state.params, table, len(table) / total_rows)
+                        # Two chunks in flight at most: the host would otherwise read ahead
+                        # of the device and hold every chunk of the file at once.
+                        jax.block_until_ready(in_flight)
+                        in_flight = total
+                except FileChanged as changed:
+                    if not processes.many:
+                        raise
+                    failure = changed  # said to the others, who wait for this one's sums
+                if processes.many:
+                    total = _joined(total, processes, failure)
                 state = step(state, *total)
         except FileChanged as changed:
             changed.state = state  # the last one whole (a failed read comes before a step)
@@ -186,7 +209,7 @@ def fit_stream(
         return state
 
     try:
-        driven = drive(run, state, (), budget, on_chunk)
+        driven = drive(run, state, (), budget, on_chunk, processes=processes)
     except FileChanged as changed:  # kept, as Ctrl-C keeps it, and the file named
         assert changed.state is not None, "run() notes the state it reached"
         if int(changed.state.step) == 0:
@@ -215,9 +238,9 @@ def fit_stream(
         for table in _read(data64.tables(), data.path, as_read):
             X, y = data64.split(table)
             chunk_value, chunk_gradient = value_and_grad64(loss, params, X, y)
-            value += len(y) / data.rows * chunk_value
-            gradient += len(y) / data.rows * chunk_gradient
-        return np.float64(value), np.asarray(gradient, np.float64)
+            value += len(y) / total_rows * chunk_value
+            gradient += len(y) / total_rows * chunk_gradient
+        return np.float64(processes.sum(value)), np.asarray(processes.sum(gradient), np.float64)
 
     try:
         result = checked(result, evaluate64, cost, rtol=target, warnings=(), declared=certified)
@@ -316,36 +339,40 @@ def _read(tables: Iterator[np.ndarray], path, as_read: tuple) -> Iterator[np.nda
         yield table
 
 
-def _first_pass(loss, params, data: Stream, needs_hessian: bool):
+def _first_pass(loss, params, data: Stream, needs_hessian: bool, processes: Processes = ONE):
     """The first chunk (to type the loop state by), having checked every value of the
-    file; and the Hessian at ``params`` summed over the chunks when ``needs_hessian``."""
+    file (of this process's part); and the Hessian at ``params`` summed over the chunks
+    (every process's) when ``needs_hessian``."""
     first = None
     hessian: float | np.ndarray = 0.0
+    rows = processes.sum(data.rows)
     for X, y in data.chunks(check=True):
         first = first or (X, y)
         if needs_hessian:
-            weight = len(y) / data.rows
+            weight = len(y) / rows
             hessian = hessian + weight * theory.hessian(loss, params, X, y, block_rows=None)
-    return first, hessian
+    return first, processes.sum(hessian) if needs_hessian else hessian
 
 
-def _quadratic_cost(loss, params, data64: Stream):
+def _quadratic_cost(loss, params, data64: Stream, processes: Processes = ONE):
     """The ``QuadraticCost`` of a cost declared quadratic, its float64 Hessian, value and
-    gradient at ``params`` summed over the chunks of ``data64`` (read in float64); None
-    when the Hessian is not finite."""
+    gradient at ``params`` summed over the chunks of ``data64`` (read in float64; every
+    process's); None when the Hessian is not finite."""
     params = jax.tree.map(lambda leaf: np.asarray(leaf, np.float64), params)
     hessian: Any = 0.0
     value, gradient = 0.0, 0.0
+    rows = processes.sum(data64.rows)
     for X, y in data64.chunks():
-        weight = len(y) / data64.rows
+        weight = len(y) / rows
         with jax.enable_x64(True):
             hessian = hessian + weight * theory.hessian(loss, params, X, y, block_rows=None)
         chunk_value, chunk_gradient = value_and_grad64(loss, params, X, y)
         value, gradient = value + weight * chunk_value, gradient + weight * chunk_gradient
+    hessian = processes.sum(hessian)
     if not np.all(np.isfinite(hessian)):
         return None
     center = np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(params)])
-    return from_hessian(hessian, float(value), gradient, center)
+    return from_hessian(hessian, float(processes.sum(value)), processes.sum(gradient), center)
 
 
 def _accumulate(loss: Callable, data: Stream, block_rows: int | None) -> Callable:
@@ -362,6 +389,30 @@ def _accumulate(loss: Callable, data: Stream, block_rows: int | None) -> Callabl
         return jax.tree.map(lambda t, v: t + jnp.asarray(weight, v.dtype) * v, total, (value, grad))
 
     return accumulate
+
+
+def _joined(total, processes: Processes, failure: "FileChanged | None"):
+    """Every process's ``total`` (a cost and gradient, weighted sums over its chunks)
+    added up, the same on each (``Processes.sum``: in float64, in process order), in
+    the dtypes of ``total``. A process that could not read its chunks says so in the same
+    gather: then every process raises ``FileChanged``, none waits for the others."""
+    leaves, tree = jax.tree.flatten(total)
+    flat = [np.ravel(np.asarray(leaf, np.float64)) for leaf in leaves]
+    parts = processes.gather(np.concatenate([[failure is not None], *flat]))
+    failed = np.flatnonzero(parts[:, 0])
+    if failed.size:
+        if failure is not None:
+            raise failure
+        raise FileChanged(DataError(f"process {failed[0]} could not read its rows of the file"))
+    summed = parts[0, 1:]
+    for part in parts[1:]:
+        summed = summed + part[1:]
+    pieces = np.split(summed, np.cumsum([piece.size for piece in flat])[:-1])
+    joined = [
+        jnp.asarray(piece.reshape(np.shape(leaf)), leaf.dtype)
+        for piece, leaf in zip(pieces, leaves, strict=True)
+    ]
+    return jax.tree.unflatten(tree, joined)
 
 
 def _zeros(loss, params, *data):

@@ -99,7 +99,7 @@ class Standardizer:
         return cls(mean=np.zeros(num_features), scale=np.ones(num_features))
 
     @classmethod
-    def of_stream(cls, data: Stream) -> "Standardizer":
+    def of_stream(cls, data: Stream, processes: Processes = ONE) -> "Standardizer":
         """The standardizer of a file read a chunk at a time (two streamed passes,
         ``stream.standardizer_of``): the same statistics ``of`` takes in memory, rounded
         to the run's dtype where the chunks are standardized on the device (a float32
@@ -116,7 +116,7 @@ class Standardizer:
             >>> s.mean.tolist(), round(float(s.scale[0]), 4), s.target_mean
             ([2.0], 1.633, 4.0)
         """
-        shift, scale = standardizer_of(data)
+        shift, scale = standardizer_of(data, processes)
         if not data.on_host:  # standardized on the device in data.dtype: by these very numbers
             shift, scale = (np.asarray(v, data.dtype).astype(np.float64) for v in (shift, scale))
         columns = list(data.x_columns)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..processes import ONE, Processes
 from .dataset import (
     DataError,
     Dataset,
@@ -37,7 +38,7 @@ class Stream:
 
     Attributes:
         path: the file.
-        rows: its rows.
+        rows: the rows this stream reads: the file's, or a part's (``part``).
         x_names, y_name: the feature columns and the target, by name (``"0"``, ``"1"``, ...).
         x_columns, y_column: the same, by index.
         chunk_rows: rows per chunk.
@@ -51,6 +52,9 @@ class Stream:
             chunk is read when the file's numbers are wider than ``dtype`` (float64 to
             float32: subtracting first keeps a far-off column's digits), else on the
             device by ``split``.
+        first: the file's row this stream starts at (a part's first).
+        file_rows: the file's rows, all of them: a part's chunks are weighed by their
+            share of these, so that every process's weighted sums add up to the file's.
     """
 
     path: Path
@@ -67,6 +71,25 @@ class Stream:
     parquet: tuple[str, ...] | None = None
     shift: np.ndarray | None = None
     scale: np.ndarray | None = None
+    first: int = 0
+    file_rows: int = 0  # set by stream(): the file's rows
+
+    def part(self, rows: slice) -> "Stream":
+        """The file's rows ``rows`` (a slice of the whole file, in file rows) alone, read a
+        chunk at a time as the whole is: what one process of several streams.
+
+        Example:
+            >>> import tempfile
+            >>> path = Path(tempfile.mkdtemp()) / "t.npy"
+            >>> np.save(path, np.arange(20.0).reshape(10, 2))
+            >>> part = stream(path, chunk_rows=3).part(slice(4, 9))
+            >>> [y.tolist() for _, y in part.chunks()], part.rows, part.file_rows
+            ([[9.0, 11.0, 13.0], [15.0, 17.0]], 5, 10)
+        """
+        start, stop, step = rows.indices(self.file_rows)
+        if step != 1 or stop <= start:
+            raise ValueError(f"a part is a nonempty range of rows, got {rows}")
+        return dataclasses.replace(self, first=start, rows=stop - start)
 
     @property
     def on_host(self) -> bool:
@@ -100,10 +123,7 @@ class Stream:
         if self.parquet is None:
             pieces = [self.rows]
         else:
-            import pyarrow.parquet as pq
-
-            metadata = pq.ParquetFile(self.path).metadata
-            pieces = [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
+            pieces = [stop - start for _, start, stop in self._row_groups()]
         sizes = []
         for piece in pieces:
             full, rest = divmod(piece, self.chunk_rows)
@@ -127,8 +147,8 @@ class Stream:
         """Chunk ``index`` as the file holds it, every column, in the file's dtype; with
         ``check``, a DataError for a value that is not finite (naming its row) or that
         does not fit ``dtype``."""
-        start = index * self.chunk_rows
-        count = min(self.chunk_rows, self.rows - start)
+        start = self.first + index * self.chunk_rows
+        count = min(self.chunk_rows, self.first + self.rows - start)
         row_bytes = self.width * self.file_dtype.itemsize
         table = _aligned_empty((count, self.width), self.file_dtype)
         with self.path.open("rb") as file:
@@ -199,9 +219,22 @@ class Stream:
         the row groups of a Parquet file (each read a chunk at a time)."""
         if self.parquet is None:
             return self.num_chunks
+        return len(self._row_groups())
+
+    def _row_groups(self) -> list[tuple[int, int, int]]:
+        """The Parquet row groups that hold this stream's rows: each group's index and the
+        file rows of it read (``start`` to ``stop``)."""
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(self.path).num_row_groups
+        metadata = pq.ParquetFile(self.path).metadata
+        groups, begins = [], 0
+        for group in range(metadata.num_row_groups):
+            ends = begins + metadata.row_group(group).num_rows
+            start, stop = max(begins, self.first), min(ends, self.first + self.rows)
+            if start < stop:
+                groups.append((group, start, stop))
+            begins = ends
+        return groups
 
     def tables(self, *, check: bool = False, order=None) -> Iterator[np.ndarray]:
         """Every chunk as read, in file order (or the ``parts`` in ``order``: a
@@ -217,19 +250,25 @@ class Stream:
     def _parquet_tables(self, check: bool, order=None) -> Iterator[np.ndarray]:
         import pyarrow.parquet as pq
 
-        start = 0  # the file's row at the start of the chunk, in file order
         file = pq.ParquetFile(self.path)
-        groups = range(file.num_row_groups) if order is None else order
-        for group in groups:  # one group at a time: a chunk ends with its row group
+        groups = self._row_groups()
+        for group, start, stop in groups if order is None else [groups[i] for i in order]:
+            # One group at a time: a chunk ends with its row group. A part's first and last
+            # groups are read from the first row it holds, up to its last.
+            begins = sum(file.metadata.row_group(g).num_rows for g in range(group))
             for batch in file.iter_batches(
                 self.chunk_rows, row_groups=[group], columns=self.parquet
             ):
-                table = _aligned_empty((batch.num_rows, self.width), self.file_dtype)
+                low, high = max(begins, start), min(begins + batch.num_rows, stop)
+                begins += batch.num_rows
+                if low >= high:
+                    continue
+                part = batch.slice(low - (begins - batch.num_rows), high - low)
+                table = _aligned_empty((high - low, self.width), self.file_dtype)
                 for column in range(self.width):
-                    values = batch.column(column).to_numpy(zero_copy_only=False)
+                    values = part.column(column).to_numpy(zero_copy_only=False)
                     table[:, column] = np.asarray(values, np.float64)
-                yield self._checked(table, start) if check else self._on_read(table)
-                start += batch.num_rows
+                yield self._checked(table, low) if check else self._on_read(table)
 
     def dataset(self, rows: slice, *, across_processes: bool = False) -> Dataset:
         """The file's rows ``rows`` in memory, as a ``Dataset`` of float64, checked as
@@ -246,7 +285,7 @@ class Stream:
             >>> part.X.tolist(), part.y.tolist()
             ([[6.0, 7.0], [9.0, 10.0]], [8.0, 11.0])
         """
-        start, stop, _ = rows.indices(self.rows)
+        start, stop, _ = rows.indices(self.file_rows)
         if self.parquet is not None:
             table = self._parquet_rows(start, stop)
         else:
@@ -386,7 +425,7 @@ def stream(
         chunk_rows = max(1, CHUNK_BYTES // (width * file_dtype.itemsize))
     return Stream(
         path, rows, x_names, y_name, tuple(x_columns), y_column, int(min(chunk_rows, rows)),
-        np.dtype(dtype), np.dtype(file_dtype), width, offset,
+        np.dtype(dtype), np.dtype(file_dtype), width, offset, file_rows=rows,
     )  # fmt: skip
 
 
@@ -419,15 +458,17 @@ def _parquet(path: Path, y, x, chunk_rows: int | None, dtype: np.dtype) -> Strea
     return Stream(
         path, rows, x_names, y_name, tuple(range(width - 1)), width - 1,
         int(min(chunk_rows, rows)), dtype, np.dtype(np.float64), width, 0, parquet=selected,
+        file_rows=rows,
     )  # fmt: skip
 
 
-def standardizer_of(data: Stream) -> tuple[np.ndarray, np.ndarray]:
+def standardizer_of(data: Stream, processes: Processes = ONE) -> tuple[np.ndarray, np.ndarray]:
     """The shift and scale that standardize ``data``'s table (``Stream.standardized``):
     each feature column centered and divided by its standard deviation (1 for a constant
     column), the target centered, as ``Standardizer.of`` does in memory. Two passes,
     in float64: the means, then the squared deviations from them. The first checks
-    every value (``Stream.read``).
+    every value (``Stream.read``). Over several ``processes``, each streaming its part of
+    the file, the statistics are those of every part together.
 
     Example:
         >>> import tempfile
@@ -447,16 +488,17 @@ def standardizer_of(data: Stream) -> tuple[np.ndarray, np.ndarray]:
             sums += table.sum(axis=0, dtype=np.float64)
     # A column far from 1 (1e300, 1e-300) is taken over a power of two (exact), as
     # Standardizer.of does, so that its sum and squares neither overflow nor underflow.
-    unit = magnitude_unit(magnitudes)
+    unit = magnitude_unit(processes.max(magnitudes))
     if np.any(unit != 1):
         sums = np.zeros(data.width)
         for table in raw.tables():
             sums += (table / unit).sum(axis=0)
-    mean = sums / data.rows
+    rows = processes.sum(data.rows)
+    mean = processes.sum(sums) / rows
     squares = np.zeros(data.width)
     for table in raw.tables():
         squares += np.square(table / unit - mean).sum(axis=0)
-    std = np.sqrt(squares / data.rows) * unit
+    std = np.sqrt(processes.sum(squares) / rows) * unit
     mean = mean * unit
     scale = np.where(std > 0, std, 1.0)
     scale[data.y_column] = 1.0  # the target is centered only

@@ -13,6 +13,7 @@ from ..io.standardizer import Standardizer
 from ..io.stream import stream
 from ..losses import mse
 from ..model import Linear
+from ..processes import Processes
 from ..progress import ProgressBar
 from ..streamed import fit_stream
 from .report import LinearFit, learning_rate_source, optimizer_name, original_bounds
@@ -25,8 +26,10 @@ def linear_streamed(
     """``linear``'s report for a ``.npy`` or ``.parquet`` file streamed by ``fit_stream``."""
     if not isinstance(data, str | os.PathLike):
         raise DataError("--stream needs --data FILE.npy or FILE.parquet")
-    if processes.many:
-        raise DataError("--stream reads in one process; over several, each holds its rows")
+    if processes.many and batch_size is not None:
+        raise DataError(
+            "--stream over several processes takes full batches only, not --batch-size yet"
+        )
     unsupported = [flag for flag, given in (
         ("--no-intercept", not intercept), ("--method quadratic", method != "loop"),
         ("--devices", devices is not None), ("--optimizer lbfgs", optimizer == "lbfgs"),
@@ -35,9 +38,11 @@ def linear_streamed(
         raise DataError(f"--stream does not take {', '.join(unsupported)} yet")
     dtype = np.float64 if x64 else np.float32
     chunks = stream(data, y=y, x=x, dtype=dtype)
+    if processes.many:  # each process streams its own range of rows
+        chunks = chunks.part(part_of(chunks.rows, processes))
     columns = list(chunks.x_columns)
     if standardize:
-        standardizer = Standardizer.of_stream(chunks)
+        standardizer = Standardizer.of_stream(chunks, processes)
         check_spread(
             chunks.x_names, standardizer.scale, chunks.source, "has a standard deviation of only"
         )
@@ -53,7 +58,7 @@ def linear_streamed(
             mse, Linear.zeros(len(columns), dtype), chunks, optimizer=optimizer,
             learning_rate=learning_rate, max_steps=max_steps, tol=tol, rtol=rtol,
             on_chunk=bar.update, batch_size=batch_size, epochs=epochs, seed=seed,
-            schedule=schedule,
+            schedule=schedule, across_processes=processes.many,
         )  # fmt: skip
     fitted = standardizer.to_original(result.params)
     return LinearFit(
@@ -71,13 +76,27 @@ def linear_streamed(
         dtype=np.dtype(dtype).name,
         intercept=True,
         standardized=standardize,
-        devices=1,
-        processes=1,
+        devices=processes.count,
+        processes=processes.count,
         batch_size=batch_size,
         schedule=schedule,
         source=chunks.source,
-        rows=chunks.rows,
+        rows=chunks.file_rows,
         x_names=chunks.x_names,
         y_name=chunks.y_name,
         streamed={"chunks": chunks.num_chunks, "chunk_rows": max(chunks.chunk_rows_each())},
     )
+
+
+def part_of(rows: int, processes: Processes) -> slice:
+    """This process's rows of a file streamed by every process: a contiguous range, the
+    ranges in process order and within one row of each other in length.
+
+    Example:
+        >>> part_of(10, Processes(index=1, count=3))
+        slice(3, 6, None)
+    """
+    if rows < processes.count:
+        raise DataError(f"{rows:,} rows cannot be streamed by {processes.count} processes")
+    return slice(rows * processes.index // processes.count,
+                 rows * (processes.index + 1) // processes.count)  # fmt: skip

@@ -1,0 +1,35 @@
+"""``fit_stream``'s own names: every process's sums joined, a failure to read said to all."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from steepest._src.processes import Processes
+from steepest._src.streamed import FileChanged, _joined
+
+
+class TwoProcesses(Processes):
+    """Process 0 of two, the other's values given: what ``gather`` would bring back."""
+
+    def __init__(self, others):
+        super().__init__(index=0, count=2)
+        object.__setattr__(self, "others", np.asarray(others, np.float64))
+
+    def gather(self, values):
+        return np.stack([np.asarray(values, np.float64), self.others])
+
+
+def test_the_processes_sums_are_added_in_each_leafs_shape_and_dtype():
+    total = (jnp.float32(1.5), {"w": jnp.array([1.0, 2.0], jnp.float32)})
+    joined = _joined(total, TwoProcesses([0.0, 0.25, 10.0, 20.0]), None)
+    assert float(joined[0]) == 1.75 and joined[0].dtype == jnp.float32
+    assert joined[1]["w"].tolist() == [11.0, 22.0] and joined[1]["w"].shape == (2,)
+
+
+def test_a_process_that_could_not_read_stops_every_process():
+    total = (jnp.float32(1.5), jnp.zeros(2, jnp.float32))
+    with pytest.raises(FileChanged, match="process 1 could not read its rows of the file"):
+        _joined(total, TwoProcesses([1.0, 0.0, 0.0, 0.0]), None)  # the other's flag
+    mine = FileChanged(OSError("gone"))
+    with pytest.raises(FileChanged, match="gone"):
+        _joined(total, TwoProcesses([0.0, 0.0, 0.0, 0.0]), mine)

@@ -140,7 +140,7 @@ def test_parquet_row_groups_smaller_than_a_batch_are_each_one_batch(tmp_path):
     path = tmp_path / "groups.parquet"
     pq.write_table(pa.table({"x": x, "y": 2 * x + 1}), path, row_group_size=10)
     found = steepest.linear(str(path), stream=True, batch_size=50, epochs=60, progress=False)
-    assert found.streamed == {"chunks": 10, "chunk_rows": 10}
+    assert found.streamed == {"chunks": 10, "chunk_rows": 10, "decoded_once": True}
     np.testing.assert_allclose([found.params.w[0], found.params.b], [2.0, 1.0], atol=1e-3)
 
 

@@ -12,6 +12,7 @@ import pytest
 from cli_runs import run_command
 from problems import regression_problem, shuffled
 
+import steepest
 from steepest import DataError, Linear, Status, fit, fit_stream, mse
 from steepest.data import standardizer_of, stream
 
@@ -284,3 +285,27 @@ def test_parts_of_a_file_are_its_rows_and_their_sums_its_sums(tmp_path, kind):
         assert part.rows == stop - start and part.file_rows == 23
     with pytest.raises(ValueError, match="a part is a nonempty range of rows"):
         whole.part(slice(5, 5))
+
+
+def test_a_parquet_file_is_decoded_once_however_many_steps_read_it(tmp_path, monkeypatch):
+    """Every pass after the first reads the decoded rows: pyarrow decodes each row group
+    once, for 30 steps; the steps are those of the file decoded at every pass."""
+    pa, pq = pytest.importorskip("pyarrow"), pytest.importorskip("pyarrow.parquet")
+    X, y = regression_problem(4, 120, 2)
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"a": X[:, 0], "b": X[:, 1], "y": y}), path, row_group_size=50)
+    decoded_groups = []
+    iter_batches = pq.ParquetFile.iter_batches
+
+    def counted(self, *args, row_groups=None, **kwargs):
+        decoded_groups.extend(row_groups)
+        return iter_batches(self, *args, row_groups=row_groups, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", counted)
+    rule = dict(learning_rate=0.1, max_steps=30, tol=0.0, stall_patience=None)
+    once = fit_stream(mse, Linear.zeros(2), stream(path, chunk_rows=40), **rule)
+    assert once.num_steps == 30 and sorted(decoded_groups) == [0, 1, 2]
+    monkeypatch.setattr(steepest.data.Stream, "decoded", lambda self, folder=None: self)
+    every_pass = fit_stream(mse, Linear.zeros(2), stream(path, chunk_rows=40), **rule)
+    assert len(decoded_groups) > 30 * 3  # each of 30 steps decoded the three groups
+    np.testing.assert_array_equal(once.params.w, every_pass.params.w)

@@ -381,11 +381,20 @@ class Scaling:
 
     def features(self, features: np.ndarray, block: slice) -> np.ndarray:
         """The kept columns of one block of rows, in float64."""
-        return np.asarray(features[block], np.float64)[:, self.columns]
+        values = np.asarray(features[block], np.float64)
+        if len(self.columns) == values.shape[1]:  # every column: no copy to pick them
+            return values
+        return values[:, self.columns]
 
-    def design(self, x: np.ndarray) -> np.ndarray:
-        """``A`` for the rows ``x``, rounded: good enough for R, never for the residual."""
-        return self.exact_design(x)[0]
+    def design_into(self, x: np.ndarray, out: np.ndarray) -> None:
+        """``A`` for the rows ``x``, rounded (good enough for R, never for the residual),
+        written into the first columns of ``out``: ``fl(x - center) / scale``, the high
+        part of ``exact_design`` (its division by a power of two is exact)."""
+        k = len(self.columns)
+        np.subtract(x, self.center, out=out[:, :k])
+        out[:, :k] /= self.scale
+        if self.fit_intercept:
+            out[:, k] = 1.0
 
     def exact_design(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``A`` for the rows ``x`` as ``high + low``, exactly (division by 2**e is exact)."""
@@ -429,12 +438,15 @@ def triangle(features: np.ndarray, y: np.ndarray, scaling: Scaling, block_rows: 
     of its rows, and the R of them all is that of their R factors stacked (tall-skinny QR)."""
     width = len(scaling.columns) + scaling.fit_intercept + 1
     R = np.zeros((0, width))
+    # One buffer for every block: the R so far on top, the block's [A y] below it.
+    stacked = np.empty((width + min(block_rows, len(y)), width))
     for block in row_blocks(len(y), block_rows):
-        rows = np.column_stack(
-            [scaling.design(scaling.features(features, block)), np.asarray(y[block], np.float64)]
-        )
+        rows = len(R) + len(y[block])
+        stacked[: len(R)] = R
+        scaling.design_into(scaling.features(features, block), stacked[len(R) : rows])
+        stacked[len(R) : rows, -1] = y[block]
         # numpy's stub types every mode's result as QRResult; mode="r" returns R alone.
-        R = np.linalg.qr(np.vstack([R, rows]), mode="r")  # type: ignore[assignment]
+        R = np.linalg.qr(stacked[:rows], mode="r")  # type: ignore[assignment]
     if processes.many:  # padded to square with zero rows, which change no R
         square = np.zeros((width, width))
         square[: len(R)] = R

@@ -100,6 +100,9 @@ def fit_stream(
     over each process's chunks, then over the processes (one gather of the sums), and
     every process takes the same step. Full batch only, for now.
 
+    A Parquet file is decoded once, into raw rows in a temporary folder that every pass
+    then reads (``Stream.decoded``: the disk of its rows as float64, where there is).
+
     Example:
         >>> import tempfile
         >>> from pathlib import Path
@@ -121,6 +124,7 @@ def fit_stream(
             "batches, or hold the rows in memory"
         )
     total_rows = int(processes.sum(data.rows))  # the weights' denominator: every part's rows
+    data = data.decoded()  # a Parquet file: decoded once, not at every pass
     as_read = file_state(data.path)  # a file changed during the run is not read as it is
     budget = step_budget(loss, (), tags, "loop", max_steps, batch_size, epochs, rows=data.rows)
     if batch_size is not None and batch_size > data.chunk_rows:

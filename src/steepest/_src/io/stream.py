@@ -7,9 +7,12 @@ background thread while the caller computes on the one before. Only a few chunks
 are in memory at once, whatever the size of the file.
 """
 
+import atexit
 import dataclasses
 import numbers
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +33,8 @@ from .dataset import (
 from .numpy_files import npy_header, npy_names
 
 CHUNK_BYTES = 64 * 2**20  # of the file per chunk, by default
+# Disk that decoding a Parquet file leaves free at least (Stream.decoded).
+DECODE_MARGIN = 2**30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +78,39 @@ class Stream:
     scale: np.ndarray | None = None
     first: int = 0
     file_rows: int = 0  # set by stream(): the file's rows
+    decoded_rows: Path | None = None
+
+    def decoded(self, folder: str | Path | None = None) -> "Stream":
+        """This Parquet stream with its rows decoded once, into a file of raw float64 rows
+        in a temporary folder (under ``folder``, default the system's), which every later
+        pass reads as a ``.npy`` is read: a pass over a Parquet file decodes every value
+        again, 1.7 to 1.9 times pyarrow's own read of it. It costs the disk of the rows
+        as float64 (8 bytes a value, of the selected columns only), removed when the
+        process ends; where the disk lacks that and ``DECODE_MARGIN`` besides, the stream
+        is returned as it is. Anything but Parquet: as it is.
+
+        Example:
+            >>> import tempfile, pyarrow, pyarrow.parquet as pq
+            >>> path = Path(tempfile.mkdtemp()) / "t.parquet"
+            >>> pq.write_table(pyarrow.table({"x": [1.0, 2.0, 3.0], "y": [2, 4, 6]}), path)
+            >>> table = stream(path, chunk_rows=2).decoded()
+            >>> table.decoded_rows.stat().st_size, [y.tolist() for _, y in table.chunks()]
+            (48, [[2.0, 4.0], [6.0]])
+        """
+        if self.parquet is None or self.decoded_rows is not None:
+            return self
+        needed = self.rows * self.width * 8
+        place = Path(tempfile.mkdtemp(prefix="steepest-parquet-", dir=folder))
+        if shutil.disk_usage(place).free < needed + DECODE_MARGIN:
+            shutil.rmtree(place, ignore_errors=True)
+            return self
+        atexit.register(shutil.rmtree, place, True)
+        raw = dataclasses.replace(self, dtype=np.dtype(np.float64), shift=None, scale=None)
+        rows = place / "rows.f8"
+        with rows.open("wb") as file:
+            for table in raw._parquet_tables(check=False):
+                file.write(table.data)
+        return dataclasses.replace(self, decoded_rows=rows)
 
     def part(self, rows: slice) -> "Stream":
         """The file's rows ``rows`` (a slice of the whole file, in file rows) alone, read a
@@ -89,7 +127,8 @@ class Stream:
         start, stop, step = rows.indices(self.file_rows)
         if step != 1 or stop <= start:
             raise ValueError(f"a part is a nonempty range of rows, got {rows}")
-        return dataclasses.replace(self, first=start, rows=stop - start)
+        # Decoded rows are the whole stream's: a part decodes its own (``decoded``).
+        return dataclasses.replace(self, first=start, rows=stop - start, decoded_rows=None)
 
     @property
     def on_host(self) -> bool:
@@ -242,10 +281,27 @@ class Stream:
         meanwhile. ``check`` (``read``'s) names rows in file order: not with ``order``."""
         if check and order is not None:
             raise ValueError("check names rows in file order: read in order to check")
+        if self.decoded_rows is not None:
+            return _read_ahead(self._decoded_tables(check, order))
         if self.parquet is not None:
             return _read_ahead(self._parquet_tables(check, order))
         indices = range(self.num_chunks) if order is None else order
         return _read_ahead(self.read(index, check=check) for index in indices)
+
+    def _decoded_tables(self, check: bool, order=None) -> Iterator[np.ndarray]:
+        """``_parquet_tables``, the same chunks, read from the rows ``decoded`` wrote."""
+        assert self.decoded_rows is not None, "decoded() wrote them"
+        groups = self._row_groups()
+        row_bytes = self.width * 8
+        with self.decoded_rows.open("rb") as file:
+            for _, start, stop in groups if order is None else [groups[i] for i in order]:
+                for begin in range(start, stop, self.chunk_rows):
+                    count = min(self.chunk_rows, stop - begin)
+                    table = _aligned_empty((count, self.width), self.file_dtype)
+                    file.seek((begin - self.first) * row_bytes)
+                    if file.readinto(table.data.cast("B")) != count * row_bytes:
+                        raise DataError(f"{self.path}: its decoded rows end before {begin:,}")
+                    yield self._checked(table, begin) if check else self._on_read(table)
 
     def _parquet_tables(self, check: bool, order=None) -> Iterator[np.ndarray]:
         import pyarrow.parquet as pq

@@ -103,7 +103,9 @@ def summary_rows(fit) -> list[tuple[str, str]]:
             (
                 "streamed",
                 f"{fit.streamed['chunks']} chunks of {fit.streamed['chunk_rows']:,} rows a "
-                f"step, {per_step:.3g} s a step; no closed form when streaming",
+                f"step, {per_step:.3g} s a step"
+                f"{' (Parquet decoded once)' if fit.streamed.get('decoded_once') else ''}; "
+                "no closed form when streaming",
             )
         )
     rows.append(

@@ -40,6 +40,7 @@ def linear_streamed(
     chunks = stream(data, y=y, x=x, dtype=dtype)
     if processes.many:  # each process streams its own range of rows
         chunks = chunks.part(part_of(chunks.rows, processes))
+    chunks = chunks.decoded()  # a Parquet file: decoded once, for every pass after
     columns = list(chunks.x_columns)
     if standardize:
         standardizer = Standardizer.of_stream(chunks, processes)
@@ -84,7 +85,11 @@ def linear_streamed(
         rows=chunks.file_rows,
         x_names=chunks.x_names,
         y_name=chunks.y_name,
-        streamed={"chunks": chunks.num_chunks, "chunk_rows": max(chunks.chunk_rows_each())},
+        streamed={
+            "chunks": chunks.num_chunks,
+            "chunk_rows": max(chunks.chunk_rows_each()),
+            "decoded_once": chunks.decoded_rows is not None,
+        },
     )
 
 

@@ -18,6 +18,10 @@ and the lowest and highest round.
 - ``parquet``: a step of ``fit_stream`` over a Parquet file of 2e6 x 10 (float64
   columns, row groups of 2**17 rows) against a step of ``fit`` on the same rows in
   memory, and against pyarrow's own read of the file (``pq.read_table``).
+- ``memory``: the peak resident memory of ``steepest fit --data FILE.npy`` (1e7 x 3
+  float64, 240 MB) in float32 and in float64, above that of a process that imports the
+  same and fits the built-in dataset, over the file's bytes (``/usr/bin/time -v``).
+  The bar: 2.
 - ``parallel``: an epoch of batch-256 SGD on 1e6 x 2 float32 by ``steepest fit`` on
   one CPU device, split over 4 (``--devices 4``, forced host devices) and over 2
   processes (``steepest launch``), each a process of its own; seconds an epoch from
@@ -27,6 +31,7 @@ and the lowest and highest round.
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -216,8 +221,42 @@ def parallel(rounds: int) -> None:
         print(f"  {name}: {summary(values)} s an epoch")
 
 
+def peak_megabytes(command: list[str]) -> float:
+    done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True)
+    if done.returncode not in (0, 3):
+        raise SystemExit(f"{command} failed:\n{done.stderr[-2000:]}")
+    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    assert found, done.stderr[-2000:]
+    return int(found.group(1)) / 1024
+
+
+def memory(rounds: int) -> None:
+    rng = np.random.default_rng(4)
+    rows = 10_000_000
+    X = rng.normal(size=(rows, 2))
+    path = Path(tempfile.mkdtemp()) / "long.npy"
+    np.save(path, np.column_stack([X, X @ [1.0, 2.0] + 1.0 + rng.normal(size=rows)]))
+    del X
+    size = path.stat().st_size / 2**20
+    baseline = [sys.executable, "-c", "import steepest.cli, steepest; steepest.linear()"]
+    runs = {"import": baseline}
+    for flags in ([], ["--x64"]):
+        runs[" ".join(["fit", *flags])] = [*STEEPEST, "fit", "--data", str(path), *flags, "--json"]
+    peaks: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, command in runs.items():
+            peaks[name].append(peak_megabytes(command))
+    print(f"memory of steepest fit, {rows:,} x 3 float64 ({size:.0f} MB), {rounds} rounds")
+    base = statistics.median(peaks["import"])
+    print(f"  import and a small fit: {summary(peaks['import'])} MB")
+    for name in list(runs)[1:]:
+        above = [(peak - base) / size for peak in peaks[name]]
+        print(f"  {name}: {summary(peaks[name])} MB, above the import / file: {summary(above)} "
+              f"(bar 2: {'met' if statistics.median(above) <= 2 else 'missed'})")  # fmt: skip
+
+
 MEASUREMENTS = {"closed-form": closed_form, "epoch": epoch, "parquet": parquet,
-                "parallel": parallel}  # fmt: skip
+                "memory": memory, "parallel": parallel}  # fmt: skip
 
 
 def main() -> None:

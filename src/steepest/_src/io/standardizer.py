@@ -7,7 +7,7 @@ import numpy as np
 
 from ..model import Linear
 from ..processes import ONE, Processes
-from .dataset import BLOCK_ROWS, check_magnitude, magnitude_unit
+from .dataset import BLOCK_ROWS, aligned_empty, check_magnitude, magnitude_unit
 from .stream import Stream, standardizer_of
 
 
@@ -154,7 +154,7 @@ class Standardizer:
                 spread = np.maximum(high / 2 - self.mean / 2, self.mean / 2 - low / 2)
             largest = np.max(spread / self.scale, initial=0.0) * (2 if halve else 1)
             check_magnitude(float(largest), dtype)
-            standardized = np.empty(X.shape, dtype)
+            standardized = aligned_empty(X.shape, dtype)  # JAX on a CPU takes it as is
             for start in range(0, len(X), block_rows):
                 block = slice(start, start + block_rows)
                 if halve:
@@ -174,7 +174,9 @@ class Standardizer:
         with np.errstate(over="ignore", invalid="ignore"):
             centered = np.asarray(y, np.float64) - self.target_mean
             check_magnitude(float(np.max(np.abs(centered), initial=0.0)), dtype)
-            return centered.astype(dtype)
+            placed = aligned_empty(centered.shape, dtype)  # JAX on a CPU takes it as is
+            np.copyto(placed, centered, casting="unsafe")
+            return placed
 
     def to_original(self, params: Linear) -> Linear:
         """The coefficients of the same model on the original features, in float64."""

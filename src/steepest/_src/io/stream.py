@@ -23,6 +23,7 @@ from ..processes import ONE, Processes
 from .dataset import (
     DataError,
     Dataset,
+    aligned_empty,
     check_file,
     check_fits,
     first_non_finite,
@@ -189,7 +190,7 @@ class Stream:
         start = self.first + index * self.chunk_rows
         count = min(self.chunk_rows, self.first + self.rows - start)
         row_bytes = self.width * self.file_dtype.itemsize
-        table = _aligned_empty((count, self.width), self.file_dtype)
+        table = aligned_empty((count, self.width), self.file_dtype)
         with self.path.open("rb") as file:
             file.seek(self.offset + start * row_bytes)
             if file.readinto(table.data.cast("B")) != count * row_bytes:
@@ -222,7 +223,7 @@ class Stream:
         """``table`` transformed on the host, where that is where the transform is done."""
         if self.table_dtype == self.file_dtype:
             return table
-        transformed = _aligned_empty(table.shape, self.dtype)
+        transformed = aligned_empty(table.shape, self.dtype)
         if self.shift is None or self.scale is None:  # integers: converted, as they are
             np.copyto(transformed, table, casting="unsafe")
         else:  # in float64, then rounded once
@@ -297,7 +298,7 @@ class Stream:
             for _, start, stop in groups if order is None else [groups[i] for i in order]:
                 for begin in range(start, stop, self.chunk_rows):
                     count = min(self.chunk_rows, stop - begin)
-                    table = _aligned_empty((count, self.width), self.file_dtype)
+                    table = aligned_empty((count, self.width), self.file_dtype)
                     file.seek((begin - self.first) * row_bytes)
                     if file.readinto(table.data.cast("B")) != count * row_bytes:
                         raise DataError(f"{self.path}: its decoded rows end before {begin:,}")
@@ -320,7 +321,7 @@ class Stream:
                 if low >= high:
                     continue
                 part = batch.slice(low - (begins - batch.num_rows), high - low)
-                table = _aligned_empty((high - low, self.width), self.file_dtype)
+                table = aligned_empty((high - low, self.width), self.file_dtype)
                 for column in range(self.width):
                     values = part.column(column).to_numpy(zero_copy_only=False)
                     table[:, column] = np.asarray(values, np.float64)
@@ -393,22 +394,6 @@ def _read_ahead(tables: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
         while (table := pending.result()) is not None:
             pending = reader.submit(next, tables, None)
             yield table
-
-
-def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype, alignment: int = 64) -> np.ndarray:
-    """``np.empty``, its first byte on a multiple of ``alignment``: JAX on the CPU then
-    takes the array as it is (its own buffer) instead of copying it, a third of a
-    streamed step (NumPy's large arrays start 16 bytes past a page).
-
-    Example:
-        >>> _aligned_empty((3, 5), np.float32).ctypes.data % 64
-        0
-    """
-    dtype = np.dtype(dtype)
-    size = int(np.prod(shape)) * dtype.itemsize
-    raw = np.empty(size + alignment, np.uint8)
-    skip = -raw.ctypes.data % alignment
-    return raw[skip : skip + size].view(dtype).reshape(shape)
 
 
 def stream(

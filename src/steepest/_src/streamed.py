@@ -23,7 +23,6 @@ data, by a full pass, before each epoch.
 
 import dataclasses
 import functools
-import os
 import time
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
@@ -47,6 +46,7 @@ from .fit import (
     with_epoch_message,
 )
 from .io.dataset import DataError
+from .io.remote import as_path
 from .io.sources import describe_error
 from .io.stream import Stream
 from .losses import quadratic_tag, tags_of
@@ -318,7 +318,7 @@ class FileChanged(Exception):
 
 def file_state(path) -> tuple[int, int, int]:
     """What says a file changed: its size, time of modification (ns) and inode."""
-    found = os.stat(path)
+    found = as_path(path).stat()
     return found.st_size, found.st_mtime_ns, found.st_ino
 
 

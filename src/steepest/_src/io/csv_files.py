@@ -9,14 +9,14 @@ import functools
 import itertools
 import warnings
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from .dataset import DataError, IndexColumnWarning, Table
+from .remote import FilePath
 
 
-def _open_csv(path: Path):
+def _open_csv(path: FilePath):
     # utf-8-sig: spreadsheet exports often start with a byte-order mark.
     return path.open(newline="", encoding="utf-8-sig")
 
@@ -32,7 +32,7 @@ def _long_cells():
         csv.field_size_limit(previous)
 
 
-def read_csv(path: Path) -> Table:
+def read_csv(path: FilePath) -> Table:
     """A CSV file's table: by NumPy's parser, or cell by cell where it refuses the file.
 
     A first column with no name (``,a,b``: the index pandas' ``to_csv`` writes) is a row
@@ -53,7 +53,7 @@ def read_csv(path: Path) -> Table:
     return table
 
 
-def _unnamed_first_column(path: Path) -> bool:
+def _unnamed_first_column(path: FilePath) -> bool:
     """Whether the header names every column but the first (``,a,b``)."""
     try:
         with _open_csv(path) as file:
@@ -63,7 +63,7 @@ def _unnamed_first_column(path: Path) -> bool:
     return len(header) > 1 and header[0] == "" and all(header[1:])
 
 
-def _check_not_numbers(path: Path, header: Sequence[str]) -> None:
+def _check_not_numbers(path: FilePath, header: Sequence[str]) -> None:
     """A DataError for a header row of numbers only: a file without a header row."""
     if all(_is_number(name) for name in header):
         raise DataError(
@@ -80,7 +80,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _parse_csv(path: Path, skip_first: bool = False) -> Table | None:
+def _parse_csv(path: FilePath, skip_first: bool = False) -> Table | None:
     """The table by ``np.loadtxt``; None for a file it refuses or one with an error to word.
 
     ``loadtxt`` (no comments, no quotes) accepts a subset of what the cell by
@@ -104,7 +104,7 @@ def _parse_csv(path: Path, skip_first: bool = False) -> Table | None:
     return Table(tuple(header), values, functools.partial(_csv_line, path))
 
 
-def _scan_csv(path: Path, skip_first: bool = False) -> Table:
+def _scan_csv(path: FilePath, skip_first: bool = False) -> Table:
     """The table read cell by cell with ``csv`` and ``float``: slow, but it words every error.
 
     The errors come in the order of a reader that reads the whole file first:
@@ -124,7 +124,7 @@ def _scan_csv(path: Path, skip_first: bool = False) -> Table:
         raise DataError(f"{path}: cannot read it as CSV ({error})") from None
 
 
-def _scan_records(path: Path, records: Iterator[list[str]], skip_first: bool = False) -> Table:
+def _scan_records(path: FilePath, records: Iterator[list[str]], skip_first: bool = False) -> Table:
     header = _names(next(records, []))
     _check_header(path, header[skip_first:], first=1 + skip_first)
     values = array.array("d")
@@ -142,7 +142,7 @@ def _names(header: list[str]) -> list[str]:
     return [name.strip() for name in header]
 
 
-def _check_header(path: Path, header: list[str], first: int = 1) -> None:
+def _check_header(path: FilePath, header: list[str], first: int = 1) -> None:
     """A DataError for an empty header, a column with no name or one named twice
     (columns counted from ``first``)."""
     if not any(header):
@@ -160,7 +160,7 @@ def _check_header(path: Path, header: list[str], first: int = 1) -> None:
 
 
 def _numbers(
-    path: Path, line: int, row: list[str], header: list[str], skip_first: bool = False
+    path: FilePath, line: int, row: list[str], header: list[str], skip_first: bool = False
 ) -> list[float]:
     """One CSV row's numbers (but the first cell's, with ``skip_first``), or a DataError
     naming its line (and column)."""
@@ -182,7 +182,7 @@ def _numbers(
     return numbers
 
 
-def _csv_line(path: Path, index: int) -> str:
+def _csv_line(path: FilePath, index: int) -> str:
     """How an error names data row ``index`` of a CSV file: ``line N``, blank lines counted.
 
     The file is read again, so a loaded table holds nothing per row.

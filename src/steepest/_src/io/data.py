@@ -14,6 +14,7 @@ import numpy as np
 from .csv_files import read_csv
 from .dataset import DataError, Dataset, check_file, select
 from .numpy_files import read_numpy
+from .remote import RemotePath, as_path
 from .stream import stream
 
 BUILTIN_ROWS = 200
@@ -74,7 +75,9 @@ def builtin(seed: int = 0, x: Sequence[str] | None = ("radio",)) -> Dataset:
     return Dataset(X, sales, names, "sales", f"built-in (seed {seed})")
 
 
-def load(path: str | Path, *, y: str | None = None, x: list[str] | None = None) -> Dataset:
+def load(
+    path: str | Path | RemotePath, *, y: str | None = None, x: list[str] | None = None
+) -> Dataset:
     """Read a table of numbers and pick the target and feature columns.
 
     - ``.csv``: a header row of column names, then one row per sample; blank
@@ -92,7 +95,8 @@ def load(path: str | Path, *, y: str | None = None, x: list[str] | None = None) 
     whole table, in its order (the default), they are views of it, not copies.
 
     Args:
-        path: the file.
+        path: the file: a local path, or a URL read through fsspec
+            (``steepest[remote]``: ``s3://``, ``gs://``, ``https://``, ``file://``).
         y: the target column; by default the last one.
         x: the feature columns; by default every column but the target.
 
@@ -101,17 +105,17 @@ def load(path: str | Path, *, y: str | None = None, x: list[str] | None = None) 
             (its line and column), NaN or infinity (its row), an empty table,
             fewer than 2 rows, or an unknown column (the known ones listed).
     """
-    path = Path(path)
-    check_file(path)
-    suffix = path.suffix.lower()
+    file = as_path(path)
+    check_file(file)
+    suffix = file.suffix.lower()
     if suffix == ".parquet":  # read as fit_stream reads it: the columns picked, whole
-        return stream(path, y=y, x=x, dtype=np.float64).dataset(slice(None))
+        return stream(file, y=y, x=x, dtype=np.float64).dataset(slice(None))
     if suffix == ".csv":
-        table = read_csv(path)
+        table = read_csv(file)
     elif suffix in (".npy", ".npz"):
-        table = read_numpy(path)
+        table = read_numpy(file)
     else:
         raise DataError(
-            f"{path}: unsupported file type {suffix!r}; use .csv, .npy, .npz or .parquet"
+            f"{file}: unsupported file type {suffix!r}; use .csv, .npy, .npz or .parquet"
         )
-    return select(table, y, x, source=str(path))
+    return select(table, y, x, source=str(file))

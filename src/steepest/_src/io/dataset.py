@@ -8,10 +8,12 @@ import dataclasses
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .remote import FilePath
 
 from ..processes import ONE, Processes
 
@@ -215,7 +217,7 @@ def validate(
     return Dataset(X, y, tuple(x_names), y_name, source)
 
 
-def check_file(path: Path) -> None:
+def check_file(path: "FilePath") -> None:
     """A DataError unless ``path`` is a regular file: missing, a folder, or a pipe or a
     device (which steepest could read once only, where it reads a file more than once).
 

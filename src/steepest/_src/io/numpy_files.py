@@ -2,14 +2,14 @@
 the memory available before anything is read."""
 
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
 from .dataset import DataError, Table, available_memory
+from .remote import FilePath
 
 
-def read_numpy(path: Path) -> Table:
+def read_numpy(path: FilePath) -> Table:
     _check_declared_sizes(path)
     try:
         # Our own handle, closed here even when np.load fails on a corrupt archive.
@@ -27,7 +27,7 @@ def read_numpy(path: Path) -> Table:
     return Table(names, values, "row {}".format)
 
 
-def _check_declared_sizes(path: Path) -> None:
+def _check_declared_sizes(path: FilePath) -> None:
     """A DataError when the arrays a NumPy file declares would not fit the memory available.
 
     The sizes come from the ``.npy`` headers (inside the zip for ``.npz``), read
@@ -61,12 +61,12 @@ def _check_declared_sizes(path: Path) -> None:
         )
 
 
-def _declared_arrays(path: Path) -> list[tuple[str, tuple[int, ...], np.dtype]]:
+def _declared_arrays(path: FilePath) -> list[tuple[str, tuple[int, ...], np.dtype]]:
     """(name, shape, dtype) of each array in a ``.npy`` or ``.npz`` file, from its header."""
     if path.suffix.lower() == ".npy":
         with path.open("rb") as file:
             return [("0", *npy_header(file)[:2])]
-    with zipfile.ZipFile(path) as archive:
+    with path.open("rb") as raw, zipfile.ZipFile(raw) as archive:
         declared = []
         for member in archive.namelist():
             with archive.open(member) as file:
@@ -126,7 +126,7 @@ def npy_names(width: int) -> tuple[str, ...]:
     return (*(f"x{j}" for j in range(width - 1)), "y") if width else ()
 
 
-def _npy_table(path: Path, loaded: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+def _npy_table(path: FilePath, loaded: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
     """A 2-D array's columns, named ``x0, x1, ..., y`` (``npy_names``): float64 is used as
     it is, not copied."""
     if loaded.ndim != 2:
@@ -138,7 +138,7 @@ def _npy_table(path: Path, loaded: np.ndarray) -> tuple[tuple[str, ...], np.ndar
     return names, loaded.astype(np.float64, copy=False)
 
 
-def _npz_table(path: Path, arrays: dict[str, np.ndarray]) -> tuple[tuple[str, ...], np.ndarray]:
+def _npz_table(path: FilePath, arrays: dict[str, np.ndarray]) -> tuple[tuple[str, ...], np.ndarray]:
     """One column per 1-D array (a 2-D ``X`` gives ``x0, x1, ...``), in one float64 table."""
     if "X" in arrays and np.ndim(arrays["X"]) == 2:
         X = arrays.pop("X")
@@ -165,7 +165,7 @@ def _npz_table(path: Path, arrays: dict[str, np.ndarray]) -> tuple[tuple[str, ..
     return tuple(arrays), values
 
 
-def _check_real(path: Path, name: str, values: np.ndarray) -> None:
+def _check_real(path: FilePath, name: str, values: np.ndarray) -> None:
     # kind i, u, f: not bool, complex, timedelta64 (a subtype of np.number), datetime64.
     if values.dtype.kind not in "iuf":
         raise DataError(f"{path}: array {name!r} has dtype {values.dtype}, not real numbers")

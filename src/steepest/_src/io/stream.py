@@ -10,7 +10,6 @@ are in memory at once, whatever the size of the file.
 import atexit
 import dataclasses
 import numbers
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from .dataset import (
     validate,
 )
 from .numpy_files import npy_header, npy_names
+from .remote import FilePath, RemotePath, as_path
 
 CHUNK_BYTES = 64 * 2**20  # of the file per chunk, by default
 # Disk that decoding a Parquet file leaves free at least (Stream.decoded).
@@ -63,7 +63,7 @@ class Stream:
             share of these, so that every process's weighted sums add up to the file's.
     """
 
-    path: Path
+    path: FilePath
     rows: int
     x_names: tuple[str, ...]
     y_name: str
@@ -266,7 +266,7 @@ class Stream:
         file rows of it read (``start`` to ``stop``)."""
         import pyarrow.parquet as pq
 
-        metadata = pq.ParquetFile(self.path).metadata
+        metadata = pq.ParquetFile(parquet_source(self.path)).metadata
         groups, begins = [], 0
         for group in range(metadata.num_row_groups):
             ends = begins + metadata.row_group(group).num_rows
@@ -307,7 +307,7 @@ class Stream:
     def _parquet_tables(self, check: bool, order=None) -> Iterator[np.ndarray]:
         import pyarrow.parquet as pq
 
-        file = pq.ParquetFile(self.path)
+        file = pq.ParquetFile(parquet_source(self.path))
         groups = self._row_groups()
         for group, start, stop in groups if order is None else [groups[i] for i in order]:
             # One group at a time: a chunk ends with its row group. A part's first and last
@@ -345,6 +345,9 @@ class Stream:
         start, stop, _ = rows.indices(self.file_rows)
         if self.parquet is not None:
             table = self._parquet_rows(start, stop)
+        elif isinstance(self.path, RemotePath):  # read by ranges, a chunk at a time
+            as_read = dataclasses.replace(self, shift=None, scale=None, decoded_rows=None)
+            table = np.concatenate(list(as_read.part(slice(start, stop)).tables()))
         else:
             table = np.load(self.path, mmap_mode="r")[start:stop]
         X = np.empty((stop - start, len(self.x_columns)))
@@ -362,7 +365,7 @@ class Stream:
         """Rows ``start`` to ``stop`` of the selected columns, read by row group."""
         import pyarrow.parquet as pq
 
-        file = pq.ParquetFile(self.path)
+        file = pq.ParquetFile(parquet_source(self.path))
         table = np.empty((stop - start, self.width))
         first = 0  # the file's row at the start of the row group
         for group in range(file.num_row_groups):
@@ -397,7 +400,7 @@ def _read_ahead(tables: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
 
 
 def stream(
-    path: str | Path,
+    path: str | Path | RemotePath,
     *,
     y: str | None = None,
     x: list[str] | None = None,
@@ -424,53 +427,53 @@ def stream(
         >>> [y.tolist() for _, y in table.chunks()]
         [[2.0, 5.0, 8.0], [11.0]]
     """
-    path = Path(path)
-    if path.suffix.lower() not in (".npy", ".parquet"):
+    file = as_path(path)
+    if file.suffix.lower() not in (".npy", ".parquet"):
         raise DataError(
-            f"{path}: streaming reads a .npy file of one 2-D array or a .parquet file; "
+            f"{file}: streaming reads a .npy file of one 2-D array or a .parquet file; "
             "convert it first (numpy.save of the table, target last)"
         )
-    check_file(path)
+    check_file(file)
     if chunk_rows is not None and (
         isinstance(chunk_rows, bool)
         or not isinstance(chunk_rows, numbers.Integral)
         or chunk_rows < 1
     ):
         raise ValueError(f"chunk_rows must be a whole number of at least 1, got {chunk_rows!r}")
-    if path.suffix.lower() == ".parquet":
-        return _parquet(path, y, x, chunk_rows, np.dtype(dtype))
+    if file.suffix.lower() == ".parquet":
+        return _parquet(file, y, x, chunk_rows, np.dtype(dtype))
     try:
-        with path.open("rb") as file:
-            shape, file_dtype, fortran = npy_header(file)
-            offset = file.tell()
+        with file.open("rb") as opened:
+            shape, file_dtype, fortran = npy_header(opened)
+            offset = opened.tell()
     except (ValueError, OSError) as error:
-        raise DataError(f"{path}: not a readable .npy file ({error})") from None
+        raise DataError(f"{file}: not a readable .npy file ({error})") from None
     # Kinds i, u, f and c (complex, refused below in its own words): as load's
     # _check_real, not np.number, which holds timedelta64 too.
     if len(shape) != 2 or fortran or file_dtype.kind not in "iufc":
         raise DataError(
-            f"{path}: reading by rows needs a C-ordered 2-D array of numbers, got shape {shape}, "
+            f"{file}: reading by rows needs a C-ordered 2-D array of numbers, got shape {shape}, "
             f"{file_dtype}{', Fortran order' if fortran else ''}"
         )
     if np.issubdtype(file_dtype, np.complexfloating):
-        raise DataError(f"{path}: complex numbers ({file_dtype}) are not real data")
+        raise DataError(f"{file}: complex numbers ({file_dtype}) are not real data")
     rows, width = shape
     if rows < 2:
-        raise DataError(f"{path}: {rows} rows; at least 2 are needed")
+        raise DataError(f"{file}: {rows} rows; at least 2 are needed")
     needed = offset + rows * width * file_dtype.itemsize
-    if os.path.getsize(path) < needed:
-        raise DataError(f"{path}: the file is shorter than its header declares")
+    if file.stat().st_size < needed:
+        raise DataError(f"{file}: the file is shorter than its header declares")
     names = list(npy_names(width))
-    x_columns, y_column, x_names, y_name = pick_columns(names, y, x, str(path))
+    x_columns, y_column, x_names, y_name = pick_columns(names, y, x, str(file))
     if chunk_rows is None:
         chunk_rows = max(1, CHUNK_BYTES // (width * file_dtype.itemsize))
     return Stream(
-        path, rows, x_names, y_name, tuple(x_columns), y_column, int(min(chunk_rows, rows)),
+        file, rows, x_names, y_name, tuple(x_columns), y_column, int(min(chunk_rows, rows)),
         np.dtype(dtype), np.dtype(file_dtype), width, offset, file_rows=rows,
     )  # fmt: skip
 
 
-def _parquet(path: Path, y, x, chunk_rows: int | None, dtype: np.dtype) -> Stream:
+def _parquet(path: FilePath, y, x, chunk_rows: int | None, dtype: np.dtype) -> Stream:
     """A Parquet file as a ``Stream``: its named columns, numbers read as float64."""
     try:
         import pyarrow as pa
@@ -480,7 +483,7 @@ def _parquet(path: Path, y, x, chunk_rows: int | None, dtype: np.dtype) -> Strea
             f"{path}: reading Parquet needs pyarrow (pip install 'steepest[parquet]')"
         ) from None
     try:
-        metadata = pq.ParquetFile(path)
+        metadata = pq.ParquetFile(parquet_source(path))
     except (pa.ArrowException, OSError) as error:
         raise DataError(f"{path}: not a readable Parquet file ({error})") from None
     schema = metadata.schema_arrow
@@ -501,6 +504,11 @@ def _parquet(path: Path, y, x, chunk_rows: int | None, dtype: np.dtype) -> Strea
         int(min(chunk_rows, rows)), dtype, np.dtype(np.float64), width, 0, parquet=selected,
         file_rows=rows,
     )  # fmt: skip
+
+
+def parquet_source(path: FilePath):
+    """What ``pyarrow.parquet.ParquetFile`` reads: a local path, or a remote file opened."""
+    return path.open("rb") if isinstance(path, RemotePath) else path
 
 
 def standardizer_of(data: Stream, processes: Processes = ONE) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,6 @@ its own rows (``sharding.process_rows``).
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +28,7 @@ import numpy as np
 from ..processes import ONE, Processes
 from .data import builtin, load
 from .dataset import DataError, Dataset, pick_columns, validate
+from .remote import FilePath, as_path
 from .sharding import process_rows
 from .stream import stream
 
@@ -79,7 +79,7 @@ def dataset_of(
     elif isinstance(data, Dataset):
         dataset = _chosen(data, y, x)
     elif isinstance(data, str | os.PathLike):
-        return _file(Path(data), y, x, processes)
+        return _file(as_path(data), y, x, processes)
     elif _is_frame(data):
         dataset = _frame(data, y, x)
     elif isinstance(data, Mapping):
@@ -108,7 +108,7 @@ def _chosen(dataset: Dataset, y, x) -> Dataset:
     return dataclasses.replace(dataset, X=dataset.X[:, columns], x_names=names)
 
 
-def _file(path: Path, y, x, processes: Processes) -> Dataset:
+def _file(path: FilePath, y, x, processes: Processes) -> Dataset:
     """A file's dataset: read whole, or over several processes each one's own rows."""
     suffix = path.suffix.lower()
     if processes.many:

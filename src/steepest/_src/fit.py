@@ -958,8 +958,12 @@ def memory(loss: Callable, params, *data, **options) -> dict[str, int]:
     settings = {
         name: value
         for name, value in arguments.arguments.items()
-        if name not in ("loss", "params", "data", "on_chunk", "progress", "evaluate64", "epochs")
-    }
+        if name
+        not in (
+            "loss", "params", "data", "on_chunk", "progress", "evaluate64", "epochs",
+            "checkpoint", "resume",
+        )
+    }  # fmt: skip
     settings["max_steps"] = step_budget(
         loss, data, settings["tags"], settings["method"], settings["max_steps"],
         settings["batch_size"], arguments.arguments["epochs"],

@@ -205,7 +205,7 @@ def fit_stream(
                         raise
                     failure = changed  # said to the others, who wait for this one's sums
                 if processes.many:
-                    total = _joined(total, processes, failure)
+                    total = joined(total, processes, failure)
                 state = step(state, *total)
         except FileChanged as changed:
             changed.state = state  # the last one whole (a failed read comes before a step)
@@ -395,7 +395,7 @@ def _accumulate(loss: Callable, data: Stream, block_rows: int | None) -> Callabl
     return accumulate
 
 
-def _joined(total, processes: Processes, failure: "FileChanged | None"):
+def joined(total, processes: Processes, failure: "FileChanged | None"):
     """Every process's ``total`` (a cost and gradient, weighted sums over its chunks)
     added up, the same on each (``Processes.sum``: in float64, in process order), in
     the dtypes of ``total``. A process that could not read its chunks says so in the same
@@ -412,11 +412,11 @@ def _joined(total, processes: Processes, failure: "FileChanged | None"):
     for part in parts[1:]:
         summed = summed + part[1:]
     pieces = np.split(summed, np.cumsum([piece.size for piece in flat])[:-1])
-    joined = [
+    leaves_summed = [
         jnp.asarray(piece.reshape(np.shape(leaf)), leaf.dtype)
         for piece, leaf in zip(pieces, leaves, strict=True)
     ]
-    return jax.tree.unflatten(tree, joined)
+    return jax.tree.unflatten(tree, leaves_summed)
 
 
 def _zeros(loss, params, *data):

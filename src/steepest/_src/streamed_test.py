@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from steepest._src.processes import Processes
-from steepest._src.streamed import FileChanged, _joined
+from steepest._src.streamed import FileChanged, joined
 
 
 class TwoProcesses(Processes):
@@ -21,15 +21,15 @@ class TwoProcesses(Processes):
 
 def test_the_processes_sums_are_added_in_each_leafs_shape_and_dtype():
     total = (jnp.float32(1.5), {"w": jnp.array([1.0, 2.0], jnp.float32)})
-    joined = _joined(total, TwoProcesses([0.0, 0.25, 10.0, 20.0]), None)
-    assert float(joined[0]) == 1.75 and joined[0].dtype == jnp.float32
-    assert joined[1]["w"].tolist() == [11.0, 22.0] and joined[1]["w"].shape == (2,)
+    summed = joined(total, TwoProcesses([0.0, 0.25, 10.0, 20.0]), None)
+    assert float(summed[0]) == 1.75 and summed[0].dtype == jnp.float32
+    assert summed[1]["w"].tolist() == [11.0, 22.0] and summed[1]["w"].shape == (2,)
 
 
 def test_a_process_that_could_not_read_stops_every_process():
     total = (jnp.float32(1.5), jnp.zeros(2, jnp.float32))
     with pytest.raises(FileChanged, match="process 1 could not read its rows of the file"):
-        _joined(total, TwoProcesses([1.0, 0.0, 0.0, 0.0]), None)  # the other's flag
+        joined(total, TwoProcesses([1.0, 0.0, 0.0, 0.0]), None)  # the other's flag
     mine = FileChanged(OSError("gone"))
     with pytest.raises(FileChanged, match="gone"):
-        _joined(total, TwoProcesses([0.0, 0.0, 0.0, 0.0]), mine)
+        joined(total, TwoProcesses([0.0, 0.0, 0.0, 0.0]), mine)

@@ -8,12 +8,9 @@ import dataclasses
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .remote import FilePath
 
 from ..processes import ONE, Processes
 
@@ -217,11 +214,20 @@ def validate(
     return Dataset(X, y, tuple(x_names), y_name, source)
 
 
-def check_file(path: "FilePath") -> None:
+class File(Protocol):
+    """What ``check_file`` asks of a path: a ``pathlib.Path``, or a ``remote.RemotePath``."""
+
+    def is_file(self) -> bool: ...
+    def is_dir(self) -> bool: ...
+    def exists(self) -> bool: ...
+
+
+def check_file(path: File) -> None:
     """A DataError unless ``path`` is a regular file: missing, a folder, or a pipe or a
     device (which steepest could read once only, where it reads a file more than once).
 
     Example:
+        >>> from pathlib import Path
         >>> check_file(Path("/dev/null"))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...

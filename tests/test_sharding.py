@@ -169,3 +169,36 @@ def test_the_command_line_splits_over_devices_and_reports_the_same_fit(tmp_path)
     )
     too_many = run_command(["sweep", "--devices", "9"], tmp_path)
     assert too_many.returncode == 2 and "--devices 9: 9 devices asked for" in too_many.stderr
+
+
+@pytest.mark.parametrize("devices", [4, 3])
+def test_a_stream_split_over_devices_takes_the_one_device_steps(tmp_path, devices):
+    """Each chunk split by rows over the devices (of 230 rows in chunks of 50: the rows
+    3 devices do not divide go to every device alike); the sums, so the steps, are the
+    one-device stream's up to the order of the sums."""
+    X, y = regression_problem(13, 230, FEATURES)
+    np.save(tmp_path / "t.npy", np.column_stack([X, y]))
+    rule = dict(learning_rate=0.1, max_steps=25, tol=0.0, stall_patience=None)
+    with jax.enable_x64(True):
+        table = steepest.data.stream(tmp_path / "t.npy", chunk_rows=50, dtype=np.float64)
+        alone = steepest.fit_stream(mse, Linear.zeros(FEATURES, jnp.float64), table, **rule)
+        split = steepest.fit_stream(
+            mse, Linear.zeros(FEATURES, jnp.float64), table, devices=devices, **rule
+        )
+    np.testing.assert_allclose(split.params.w, alone.params.w, rtol=1e-12, atol=0)
+    assert split.num_steps == alone.num_steps == 25
+
+
+def test_the_command_line_streams_over_devices(tmp_path):
+    X, y = regression_problem(14, 400, FEATURES)
+    np.save(tmp_path / "t.npy", np.column_stack([X, y]))
+    flags = ["fit", "--data", "t.npy", "--stream", "--x64", "--json"]
+    one, four = (run_command(flags + extra, tmp_path) for extra in ([], ["--devices", "4"]))
+    assert (one.returncode, four.returncode) == (0, 0), four.describe()
+    assert four.record()["devices"] == 4
+    np.testing.assert_allclose(
+        four.record()["params"]["w"], one.record()["params"]["w"], rtol=1e-12
+    )
+    refused = run_command([*flags, "--devices", "4", "--batch-size", "8"], tmp_path)
+    assert refused.returncode == 2
+    assert "--stream does not take --devices with --batch-size yet" in refused.stderr

@@ -30,8 +30,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from . import blocks, minibatch, optimizers, theory
+from .arguments import whole_number
 from .certificate import from_hessian, rule_mu, value_and_grad64
 from .driver import Progress, drive
 from .engine import Engine, LoopState, RunSpec, update
@@ -47,6 +50,7 @@ from .fit import (
 )
 from .io.dataset import DataError
 from .io.remote import as_path
+from .io.sharding import ROWS, row_mesh
 from .io.sources import describe_error
 from .io.stream import Stream
 from .losses import quadratic_tag, tags_of
@@ -73,6 +77,7 @@ def fit_stream(
     seed: int = 0,
     schedule: optimizers.Schedule | None = None,
     across_processes: bool = False,
+    devices: int | str | None = None,
 ) -> FitResult:
     """Minimize ``loss(params, X, y)`` over the rows of ``data``, read a chunk at a time.
 
@@ -100,6 +105,10 @@ def fit_stream(
     over each process's chunks, then over the processes (one gather of the sums), and
     every process takes the same step. Full batch only, for now.
 
+    ``devices``: split each chunk by rows over this many local devices (``"all"``: every
+    one; the rows a count does not divide, a few at most, on all of them alike), each
+    computing its rows' share of the sums. Full batch only, for now.
+
     A Parquet file is decoded once, into raw rows in a temporary folder that every pass
     then reads (``Stream.decoded``: the disk of its rows as float64, where there is).
 
@@ -121,6 +130,12 @@ def fit_stream(
     if processes.many and batch_size is not None:
         raise ValueError(
             "mini-batches streamed over several processes are not supported yet: stream full "
+            "batches, or hold the rows in memory"
+        )
+    placement = ChunkPlacement.of(devices)
+    if placement.mesh is not None and batch_size is not None:
+        raise ValueError(
+            "mini-batches streamed over several devices are not supported yet: stream full "
             "batches, or hold the rows in memory"
         )
     total_rows = int(processes.sum(data.rows))  # the weights' denominator: every part's rows
@@ -169,7 +184,8 @@ def fit_stream(
     engine, state = spec.engine, spec.init(params, *first)
     target = float(state.settings.rtol)  # read now: the steps donate the state
     started = time.perf_counter()
-    block_rows = blocks.automatic_block_rows(loss, first, tags)
+    # Split over devices, XLA splits each chunk's work by rows: no blocks of the whole chunk.
+    block_rows = None if placement.mesh else blocks.automatic_block_rows(loss, first, tags)
     accumulate = jax.jit(_accumulate(loss, data, block_rows))
     warm: Callable | None = None  # with mini-batches: compiles the step on a chunk as read
     if batch_size is None:
@@ -180,7 +196,11 @@ def fit_stream(
     # Compiled for every size of chunk before the clock starts: a step's time is a step's.
     for rows in sorted(set(data.chunk_rows_each())):
         table = np.zeros((rows, data.width), data.table_dtype)
-        total = accumulate(_zeros(loss, state.params, *first), state.params, table, 1.0)
+        params = placement.spread(state.params)
+        total = placement.spread(_zeros(loss, state.params, *first))
+        for piece in placement.pieces(table):
+            total = accumulate(total, params, piece, 1.0)
+        total = placement.home(total)
         if warm is not None:
             warm(state, total, table)
     if batch_size is None:
@@ -191,11 +211,13 @@ def fit_stream(
         """The steps up to ``chunk_end`` (``drive``'s chunk), each a pass over the file."""
         try:
             while int(state.status) == Status.RUNNING.code and int(state.step) < chunk_end:
-                total = in_flight = _zeros(loss, state.params, *first)
+                total = in_flight = placement.spread(_zeros(loss, state.params, *first))
+                params = placement.spread(state.params)
                 failure = None
                 try:
                     for table in _read(data.tables(), data.path, as_read):
-                        total = accumulate(total, state.params, table, len(table) / total_rows)
+                        for piece in placement.pieces(table):
+                            total = accumulate(total, params, piece, len(piece) / total_rows)
                         # Two chunks in flight at most: the host would otherwise read ahead
                         # of the device and hold every chunk of the file at once.
                         jax.block_until_ready(in_flight)
@@ -204,6 +226,7 @@ def fit_stream(
                     if not processes.many:
                         raise
                     failure = changed  # said to the others, who wait for this one's sums
+                total = placement.home(total)
                 if processes.many:
                     total = joined(total, processes, failure)
                 state = step(state, *total)
@@ -303,6 +326,51 @@ def _epoch_step(
         step_from(state, *total, advanced=(state.params, state.opt_state), status=status)
 
     return step, warm
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkPlacement:
+    """Where a chunk's sums are computed: JAX's default device (``mesh`` None), or split by
+    rows over the local devices of ``mesh``."""
+
+    mesh: Mesh | None = None
+
+    @classmethod
+    def of(cls, devices: int | str | None) -> "ChunkPlacement":
+        """The placement of ``fit_stream(..., devices=...)``: this process's devices only
+        (over several processes, each sums its own chunks, and the sums are joined)."""
+        if devices is None:
+            return cls()
+        if devices == "all":
+            mesh = row_mesh(len(jax.local_devices()))
+        else:  # a DataError for more devices than JAX sees
+            mesh = row_mesh(whole_number("devices", devices, 1))
+        return cls(mesh if mesh.size > 1 else None)
+
+    @property
+    def devices(self) -> int:
+        return 1 if self.mesh is None else self.mesh.size
+
+    def pieces(self, table: np.ndarray) -> list:
+        """The chunk as the devices take it: split by rows over them, and the rows their
+        count does not divide (fewer than the devices) on every one of them alike."""
+        if self.mesh is None:
+            return [table]
+        head = len(table) - len(table) % self.mesh.size
+        pieces = []
+        if head:
+            pieces.append(jax.device_put(table[:head], NamedSharding(self.mesh, P(ROWS))))
+        if head < len(table):
+            pieces.append(jax.device_put(table[head:], NamedSharding(self.mesh, P())))
+        return pieces
+
+    def spread(self, tree):
+        """``tree`` on every device of the mesh (the params, the sums so far)."""
+        return tree if self.mesh is None else jax.device_put(tree, NamedSharding(self.mesh, P()))
+
+    def home(self, tree):
+        """``tree`` back on the device the loop state lives on (this process's first)."""
+        return tree if self.mesh is None else jax.device_put(tree, jax.local_devices()[0])
 
 
 class FileChanged(Exception):

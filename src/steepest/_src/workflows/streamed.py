@@ -15,7 +15,7 @@ from ..losses import mse
 from ..model import Linear
 from ..processes import Processes
 from ..progress import ProgressBar
-from ..streamed import fit_stream
+from ..streamed import ChunkPlacement, fit_stream
 from .report import LinearFit, learning_rate_source, optimizer_name, original_bounds
 
 
@@ -32,10 +32,15 @@ def linear_streamed(
         )
     unsupported = [flag for flag, given in (
         ("--no-intercept", not intercept), ("--method quadratic", method != "loop"),
-        ("--devices", devices is not None), ("--optimizer lbfgs", optimizer == "lbfgs"),
+        ("--optimizer lbfgs", optimizer == "lbfgs"),
+        ("--devices with --batch-size", devices is not None and batch_size is not None),
     ) if given]  # fmt: skip
     if unsupported:
         raise DataError(f"--stream does not take {', '.join(unsupported)} yet")
+    try:  # the devices checked before the file is read, named as the flag is
+        placement = ChunkPlacement.of(devices)
+    except DataError as error:
+        raise DataError(f"--devices {devices}: {error}") from None
     dtype = np.float64 if x64 else np.float32
     chunks = stream(data, y=y, x=x, dtype=dtype)
     if processes.many:  # each process streams its own range of rows
@@ -59,7 +64,7 @@ def linear_streamed(
             mse, Linear.zeros(len(columns), dtype), chunks, optimizer=optimizer,
             learning_rate=learning_rate, max_steps=max_steps, tol=tol, rtol=rtol,
             on_chunk=bar.update, batch_size=batch_size, epochs=epochs, seed=seed,
-            schedule=schedule, across_processes=processes.many,
+            schedule=schedule, across_processes=processes.many, devices=devices,
         )  # fmt: skip
     fitted = standardizer.to_original(result.params)
     return LinearFit(
@@ -77,7 +82,7 @@ def linear_streamed(
         dtype=np.dtype(dtype).name,
         intercept=True,
         standardized=standardize,
-        devices=processes.count,
+        devices=processes.count * placement.devices,
         processes=processes.count,
         batch_size=batch_size,
         schedule=schedule,

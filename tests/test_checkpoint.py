@@ -20,6 +20,7 @@ import pytest
 from cli_runs import run_command
 from problems import regression_problem
 
+import steepest
 from steepest import Checkpoint, DataError, Linear, Status, fit, mse
 from steepest.optimizers import Schedule
 
@@ -71,6 +72,26 @@ def test_a_run_interrupted_and_resumed_is_the_unbroken_run_bit_for_bit(x64, data
     np.testing.assert_array_equal(resumed.losses, unbroken.losses)  # the history too
 
 
+@pytest.mark.skipif(jax.device_count() < 4, reason="needs 4 devices (conftest.py)")
+@pytest.mark.parametrize("batches", [{}, {"batch_size": 8}], ids=["full batch", "mini-batches"])
+def test_a_run_on_data_split_over_devices_resumes_bit_for_bit(x64, data, tmp_path, batches):
+    """The restored state is placed as a fresh one is, beside data on four devices."""
+    X, y = steepest.shard(*data, mesh=steepest.data.row_mesh(4), dtype=jnp.float64)
+    settings = {**SETTINGS, "optimizer": "gd", "schedule": None, **batches}
+    if not batches:
+        settings = {**settings, "batch_size": None, "epochs": None, "max_steps": EPOCHS}
+
+    def split_run(**more):
+        return fit(mse, Linear.zeros(FEATURES, jnp.float64), X, y, **{**settings, **more})
+
+    unbroken = split_run()
+    split_run(checkpoint=Checkpoint(tmp_path, every_steps=7), on_chunk=interrupt_after_ten_steps)
+    resumed = split_run(resume=tmp_path)
+    assert "(resumed at step 14 from " in resumed.message
+    for mine, theirs in zip(leaves(resumed), leaves(unbroken), strict=True):
+        assert np.array_equal(mine, theirs)
+
+
 def test_checkpoints_fall_on_every_kth_step_and_the_folder_keeps_the_last(x64, data, tmp_path):
     run(data, checkpoint=Checkpoint(tmp_path, every_steps=4))
     kept = [entry.name for entry in tmp_path.iterdir() if not entry.name.startswith(".")]
@@ -90,6 +111,15 @@ def test_a_resume_with_other_settings_or_data_is_refused_naming_what_differs(x64
         run(data, resume=tmp_path / "..", epochs=10)
     with pytest.raises(ValueError, match="every_steps must be a positive number"):
         Checkpoint(tmp_path, every_steps=0)
+    with pytest.raises(ValueError, match="written to a local folder"):
+        Checkpoint("gs://bucket/saved")
+
+
+def test_a_schedule_is_part_of_the_run_a_checkpoint_is_of(x64, data, tmp_path):
+    run(data, checkpoint=Checkpoint(tmp_path, every_steps=10), epochs=10)
+    other = Schedule("exponential", steps=10, rate=0.01)
+    with pytest.raises(DataError, match=r"of another run \(schedule Schedule\(kind='cosine'"):
+        run(data, resume=tmp_path, epochs=10, schedule=other)
 
 
 FLAGS = ["--x64", "--optimizer", "adam", "--lr", "0.01", "--batch-size", "8", "--json"]

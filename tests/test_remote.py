@@ -93,3 +93,24 @@ def test_urls_that_cannot_be_read_are_named_in_one_line(tmp_path):
         file.write(b"not numpy")
     with pytest.raises(DataError, match=r"memory://steepest-tests/bad\.npy: not a readable"):
         stream("memory://steepest-tests/bad.npy")
+
+
+def test_a_store_that_fails_mid_run_stops_it_as_a_changed_file_does(files, monkeypatch):
+    """The params reached are kept and the file named, as for a local file deleted."""
+    _, url = files["t.npy"]
+    memory = type(fsspec.filesystem("memory"))
+    info = memory.info
+    failing = []
+
+    def flaky(self, path, **kwargs):
+        if failing:
+            raise PermissionError(13, "Permission denied", path)
+        return info(self, path, **kwargs)
+
+    monkeypatch.setattr(memory, "info", flaky)
+    result = fit_stream(
+        mse, Linear.zeros(2), stream(url, chunk_rows=64), learning_rate=0.01, max_steps=10**6,
+        tol=0.0, on_chunk=lambda progress: failing.append(True),
+    )  # fmt: skip
+    assert result.status.value == "interrupted", result.message  # not a raised DataError
+    assert f"{url} changed while it was read" in result.message

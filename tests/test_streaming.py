@@ -5,6 +5,8 @@ and as arrays in memory, for a fixed number of steps: the same iterates up to
 rounding in the order of the sums (1e-5 relative in float32, 1e-12 in float64).
 """
 
+import tempfile
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -278,10 +280,14 @@ def test_parts_of_a_file_are_its_rows_and_their_sums_its_sums(tmp_path, kind):
         table = pyarrow.table({name: values[:, i] for i, name in enumerate(["a", "b", "y"])})
         pq.write_table(table, path, row_group_size=7)  # groups 0-6, 7-13, 14-20, 21-22
     whole = stream(path, chunk_rows=4)
-    for start, stop in [(0, 8), (8, 15), (15, 23), (3, 4)]:
+    for start, stop in [(0, 8), (8, 15), (15, 23), (3, 4), (2, 19)]:
         part = whole.part(slice(start, stop))
-        read = np.concatenate([np.column_stack([X, y]) for X, y in part.chunks()])
-        np.testing.assert_array_equal(read, values[start:stop].astype(np.float32))
+        for kind_of_read in (part, part.decoded()):
+            chunks = list(kind_of_read.chunks())
+            read = np.concatenate([np.column_stack([X, y]) for X, y in chunks])
+            np.testing.assert_array_equal(read, values[start:stop].astype(np.float32))
+            assert [len(y) for _, y in chunks] == part.chunk_rows_each()
+            kind_of_read.discard_decoded()
         assert part.rows == stop - start and part.file_rows == 23
     with pytest.raises(ValueError, match="a part is a nonempty range of rows"):
         whole.part(slice(5, 5))
@@ -309,3 +315,23 @@ def test_a_parquet_file_is_decoded_once_however_many_steps_read_it(tmp_path, mon
     every_pass = fit_stream(mse, Linear.zeros(2), stream(path, chunk_rows=40), **rule)
     assert len(decoded_groups) > 30 * 3  # each of 30 steps decoded the three groups
     np.testing.assert_array_equal(once.params.w, every_pass.params.w)
+
+
+def test_fit_stream_removes_the_rows_it_decoded(tmp_path, monkeypatch):
+    """Decoded for one call, the rows are that call's: none are left on the disk after it
+    (a stream decoded by the caller keeps them until ``discard_decoded``)."""
+    pa, pq = pytest.importorskip("pyarrow"), pytest.importorskip("pyarrow.parquet")
+    X, y = regression_problem(6, 60, 2)
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"a": X[:, 0], "b": X[:, 1], "y": y}), path)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    for _ in range(3):
+        fit_stream(mse, Linear.zeros(2), stream(path), max_steps=5)
+    assert list(scratch.iterdir()) == []
+    kept = stream(path).decoded()
+    fit_stream(mse, Linear.zeros(2), kept, max_steps=5)
+    assert kept.decoded_rows.exists()
+    kept.discard_decoded()
+    assert list(scratch.iterdir()) == []

@@ -40,6 +40,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from .engine import owned
 from .io.dataset import DataError
 
 # The JSON record's version: a checkpoint of another layout is refused, not misread.
@@ -67,6 +68,11 @@ class Checkpoint:
     every_seconds: float | None = None
 
     def __post_init__(self):
+        if "://" in str(self.directory):
+            raise ValueError(
+                f"checkpoint folder {self.directory}: checkpoints are written to a local "
+                "folder (or a mounted one), not to a URL yet"
+            )
         for name in ("every_steps", "every_seconds"):
             value = getattr(self, name)
             numeric = isinstance(value, numbers.Real) and not isinstance(value, bool)
@@ -188,7 +194,9 @@ def load(directory: str | Path, like, fingerprint: dict):
     restored = manager.restore(
         step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract))
     )
-    return restored.state
+    # Placed as a fresh state is (``engine.owned``): the arrays Orbax returns are committed
+    # to one device, which data split over several devices or processes refuses beside it.
+    return owned(jax.tree.map(np.asarray, restored.state))
 
 
 def fingerprint(settings: dict, data: tuple, state) -> dict:
@@ -268,16 +276,24 @@ def _difference(held: dict, wanted: dict) -> str:
     held_settings, settings = held.get("settings", {}), wanted.get("settings", {})
     for name in sorted(set(held_settings) | set(settings)):
         if held_settings.get(name) != settings.get(name):
-            return f"{name} {held_settings.get(name)!r} there, {settings.get(name)!r} here"
+            there, here = (_shown(found.get(name)) for found in (held_settings, settings))
+            return f"{name} {there} there, {here} here"
     if held.get("data") != wanted.get("data"):
         return "other data"
     return "another loop state"
 
 
+def _shown(value) -> str:
+    """A recorded setting in a message: text as it is, anything else as Python writes it."""
+    return value if isinstance(value, str) else repr(value)
+
+
 def json_setting(value: Any) -> Any:
     """A setting as the fingerprint records it: JSON's own types as they are, a
-    dataclass (a schedule) by its fields, a function by its name, anything else (an optax
-    transformation) by its type: never an address, which differs from process to process.
+    dataclass or named tuple (a ``Schedule``) by its fields, a function by its name,
+    anything else by its type: never an address, which differs from process to process.
+    So a caller's own optax transformation is known by its type alone (``adam(0.05)``
+    and ``adam(0.5)`` look alike): resume it with the same one.
 
     Example:
         >>> json_setting(np.float32(0.5)), json_setting(np.sum), json_setting(object())
@@ -289,7 +305,7 @@ def json_setting(value: Any) -> Any:
         return int(value)
     if isinstance(value, numbers.Real):
         return float(value)
-    if dataclasses.is_dataclass(value):
+    if dataclasses.is_dataclass(value) or hasattr(value, "_asdict"):  # a Schedule: its fields
         return repr(value)
     if callable(value) and hasattr(value, "__qualname__"):
         return value.__qualname__

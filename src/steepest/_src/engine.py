@@ -71,7 +71,7 @@ UNROLL_MAX_EQUATIONS = 64
 NOT_UNROLLED = frozenset({"lbfgs"})
 
 # A leaf of the loop state: a jax.Array in the compiled loop; NumPy on the host (the values
-# ``init`` builds before ``_owned`` moves them to the device, a state from ``jax.device_get``).
+# ``init`` builds before ``owned`` moves them to the device, a state from ``jax.device_get``).
 Leaf = jax.Array | np.ndarray | np.number | np.bool_
 
 
@@ -226,7 +226,7 @@ class Engine:
             )
         loss_dtype, norm_dtype = value_and_norm_dtypes(self.loss, params, *data)
         tol, rtol = resolve_tolerances(tol, rtol, norm_dtype)
-        # NumPy values: `_owned` moves them to the device in its one compiled call.
+        # NumPy values: `owned` moves them to the device in its one compiled call.
         nan = np.asarray(np.nan, loss_dtype)
         state = LoopState(
             params=params,
@@ -259,7 +259,7 @@ class Engine:
                 seed=np.uint32(seed),
             ),
         )
-        return _owned(state)
+        return owned(state)
 
     def at_starts(self, state: LoopState, starts: Sequence) -> LoopState:
         """``state`` moved to each of ``starts``, stacked along a new first axis.
@@ -301,7 +301,7 @@ class Engine:
         stacked = jax.tree.map(
             lambda leaf: jnp.broadcast_to(leaf, (len(starts), *leaf.shape)), state
         )
-        return _owned(stacked._replace(params=params, good_params=params, opt_state=opt_state))
+        return owned(stacked._replace(params=params, good_params=params, opt_state=opt_state))
 
     def with_learning_rate(self, state: LoopState, learning_rate) -> LoopState:
         """A copy of ``state`` that steps at ``learning_rate`` (one per state of a stack).
@@ -318,7 +318,7 @@ class Engine:
         if not isinstance(self.optimizer, str):
             raise ValueError("the learning rate of a caller's own optax transformation is its own")
         opt_state = optimizers.with_learning_rate(state.opt_state, learning_rate)
-        return _owned(state._replace(opt_state=opt_state))
+        return owned(state._replace(opt_state=opt_state))
 
     def step(self, state: LoopState, *data) -> LoopState:
         """One step: the cost and gradient at ``state.params``, the stop rules, the update.
@@ -583,7 +583,7 @@ def _traced(leaf: Leaf) -> jax.Array:
 
 
 @jax.jit
-def _owned(state: LoopState) -> LoopState:
+def owned(state: LoopState) -> LoopState:
     """A copy of every leaf, each of a definite (not weak) type, in one compiled call.
 
     A copy, so that donating the loop state never invalidates the caller's arrays.

@@ -139,7 +139,27 @@ def fit_stream(
             "batches, or hold the rows in memory"
         )
     total_rows = int(processes.sum(data.rows))  # the weights' denominator: every part's rows
+    given = data
     data = data.decoded()  # a Parquet file: decoded once, not at every pass
+    try:
+        return _fit_stream(
+            loss, params, data, optimizer=optimizer, learning_rate=learning_rate,
+            max_steps=max_steps, tol=tol, rtol=rtol, divergence_factor=divergence_factor,
+            on_chunk=on_chunk, tags=tags, stall_patience=stall_patience, batch_size=batch_size,
+            epochs=epochs, seed=seed, schedule=schedule, processes=processes,
+            placement=placement, total_rows=total_rows,
+        )  # fmt: skip
+    finally:
+        if data is not given:  # decoded here: its rows are this call's alone
+            data.discard_decoded()
+
+
+def _fit_stream(
+    loss, params, data: Stream, *, optimizer, learning_rate, max_steps, tol, rtol,
+    divergence_factor, on_chunk, tags, stall_patience, batch_size, epochs, seed, schedule,
+    processes: Processes, placement: "ChunkPlacement", total_rows: int,
+) -> FitResult:  # fmt: skip
+    """``fit_stream``'s run, its arguments checked and a Parquet file decoded."""
     as_read = file_state(data.path)  # a file changed during the run is not read as it is
     budget = step_budget(loss, (), tags, "loop", max_steps, batch_size, epochs, rows=data.rows)
     if batch_size is not None and batch_size > data.chunk_rows:
@@ -261,13 +281,21 @@ def fit_stream(
     def evaluate64(params):
         """The cost and its flat gradient in float64, summed over the file's chunks read
         in float64 (never rounded to the run's dtype)."""
-        value, gradient = 0.0, 0.0
-        for table in _read(data64.tables(), data.path, as_read):
-            X, y = data64.split(table)
-            chunk_value, chunk_gradient = value_and_grad64(loss, params, X, y)
-            value += len(y) / total_rows * chunk_value
-            gradient += len(y) / total_rows * chunk_gradient
-        return np.float64(processes.sum(value)), np.asarray(processes.sum(gradient), np.float64)
+        value, gradient = 0.0, np.zeros(sum(np.size(leaf) for leaf in jax.tree.leaves(params)))
+        failure = None
+        try:
+            for table in _read(data64.tables(), data.path, as_read):
+                X, y = data64.split(table)
+                chunk_value, chunk_gradient = value_and_grad64(loss, params, X, y)
+                value += len(y) / total_rows * chunk_value
+                gradient += len(y) / total_rows * chunk_gradient
+        except FileChanged as changed:
+            if not processes.many:
+                raise
+            failure = changed  # said to the others, who wait for this one's sums
+        if processes.many:
+            value, gradient = joined((np.float64(value), gradient), processes, failure)
+        return np.float64(value), np.asarray(gradient, np.float64)
 
     try:
         result = checked(result, evaluate64, cost, rtol=target, warnings=(), declared=certified)
@@ -396,7 +424,7 @@ def _read(tables: Iterator[np.ndarray], path, as_read: tuple) -> Iterator[np.nda
     was read whole and checked at the start, so either now is the file changing."""
     try:
         now = file_state(path)
-    except OSError as error:
+    except (OSError, DataError) as error:  # DataError: a remote store's failure, worded
         raise FileChanged(error) from error
     if now != as_read:
         raise FileChanged(DataError(f"{path} was modified since the run began"))

@@ -131,7 +131,9 @@ class RemotePath:
             stamp = int(changed * 1e9)
         else:
             stamp = zlib.crc32(str(changed).encode())
-        return Stat(int(info.get("size") or 0), stamp)
+        if info.get("size") is None:
+            raise DataError(f"{self.url}: the store does not say the file's size")
+        return Stat(int(info["size"]), stamp)
 
     def open(self, mode: str = "r", *, newline=None, encoding=None):
         """The file opened for reading: binary (``"rb"``), or text (``"r"``) decoded with

@@ -8,6 +8,7 @@ are in memory at once, whatever the size of the file.
 """
 
 import atexit
+import contextlib
 import dataclasses
 import numbers
 import shutil
@@ -78,8 +79,12 @@ class Stream:
     shift: np.ndarray | None = None
     scale: np.ndarray | None = None
     first: int = 0
-    file_rows: int = 0  # set by stream(): the file's rows
+    file_rows: int = 0  # 0: the rows (a stream of the whole file)
     decoded_rows: Path | None = None
+
+    def __post_init__(self):
+        if not self.file_rows:
+            object.__setattr__(self, "file_rows", self.first + self.rows)
 
     def decoded(self, folder: str | Path | None = None) -> "Stream":
         """This Parquet stream with its rows decoded once, into a file of raw float64 rows
@@ -112,6 +117,14 @@ class Stream:
             for table in raw._parquet_tables(check=False):
                 file.write(table.data)
         return dataclasses.replace(self, decoded_rows=rows)
+
+    def discard_decoded(self) -> "Stream":
+        """This stream without its decoded rows, their folder removed (``decoded``): once
+        nothing reads them any more, before the process ends."""
+        if self.decoded_rows is None:
+            return self
+        shutil.rmtree(self.decoded_rows.parent, ignore_errors=True)
+        return dataclasses.replace(self, decoded_rows=None)
 
     def part(self, rows: slice) -> "Stream":
         """The file's rows ``rows`` (a slice of the whole file, in file rows) alone, read a
@@ -264,9 +277,8 @@ class Stream:
     def _row_groups(self) -> list[tuple[int, int, int]]:
         """The Parquet row groups that hold this stream's rows: each group's index and the
         file rows of it read (``start`` to ``stop``)."""
-        import pyarrow.parquet as pq
-
-        metadata = pq.ParquetFile(parquet_source(self.path)).metadata
+        with _parquet_file(self.path) as file:
+            metadata = file.metadata
         groups, begins = [], 0
         for group in range(metadata.num_row_groups):
             ends = begins + metadata.row_group(group).num_rows
@@ -305,27 +317,36 @@ class Stream:
                     yield self._checked(table, begin) if check else self._on_read(table)
 
     def _parquet_tables(self, check: bool, order=None) -> Iterator[np.ndarray]:
-        import pyarrow.parquet as pq
-
-        file = pq.ParquetFile(parquet_source(self.path))
-        groups = self._row_groups()
-        for group, start, stop in groups if order is None else [groups[i] for i in order]:
-            # One group at a time: a chunk ends with its row group. A part's first and last
-            # groups are read from the first row it holds, up to its last.
-            begins = sum(file.metadata.row_group(g).num_rows for g in range(group))
-            for batch in file.iter_batches(
-                self.chunk_rows, row_groups=[group], columns=self.parquet
-            ):
-                low, high = max(begins, start), min(begins + batch.num_rows, stop)
-                begins += batch.num_rows
-                if low >= high:
-                    continue
-                part = batch.slice(low - (begins - batch.num_rows), high - low)
-                table = aligned_empty((high - low, self.width), self.file_dtype)
-                for column in range(self.width):
-                    values = part.column(column).to_numpy(zero_copy_only=False)
-                    table[:, column] = np.asarray(values, np.float64)
-                yield self._checked(table, low) if check else self._on_read(table)
+        """The chunks, read from the row groups: within each group that holds rows of this
+        stream, ``chunk_rows`` at a time from the first of them (``chunk_rows_each``), so
+        that a part cut inside a group has the chunks its decoded rows have."""
+        with _parquet_file(self.path) as file:
+            groups = self._row_groups()
+            for group, start, stop in groups if order is None else [groups[i] for i in order]:
+                batches = iter(
+                    file.iter_batches(self.chunk_rows, row_groups=[group], columns=self.parquet)
+                )
+                batch, begins = (
+                    None,
+                    sum(  # the batch read, and the file row it starts at
+                        file.metadata.row_group(g).num_rows for g in range(group)
+                    ),
+                )
+                for first in range(start, stop, self.chunk_rows):
+                    count = min(self.chunk_rows, stop - first)
+                    table = aligned_empty((count, self.width), self.file_dtype)
+                    filled = 0
+                    while filled < count:  # from as many batches as hold its rows
+                        while batch is None or begins + batch.num_rows <= first + filled:
+                            begins += 0 if batch is None else batch.num_rows
+                            batch = next(batches)
+                        low = first + filled - begins
+                        piece = batch.slice(low, min(count - filled, batch.num_rows - low))
+                        for column in range(self.width):
+                            values = piece.column(column).to_numpy(zero_copy_only=False)
+                            table[filled : filled + len(piece), column] = values
+                        filled += len(piece)
+                    yield self._checked(table, first) if check else self._on_read(table)
 
     def dataset(self, rows: slice, *, across_processes: bool = False) -> Dataset:
         """The file's rows ``rows`` in memory, as a ``Dataset`` of float64, checked as
@@ -346,7 +367,9 @@ class Stream:
         if self.parquet is not None:
             table = self._parquet_rows(start, stop)
         elif isinstance(self.path, RemotePath):  # read by ranges, a chunk at a time
-            as_read = dataclasses.replace(self, shift=None, scale=None, decoded_rows=None)
+            as_read = dataclasses.replace(
+                self, dtype=np.dtype(np.float64), shift=None, scale=None, decoded_rows=None
+            )
             table = np.concatenate(list(as_read.part(slice(start, stop)).tables()))
         else:
             table = np.load(self.path, mmap_mode="r")[start:stop]
@@ -363,24 +386,22 @@ class Stream:
 
     def _parquet_rows(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start`` to ``stop`` of the selected columns, read by row group."""
-        import pyarrow.parquet as pq
-
-        file = pq.ParquetFile(parquet_source(self.path))
         table = np.empty((stop - start, self.width))
         first = 0  # the file's row at the start of the row group
-        for group in range(file.num_row_groups):
-            count = file.metadata.row_group(group).num_rows
-            low, high = max(start, first), min(stop, first + count)
-            if low < high:
-                read = file.read_row_group(group, columns=list(self.parquet or ()))
-                for column in range(self.width):
-                    values = read.column(column).slice(low - first, high - low)
-                    table[low - start : high - start, column] = values.to_numpy(
-                        zero_copy_only=False
-                    )
-            first += count
-            if first >= stop:
-                break
+        with _parquet_file(self.path) as file:
+            for group in range(file.num_row_groups):
+                count = file.metadata.row_group(group).num_rows
+                low, high = max(start, first), min(stop, first + count)
+                if low < high:
+                    read = file.read_row_group(group, columns=list(self.parquet or ()))
+                    for column in range(self.width):
+                        values = read.column(column).slice(low - first, high - low)
+                        table[low - start : high - start, column] = values.to_numpy(
+                            zero_copy_only=False
+                        )
+                first += count
+                if first >= stop:
+                    break
         return table
 
     def chunks(self, *, check: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -477,23 +498,22 @@ def _parquet(path: FilePath, y, x, chunk_rows: int | None, dtype: np.dtype) -> S
     """A Parquet file as a ``Stream``: its named columns, numbers read as float64."""
     try:
         import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow.parquet  # _parquet_file needs it: missing, said here
     except ImportError:
         raise DataError(
             f"{path}: reading Parquet needs pyarrow (pip install 'steepest[parquet]')"
         ) from None
     try:
-        metadata = pq.ParquetFile(parquet_source(path))
+        with _parquet_file(path) as file:
+            schema, rows = file.schema_arrow, file.metadata.num_rows
     except (pa.ArrowException, OSError) as error:
         raise DataError(f"{path}: not a readable Parquet file ({error})") from None
-    schema = metadata.schema_arrow
     *_, x_names, y_name = pick_columns(schema.names, y, x, str(path))
     selected = (*x_names, y_name)
     for name in selected:
         kind = schema.field(name).type
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
             raise DataError(f"{path}: column {name!r} holds {kind}, not real numbers")
-    rows = metadata.metadata.num_rows
     if rows < 2:
         raise DataError(f"{path}: {rows} rows; at least 2 are needed")
     width = len(selected)
@@ -506,9 +526,16 @@ def _parquet(path: FilePath, y, x, chunk_rows: int | None, dtype: np.dtype) -> S
     )  # fmt: skip
 
 
-def parquet_source(path: FilePath):
-    """What ``pyarrow.parquet.ParquetFile`` reads: a local path, or a remote file opened."""
-    return path.open("rb") if isinstance(path, RemotePath) else path
+@contextlib.contextmanager
+def _parquet_file(path: FilePath):
+    """``pyarrow.parquet.ParquetFile`` of a local path or of a remote file, closed after."""
+    import pyarrow.parquet as pq
+
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(path.open("rb")) if isinstance(path, RemotePath) else path
+        file = pq.ParquetFile(source)
+        stack.callback(file.close)
+        yield file
 
 
 def standardizer_of(data: Stream, processes: Processes = ONE) -> tuple[np.ndarray, np.ndarray]:

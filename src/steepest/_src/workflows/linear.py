@@ -122,6 +122,8 @@ def linear(
                 raise DataError(
                     "--batch-shards applies in memory: a stream's batches end with their chunk"
                 )
+            if checkpoint is not None or resume is not None:
+                raise DataError("--checkpoint and --resume apply in memory, not with --stream yet")
             return linear_streamed(
                 data, y, x=x, intercept=intercept, standardize=standardize,
                 optimizer=optimizer, learning_rate=learning_rate, max_steps=max_steps,

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..fit import budget_of, cuts_epochs, scheduled
 from ..io.dataset import DataError, check_spread
+from ..io.remote import RemotePath
 from ..io.standardizer import Standardizer
 from ..io.stream import stream
 from ..losses import mse
@@ -24,7 +25,7 @@ def linear_streamed(
     method, x64, devices, batch_size, epochs, seed, schedule, progress, processes,
 ):  # fmt: skip
     """``linear``'s report for a ``.npy`` or ``.parquet`` file streamed by ``fit_stream``."""
-    if not isinstance(data, str | os.PathLike):
+    if not isinstance(data, str | os.PathLike | RemotePath):
         raise DataError("--stream needs --data FILE.npy or FILE.parquet")
     if processes.many and batch_size is not None:
         raise DataError(
@@ -46,26 +47,33 @@ def linear_streamed(
     if processes.many:  # each process streams its own range of rows
         chunks = chunks.part(part_of(chunks.rows, processes))
     chunks = chunks.decoded()  # a Parquet file: decoded once, for every pass after
-    columns = list(chunks.x_columns)
-    if standardize:
-        standardizer = Standardizer.of_stream(chunks, processes)
-        check_spread(
-            chunks.x_names, standardizer.scale, chunks.source, "has a standard deviation of only"
-        )
-        chunks = standardizer.applied_to(chunks)
-    else:
-        standardizer = Standardizer.identity(len(columns))
-    source = learning_rate_source(optimizer, learning_rate, len(columns))
-    budget = budget_of(max_steps, batch_size, epochs)
-    per_epoch = chunks.updates_per_epoch(batch_size) if cuts_epochs(batch_size) else None
-    schedule = scheduled(schedule, budget, per_epoch)
-    with ProgressBar(budget, enabled=progress) as bar:
-        result = fit_stream(
-            mse, Linear.zeros(len(columns), dtype), chunks, optimizer=optimizer,
-            learning_rate=learning_rate, max_steps=max_steps, tol=tol, rtol=rtol,
-            on_chunk=bar.update, batch_size=batch_size, epochs=epochs, seed=seed,
-            schedule=schedule, across_processes=processes.many, devices=devices,
-        )  # fmt: skip
+    decoded = chunks
+    try:
+        columns = list(chunks.x_columns)
+        if standardize:
+            standardizer = Standardizer.of_stream(chunks, processes)
+            check_spread(
+                chunks.x_names,
+                standardizer.scale,
+                chunks.source,
+                "has a standard deviation of only",
+            )
+            chunks = standardizer.applied_to(chunks)
+        else:
+            standardizer = Standardizer.identity(len(columns))
+        source = learning_rate_source(optimizer, learning_rate, len(columns))
+        budget = budget_of(max_steps, batch_size, epochs)
+        per_epoch = chunks.updates_per_epoch(batch_size) if cuts_epochs(batch_size) else None
+        schedule = scheduled(schedule, budget, per_epoch)
+        with ProgressBar(budget, enabled=progress) as bar:
+            result = fit_stream(
+                mse, Linear.zeros(len(columns), dtype), chunks, optimizer=optimizer,
+                learning_rate=learning_rate, max_steps=max_steps, tol=tol, rtol=rtol,
+                on_chunk=bar.update, batch_size=batch_size, epochs=epochs, seed=seed,
+                schedule=schedule, across_processes=processes.many, devices=devices,
+            )  # fmt: skip
+    finally:  # the decoded rows of a Parquet file: read by no one any more
+        decoded.discard_decoded()
     fitted = standardizer.to_original(result.params)
     return LinearFit(
         params=fitted,
@@ -91,9 +99,9 @@ def linear_streamed(
         x_names=chunks.x_names,
         y_name=chunks.y_name,
         streamed={
-            "chunks": chunks.num_chunks,
+            "chunks": int(processes.sum(chunks.num_chunks)),  # every process's
             "chunk_rows": max(chunks.chunk_rows_each()),
-            "decoded_once": chunks.decoded_rows is not None,
+            "decoded_once": decoded.decoded_rows is not None,
         },
     )
 

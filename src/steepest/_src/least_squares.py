@@ -41,10 +41,11 @@ SPLITTER = 2.0**27 + 1
 
 # A refinement pass over the data costs about 1.5 times the QR pass (in NumPy, double-double:
 # each product split in halves). On a design of more than REFINE_ALWAYS_ENTRIES entries the
-# closed form refines only while its unrefined answer is not certain to REFINE_TARGET
-# (Wedin's bound): more than any descent it is compared with certifies (rtol 1e-10 at most
-# by default), so that on big, well-conditioned data it costs about one QR, as
-# np.linalg.lstsq does (docs/benchmarks.md). Below it, refining costs milliseconds.
+# closed form refines only where Wedin's first-order bound (an estimate, as the error of any
+# solve without refinement is) leaves its unrefined answer further than REFINE_TARGET: closer
+# than any descent it is compared with certifies (rtol 1e-10 at most by default). So on big,
+# well-conditioned data it costs about one QR, as np.linalg.lstsq does (docs/benchmarks.md).
+# Below it, refining costs milliseconds.
 REFINE_ALWAYS_ENTRIES = 2**22
 REFINE_TARGET = 1e-12
 
@@ -116,7 +117,8 @@ def least_squares(
        last digit wherever :math:`\\kappa \\epsilon \\ll 1`. Each step is one more pass
        over ``X``, about 1.5 times the cost of the QR pass: on a design of more than
        ``REFINE_ALWAYS_ENTRIES`` entries, the steps are taken only when the unrefined
-       answer is not certain to ``REFINE_TARGET`` (the bound below).
+       answer is not within ``REFINE_TARGET`` by Wedin's first-order bound (below),
+       which is then the error it reports: an estimate, not a measured one.
 
     The error estimate, norm-wise relative in the coordinates ``v``:
 
@@ -153,7 +155,7 @@ def least_squares(
         block_rows: rows per block.
         max_refinements: at most this many refinement steps (0: none). None: 5, or 0
             on a design of more than ``REFINE_ALWAYS_ENTRIES`` entries whose unrefined
-            answer is certain to ``REFINE_TARGET``.
+            answer is within ``REFINE_TARGET`` by Wedin's first-order bound.
         across_processes: in a run of several processes (``jax.distributed``), ``X`` and
             ``y`` are this process's rows, and the answer is that for every process's
             rows together: each passes its R factor and its sums, and every process

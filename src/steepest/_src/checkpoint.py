@@ -169,6 +169,10 @@ class Saver:
         self.manager.wait_until_finished()
         self.saved_at = time.monotonic()
 
+    def close(self) -> None:
+        """Let go of the folder (Orbax's manager and its threads): after the last save."""
+        self.manager.close()
+
 
 def load(directory: str | Path, like, fingerprint: dict):
     """The state saved last in ``directory``, shaped and placed as ``like`` (a first state
@@ -181,19 +185,22 @@ def load(directory: str | Path, like, fingerprint: dict):
     if not Path(directory).is_dir():
         raise DataError(f"--resume {directory}: no such folder")
     manager = _manager(directory, create=False)
-    step = manager.latest_step()
-    if step is None:
-        raise DataError(f"--resume {directory}: the folder holds no complete checkpoint")
-    held = _fingerprint_held(manager)
-    if held != fingerprint:
-        raise DataError(
-            f"--resume {directory}: the checkpoint is of another run ("
-            f"{_difference(held or {}, fingerprint)}); resume with the run's own settings"
+    try:
+        step = manager.latest_step()
+        if step is None:
+            raise DataError(f"--resume {directory}: the folder holds no complete checkpoint")
+        held = _fingerprint_held(manager)
+        if held != fingerprint:
+            raise DataError(
+                f"--resume {directory}: the checkpoint is of another run ("
+                f"{_difference(held or {}, fingerprint)}); resume with the run's own settings"
+            )
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+        restored = manager.restore(
+            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract))
         )
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
-    restored = manager.restore(
-        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract))
-    )
+    finally:
+        manager.close()
     # Placed as a fresh state is (``engine.owned``): the arrays Orbax returns are committed
     # to one device, which data split over several devices or processes refuses beside it.
     return owned(jax.tree.map(np.asarray, restored.state))

@@ -113,6 +113,7 @@ def drive(
                 saver.save(state)
     if saver is not None:
         saver.save(state)
+        saver.close()
     return Driven(state, run_seconds, compile_seconds)
 
 

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -113,6 +114,8 @@ def test_a_resume_with_other_settings_or_data_is_refused_naming_what_differs(x64
         Checkpoint(tmp_path, every_steps=0)
     with pytest.raises(ValueError, match="written to a local folder"):
         Checkpoint("gs://bucket/saved")
+    with pytest.raises(ValueError, match="written to a local folder"):
+        Checkpoint(Path("gs://bucket/saved"))  # gs:/bucket/saved, a URL all the same
 
 
 def test_a_schedule_is_part_of_the_run_a_checkpoint_is_of(x64, data, tmp_path):

@@ -33,6 +33,7 @@ import hashlib
 import json
 import math
 import numbers
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ class Checkpoint:
     every_seconds: float | None = None
 
     def __post_init__(self):
-        if "://" in str(self.directory):
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", str(self.directory)):  # Path("gs://b"): gs:/b
             raise ValueError(
                 f"checkpoint folder {self.directory}: checkpoints are written to a local "
                 "folder (or a mounted one), not to a URL yet"
@@ -175,8 +176,8 @@ class Saver:
 
 
 def load(directory: str | Path, like, fingerprint: dict):
-    """The state saved last in ``directory``, shaped and placed as ``like`` (a first state
-    of the same run).
+    """The state saved last in ``directory``, shaped as ``like`` (a first state of the same
+    run) and placed as a fresh state is (``engine.owned``).
 
     Raises:
         DataError: no checkpoint in the folder, or one of another run.

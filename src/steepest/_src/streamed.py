@@ -293,8 +293,9 @@ def _fit_stream(
             if not processes.many:
                 raise
             failure = changed  # said to the others, who wait for this one's sums
-        if processes.many:
-            value, gradient = joined((np.float64(value), gradient), processes, failure)
+        if processes.many:  # in float64 whatever the run's dtype: never through JAX
+            value, *parts = summed_over(processes, np.append(value, gradient), failure)
+            gradient = np.asarray(parts)
         return np.float64(value), np.asarray(gradient, np.float64)
 
     try:
@@ -493,12 +494,24 @@ def _accumulate(loss: Callable, data: Stream, block_rows: int | None) -> Callabl
 
 def joined(total, processes: Processes, failure: "FileChanged | None"):
     """Every process's ``total`` (a cost and gradient, weighted sums over its chunks)
-    added up, the same on each (``Processes.sum``: in float64, in process order), in
-    the dtypes of ``total``. A process that could not read its chunks says so in the same
-    gather: then every process raises ``FileChanged``, none waits for the others."""
+    added up, the same on each (``summed_over``), in the dtypes of ``total``."""
     leaves, tree = jax.tree.flatten(total)
     flat = [np.ravel(np.asarray(leaf, np.float64)) for leaf in leaves]
-    parts = processes.gather(np.concatenate([[failure is not None], *flat]))
+    summed = summed_over(processes, np.concatenate(flat), failure)
+    pieces = np.split(summed, np.cumsum([piece.size for piece in flat])[:-1])
+    leaves_summed = [
+        jnp.asarray(piece.reshape(np.shape(leaf)), leaf.dtype)
+        for piece, leaf in zip(pieces, leaves, strict=True)
+    ]
+    return jax.tree.unflatten(tree, leaves_summed)
+
+
+def summed_over(processes: Processes, values: np.ndarray, failure: "FileChanged | None"):
+    """Every process's ``values`` added up in float64, in process order (as
+    ``Processes.sum``), the same on each. A process that could not read its chunks says so
+    in the same gather: then every process raises ``FileChanged``, none waits for the
+    others."""
+    parts = processes.gather(np.concatenate([[failure is not None], values]))
     failed = np.flatnonzero(parts[:, 0])
     if failed.size:
         if failure is not None:
@@ -507,12 +520,7 @@ def joined(total, processes: Processes, failure: "FileChanged | None"):
     summed = parts[0, 1:]
     for part in parts[1:]:
         summed = summed + part[1:]
-    pieces = np.split(summed, np.cumsum([piece.size for piece in flat])[:-1])
-    leaves_summed = [
-        jnp.asarray(piece.reshape(np.shape(leaf)), leaf.dtype)
-        for piece, leaf in zip(pieces, leaves, strict=True)
-    ]
-    return jax.tree.unflatten(tree, leaves_summed)
+    return summed
 
 
 def _zeros(loss, params, *data):

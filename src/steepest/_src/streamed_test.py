@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from steepest._src.processes import Processes
-from steepest._src.streamed import FileChanged, joined
+from steepest._src.streamed import FileChanged, joined, summed_over
 
 
 class TwoProcesses(Processes):
@@ -33,3 +33,10 @@ def test_a_process_that_could_not_read_stops_every_process():
     mine = FileChanged(OSError("gone"))
     with pytest.raises(FileChanged, match="gone"):
         joined(total, TwoProcesses([0.0, 0.0, 0.0, 0.0]), mine)
+
+
+def test_the_float64_check_is_summed_in_float64_whatever_the_runs_dtype():
+    """Not through JAX, which without x64 would round it to float32."""
+    values = np.array([1.0000000123456789, 2.0])
+    summed = summed_over(TwoProcesses([0.0, 1e-12, 0.0]), values, None)
+    assert summed.dtype == np.float64 and summed[0] == 1.0000000123456789 + 1e-12

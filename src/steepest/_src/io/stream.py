@@ -37,6 +37,14 @@ from .remote import FilePath, RemotePath, as_path
 CHUNK_BYTES = 64 * 2**20  # of the file per chunk, by default
 # Disk that decoding a Parquet file leaves free at least (Stream.decoded).
 DECODE_MARGIN = 2**30
+# The folders of decoded rows not removed yet: removed when the process ends.
+_DECODED: set[Path] = set()
+
+
+@atexit.register
+def _remove_decoded() -> None:
+    for place in list(_DECODED):
+        shutil.rmtree(place, ignore_errors=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +118,7 @@ class Stream:
         if shutil.disk_usage(place).free < needed + DECODE_MARGIN:
             shutil.rmtree(place, ignore_errors=True)
             return self
-        atexit.register(shutil.rmtree, place, True)
+        _DECODED.add(place)  # removed at exit, if not before (discard_decoded)
         raw = dataclasses.replace(self, dtype=np.dtype(np.float64), shift=None, scale=None)
         rows = place / "rows.f8"
         with rows.open("wb") as file:
@@ -124,6 +132,7 @@ class Stream:
         if self.decoded_rows is None:
             return self
         shutil.rmtree(self.decoded_rows.parent, ignore_errors=True)
+        _DECODED.discard(self.decoded_rows.parent)
         return dataclasses.replace(self, decoded_rows=None)
 
     def part(self, rows: slice) -> "Stream":

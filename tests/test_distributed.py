@@ -124,13 +124,20 @@ def test_two_processes_take_the_mini_batch_steps_of_one_drawing_the_same_shares(
     )
 
 
-def test_a_bad_row_in_the_second_process_is_named_by_it(table):
+@pytest.mark.parametrize("stream", [[], ["--stream"]], ids=["in memory", "streamed"])
+def test_a_bad_row_in_the_second_process_is_named_by_it(table, stream):
+    """The first process stops too, saying why (StoppedElsewhere), instead of waiting in a
+    gather for the second; the launch shows the second's own words."""
     values = np.load(table / "table.npy")
     values[3001, 1] = np.nan
     np.save(table / "holed.npy", values)
-    run = launch(["fit", "--data", "holed.npy"], table)
+    run = launch(["fit", "--data", "holed.npy", *stream], table)
     assert run.returncode == 2, run.describe()
-    assert run.stderr == "steepest: process 1: error: holed.npy, row 3,001: column 'x1' is nan\n"
+    said = {
+        (): "holed.npy, row 3,001: column 'x1' is nan",
+        ("--stream",): "holed.npy: row 3,001 holds NaN or infinity",
+    }[tuple(stream)]
+    assert run.stderr == f"steepest: process 1: error: {said}\n"
 
 
 def test_a_part_of_a_file_is_checked_as_a_whole_load_checks_it(table):

@@ -10,8 +10,12 @@ answer, bit for bit. With one process, each combination is the value itself.
 """
 
 import dataclasses
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +69,37 @@ class Processes:
     def max(self, values) -> np.ndarray:
         """The elementwise largest of every process's ``values``."""
         return self.gather(values).max(axis=0)
+
+    def together(self, check: Callable[[], T]) -> T:
+        """What ``check()`` returns, once every process's check has passed; if any raised a
+        ValueError (bad rows of its own), every process raises: that one its own error,
+        the others ``StoppedElsewhere``, so that none waits in a later gather for one
+        that stopped. Every process must call it.
+
+        Example:
+            >>> Processes().together(lambda: 3)
+            3
+        """
+        if not self.many:
+            return check()
+        error: ValueError | None = None
+        try:
+            result = check()
+        except ValueError as raised:
+            error = raised
+        failed = np.flatnonzero(self.gather([error is not None])[:, 0])
+        if error is not None:
+            raise error
+        if failed.size:
+            raise StoppedElsewhere(
+                f"process {failed[0]} stopped on an error of its own (in its rows: its message "
+                "says which)"
+            )
+        return result
+
+
+class StoppedElsewhere(ValueError):
+    """Another process of the run stopped on an error of its own, which it reports."""
 
 
 ONE = Processes()

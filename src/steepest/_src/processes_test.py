@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from .io.standardizer import Standardizer
 from .least_squares import closed_form_cost, least_squares
 from .model import Linear
-from .processes import ONE, Processes
+from .processes import ONE, Processes, StoppedElsewhere
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,3 +141,25 @@ def test_rows_split_any_way_give_the_statistics_of_the_rows_together(counts, see
         np.testing.assert_allclose(standardizer.mean, whole.mean, rtol=1e-13, atol=1e-12)
         np.testing.assert_allclose(standardizer.scale, whole.scale, rtol=1e-13)
         assert standardizer.target_mean == pytest.approx(whole.target_mean, rel=1e-13, abs=1e-12)
+
+
+class SecondOfTwo(Processes):
+    """Process 0 of two, the other's flag given: what ``gather`` would bring back."""
+
+    def __init__(self, other_failed: bool):
+        super().__init__(index=0, count=2)
+        object.__setattr__(self, "other_failed", other_failed)
+
+    def gather(self, values):
+        return np.stack([np.asarray(values, np.float64), [float(self.other_failed)]])
+
+
+def test_an_error_in_one_process_stops_every_process_together():
+    def fails():
+        raise ValueError("row 7 holds NaN")
+
+    assert SecondOfTwo(other_failed=False).together(lambda: 5) == 5
+    with pytest.raises(StoppedElsewhere, match="process 1 stopped on an error of its own"):
+        SecondOfTwo(other_failed=True).together(lambda: 5)
+    with pytest.raises(ValueError, match="row 7 holds NaN"):
+        SecondOfTwo(other_failed=True).together(fails)

@@ -444,14 +444,20 @@ def _first_pass(loss, params, data: Stream, needs_hessian: bool, processes: Proc
     """The first chunk (to type the loop state by), having checked every value of the
     file (of this process's part); and the Hessian at ``params`` summed over the chunks
     (every process's) when ``needs_hessian``."""
-    first = None
-    hessian: float | np.ndarray = 0.0
     rows = processes.sum(data.rows)
-    for X, y in data.chunks(check=True):
-        first = first or (X, y)
-        if needs_hessian:
-            weight = len(y) / rows
-            hessian = hessian + weight * theory.hessian(loss, params, X, y, block_rows=None)
+
+    def checked_pass():
+        first = None
+        hessian: float | np.ndarray = 0.0
+        for X, y in data.chunks(check=True):
+            first = first or (X, y)
+            if needs_hessian:
+                weight = len(y) / rows
+                hessian = hessian + weight * theory.hessian(loss, params, X, y, block_rows=None)
+        return first, hessian
+
+    # A bad value in one process's part stops every process (none waits in a gather).
+    first, hessian = processes.together(checked_pass)
     return first, processes.sum(hessian) if needs_hessian else hessian
 
 

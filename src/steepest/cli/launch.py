@@ -28,7 +28,7 @@ FAILED_GRACE_SECONDS = 2.0
 # Once a process has finished, how long the others get to finish too.
 FINISHED_GRACE_SECONDS = 30.0
 # Words of JAX's and gloo's errors when another process went away mid-run.
-LOST_PEER = ("Gloo", "coordination service", "by peer")
+LOST_PEER = ("Gloo", "coordination service", "by peer", "stopped on an error of its own")
 # The signals passed on to the processes.
 PASSED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

@@ -190,7 +190,10 @@ def validate(
     rows = int(processes.sum(X.shape[0]))
     if rows < 2:
         raise DataError(f"{source}: needs at least 2 rows, got {rows}")
-    _check_finite(X, y, (*x_names, y_name), source, _row_labeller(row_labels))
+    # Said to every process: none waits in the gather below for one that stopped here.
+    processes.together(
+        lambda: _check_finite(X, y, (*x_names, y_name), source, _row_labeller(row_labels))
+    )
     # Every column's largest value and its smallest (negated), over every process's rows.
     highs, lows = X.max(axis=0, initial=-np.inf), -X.min(axis=0, initial=np.inf)
     highs, lows = np.split(processes.max(np.concatenate([highs, lows])), 2)

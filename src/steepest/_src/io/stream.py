@@ -566,11 +566,17 @@ def standardizer_of(data: Stream, processes: Processes = ONE) -> tuple[np.ndarra
     # Read in float64 and checked for finite values only: whether they fit the run's dtype
     # is for the standardized values to say (Stream.read), as in memory.
     raw = dataclasses.replace(data, dtype=np.dtype(np.float64), shift=None, scale=None)
-    magnitudes, sums = np.zeros(data.width), np.zeros(data.width)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for table in raw.tables(check=True):
-            magnitudes = np.maximum(magnitudes, np.abs(table).max(axis=0, initial=0.0))
-            sums += table.sum(axis=0, dtype=np.float64)
+
+    def checked_sums() -> tuple[np.ndarray, np.ndarray]:
+        magnitudes, sums = np.zeros(data.width), np.zeros(data.width)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for table in raw.tables(check=True):
+                magnitudes = np.maximum(magnitudes, np.abs(table).max(axis=0, initial=0.0))
+                sums += table.sum(axis=0, dtype=np.float64)
+        return magnitudes, sums
+
+    # A bad value in one process's part stops every process (none waits in a gather).
+    magnitudes, sums = processes.together(checked_sums)
     # A column far from 1 (1e300, 1e-300) is taken over a power of two (exact), as
     # Standardizer.of does, so that its sum and squares neither overflow nor underflow.
     unit = magnitude_unit(processes.max(magnitudes))

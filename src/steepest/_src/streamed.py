@@ -103,7 +103,9 @@ def fit_stream(
     is this process's part of the file (``Stream.part``; every process's together, the
     whole) and every process makes the same call: each step sums the cost and gradient
     over each process's chunks, then over the processes (one gather of the sums), and
-    every process takes the same step. Full batch only, for now.
+    every process takes the same step. With ``batch_size``, each update takes
+    ``batch_size / processes`` rows of the chunk each process reads (``_epoch_step``):
+    every process's part must read in chunks of the same sizes (``check_parts_alike``).
 
     ``devices``: split each chunk by rows over this many local devices (``"all"``: every
     one; the rows a count does not divide, a few at most, on all of them alike), each
@@ -127,11 +129,6 @@ def fit_stream(
     check_arguments(params, optimizer, max_steps)
     blocks.require_row_mean("streaming", loss, tags)
     processes = Processes.current() if across_processes else ONE
-    if processes.many and batch_size is not None:
-        raise ValueError(
-            "mini-batches streamed over several processes are not supported yet: stream full "
-            "batches, or hold the rows in memory"
-        )
     placement = ChunkPlacement.of(devices)
     if placement.mesh is not None and batch_size is not None:
         raise ValueError(
@@ -139,6 +136,8 @@ def fit_stream(
             "batches, or hold the rows in memory"
         )
     total_rows = int(processes.sum(data.rows))  # the weights' denominator: every part's rows
+    if processes.many and batch_size is not None:
+        check_parts_alike(data, batch_size, processes)
     given = data
     data = data.decoded()  # a Parquet file: decoded once, not at every pass
     try:
@@ -162,12 +161,14 @@ def _fit_stream(
     """``fit_stream``'s run, its arguments checked and a Parquet file decoded."""
     as_read = file_state(data.path)  # a file changed during the run is not read as it is
     budget = step_budget(loss, (), tags, "loop", max_steps, batch_size, epochs, rows=data.rows)
-    if batch_size is not None and batch_size > data.chunk_rows:
+    # Over several processes, each update takes this share of each process's chunk.
+    share = None if batch_size is None else batch_size // processes.count
+    if share is not None and share > data.chunk_rows:
         raise ValueError(
             f"batch_size {batch_size:,} is more than a chunk's {data.chunk_rows:,} rows: batches "
             "end with their chunk (stream the file with chunk_rows of at least batch_size)"
         )
-    per_epoch = None if batch_size is None else data.updates_per_epoch(batch_size)
+    per_epoch = None if share is None else data.updates_per_epoch(share)
     schedule = scheduled(schedule, budget, per_epoch)
     if optimizer == "lbfgs":
         raise ValueError(
@@ -212,7 +213,7 @@ def _fit_stream(
         full_batch = jax.jit(engine.step_from, donate_argnums=0)
         step: Callable = full_batch
     else:
-        step, warm = _epoch_step(engine, data, batch_size, seed, as_read)
+        step, warm = _epoch_step(engine, data, batch_size, seed, as_read, processes)
     # Compiled for every size of chunk before the clock starts: a step's time is a step's.
     for rows in sorted(set(data.chunk_rows_each())):
         table = np.zeros((rows, data.width), data.table_dtype)
@@ -311,27 +312,50 @@ def _fit_stream(
         )
     if batch_size is None:
         return result
+    assert share is not None, "with batch_size"
+    over = f" and each of {processes.count} processes" if processes.many else ""
     return with_epoch_message(
-        result, data.updates_per_epoch(batch_size), batch_size,
-        f" drawn within each chunk of {data.chunk_rows:,}",
+        result, data.updates_per_epoch(share), batch_size,
+        f" drawn within each chunk of {max(data.chunk_rows_each()):,}{over}",
     )  # fmt: skip
 
 
 def _epoch_step(
-    engine: Engine, data: Stream, batch_size: int, seed: int, as_read: tuple
-) -> tuple[Callable, Callable]:
+    engine: Engine, data: Stream, batch_size: int, seed: int, as_read: tuple,
+    processes: Processes = ONE,
+) -> tuple[Callable, Callable]:  # fmt: skip
     """``step(state, value, grad)`` for mini-batches: the stop rules at ``state.params``,
     then, while the run goes on, an epoch of updates over the chunks as they are read
     (``FileChanged`` for a file no longer ``as_read``); and ``warm(state, total,
-    table)``, which compiles it on a chunk as read."""
+    table)``, which compiles it on a chunk as read.
+
+    Over several processes, the ``i``-th chunk each reads makes one array over a device
+    of each process, and each update takes ``batch_size / processes`` rows from each
+    process's chunk (``minibatch.run_epoch`` with ``sharding``: process ``p`` in the order
+    ``epoch_order(seed, epoch, rows, part=i, shard=p)``), the gradients joined by one
+    ``psum``: every process makes the same update."""
     bound = functools.partial(update, engine.transformation)
+    mesh = _first_device_of_each(processes) if processes.many else None
+    sharding = None if mesh is None else blocks.RowSharding(mesh, ROWS)
 
     @jax.jit
     def chunk_epoch(params, opt_state, table, epoch, part):
         return minibatch.run_epoch(
             bound, engine.loss, data.split(table), params, opt_state, batch_size=batch_size,
-            seed=jnp.uint32(seed), epoch=epoch, part=part,
+            seed=jnp.uint32(seed), epoch=epoch, part=part, sharding=sharding,
         )  # fmt: skip
+
+    def one_chunk(advanced, table, epoch: int, part: int):
+        if mesh is None:
+            return chunk_epoch(*advanced, table, epoch, part)
+        everywhere = NamedSharding(mesh, P())
+        params, opt_state = jax.tree.map(
+            lambda leaf: jax.make_array_from_process_local_data(everywhere, np.asarray(leaf)),
+            advanced,
+        )
+        rows = jax.make_array_from_process_local_data(NamedSharding(mesh, P(ROWS)), table)
+        done = chunk_epoch(params, opt_state, rows, epoch, part)
+        return jax.tree.map(lambda leaf: leaf.addressable_data(0), done)  # this process's
 
     status_from = jax.jit(engine.status_from)
     step_from = jax.jit(engine.step_from)
@@ -345,16 +369,48 @@ def _epoch_step(
             tables = _read(data.tables(order=order), data.path, as_read)
             for part, table in enumerate(tables):
                 previous = advanced
-                advanced = chunk_epoch(*advanced, table, epoch, part)
+                advanced = one_chunk(advanced, table, epoch, part)
                 jax.block_until_ready(previous)  # two chunks in flight at most, as a step's
         return step_from(state, value, grad, advanced=advanced, status=status)
 
     def warm(state, total, table):
-        jax.block_until_ready(chunk_epoch(state.params, state.opt_state, table, 0, 0))
+        jax.block_until_ready(one_chunk((state.params, state.opt_state), table, 0, 0))
         status = status_from(state, *total)
         step_from(state, *total, advanced=(state.params, state.opt_state), status=status)
 
     return step, warm
+
+
+def _first_device_of_each(processes: Processes) -> Mesh:
+    """A mesh of one device of each process, in process order: its first (where its loop
+    state lives)."""
+    firsts: dict[int, jax.Device] = {}
+    for device in sorted(jax.devices(), key=lambda device: (device.process_index, device.id)):
+        firsts.setdefault(device.process_index, device)
+    assert len(firsts) == processes.count, "every process has a device"
+    return Mesh(np.array(list(firsts.values())), (ROWS,))
+
+
+def check_parts_alike(data: Stream, batch_size: int, processes: Processes) -> None:
+    """A ValueError unless every process's part reads in the same chunks (each update takes
+    the same share of rows from each process's chunk) and ``batch_size`` splits evenly
+    over the processes."""
+    if batch_size % processes.count:
+        raise ValueError(
+            f"batch_size {batch_size:,} does not split evenly over {processes.count} "
+            f"processes: give a multiple of {processes.count}"
+        )
+    sizes = data.chunk_rows_each()
+    counts = processes.gather([len(sizes)])[:, 0]
+    alike = np.all(counts == counts[0]) and np.all(
+        processes.gather(sizes) == np.asarray(sizes, np.float64)
+    )
+    if not alike:
+        raise ValueError(
+            "the processes' parts of the file read in chunks of different sizes, which "
+            "mini-batches over processes take in step: give a row count that the processes "
+            "divide (a .npy), or row groups of equal size (a Parquet file)"
+        )
 
 
 @dataclasses.dataclass(frozen=True)

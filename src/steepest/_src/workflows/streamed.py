@@ -27,10 +27,6 @@ def linear_streamed(
     """``linear``'s report for a ``.npy`` or ``.parquet`` file streamed by ``fit_stream``."""
     if not isinstance(data, str | os.PathLike | RemotePath):
         raise DataError("--stream needs --data FILE.npy or FILE.parquet")
-    if processes.many and batch_size is not None:
-        raise DataError(
-            "--stream over several processes takes full batches only, not --batch-size yet"
-        )
     unsupported = [flag for flag, given in (
         ("--no-intercept", not intercept), ("--method quadratic", method != "loop"),
         ("--optimizer lbfgs", optimizer == "lbfgs"),
@@ -63,7 +59,11 @@ def linear_streamed(
             standardizer = Standardizer.identity(len(columns))
         source = learning_rate_source(optimizer, learning_rate, len(columns))
         budget = budget_of(max_steps, batch_size, epochs)
-        per_epoch = chunks.updates_per_epoch(batch_size) if cuts_epochs(batch_size) else None
+        per_epoch = (  # each update a share of each process's chunk
+            chunks.updates_per_epoch(batch_size // processes.count)
+            if cuts_epochs(batch_size)
+            else None
+        )
         schedule = scheduled(schedule, budget, per_epoch)
         with ProgressBar(budget, enabled=progress) as bar:
             result = fit_stream(

@@ -20,7 +20,10 @@ trip per batch.
 Over data read a chunk at a time (``fit_stream``), an epoch reads the chunks (the row
 groups of a Parquet file) in the order ``chunk_order`` draws, and visits the rows of
 the ``i``-th chunk it reads in the order ``epoch_order(seed, epoch, rows, part=i)``;
-batches end with their chunk.
+batches end with their chunk. Over several processes, each streaming its part of the
+file in chunks of the same sizes, process ``p`` visits the rows of its ``i``-th chunk in
+the order ``epoch_order(seed, epoch, rows, part=i, shard=p)``, and each update takes
+``batch_size / processes`` rows from each.
 
 Data-parallel (data split by rows over ``S`` devices, as DDP splits a batch): each
 device draws ``batch_size / S`` rows of every batch from its own ``N / S`` rows, in the

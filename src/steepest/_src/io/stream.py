@@ -68,8 +68,8 @@ class Stream:
             float32: subtracting first keeps a far-off column's digits), else on the
             device by ``split``.
         first: the file's row this stream starts at (a part's first).
-        file_rows: the file's rows, all of them: a part's chunks are weighed by their
-            share of these, so that every process's weighted sums add up to the file's.
+        file_rows: the file's rows, all of them (a part is a range within them).
+        decoded_rows: the raw float64 rows of a Parquet file, decoded once (``decoded``).
     """
 
     path: FilePath

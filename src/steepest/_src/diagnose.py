@@ -117,7 +117,7 @@ def _hand_mistake(names, hand, autodiff, tolerances, num_rows, params) -> str | 
     if factor is not None:
         return (
             "off by a constant factor: the hand-derived gradient is "
-            f"{_name_factor(factor, num_rows)} times the true one"
+            f"{name_factor(factor, num_rows)} times the true one"
         )
     if params is not None:
         sentence = _penalty_mistake(names, hand, autodiff, tolerances, num_rows, params)
@@ -251,7 +251,7 @@ def _describe_leaf(j, names, hand, autodiff, tolerances, num_rows, explained, pa
         return f"{name} has its sign flipped"
     factor = _factor(hand, autodiff, [j], tolerances)
     if factor is not None:
-        return f"{name} is off by a factor of {_name_factor(factor, num_rows)}"
+        return f"{name} is off by a factor of {name_factor(factor, num_rows)}"
     for k, other in enumerate(names):
         if k == j or _negligible(autodiff, k, tolerances[k]):  # a zero gradient matches nothing
             continue
@@ -370,11 +370,11 @@ def _symbol(factor: float, num_rows: int | None) -> str | None:
     return None
 
 
-def _name_factor(factor: float, num_rows: int | None) -> str:
+def name_factor(factor: float, num_rows: int | None) -> str:
     """The factor's symbol (see ``_symbol``), or the number itself.
 
     Example:
-        >>> _name_factor(0.5, None), _name_factor(200.0, 200), _name_factor(3.0, None)
+        >>> name_factor(0.5, None), name_factor(200.0, 200), name_factor(3.0, None)
         ('1/2', 'N (= 200)', '3')
     """
     return _symbol(factor, num_rows) or f"{factor:.6g}"

@@ -1,0 +1,290 @@
+"""Checking a hand-derived Hessian against autodiff, with a diagnosis of the mistake.
+
+``check_hessian(loss, hessian, params, *data)`` evaluates ``hessian(params, *data)``
+(a dense ``(n, n)`` matrix over the params flattened as ``jax.flatten_util.ravel_pytree``
+orders them, or the nested blocks ``jax.hessian`` returns) at the params and at a few
+points around them, and compares it with ``jax.hessian`` of the loss in float64, itself
+checked against central differences of the float64 gradient. Where they differ, it says
+how, in the words ``check_gradient`` uses: not symmetric, off by a factor (2, N, 1/2),
+a penalty ``(c/2)·||p||²`` missing or extra (a difference of ``c·I`` on a leaf), a cross
+term missing (an off-diagonal block zero where autodiff's is not), or the entry where
+they part.
+"""
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from .diagnose import name_factor
+from .theory import MAX_DENSE_HESSIAN
+
+# A Hessian entry computed in the hand's dtype may be off by this many roundings of the
+# largest entry, times the square root of the rows its sums run over.
+ROUNDINGS = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class HessianReport:
+    """What ``check_hessian`` found.
+
+    Attributes:
+        ok: the hand Hessian equals autodiff's within ``tolerance`` at every point.
+        largest_error: the largest ``|hand - autodiff|`` of an entry, over the points.
+        tolerance: the largest difference allowed (from the hand's dtype and the data).
+        diagnosis: what the mistake is, in one sentence, or None when ok.
+        points: how many points were checked.
+        names: the flat params' names, in the order of the matrix's rows.
+    """
+
+    ok: bool
+    largest_error: float
+    tolerance: float
+    diagnosis: str | None
+    points: int
+    names: tuple[str, ...]
+
+    def __str__(self) -> str:
+        verdict = "Hessian check passed" if self.ok else "Hessian check failed"
+        said = (
+            f"{verdict} at {self.points} points: largest difference from autodiff "
+            f"{self.largest_error:.3g} (tolerance {self.tolerance:.3g})"
+        )
+        return said if self.diagnosis is None else f"{said}\n{self.diagnosis}"
+
+    def raise_if_failed(self) -> None:
+        """An AssertionError carrying the diagnosis when the check failed."""
+        if not self.ok:
+            raise AssertionError(str(self))
+
+    def to_dict(self) -> dict:
+        """The report as plain data (for JSON)."""
+        return dataclasses.asdict(self) | {"names": list(self.names)}
+
+
+def check_hessian(
+    loss: Callable, hessian: Callable, params, *data, num_points: int = 3, seed: int = 0
+) -> HessianReport:
+    """Check ``hessian(params, *data)``, derived by hand, against ``jax.hessian(loss)``.
+
+    The points: ``params``, and ``num_points - 1`` draws around them (each entry moved by
+    a normal draw times ``max(1, |entry|)``, from ``seed``). The hand Hessian is evaluated
+    in the params' own dtype, the reference in float64; an entry may differ by
+    ``ROUNDINGS · eps · sqrt(N) · max|H|`` (``eps`` of the params' dtype, ``N`` the data's
+    rows). Where autodiff itself disagrees with central differences of the gradient (a
+    loss not twice differentiable there), the report says so instead of judging.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> loss = lambda p, x: jnp.sum(p**2 * x)
+        >>> print(check_hessian(loss, lambda p, x: jnp.diag(2 * x), jnp.ones(2), jnp.arange(2.0)))
+        Hessian check passed at 3 points: largest difference from autodiff 0 (tolerance 2.16e-05)
+        >>> print(check_hessian(loss, lambda p, x: jnp.diag(x), jnp.ones(2), jnp.arange(2.0)))
+        ... # doctest: +ELLIPSIS
+        Hessian check failed at 3 points: ...
+        the hand Hessian is off by a factor of 1/2: it is 1/2 times autodiff's
+    """
+    names, sizes = _flat_names(params)
+    if len(names) > MAX_DENSE_HESSIAN:
+        raise ValueError(
+            f"a dense Hessian of {len(names):,} params is too big to check entry by entry "
+            f"(at most {MAX_DENSE_HESSIAN:,})"
+        )
+    dtype = jnp.result_type(*jax.tree.leaves(params))
+    eps = float(jnp.finfo(dtype).eps)
+    rows = _num_rows(data)
+    hands: list[np.ndarray] = []
+    references: list[np.ndarray] = []
+    with jax.enable_x64(True):
+        flat, unravel = ravel_pytree(
+            jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), params)
+        )
+        data64 = jax.tree.map(_upcast, data)
+
+        def flat_loss(vector):
+            return loss(unravel(vector), *data64)
+
+        reference = jax.jit(jax.hessian(flat_loss))
+        gradient = jax.jit(jax.grad(flat_loss))
+        for point in _points(np.asarray(flat), num_points, seed):
+            expected = np.asarray(reference(jnp.asarray(point)))
+            if (kink := _not_twice_differentiable(gradient, point, expected)) is not None:
+                return HessianReport(False, math.nan, math.nan, kink, len(hands) + 1, names)
+            hand_params = jax.tree.map(
+                lambda leaf, like: jnp.asarray(leaf, jnp.result_type(like)),
+                unravel(jnp.asarray(point)), params,
+            )  # fmt: skip
+            hands.append(_dense(hessian(hand_params, *data), len(flat), sizes))
+            references.append(expected)
+    scale = max(float(np.max(np.abs(h))) for h in references) or 1.0
+    tolerance = ROUNDINGS * eps * math.sqrt(rows or 1) * scale
+    largest = max(float(np.max(np.abs(h - a))) for h, a in zip(hands, references, strict=True))
+    if largest <= tolerance:
+        return HessianReport(True, largest, tolerance, None, len(hands), names)
+    diagnosis = _diagnose(hands, references, tolerance, names, sizes, rows)
+    return HessianReport(False, largest, tolerance, diagnosis, len(hands), names)
+
+
+def _upcast(leaf):
+    array = np.asarray(leaf)
+    return array.astype(np.float64) if np.issubdtype(array.dtype, np.floating) else array
+
+
+def _num_rows(data) -> int | None:
+    lengths = {np.shape(leaf)[0] for leaf in jax.tree.leaves(data) if np.ndim(leaf)}
+    return lengths.pop() if len(lengths) == 1 else None
+
+
+def _flat_names(params) -> tuple[tuple[str, ...], list[tuple[str, int]]]:
+    """Each flat entry's name (``w[1]``, ``b``) and each leaf's name and size, in
+    ``ravel_pytree``'s order."""
+    names: list[str] = []
+    sizes: list[tuple[str, int]] = []
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        name = jax.tree_util.keystr(path, simple=True, separator=".") or "params"
+        shape = np.shape(leaf)
+        sizes.append((name, int(np.prod(shape))))
+        names += [name] if not shape else [f"{name}{list(i)}" for i in np.ndindex(shape)]
+    return tuple(names), sizes
+
+
+def _points(flat: np.ndarray, num_points: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    moved = [flat + rng.normal(size=flat.shape) * np.maximum(1.0, np.abs(flat))
+             for _ in range(num_points - 1)]  # fmt: skip
+    return [flat, *moved]
+
+
+def _dense(found, size: int, sizes: list[tuple[str, int]]) -> np.ndarray:
+    """The hand Hessian as an ``(n, n)`` float64 matrix: as given, or assembled from the
+    nested blocks ``jax.hessian`` returns (leaf ``a``'s block of leaf ``b``)."""
+    if not isinstance(found, dict | list | tuple) or isinstance(found, np.ndarray):
+        matrix = np.asarray(found, np.float64)
+        if matrix.shape == (size, size):
+            return matrix
+        if len(sizes) == 1 and matrix.size == size * size:
+            return matrix.reshape(size, size)
+    blocks = [np.asarray(block, np.float64) for block in jax.tree.leaves(found)]
+    if len(blocks) != len(sizes) ** 2:
+        raise ValueError(
+            f"the hand Hessian must be an ({size}, {size}) matrix over the flattened params "
+            f"or the nested blocks jax.hessian returns; got {len(blocks)} arrays"
+        )
+    rows = []
+    for i, (_, height) in enumerate(sizes):
+        rows.append([blocks[i * len(sizes) + j].reshape(height, width)
+                     for j, (_, width) in enumerate(sizes)])  # fmt: skip
+    return np.block(rows)
+
+
+def _not_twice_differentiable(gradient, point: np.ndarray, expected: np.ndarray) -> str | None:
+    """A sentence when autodiff's Hessian disagrees with central differences of the
+    float64 gradient at ``point`` (a kink, a branch): no reference to judge by there."""
+    steps = np.cbrt(np.finfo(np.float64).eps) * np.maximum(1.0, np.abs(point))
+    columns = []
+    for k, step in enumerate(steps):
+        shift = np.zeros_like(point)
+        shift[k] = step
+        upper = np.asarray(gradient(jnp.asarray(point + shift)))
+        lower = np.asarray(gradient(jnp.asarray(point - shift)))
+        columns.append((upper - lower) / (2 * step))
+    differences = np.column_stack(columns)
+    scale = max(float(np.max(np.abs(expected))), 1e-300)
+    if float(np.max(np.abs(differences - expected))) <= 1e-5 * scale:
+        return None
+    return (
+        "autodiff's Hessian disagrees with central differences of the gradient here: the "
+        "loss is not twice differentiable at these params (a kink or a branch); nothing "
+        "to judge the hand Hessian by"
+    )
+
+
+def _diagnose(hands, references, tolerance, names, sizes, rows) -> str:
+    """The mistake, in one sentence: the first of the known kinds that explains every
+    point, else where the hand Hessian and autodiff's part."""
+    for hand in hands:
+        asymmetry = np.abs(hand - hand.T)
+        if float(np.max(asymmetry)) > tolerance:
+            i, j = np.unravel_index(int(np.argmax(asymmetry)), hand.shape)
+            return (
+                f"the hand Hessian is not symmetric: entry ({names[i]}, {names[j]}) is "
+                f"{hand[i, j]:.6g}, entry ({names[j]}, {names[i]}) is {hand[j, i]:.6g}"
+            )
+    numerator = sum(float(np.sum(h * a)) for h, a in zip(hands, references, strict=True))
+    denominator = sum(float(np.sum(a * a)) for a in references)
+    if denominator > 0:
+        factor = numerator / denominator
+        if abs(factor - 1) > 1e-9 and all(
+            np.max(np.abs(h - factor * a)) <= tolerance * max(1.0, abs(factor))
+            for h, a in zip(hands, references, strict=True)
+        ):
+            named = name_factor(factor, rows)
+            return f"the hand Hessian is off by a factor of {named}: it is {named} times autodiff's"
+    if (penalty := _penalty(hands, references, tolerance, sizes)) is not None:
+        return penalty
+    if (missing := _missing_cross_term(hands, references, tolerance, sizes)) is not None:
+        return missing
+    hand, reference = next(
+        (h, a) for h, a in zip(hands, references, strict=True) if np.max(np.abs(h - a)) > tolerance
+    )
+    i, j = np.unravel_index(int(np.argmax(np.abs(hand - reference))), hand.shape)
+    return (
+        f"the hand Hessian differs from autodiff's at entry ({names[i]}, {names[j]}): "
+        f"{hand[i, j]:.6g} against {reference[i, j]:.6g}"
+    )
+
+
+def _offsets(sizes: list[tuple[str, int]]) -> list[slice]:
+    ends = np.cumsum([0] + [size for _, size in sizes])
+    return [slice(int(a), int(b)) for a, b in itertools.pairwise(ends)]
+
+
+def _penalty(hands, references, tolerance, sizes) -> str | None:
+    """The difference is ``c_a·I`` on the diagonal block of some leaves ``a`` and nothing
+    else, the same at every point: a penalty ``(c_a/2)·||a||²`` missing or extra."""
+    spans = _offsets(sizes)
+    differences = [h - a for h, a in zip(hands, references, strict=True)]
+    constants = [float(np.mean(np.diag(differences[0])[span])) for span in spans]
+    expected = np.diag(np.concatenate([
+        np.full(span.stop - span.start, c) for span, c in zip(spans, constants, strict=True)
+    ]))  # fmt: skip
+    if not all(np.max(np.abs(d - expected)) <= tolerance for d in differences):
+        return None
+    said = []
+    for (name, _), c in zip(sizes, constants, strict=True):
+        if abs(c) > tolerance:
+            what = "extra" if c > 0 else "missing"
+            said.append(f"a penalty ({abs(c):.6g}/2)·||{name}||² {what} (a difference of "
+                        f"{c:+.6g}·I on {name})")  # fmt: skip
+    return "the hand Hessian has " + "; ".join(said) if said else None
+
+
+def _missing_cross_term(hands, references, tolerance, sizes) -> str | None:
+    """Every difference lies in off-diagonal blocks where the hand's block is zero and
+    autodiff's is not: those cross terms are missing."""
+    spans = _offsets(sizes)
+    missing = []
+    for a, row in enumerate(spans):
+        for b, column in enumerate(spans):
+            differs = any(
+                np.max(np.abs(h[row, column] - r[row, column])) > tolerance
+                for h, r in zip(hands, references, strict=True)
+            )
+            if not differs:
+                continue
+            zero = all(np.max(np.abs(h[row, column])) <= tolerance for h in hands)
+            if a == b or not zero:
+                return None
+            if a < b:
+                missing.append(f"{sizes[a][0]} and {sizes[b][0]}")
+    if not missing:
+        return None
+    return (
+        f"the hand Hessian is missing the cross term between {', '.join(missing)}: its "
+        "block is zero where autodiff's is not"
+    )

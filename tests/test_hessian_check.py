@@ -1,0 +1,114 @@
+"""Hand-derived Hessians checked against autodiff (issue 24, first step): each planted
+mistake named, each correct Hessian passing in float32 and float64.
+
+The losses are the tutorial's mean squared error of ``Linear(w, b)``, with a ridge
+penalty, and logistic regression; their Hessians are written here by hand over the
+flattened params ``[w..., b]`` (``ravel_pytree``'s order)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from problems import regression_problem
+
+from steepest import Linear, check_hessian, mse
+from steepest.testing import assert_hessian_matches
+
+ROWS, FEATURES, PENALTY = 40, 3, 0.3
+
+
+@pytest.fixture(scope="module")
+def data():
+    return regression_problem(21, ROWS, FEATURES)
+
+
+def ridge(params, X, y):
+    return mse(params, X, y) + PENALTY / 2 * jnp.sum(params.w**2)
+
+
+def design(X):
+    return jnp.column_stack([X, jnp.ones(len(X), X.dtype)])
+
+
+def ridge_hessian(params, X, y):
+    """(2/N) [X 1]^T [X 1] + PENALTY on w's diagonal."""
+    A = design(X.astype(params.w.dtype))
+    penalty = jnp.diag(jnp.append(jnp.full(FEATURES, PENALTY), 0.0)).astype(A.dtype)
+    return 2 * A.T @ A / len(X) + penalty
+
+
+def logistic(params, X, y):
+    z = X @ params.w + params.b
+    return jnp.mean(jnp.logaddexp(0.0, z) - (y > 0) * z)
+
+
+def logistic_hessian(params, X, y):
+    """(1/N) [X 1]^T diag(s (1 - s)) [X 1], s the sigmoid of the logits."""
+    A = design(X.astype(params.w.dtype))
+    s = jax.nn.sigmoid(X.astype(params.w.dtype) @ params.w + params.b)
+    return A.T @ (A * (s * (1 - s))[:, None]) / len(X)
+
+
+def start(dtype):
+    return Linear(jnp.asarray([0.5, -1.0, 2.0], dtype), jnp.asarray(0.25, dtype))
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+@pytest.mark.parametrize(
+    ("loss", "hessian"), [(ridge, ridge_hessian), (logistic, logistic_hessian)],
+    ids=["ridge", "logistic"],
+)  # fmt: skip
+def test_a_correct_hessian_passes(x64, data, dtype, loss, hessian):
+    X, y = (jnp.asarray(a, dtype) for a in data)
+    report = check_hessian(loss, hessian, start(dtype), X, y)
+    assert report.ok, str(report)
+    assert report.names == ("w[0]", "w[1]", "w[2]", "b") and report.points == 3
+
+
+def sum_not_mean(params, X, y):
+    return ridge_hessian(params, X, y) * len(X) - PENALTY * (len(X) - 1) * _w_diagonal(params)
+
+
+def _w_diagonal(params):
+    return jnp.diag(jnp.append(jnp.ones(FEATURES), 0.0)).astype(params.w.dtype)
+
+
+MISTAKES = [
+    (mse, lambda p, X, y: ridge_hessian(p, X, y) / 2 - PENALTY / 2 * _w_diagonal(p),
+     "off by a factor of 1/2: it is 1/2 times autodiff's"),
+    (mse, lambda p, X, y: (ridge_hessian(p, X, y) - PENALTY * _w_diagonal(p)) * len(X),
+     "off by a factor of N (= 40)"),
+    (ridge, lambda p, X, y: ridge_hessian(p, X, y) - PENALTY * _w_diagonal(p),
+     "a penalty (0.3/2)·||w||² missing (a difference of -0.3·I on w)"),
+    (mse, ridge_hessian, "a penalty (0.3/2)·||w||² extra (a difference of +0.3·I on w)"),
+    (ridge, lambda p, X, y: ridge_hessian(p, X, y).at[:FEATURES, FEATURES].set(0.0)
+     .at[FEATURES, :FEATURES].set(0.0), "missing the cross term between w and b"),
+    (ridge, lambda p, X, y: ridge_hessian(p, X, y).at[0, 1].add(0.5),
+     "not symmetric: entry (w[0], w[1])"),
+    (ridge, lambda p, X, y: ridge_hessian(p, X, y).at[2, 2].add(0.5),
+     "differs from autodiff's at entry (w[2], w[2])"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+@pytest.mark.parametrize(("loss", "hessian", "words"), MISTAKES, ids=[m[2] for m in MISTAKES])
+def test_each_planted_mistake_is_named(x64, data, dtype, loss, hessian, words):
+    X, y = (jnp.asarray(a, dtype) for a in data)
+    report = check_hessian(loss, hessian, start(dtype), X, y)
+    assert not report.ok and words in report.diagnosis, str(report)
+    with pytest.raises(AssertionError, match="Hessian check failed"):
+        assert_hessian_matches(loss, hessian, start(dtype), X, y)
+
+
+def test_blocks_as_jax_hessian_nests_them_are_read_too(x64, data):
+    X, y = (jnp.asarray(a) for a in data)
+    report = check_hessian(ridge, jax.hessian(ridge), start(jnp.float64), X, y)
+    assert report.ok, str(report)
+
+
+def test_a_loss_not_twice_differentiable_there_is_said_not_judged():
+    """|w| at w = 0: autodiff's Hessian there is 0, the gradient jumps from -1 to 1."""
+    report = check_hessian(lambda p: jnp.sum(jnp.abs(p)), lambda p: jnp.zeros((2, 2)),
+                           jnp.zeros(2))  # fmt: skip
+    assert not report.ok and "not twice differentiable at these params" in report.diagnosis
+    np.testing.assert_equal(report.largest_error, np.nan)

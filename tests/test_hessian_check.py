@@ -6,6 +6,7 @@ penalty, and logistic regression; their Hessians are written here by hand over t
 flattened params ``[w..., b]`` (``ravel_pytree``'s order)."""
 
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -112,3 +113,26 @@ def test_a_loss_not_twice_differentiable_there_is_said_not_judged():
                            jnp.zeros(2))  # fmt: skip
     assert not report.ok and "not twice differentiable at these params" in report.diagnosis
     np.testing.assert_equal(report.largest_error, np.nan)
+
+
+def tanh_model(params, X):
+    return jnp.tanh(X @ params.w + params.b)
+
+
+def tanh_loss(params, X, y):
+    return jnp.mean((tanh_model(params, X) - y) ** 2)
+
+
+def gauss_newton(params, X, y):
+    """(2/N) J^T J, J the Jacobian of the model's outputs: the residuals' curvature left out."""
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    J = jax.jacfwd(lambda v: tanh_model(unravel(v), X))(flat)
+    return 2 * J.T @ J / len(X)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_the_gauss_newton_approximation_is_named_as_such(x64, data, dtype):
+    X, y = (jnp.asarray(a, dtype) for a in data)
+    report = check_hessian(tanh_loss, gauss_newton, start(dtype), X, y)
+    assert not report.ok and "the Gauss-Newton approximation, not the Hessian" in report.diagnosis
+    assert check_hessian(tanh_loss, jax.hessian(tanh_loss), start(dtype), X, y).ok

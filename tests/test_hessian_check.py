@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from problems import regression_problem
 
-from steepest import Linear, check_hessian, mse
+from steepest import Linear, check_hessian, check_hvp, mse
 from steepest.testing import assert_hessian_matches
 
 ROWS, FEATURES, PENALTY = 40, 3, 0.3
@@ -136,3 +136,44 @@ def test_the_gauss_newton_approximation_is_named_as_such(x64, data, dtype):
     report = check_hessian(tanh_loss, gauss_newton, start(dtype), X, y)
     assert not report.ok and "the Gauss-Newton approximation, not the Hessian" in report.diagnosis
     assert check_hessian(tanh_loss, jax.hessian(tanh_loss), start(dtype), X, y).ok
+
+
+def ridge_hvp(params, vector, X, y):
+    """(2/N) A^T (A v) + PENALTY v_w, A = [X 1], without forming the Hessian."""
+    A = design(X.astype(params.w.dtype))
+    flat_v = jnp.append(vector.w, vector.b)
+    product = 2 * A.T @ (A @ flat_v) / len(X)
+    return Linear(product[:FEATURES] + PENALTY * vector.w, product[FEATURES])
+
+
+PRODUCT_MISTAKES = [
+    (lambda p, v, X, y: Linear(*(2 * leaf for leaf in ridge_hvp(p, v, X, y))),
+     "off by a factor of 2"),
+    (lambda p, v, X, y: ridge_hvp(p, v, X, y)._replace(w=ridge_hvp(p, v, X, y).w - PENALTY * v.w),
+     "a penalty (0.3/2)·||w||² missing (a difference of -0.3·v on w)"),
+    (lambda p, v, X, y: ridge_hvp(p, v, X, y)._replace(b=jnp.zeros((), p.b.dtype)),
+     "differs from autodiff's in entry b"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_a_hand_hessian_vector_product_is_checked_without_a_matrix(x64, data, dtype):
+    X, y = (jnp.asarray(a, dtype) for a in data)
+    assert check_hvp(ridge, ridge_hvp, start(dtype), X, y).ok
+    for hvp, words in PRODUCT_MISTAKES:
+        report = check_hvp(ridge, hvp, start(dtype), X, y)
+        assert not report.ok and words in report.diagnosis, str(report)
+
+
+def test_the_gauss_newton_product_is_named_as_such(x64, data):
+    X, y = (jnp.asarray(a) for a in data)
+
+    def gauss_newton_product(params, vector, X, y):
+        flat, unravel = jax.flatten_util.ravel_pytree(params)
+        v = jax.flatten_util.ravel_pytree(vector)[0]
+        Jv = jax.jvp(lambda p: tanh_model(unravel(p), X), (flat,), (v,))[1]
+        JtJv = jax.vjp(lambda p: tanh_model(unravel(p), X), flat)[1](Jv)[0]
+        return unravel(2 * JtJv / len(X))
+
+    report = check_hvp(tanh_loss, gauss_newton_product, start(jnp.float64), X, y)
+    assert not report.ok and "Gauss-Newton approximation, not the Hessian" in report.diagnosis

@@ -34,7 +34,7 @@ _SOURCES = {
     ),
     "._src.fit": ("FitResult", "fit", "memory"),
     "._src.gradcheck": ("GradientCheckError", "GradientReport", "check_gradient"),
-    "._src.hesscheck": ("HessianReport", "check_hessian"),
+    "._src.hesscheck": ("HessianReport", "check_hessian", "check_hvp"),
     "._src.io.dataset": ("DataError",),
     "._src.io.sharding": ("shard",),
     "._src.losses": ("Tag", "mse", "quadratic_tag", "row_mean_tag"),
@@ -95,7 +95,7 @@ if _typing.TYPE_CHECKING:
     )
     from ._src.fit import FitResult, fit, memory
     from ._src.gradcheck import GradientCheckError, GradientReport, check_gradient
-    from ._src.hesscheck import HessianReport, check_hessian
+    from ._src.hesscheck import HessianReport, check_hessian, check_hvp
     from ._src.io.dataset import DataError
     from ._src.io.sharding import shard
     from ._src.losses import Tag, mse, quadratic_tag, row_mean_tag
@@ -150,6 +150,7 @@ __all__ = [
     "analytic",
     "check_gradient",
     "check_hessian",
+    "check_hvp",
     "compare",
     "cost_surface",
     "data",

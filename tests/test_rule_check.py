@@ -1,0 +1,73 @@
+"""Custom differentiation rules checked (issue 24): a log-sum-exp with a custom VJP, right
+and with planted mistakes (a sign, a factor, the max-shift left out), and a custom JVP
+wrong in one output."""
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from steepest import check_rule
+
+
+def logsumexp_with(backward):
+    @jax.custom_vjp
+    def logsumexp(x):
+        top = jnp.max(x)
+        return top + jnp.log(jnp.sum(jnp.exp(x - top)))
+
+    logsumexp.defvjp(lambda x: (logsumexp(x), x), lambda x, g: (backward(x, g),))
+    return logsumexp
+
+
+def unshifted_softmax(x):
+    return jnp.exp(x) / jnp.sum(jnp.exp(x))
+
+
+RULES = {
+    "right": lambda x, g: g * jax.nn.softmax(x),
+    "sign": lambda x, g: -g * jax.nn.softmax(x),
+    "factor": lambda x, g: g * jax.nn.softmax(x) / 2,
+    "no max shift": lambda x, g: g * unshifted_softmax(x),
+}
+
+
+@pytest.mark.parametrize("x", [[1.0, 2.0, 3.0], [1000.0, 1001.0, 999.0]], ids=["small", "large"])
+def test_a_right_log_sum_exp_rule_passes(x):
+    report = check_rule(logsumexp_with(RULES["right"]), jnp.array(x))
+    assert report.ok, str(report)
+    assert "autodiff of f with its rule stripped" in report.compared
+
+
+@pytest.mark.parametrize(
+    ("mistake", "x", "words"),
+    [
+        ("sign", [1.0, 2.0, 3.0], "the rule's derivatives have the wrong sign"),
+        ("factor", [1.0, 2.0, 3.0], "off by a factor of 1/2"),
+        ("no max shift", [1000.0, 1001.0, 999.0], "the rule overflows (a max-shift left out?)"),
+    ],
+)
+def test_each_wrong_log_sum_exp_rule_is_named(mistake, x, words):
+    report = check_rule(logsumexp_with(RULES[mistake]), jnp.array(x))
+    assert not report.ok and words in report.diagnosis, str(report)
+    with pytest.raises(AssertionError, match="rule check failed"):
+        report.raise_if_failed()
+
+
+def test_a_custom_jvp_wrong_in_one_output_names_it():
+    @jax.custom_jvp
+    def sine_and_square(x):
+        return jnp.sin(x), x**2
+
+    @sine_and_square.defjvp
+    def rule(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return sine_and_square(x), (jnp.cos(x) * t, x * t)  # d(x^2) is 2x, not x
+
+    report = check_rule(sine_and_square, jnp.array([0.5, 1.5]))
+    assert not report.ok
+    assert "derivative of output[1][1] with respect to input[0][1] is 1.5" in report.diagnosis
+
+
+def test_a_function_without_a_rule_is_checked_against_central_differences():
+    report = check_rule(lambda x, y: x * jnp.sin(y), jnp.array([1.0, 2.0]), jnp.array(0.3))
+    assert report.ok and report.compared == "central differences of f", str(report)

@@ -21,7 +21,7 @@ import time
 
 from .arguments import port, process_count
 from .group import LAUNCHER, command_of, refusal
-from .output import refuse
+from .output import EXIT_BAD_INPUT, refuse
 
 # Once a process has ended with a code other than 0, how long the others get to end.
 FAILED_GRACE_SECONDS = 2.0
@@ -164,11 +164,21 @@ def _report(children, logs, ended: list[int], stopped: set[int]) -> int:
     def lost(index: int) -> bool:
         return codes[index] < 0 or any(word in "".join(texts[index]) for word in LOST_PEER)
 
+    def said_why(index: int) -> bool:
+        """It printed its own error (and may have been stopped after, its exit held up
+        waiting for the others)."""
+        words = "".join(texts[index])
+        own = not any(word in words for word in LOST_PEER)
+        return own and any(line.startswith("steepest: error:") for line in texts[index])
+
     chosen = 0
     if 0 in stopped or (codes[0] and lost(0)):
         failed = [i for i in ended if i not in stopped and codes[i]]
-        chosen = next((i for i in failed if not lost(i)), failed[0] if failed else 0)
+        on_its_own = [i for i in ended if said_why(i) or (i in failed and not lost(i))]
+        chosen = on_its_own[0] if on_its_own else failed[0] if failed else 0
     sys.stderr.writelines(_as_process(chosen, texts[chosen]))
+    if chosen in stopped and said_why(chosen):
+        return EXIT_BAD_INPUT  # its error said, its exit held up: stopped here
     if chosen in stopped:
         return refuse("the processes stopped without a result")
     if codes[chosen] < 0:

@@ -254,14 +254,9 @@ def _gauss_newton(loss, hessian, params, data, tolerance, seed) -> str | None:
     """The Gauss-Newton approximation given as the Hessian: moving the targets (the last
     data array) moves autodiff's Hessian, through the residual-weighted second derivatives
     of the model ``sum_i r_i ∇²f_i``, and leaves the hand Hessian where it was."""
-    leaves, tree = jax.tree.flatten(data)
-    if not leaves or not np.issubdtype(np.asarray(leaves[-1]).dtype, np.floating):
+    other = _targets_moved(data, seed)
+    if other is None:
         return None
-    targets = np.asarray(leaves[-1])
-    moved = targets + np.random.default_rng(seed + 1).normal(size=targets.shape) * max(
-        1.0, float(np.max(np.abs(targets), initial=0.0))
-    )
-    other = jax.tree.unflatten(tree, [*leaves[:-1], jnp.asarray(moved, targets.dtype)])
     with jax.enable_x64(True):
         flat, unravel = ravel_pytree(
             jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), params)
@@ -284,6 +279,19 @@ def _gauss_newton(loss, hessian, params, data, tolerance, seed) -> str | None:
         "the residual-weighted second derivatives of the model (sum_i r_i ∇²f_i), so it "
         "stays the same when the targets move while autodiff's does not"
     )
+
+
+def _targets_moved(data: tuple, seed: int) -> tuple | None:
+    """``data`` with its last array (the targets) moved by a normal draw of their size, for
+    the Gauss-Newton test; None when the last array is not floating (no targets to move)."""
+    leaves, tree = jax.tree.flatten(data)
+    if not leaves or not np.issubdtype(np.asarray(leaves[-1]).dtype, np.floating):
+        return None
+    targets = np.asarray(leaves[-1])
+    moved = targets + np.random.default_rng(seed + 1).normal(size=targets.shape) * max(
+        1.0, float(np.max(np.abs(targets), initial=0.0))
+    )
+    return jax.tree.unflatten(tree, [*leaves[:-1], jnp.asarray(moved, targets.dtype)])
 
 
 def _offsets(sizes: list[tuple[str, int]]) -> list[slice]:
@@ -461,14 +469,9 @@ def _product_penalty(hands, references, directions, tolerance, sizes) -> str | N
 def _product_gauss_newton(loss, hvp, params, data, tolerance, seed) -> str | None:
     """``_gauss_newton`` for a product: a dense Hessian of both sides is not formed; the
     product along one direction, with the targets moved and not."""
-    leaves, tree = jax.tree.flatten(data)
-    if not leaves or not np.issubdtype(np.asarray(leaves[-1]).dtype, np.floating):
+    other = _targets_moved(data, seed)
+    if other is None:
         return None
-    targets = np.asarray(leaves[-1])
-    moved = targets + np.random.default_rng(seed + 1).normal(size=targets.shape) * max(
-        1.0, float(np.max(np.abs(targets), initial=0.0))
-    )
-    other = jax.tree.unflatten(tree, [*leaves[:-1], jnp.asarray(moved, targets.dtype)])
     with jax.enable_x64(True):
         flat, unravel = ravel_pytree(
             jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), params)

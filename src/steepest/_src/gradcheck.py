@@ -318,7 +318,7 @@ def check_gradient(
     """
     _check_settings(num_points, rtol=rtol, fd_rtol=fd_rtol, atol=atol)
     with jax.enable_x64(True), jax.default_matmul_precision("highest"):
-        params64, args64 = _upcast(params), _upcast(args)
+        params64, args64 = upcast(params), upcast(args)
         element_scales = _element_scales(params64)
         points = _points(params64, element_scales, num_points, key)
         names, shapes = _leaf_names_and_shapes(params64)
@@ -454,7 +454,7 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def _upcast(tree, dtype=jnp.float64):
+def upcast(tree, dtype=jnp.float64):
     """Floating leaves as new arrays of ``dtype``; other leaves as they are."""
 
     def upcast(leaf):
@@ -641,7 +641,7 @@ def _float32_rounding(loss: Callable, points: list, args, autodiff) -> list[list
     0 where float32 raises, overflows or underflows to a non-finite value.
     """
     try:
-        low = _autodiff(loss, [_upcast(p, jnp.float32) for p in points], _upcast(args, jnp.float32))
+        low = _autodiff(loss, [upcast(p, jnp.float32) for p in points], upcast(args, jnp.float32))
     except GradientCheckError:  # a loss that needs float64: the floor keeps its other term
         return [[np.zeros_like(leaf) for leaf in point] for point in autodiff]
     estimates = []

@@ -23,6 +23,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from .diagnose import name_factor
+from .gradcheck import upcast
 from .theory import MAX_DENSE_HESSIAN
 
 # A Hessian entry computed in the hand's dtype may be off by this many roundings of the
@@ -30,9 +31,35 @@ from .theory import MAX_DENSE_HESSIAN
 ROUNDINGS = 64
 
 
+class CheckReport:
+    """What the reports of ``check_hessian``, ``check_hvp`` and ``check_rule`` share: the
+    headline, the diagnosis under it, an AssertionError for pytest, plain data for JSON.
+    A report has ``ok``, ``diagnosis`` and ``headline``."""
+
+    ok: bool
+    diagnosis: str | None
+
+    @property
+    def headline(self) -> str:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.headline if self.diagnosis is None else f"{self.headline}\n{self.diagnosis}"
+
+    def raise_if_failed(self) -> None:
+        """An AssertionError carrying the diagnosis when the check failed."""
+        if not self.ok:
+            raise AssertionError(str(self))
+
+    def to_dict(self) -> dict:
+        """The report as plain data (for JSON): tuples as lists."""
+        fields = dataclasses.asdict(self)  # type: ignore[call-overload]
+        return {name: list(v) if isinstance(v, tuple) else v for name, v in fields.items()}
+
+
 @dataclasses.dataclass(frozen=True)
-class HessianReport:
-    """What ``check_hessian`` found.
+class HessianReport(CheckReport):
+    """What ``check_hessian`` (and ``check_hvp``) found.
 
     Attributes:
         ok: the hand Hessian equals autodiff's within ``tolerance`` at every point.
@@ -50,22 +77,13 @@ class HessianReport:
     points: int
     names: tuple[str, ...]
 
-    def __str__(self) -> str:
+    @property
+    def headline(self) -> str:
         verdict = "Hessian check passed" if self.ok else "Hessian check failed"
-        said = (
+        return (
             f"{verdict} at {self.points} points: largest difference from autodiff "
             f"{self.largest_error:.3g} (tolerance {self.tolerance:.3g})"
         )
-        return said if self.diagnosis is None else f"{said}\n{self.diagnosis}"
-
-    def raise_if_failed(self) -> None:
-        """An AssertionError carrying the diagnosis when the check failed."""
-        if not self.ok:
-            raise AssertionError(str(self))
-
-    def to_dict(self) -> dict:
-        """The report as plain data (for JSON)."""
-        return dataclasses.asdict(self) | {"names": list(self.names)}
 
 
 def check_hessian(
@@ -102,10 +120,8 @@ def check_hessian(
     hands: list[np.ndarray] = []
     references: list[np.ndarray] = []
     with jax.enable_x64(True):
-        flat, unravel = ravel_pytree(
-            jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), params)
-        )
-        data64 = jax.tree.map(_upcast, data)
+        flat, unravel = ravel_pytree(upcast(params))
+        data64 = upcast(data)
 
         def flat_loss(vector):
             return loss(unravel(vector), *data64)
@@ -116,10 +132,7 @@ def check_hessian(
             expected = np.asarray(reference(jnp.asarray(point)))
             if (kink := _not_twice_differentiable(gradient, point, expected)) is not None:
                 return HessianReport(False, math.nan, math.nan, kink, len(hands) + 1, names)
-            hand_params = jax.tree.map(
-                lambda leaf, like: jnp.asarray(leaf, jnp.result_type(like)),
-                unravel(jnp.asarray(point)), params,
-            )  # fmt: skip
+            hand_params = _like(params, unravel(jnp.asarray(point)))
             hands.append(_dense(hessian(hand_params, *data), len(flat), sizes))
             references.append(expected)
     scale = max(float(np.max(np.abs(h))) for h in references) or 1.0
@@ -128,16 +141,12 @@ def check_hessian(
     if largest <= tolerance:
         return HessianReport(True, largest, tolerance, None, len(hands), names)
     diagnosis = _diagnose(hands, references, tolerance, names, sizes, rows)
-    if diagnosis is None:
-        diagnosis = _gauss_newton(loss, hessian, params, data, tolerance, seed)
+    if diagnosis is None:  # at params, the first point: its Hessians, with the targets moved
+        diagnosis = _gauss_newton(loss, hessian, params, data, hands[0], references[0],
+                                  tolerance, seed)  # fmt: skip
     if diagnosis is None:
         diagnosis = _where_they_part(hands, references, tolerance, names)
     return HessianReport(False, largest, tolerance, diagnosis, len(hands), names)
-
-
-def _upcast(leaf):
-    array = np.asarray(leaf)
-    return array.astype(np.float64) if np.issubdtype(array.dtype, np.floating) else array
 
 
 def _num_rows(data) -> int | None:
@@ -187,18 +196,31 @@ def _dense(found, size: int, sizes: list[tuple[str, int]]) -> np.ndarray:
     return np.block(rows)
 
 
-def _not_twice_differentiable(gradient, point: np.ndarray, expected: np.ndarray) -> str | None:
-    """A sentence when autodiff's Hessian disagrees with central differences of the
-    float64 gradient at ``point`` (a kink, a branch): no reference to judge by there."""
+def central_differences(function: Callable, point: np.ndarray) -> np.ndarray:
+    """The Jacobian of ``function`` (flat in, flat out) at ``point`` by central differences
+    in float64, column ``k`` from steps of ``eps^(1/3) max(1, |point_k|)`` along entry ``k``.
+
+    Example:
+        >>> with jax.enable_x64(True):  # as the checkers call it
+        ...     found = central_differences(lambda v: v**2, np.array([1.0, 3.0]))
+        >>> found.round(6).tolist()
+        [[2.0, 0.0], [0.0, 6.0]]
+    """
     steps = np.cbrt(np.finfo(np.float64).eps) * np.maximum(1.0, np.abs(point))
     columns = []
     for k, step in enumerate(steps):
         shift = np.zeros_like(point)
         shift[k] = step
-        upper = np.asarray(gradient(jnp.asarray(point + shift)))
-        lower = np.asarray(gradient(jnp.asarray(point - shift)))
+        upper = np.asarray(function(jnp.asarray(point + shift)))
+        lower = np.asarray(function(jnp.asarray(point - shift)))
         columns.append((upper - lower) / (2 * step))
-    differences = np.column_stack(columns)
+    return np.column_stack(columns)
+
+
+def _not_twice_differentiable(gradient, point: np.ndarray, expected: np.ndarray) -> str | None:
+    """A sentence when autodiff's Hessian disagrees with central differences of the
+    float64 gradient at ``point`` (a kink, a branch): no reference to judge by there."""
+    differences = central_differences(gradient, point)
     scale = max(float(np.max(np.abs(expected))), 1e-300)
     if float(np.max(np.abs(differences - expected))) <= 1e-5 * scale:
         return None
@@ -220,21 +242,35 @@ def _diagnose(hands, references, tolerance, names, sizes, rows) -> str | None:
                 f"the hand Hessian is not symmetric: entry ({names[i]}, {names[j]}) is "
                 f"{hand[i, j]:.6g}, entry ({names[j]}, {names[i]}) is {hand[j, i]:.6g}"
             )
-    numerator = sum(float(np.sum(h * a)) for h, a in zip(hands, references, strict=True))
-    denominator = sum(float(np.sum(a * a)) for a in references)
-    if denominator > 0:
-        factor = numerator / denominator
-        if abs(factor - 1) > 1e-9 and all(
-            np.max(np.abs(h - factor * a)) <= tolerance * max(1.0, abs(factor))
-            for h, a in zip(hands, references, strict=True)
-        ):
-            named = name_factor(factor, rows)
-            return f"the hand Hessian is off by a factor of {named}: it is {named} times autodiff's"
+    if (factor := common_factor(hands, references, tolerance)) is not None:
+        named = name_factor(factor, rows)
+        return f"the hand Hessian is off by a factor of {named}: it is {named} times autodiff's"
     if (penalty := _penalty(hands, references, tolerance, sizes)) is not None:
         return penalty
     if (missing := _missing_cross_term(hands, references, tolerance, sizes)) is not None:
         return missing
     return None
+
+
+def common_factor(tested, references, tolerance, near_one: float = 1e-9) -> float | None:
+    """The one constant ``c`` (not 1, nor within ``near_one`` of it) with every tested array
+    within ``tolerance · max(1, |c|)`` of ``c`` times its reference, if any.
+
+    Example:
+        >>> common_factor([np.array([2.0, 4.0])], [np.array([1.0, 2.0])], 1e-12)
+        2.0
+    """
+    numerator = sum(float(np.sum(t * r)) for t, r in zip(tested, references, strict=True))
+    denominator = sum(float(np.sum(r * r)) for r in references)
+    if denominator <= 0:
+        return None
+    factor = numerator / denominator
+    if abs(factor - 1) <= near_one or not all(
+        np.max(np.abs(t - factor * r)) <= tolerance * max(1.0, abs(factor))
+        for t, r in zip(tested, references, strict=True)
+    ):
+        return None
+    return factor
 
 
 def _where_they_part(hands, references, tolerance, names) -> str:
@@ -250,28 +286,23 @@ def _where_they_part(hands, references, tolerance, names) -> str:
     )
 
 
-def _gauss_newton(loss, hessian, params, data, tolerance, seed) -> str | None:
+def _gauss_newton(loss, hessian, params, data, hand, reference, tolerance, seed) -> str | None:
     """The Gauss-Newton approximation given as the Hessian: moving the targets (the last
-    data array) moves autodiff's Hessian, through the residual-weighted second derivatives
-    of the model ``sum_i r_i ∇²f_i``, and leaves the hand Hessian where it was."""
+    data array) moves autodiff's Hessian (``reference``, at ``params``), through the
+    residual-weighted second derivatives of the model ``sum_i r_i ∇²f_i``, and leaves the
+    hand Hessian (``hand``) where it was."""
     other = _targets_moved(data, seed)
     if other is None:
         return None
     with jax.enable_x64(True):
-        flat, unravel = ravel_pytree(
-            jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), params)
-        )
-
-        def at(arguments):
-            arguments = jax.tree.map(_upcast, arguments)
-            return np.asarray(jax.hessian(lambda v: loss(unravel(v), *arguments))(flat))
-
-        reference_moves = float(np.max(np.abs(at(other) - at(data)))) > tolerance
-    size = len(np.asarray(flat))
+        flat, unravel = ravel_pytree(upcast(params))
+        other64 = upcast(other)
+        moved = np.asarray(jax.hessian(lambda v: loss(unravel(v), *other64))(flat))
+    reference_moves = float(np.max(np.abs(moved - reference))) > tolerance
     _, sizes = _flat_names(params)
-    hand_moves = float(np.max(np.abs(
-        _dense(hessian(params, *other), size, sizes) - _dense(hessian(params, *data), size, sizes)
-    ))) > tolerance  # fmt: skip
+    hand_moves = (
+        float(np.max(np.abs(_dense(hessian(params, *other), len(flat), sizes) - hand))) > tolerance
+    )
     if not reference_moves or hand_moves:
         return None
     return (
@@ -376,10 +407,8 @@ def check_hvp(
     directions: list[np.ndarray] = []
     gaps: list[float] = []  # autodiff against central differences, product by product
     with jax.enable_x64(True):
-        flat, unravel = ravel_pytree(
-            jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), params)
-        )
-        data64 = jax.tree.map(_upcast, data)
+        flat, unravel = ravel_pytree(upcast(params))
+        data64 = upcast(data)
         gradient = jax.jit(jax.grad(lambda vector: loss(unravel(vector), *data64)))
         product = jax.jit(lambda x, v: jax.jvp(gradient, (x,), (v,))[1])
         rng = np.random.default_rng(seed + 2)
@@ -430,15 +459,7 @@ def _like(params, tree):
 
 
 def _product_factor(hands, references, tolerance, rows) -> str | None:
-    numerator = sum(float(np.dot(h, r)) for h, r in zip(hands, references, strict=True))
-    denominator = sum(float(np.dot(r, r)) for r in references)
-    if denominator == 0:
-        return None
-    factor = numerator / denominator
-    if abs(factor - 1) <= 1e-9 or not all(
-        np.max(np.abs(h - factor * r)) <= tolerance * max(1.0, abs(factor))
-        for h, r in zip(hands, references, strict=True)
-    ):
+    if (factor := common_factor(hands, references, tolerance)) is None:
         return None
     named = name_factor(factor, rows)
     return (
@@ -473,13 +494,11 @@ def _product_gauss_newton(loss, hvp, params, data, tolerance, seed) -> str | Non
     if other is None:
         return None
     with jax.enable_x64(True):
-        flat, unravel = ravel_pytree(
-            jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), params)
-        )
+        flat, unravel = ravel_pytree(upcast(params))
         direction = jnp.asarray(np.random.default_rng(seed + 3).normal(size=flat.shape))
 
         def reference(arguments):
-            arguments = jax.tree.map(_upcast, arguments)
+            arguments = upcast(arguments)
             gradient = jax.grad(lambda vector: loss(unravel(vector), *arguments))
             return np.asarray(jax.jvp(gradient, (flat,), (direction,))[1])
 

@@ -20,10 +20,11 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from .diagnose import name_factor
+from .hesscheck import CheckReport, central_differences, common_factor
 
 
 @dataclasses.dataclass(frozen=True)
-class RuleReport:
+class RuleReport(CheckReport):
     """What ``check_rule`` found.
 
     Attributes:
@@ -40,22 +41,13 @@ class RuleReport:
     tolerance: float
     diagnosis: str | None
 
-    def __str__(self) -> str:
+    @property
+    def headline(self) -> str:
         verdict = "rule check passed" if self.ok else "rule check failed"
-        said = (
+        return (
             f"{verdict}: compared with {self.compared}; largest difference "
             f"{self.largest_error:.3g} (tolerance {self.tolerance:.3g})"
         )
-        return said if self.diagnosis is None else f"{said}\n{self.diagnosis}"
-
-    def raise_if_failed(self) -> None:
-        """An AssertionError carrying the diagnosis when the check failed."""
-        if not self.ok:
-            raise AssertionError(str(self))
-
-    def to_dict(self) -> dict:
-        """The report as plain data (for JSON)."""
-        return dataclasses.asdict(self)
 
 
 # Central differences of a smooth function, step eps^(1/3): about eps^(2/3) = 4e-11 of
@@ -92,7 +84,7 @@ def check_rule(f: Callable, *primals, seed: int = 0) -> RuleReport:
             return lambda vector: ravel_pytree(function(*unravel(vector)))[0]
 
         rule = np.asarray(jax.jacrev(flat_f(f))(flat))
-        differences = _central_differences(flat_f(f), np.asarray(flat))
+        differences = central_differences(flat_f(f), np.asarray(flat))
         stripped = getattr(f, "fun", None)
         autodiff = np.asarray(jax.jacrev(flat_f(stripped))(flat)) if stripped else None
         modes = _modes_disagree(flat_f(f), flat, seed)
@@ -134,18 +126,6 @@ def _names(tree, kind: str) -> list[str]:
     return names
 
 
-def _central_differences(function, point: np.ndarray) -> np.ndarray:
-    steps = np.cbrt(np.finfo(np.float64).eps) * np.maximum(1.0, np.abs(point))
-    columns = []
-    for k, step in enumerate(steps):
-        shift = np.zeros_like(point)
-        shift[k] = step
-        upper = np.asarray(function(jnp.asarray(point + shift)))
-        lower = np.asarray(function(jnp.asarray(point - shift)))
-        columns.append((upper - lower) / (2 * step))
-    return np.column_stack(columns)
-
-
 def _modes_disagree(function, point, seed: int) -> str | None:
     """``<u, J v>`` by forward mode against ``<J^T u, v>`` by reverse mode, for random
     ``u`` and ``v``: a sentence when they differ; None when they agree or when ``f`` has
@@ -168,20 +148,15 @@ def _modes_disagree(function, point, seed: int) -> str | None:
 
 
 def _describe(rule, reference, allowed, name, output_names, input_names) -> str:
-    numerator = float(np.sum(rule * reference))
-    denominator = float(np.sum(reference * reference))
-    if denominator > 0:
-        factor = numerator / denominator
-        if abs(factor - 1) > 1e-6 and np.max(np.abs(rule - factor * reference)) <= allowed * max(
-            1.0, abs(factor)
-        ):
-            if abs(factor + 1) <= 1e-6:
-                return (
-                    "the rule's derivatives have the wrong sign: they are -1 times those of "
-                    "the function"
-                )
-            named = name_factor(factor, None)
-            return f"the rule's derivatives are off by a factor of {named} ({name})"
+    factor = common_factor([rule], [reference], allowed, near_one=1e-6)
+    if factor is not None:
+        if abs(factor + 1) <= 1e-6:
+            return (
+                "the rule's derivatives have the wrong sign: they are -1 times those of "
+                "the function"
+            )
+        named = name_factor(factor, None)
+        return f"the rule's derivatives are off by a factor of {named} ({name})"
     wrong = np.abs(rule - reference) > allowed
     outputs = sorted({output_names[o] for o, _ in np.argwhere(wrong)})
     o, i = np.unravel_index(int(np.argmax(np.abs(rule - reference))), rule.shape)

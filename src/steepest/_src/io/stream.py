@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -45,6 +46,16 @@ _DECODED: set[Path] = set()
 def _remove_decoded() -> None:
     for place in list(_DECODED):
         shutil.rmtree(place, ignore_errors=True)
+
+
+class RowGroup(NamedTuple):
+    """A Parquet row group read in part or whole: its number, the file row it begins at,
+    and the file rows of it read (``start`` to ``stop``)."""
+
+    group: int
+    begins: int
+    start: int
+    stop: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,7 +196,7 @@ class Stream:
         if self.parquet is None:
             pieces = [self.rows]
         else:
-            pieces = [stop - start for _, start, stop in self._row_groups()]
+            pieces = [group.stop - group.start for group in self._row_groups()]
         sizes = []
         for piece in pieces:
             full, rest = divmod(piece, self.chunk_rows)
@@ -283,17 +294,18 @@ class Stream:
             return self.num_chunks
         return len(self._row_groups())
 
-    def _row_groups(self) -> list[tuple[int, int, int]]:
-        """The Parquet row groups that hold this stream's rows: each group's index and the
-        file rows of it read (``start`` to ``stop``)."""
+    def _row_groups(self, start: int | None = None, stop: int | None = None) -> list["RowGroup"]:
+        """The Parquet row groups that hold this stream's rows (or the file's rows ``start``
+        to ``stop``), each with the file rows of it read."""
+        low = self.first if start is None else start
+        high = self.first + self.rows if stop is None else stop
         with _parquet_file(self.path) as file:
             metadata = file.metadata
         groups, begins = [], 0
         for group in range(metadata.num_row_groups):
             ends = begins + metadata.row_group(group).num_rows
-            start, stop = max(begins, self.first), min(ends, self.first + self.rows)
-            if start < stop:
-                groups.append((group, start, stop))
+            if max(begins, low) < min(ends, high):
+                groups.append(RowGroup(group, begins, max(begins, low), min(ends, high)))
             begins = ends
         return groups
 
@@ -316,7 +328,7 @@ class Stream:
         groups = self._row_groups()
         row_bytes = self.width * 8
         with self.decoded_rows.open("rb") as file:
-            for _, start, stop in groups if order is None else [groups[i] for i in order]:
+            for _, _, start, stop in groups if order is None else [groups[i] for i in order]:
                 for begin in range(start, stop, self.chunk_rows):
                     count = min(self.chunk_rows, stop - begin)
                     table = aligned_empty((count, self.width), self.file_dtype)
@@ -331,16 +343,13 @@ class Stream:
         that a part cut inside a group has the chunks its decoded rows have."""
         with _parquet_file(self.path) as file:
             groups = self._row_groups()
-            for group, start, stop in groups if order is None else [groups[i] for i in order]:
+            for group, begins, start, stop in (
+                groups if order is None else [groups[i] for i in order]
+            ):
                 batches = iter(
                     file.iter_batches(self.chunk_rows, row_groups=[group], columns=self.parquet)
                 )
-                batch, begins = (
-                    None,
-                    sum(  # the batch read, and the file row it starts at
-                        file.metadata.row_group(g).num_rows for g in range(group)
-                    ),
-                )
+                batch = None  # the batch read; begins: the file row it starts at
                 for first in range(start, stop, self.chunk_rows):
                     count = min(self.chunk_rows, stop - first)
                     table = aligned_empty((count, self.width), self.file_dtype)
@@ -396,21 +405,14 @@ class Stream:
     def _parquet_rows(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start`` to ``stop`` of the selected columns, read by row group."""
         table = np.empty((stop - start, self.width))
-        first = 0  # the file's row at the start of the row group
         with _parquet_file(self.path) as file:
-            for group in range(file.num_row_groups):
-                count = file.metadata.row_group(group).num_rows
-                low, high = max(start, first), min(stop, first + count)
-                if low < high:
-                    read = file.read_row_group(group, columns=list(self.parquet or ()))
-                    for column in range(self.width):
-                        values = read.column(column).slice(low - first, high - low)
-                        table[low - start : high - start, column] = values.to_numpy(
-                            zero_copy_only=False
-                        )
-                first += count
-                if first >= stop:
-                    break
+            for group, begins, low, high in self._row_groups(start, stop):
+                read = file.read_row_group(group, columns=list(self.parquet or ()))
+                for column in range(self.width):
+                    values = read.column(column).slice(low - begins, high - low)
+                    table[low - start : high - start, column] = values.to_numpy(
+                        zero_copy_only=False
+                    )
         return table
 
     def chunks(self, *, check: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:

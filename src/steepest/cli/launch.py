@@ -23,7 +23,8 @@ from .arguments import port, process_count
 from .group import LAUNCHER, command_of, refusal
 from .output import EXIT_BAD_INPUT, refuse
 
-# Once a process has ended with a code other than 0, how long the others get to end.
+# Once a process has ended with a code other than 0, how long the others get to end (the
+# longer FINISHED_GRACE_SECONDS where it stopped because another failed: that one reports).
 FAILED_GRACE_SECONDS = 2.0
 # Once a process has finished, how long the others get to finish too.
 FINISHED_GRACE_SECONDS = 30.0
@@ -87,7 +88,7 @@ def run(args, argv=None) -> int:
         try:
             for index, log in enumerate(logs):
                 children.append(_start(index, args.count, coordinator, command, log))
-            ended, stopped = _wait(children)
+            ended, stopped = _wait(children, logs)
         finally:
             for number, handler in previous.items():
                 signal.signal(number, handler)
@@ -129,7 +130,7 @@ def _stop_running(children) -> None:
             child.wait()
 
 
-def _wait(children) -> tuple[list[int], set[int]]:
+def _wait(children, logs) -> tuple[list[int], set[int]]:
     """Wait for every child; the order they ended in, and those this stopped (SIGKILL)."""
     ended: list[int] = []
     stopped: set[int] = set()
@@ -138,7 +139,8 @@ def _wait(children) -> tuple[list[int], set[int]]:
         for index, child in enumerate(children):
             if index not in ended and child.poll() is not None:
                 ended.append(index)
-                grace = FAILED_GRACE_SECONDS if child.returncode else FINISHED_GRACE_SECONDS
+                own_failure = child.returncode and not _waited_for_another(logs[index])
+                grace = FAILED_GRACE_SECONDS if own_failure else FINISHED_GRACE_SECONDS
                 deadline = min(deadline or float("inf"), time.monotonic() + grace)
         if deadline is not None and time.monotonic() > deadline:
             for index, child in enumerate(children):
@@ -149,6 +151,12 @@ def _wait(children) -> tuple[list[int], set[int]]:
                     stopped.add(index)
         time.sleep(0.02)
     return ended, stopped
+
+
+def _waited_for_another(log) -> bool:
+    """Whether a process's stderr says it stopped for another's sake (``LOST_PEER``)."""
+    text = "".join(_lines(log))
+    return any(word in text for word in LOST_PEER)
 
 
 def _report(children, logs, ended: list[int], stopped: set[int]) -> int:

@@ -3,6 +3,7 @@
 x64 is switched on per test (``x64`` fixture), never globally, so that the float32
 default the users get is what most tests exercise."""
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -77,8 +78,13 @@ settings.load_profile("default")
 def pytest_collection_modifyitems(items):
     """The tests that run real processes (``e2e``, 5 to 15 s each) first, the rest in
     their order: the workers then end on short tests, together, not one waiting on the
-    other's last launch."""
+    other's last launch. The examples of the PyTorch bridge are skipped without torch
+    (an optional extra, ``steepest[torch]``)."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+    if importlib.util.find_spec("torch") is None:
+        for item in items:
+            if "torchbridge" in item.nodeid and type(item).__name__ == "DoctestItem":
+                item.add_marker(pytest.mark.skip(reason="torch is not installed"))
 
 
 def pytest_unconfigure(config):

@@ -50,6 +50,7 @@ _SOURCES = {
         "has_stalled",
     ),
     "._src.streamed": ("fit_stream",),
+    "._src.torchbridge": ("from_torch", "torch_gradient"),
     "._src.sweep": ("SweepResult", "sweep"),
     "._src.trajectory": ("trajectory",),
     "._src.workflows.compare": ("Comparison", "compare"),
@@ -113,6 +114,7 @@ if _typing.TYPE_CHECKING:
     )
     from ._src.streamed import fit_stream
     from ._src.sweep import SweepResult, sweep
+    from ._src.torchbridge import from_torch, torch_gradient
     from ._src.trajectory import trajectory
     from ._src.workflows.compare import Comparison, compare
     from ._src.workflows.linear import linear
@@ -162,6 +164,7 @@ __all__ = [
     "distributed",
     "fit",
     "fit_stream",
+    "from_torch",
     "has_converged",
     "has_diverged",
     "has_stalled",
@@ -179,6 +182,7 @@ __all__ = [
     "sweep_learning_rates",
     "testing",
     "theory",
+    "torch_gradient",
     "trajectory",
     "tutorial",
 ]

@@ -30,6 +30,7 @@ def diagnose(
     fd_tolerances: list[list],
     params: Leaves | None = None,
     num_rows: int | None = None,
+    reference: str = "autodiff",
 ) -> str:
     """One sentence on what is wrong; call it only when something is.
 
@@ -37,7 +38,9 @@ def diagnose(
     ``fd_tolerances[p][j]`` its tolerance of autodiff vs finite differences at
     point p (which grows with the cost there); each is element by element (an
     array shaped like the leaf) or one number for the leaf. Without ``params``,
-    the penalty patterns are not looked for.
+    the penalty patterns are not looked for. ``reference`` names what
+    ``autodiff`` holds in the sentences: ``"finite differences"`` when the
+    hand-derived gradient was held to them alone (then pass them as both).
 
     Example:
         >>> a = [[np.array([1.0, 2.0])]]
@@ -61,7 +64,7 @@ def diagnose(
         names, hand, autodiff, finite_differences, fd_tolerances, tolerances
     )
     if sentence is None:
-        sentence = _hand_mistake(names, hand, autodiff, tolerances, num_rows, params)
+        sentence = _hand_mistake(names, hand, autodiff, tolerances, num_rows, params, reference)
     return "; ".join([*notes, sentence] if sentence else notes)
 
 
@@ -105,7 +108,7 @@ def _fd_disagreement(names, hand, autodiff, finite_differences, fd_tolerances, t
     return None
 
 
-def _hand_mistake(names, hand, autodiff, tolerances, num_rows, params) -> str | None:
+def _hand_mistake(names, hand, autodiff, tolerances, num_rows, params, reference) -> str | None:
     """What is wrong with the hand-derived gradient, autodiff and finite differences agreeing."""
     everything = range(len(names))
     wrong = [j for j in everything if not _close_everywhere(hand, j, autodiff, j, tolerances[j])]
@@ -120,7 +123,7 @@ def _hand_mistake(names, hand, autodiff, tolerances, num_rows, params) -> str | 
             f"{name_factor(factor, num_rows)} times the true one"
         )
     if params is not None:
-        sentence = _penalty_mistake(names, hand, autodiff, tolerances, num_rows, params)
+        sentence = _penalty_mistake(names, hand, autodiff, tolerances, num_rows, params, reference)
         if sentence is not None:
             return sentence
     described = []
@@ -129,17 +132,24 @@ def _hand_mistake(names, hand, autodiff, tolerances, num_rows, params) -> str | 
         if j in explained:
             continue
         described.append(
-            _describe_leaf(j, names, hand, autodiff, tolerances, num_rows, explained, params)
+            _describe_leaf(
+                j, names, hand, autodiff, tolerances, num_rows, explained, params, reference
+            )
         )
     right = [names[j] for j in everything if j not in wrong]
     suffix = f" ({', '.join(right)} {'is' if len(right) == 1 else 'are'} right)" if right else ""
+    sides = (
+        "autodiff, and finite differences side with autodiff"
+        if reference == "autodiff"
+        else reference
+    )
     return (
-        "the hand-derived gradient disagrees with autodiff, and finite differences side with "
-        f"autodiff, so the hand derivation is wrong: {'; '.join(described)}{suffix}"
+        f"the hand-derived gradient disagrees with {sides}, so the hand derivation is wrong: "
+        f"{'; '.join(described)}{suffix}"
     )
 
 
-def _penalty_mistake(names, hand, autodiff, tolerances, num_rows, params) -> str | None:
+def _penalty_mistake(names, hand, autodiff, tolerances, num_rows, params, reference):
     """The sentence for a penalty term off by c · params, or a data term off by a, else None.
 
     The first is hand = autodiff + c · params with one c for every leaf: a
@@ -157,7 +167,7 @@ def _penalty_mistake(names, hand, autodiff, tolerances, num_rows, params) -> str
     c = _fit(offset, [_flat(params, every)], tolerance)
     if c is not None:
         return (
-            f"the hand-derived gradient differs from autodiff by {_number(c[0])} · params: "
+            f"the hand-derived gradient differs from {reference} by {_number(c[0])} · params: "
             "a penalty term with the wrong sign or factor?"
         )
     penalized = [j for j in every if np.any(_flat(params, [j]))]
@@ -179,7 +189,7 @@ def _penalty_mistake(names, hand, autodiff, tolerances, num_rows, params) -> str
     hint = ": is the 1/N missing from the data term?" if symbol.startswith("N ") else ""
     return (
         f"{symbol} times on the data term, penalty right: the hand-derived gradient is "
-        f"{symbol.split(' ')[0]} · (autodiff - penalty) + penalty, with a penalty gradient of "
+        f"{symbol.split(' ')[0]} · ({reference} - penalty) + penalty, with a penalty gradient of "
         f"{' and '.join(terms)}{hint}"
     )
 
@@ -242,7 +252,9 @@ def _number(value: float) -> str:
     return repr(float(f"{value:.6g}"))
 
 
-def _describe_leaf(j, names, hand, autodiff, tolerances, num_rows, explained, params) -> str:
+def _describe_leaf(
+    j, names, hand, autodiff, tolerances, num_rows, explained, params, reference
+) -> str:
     name = names[j]
     tolerance = tolerances[j]
     if _negligible(hand, j, tolerance):
@@ -271,7 +283,7 @@ def _describe_leaf(j, names, hand, autodiff, tolerances, num_rows, explained, pa
     c = None if params is None else _leaf_penalty(j, hand, autodiff, tolerances, params)
     if c is not None:
         return (
-            f"{where}: it differs from autodiff by {_number(c)} · {name} "
+            f"{where}: it differs from {reference} by {_number(c)} · {name} "
             "(a penalty term with the wrong sign or factor?)"
         )
     if where.endswith("every element"):

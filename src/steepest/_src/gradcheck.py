@@ -135,19 +135,25 @@ class LeafCheck:
     resolve at this point: their tolerance there exceeds the element's size
     (its largest autodiff magnitude over the points), so their agreement with
     autodiff says nothing; only hand-derived vs autodiff checks those.
+
+    Checked against finite differences alone (a loss JAX cannot differentiate),
+    ``hand_vs_fd`` holds the one comparison and the other two are None; an
+    unresolved element is then not checked at all.
     """
 
     point: int
     leaf: str
     shape: tuple[int, ...]
     hand_shape: tuple[int, ...]  # the hand-derived gradient's; compared reshaped when it differs
-    hand_vs_autodiff: Discrepancy
-    autodiff_vs_fd: Discrepancy
+    hand_vs_autodiff: Discrepancy | None
+    autodiff_vs_fd: Discrepancy | None
     unresolved: int = 0
+    hand_vs_fd: Discrepancy | None = None
 
     @property
     def ok(self) -> bool:
-        return self.hand_shape == self.shape and self.hand_vs_autodiff.ok and self.autodiff_vs_fd.ok
+        compared = (self.hand_vs_autodiff, self.autodiff_vs_fd, self.hand_vs_fd)
+        return self.hand_shape == self.shape and all(c.ok for c in compared if c is not None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,7 +169,10 @@ class GradientReport:
     time, eagerly, because ``jax.vmap`` of the loss failed (``fd_eager_reason``
     says how). ``unresolved`` counts the elements, over all points, that
     finite differences could not resolve (see ``LeafCheck``); they do not fail
-    the check. ``str(report)`` is a table.
+    the check. ``reference`` is what the hand-derived gradient was held to:
+    ``"autodiff"``, or ``"finite differences"`` alone when autodiff was not run,
+    ``autodiff_skipped`` saying why (JAX cannot differentiate the loss, or
+    ``autodiff=False``). ``str(report)`` is a table.
     """
 
     ok: bool
@@ -177,6 +186,8 @@ class GradientReport:
     fd_eager: bool = False
     fd_eager_reason: str | None = None
     unresolved: int = 0
+    reference: str = "autodiff"
+    autodiff_skipped: str | None = None
 
     def __str__(self) -> str:
         return _format(self)
@@ -191,9 +202,9 @@ class GradientReport:
         return display.preformatted(repr(self))
 
     def raise_if_failed(self) -> None:
-        """Raise an AssertionError carrying the report's table when the check failed."""
+        """Raise an AssertionError when the check failed: the diagnosis first, then the table."""
         if not self.ok:
-            raise AssertionError("gradient check failed\n" + str(self))
+            raise AssertionError(f"gradient check failed: {self.diagnosis}\n{self}")
 
     def to_dict(self) -> dict:
         """The report as plain data (for JSON)."""
@@ -211,6 +222,7 @@ def check_gradient(
     fd_rtol: float = DEFAULT_FD_RTOL,
     atol: float = 0.0,
     num_rows: int | None = None,
+    autodiff: bool | None = None,
 ) -> GradientReport:
     """Compare a hand-derived gradient with ``jax.grad`` and with finite differences.
 
@@ -275,6 +287,14 @@ def check_gradient(
     hand-derived gradient is checked against autodiff alone. With
     ``num_points=1`` at a stationary point, pass an ``atol``.
 
+    A loss JAX cannot differentiate (written in NumPy: it converts a traced
+    value to a NumPy array or a Python number) is checked against finite
+    differences alone, and the report says so: element :math:`i` passes when
+    :math:`|\\text{hand}_i - \\text{fd}_i| \\le \\text{fd\\_rtol}\\, S_i
+    + \\text{atol} + F_i(p)`, with :math:`S_i = \\max_\\text{points}
+    |\\text{fd}_i|`; both functions then get NumPy float64 arrays, and an
+    element finite differences cannot resolve is not checked at all.
+
     Args:
         loss: ``loss(params, *args) -> scalar``.
         grad: the hand-derived gradient, ``grad(params, *args) -> pytree like params``.
@@ -288,6 +308,10 @@ def check_gradient(
         atol: an absolute floor for both.
         num_rows: N, for naming a factor of N or 1/N in the diagnosis; by
             default the leading dimension of the first array in ``args``.
+        autodiff: compare with ``jax.grad(loss)`` (True: a loss JAX cannot
+            differentiate raises GradientCheckError), with finite differences
+            alone (False), or with autodiff wherever JAX can differentiate the
+            loss, else finite differences alone (None, the default).
 
     Returns:
         A ``GradientReport``.
@@ -315,6 +339,14 @@ def check_gradient(
         >>> print(report.diagnosis)  # doctest: +NORMALIZE_WHITESPACE
         off by a constant factor: the hand-derived gradient is 1/2 times the true one
         (failed at 3 of 3 points)
+
+        A loss in NumPy alone is held to finite differences:
+
+        >>> import numpy as np
+        >>> def numpy_loss(p, x): return float(np.sum((np.asarray(p) * x) ** 2))
+        >>> report = check_gradient(numpy_loss, grad, np.array([1.0, -2.0]), np.array([3.0, 0.5]))
+        >>> report.ok, report.reference
+        (True, 'finite differences')
     """
     _check_settings(num_points, rtol=rtol, fd_rtol=fd_rtol, atol=atol)
     with jax.enable_x64(True), jax.default_matmul_precision("highest"):
@@ -322,6 +354,11 @@ def check_gradient(
         element_scales = _element_scales(params64)
         points = _points(params64, element_scales, num_points, key)
         names, shapes = _leaf_names_and_shapes(params64)
+        skipped = "autodiff=False" if autodiff is False else None
+        if autodiff is None:
+            skipped = _jax_cannot_differentiate(loss, params64, args64)
+        if skipped is not None:  # a NumPy loss: NumPy arrays in, finite differences alone
+            points, args64 = [_numpy(p) for p in points], _numpy(args64)
         # Nothing is compiled with jit, everything runs op by op: nothing is cached across
         # calls (a loss that reads a global sees its current value), and non-array args
         # stay concrete. The loss and the hand-derived gradient run eagerly, point by point
@@ -351,26 +388,31 @@ def check_gradient(
                 rtol=rtol, fd_rtol=fd_rtol, atol=atol, failed_points=failed,
             )  # fmt: skip
         hand = [_leaves(h) for h in hand]
-        autodiff = _autodiff(loss, points, args64)
         # A loss that computes in float32 (a cast inside) rounds its cost at float32's eps:
         # the steps and the resolution of its finite differences are taken at that eps.
         cost_eps = max(EPS, _eps_of(values[0]))
+        if skipped is not None:
+            return _check_by_finite_differences(
+                loss, points, args64, names, shapes, hand, element_scales, cost_eps, costs,
+                fd_rtol, atol, num_rows if num_rows is not None else _num_rows(args), skipped,
+            )  # fmt: skip
+        auto = _autodiff(loss, points, args64)
         differences, eager_reason = _finite_differences(
             loss, points, args64, element_scales, cost_eps
         )
         finite_differences = [_leaves(f) for f, _ in differences]
         _, unravel = ravel_pytree(params64)
-        scales = _largest([[np.abs(leaf) for leaf in point] for point in autodiff])
+        scales = _largest([[np.abs(leaf) for leaf in point] for point in auto])
         floors = [np.zeros_like(scale) for scale in scales]
         fd_floors = [_leaves(rounding) for _, rounding in differences]
-        compared = (names, shapes, hand, autodiff, finite_differences, scales)
+        compared = (names, shapes, hand, auto, finite_differences, scales)
         checks, tolerances = _checks(*compared, floors, fd_floors, rtol, fd_rtol, atol)
         if not all(check.ok for check in checks):
             # The estimates of rounding can only loosen the tolerances: they are computed
             # (autodiff in float32, autodiff and the cost at nudged inputs) only where
             # something fails without them.
-            float32 = _largest(_float32_rounding(loss, points, args64, autodiff))
-            nudged, cost_rounding = _nudged_rounding(loss, points, args64, costs, autodiff)
+            float32 = _largest(_float32_rounding(loss, points, args64, auto))
+            nudged, cost_rounding = _nudged_rounding(loss, points, args64, costs, auto)
             floors = [
                 ROUNDING_MARGIN * (a + b) for a, b in zip(float32, _largest(nudged), strict=True)
             ]
@@ -385,8 +427,8 @@ def check_gradient(
     failed = len({check.point for check in checks if not check.ok})
     diagnosis = None
     if not ok:
-        diagnosis = _non_finite_gradient(names, autodiff, finite_differences) or diagnose(
-            names, hand, autodiff, finite_differences, tolerances[0],
+        diagnosis = _non_finite_gradient(names, auto, finite_differences) or diagnose(
+            names, hand, auto, finite_differences, tolerances[0],
             fd_tolerances=tolerances[1],
             params=[_leaves(p) for p in points],
             num_rows=num_rows if num_rows is not None else _num_rows(args),
@@ -398,6 +440,103 @@ def check_gradient(
         fd_eager=eager_reason is not None, fd_eager_reason=eager_reason,
         unresolved=sum(check.unresolved for check in checks),
     )  # fmt: skip
+
+
+# What JAX raises when a loss turns a traced value into a NumPy array or a Python number.
+NOT_TRACEABLE = (
+    jax.errors.TracerArrayConversionError,
+    jax.errors.ConcretizationTypeError,
+    jax.errors.TracerIntegerConversionError,
+)
+
+
+def _jax_cannot_differentiate(loss: Callable, params, args) -> str | None:
+    """Why ``jax.grad`` cannot differentiate the loss (NumPy inside), or None when it can
+    or fails otherwise (then the check names the stage that raised)."""
+    try:
+        jax.grad(loss)(params, *args)
+    except NOT_TRACEABLE as error:
+        return f"JAX cannot differentiate the loss ({describe_error(error)})"
+    except Exception:
+        return None
+    return None
+
+
+def _numpy(tree):
+    """JAX arrays as writable NumPy arrays; other leaves as they are."""
+    return jax.tree.map(lambda leaf: np.array(leaf) if isinstance(leaf, jax.Array) else leaf, tree)
+
+
+def _check_by_finite_differences(
+    loss, points, args, names, shapes, hand, element_scales, cost_eps, costs,
+    fd_rtol, atol, num_rows, skipped,
+) -> GradientReport:  # fmt: skip
+    """The hand-derived gradient against central differences alone (no autodiff).
+
+    Element i at point p passes when ``|hand_i - fd_i| <= fd_rtol * S_i + atol + F_i(p)``,
+    ``S_i`` its largest finite difference over the points and ``F_i(p)`` the rounding of
+    the cost differenced (as in ``check_gradient``; the cost at nudged inputs is added
+    only when something fails without it).
+    """
+    differences, _ = _finite_differences(
+        loss, points, args, element_scales, cost_eps, costs=_costs_numpy
+    )
+    fd = [_leaves(f) for f, _ in differences]
+    fd_floors = [_leaves(rounding) for _, rounding in differences]
+    scales = _largest([[np.abs(leaf) for leaf in point] for point in fd])
+    compared = (names, shapes, hand, fd, scales)
+    checks, tolerances = _checks_by_finite_differences(*compared, fd_floors, fd_rtol, atol)
+    if not all(check.ok for check in checks):
+        nudged_points, nudged_args = _nudge((points, args))
+        cost_rounding = _cost_rounding(loss, nudged_points, nudged_args, costs)
+        _, unravel = ravel_pytree(points[0])
+        two_h = _leaves(unravel(2 * cost_eps ** (1 / 3) * element_scales))
+        fd_floors = [
+            [f + FD_ROUNDING_MARGIN * cost / step for f, step in zip(floor, two_h, strict=True)]
+            for floor, cost in zip(fd_floors, cost_rounding, strict=True)
+        ]
+        checks, tolerances = _checks_by_finite_differences(*compared, fd_floors, fd_rtol, atol)
+    ok = all(check.ok for check in checks)
+    failed = len({check.point for check in checks if not check.ok})
+    diagnosis = None
+    if not ok:
+        diagnosis = _non_finite_gradient(names, [], fd) or diagnose(
+            names, hand, fd, fd, _largest(tolerances), fd_tolerances=tolerances,
+            params=[_leaves(p) for p in points], num_rows=num_rows,
+            reference="finite differences",
+        )  # fmt: skip
+        diagnosis += f" (failed at {failed} of {_count(len(points), 'point')})"
+    return GradientReport(
+        ok=ok, checks=tuple(checks), diagnosis=diagnosis, num_points=len(points),
+        rtol=fd_rtol, fd_rtol=fd_rtol, atol=atol, failed_points=failed,
+        fd_eager=True, fd_eager_reason="the loss is not a JAX function",
+        unresolved=sum(check.unresolved for check in checks),
+        reference="finite differences", autodiff_skipped=skipped,
+    )  # fmt: skip
+
+
+def _checks_by_finite_differences(names, shapes, hand, fd, scales, fd_floors, fd_rtol, atol):
+    """The LeafChecks of hand-derived vs finite differences at every point, and the
+    tolerances (one array per leaf per point); unresolved where a tolerance exceeds ``S_i``."""
+    tolerances = [
+        [fd_rtol * scale + floor + atol for scale, floor in zip(scales, floors, strict=True)]
+        for floors in fd_floors
+    ]
+    checks = []
+    for point, point_tolerances in enumerate(tolerances):
+        for j, (name, shape) in enumerate(zip(names, shapes, strict=True)):
+            tolerance = point_tolerances[j]
+            compared = _discrepancy(
+                hand[point][j].reshape(shape), fd[point][j], tolerance, scales[j]
+            )
+            checks.append(
+                LeafCheck(
+                    point=point, leaf=name, shape=shape, hand_shape=hand[point][j].shape,
+                    hand_vs_autodiff=None, autodiff_vs_fd=None, hand_vs_fd=compared,
+                    unresolved=int(np.sum(tolerance > scales[j])),
+                )
+            )  # fmt: skip
+    return checks, tolerances
 
 
 def _largest(points: list[list[np.ndarray]]) -> list[np.ndarray]:
@@ -674,14 +813,19 @@ def _nudged_rounding(loss: Callable, points: list, args, costs: list[float], aut
         with np.errstate(all="ignore"):
             changes = [np.abs(b - a) for a, b in zip(point, nudged_point, strict=True)]
         gradient.append([np.where(np.isfinite(change), change, 0.0) for change in changes])
-    cost = []
+    return gradient, _cost_rounding(loss, nudged_points, nudged_args, costs)
+
+
+def _cost_rounding(loss: Callable, nudged_points: list, nudged_args, costs: list[float]):
+    """How far the cost moves at each nudged point (0 where it raises or is not finite)."""
+    changes = []
     for point, value in zip(nudged_points, costs, strict=True):
         try:
             change = abs(float(loss(point, *nudged_args)) - value)
         except Exception:
             change = 0.0
-        cost.append(change if math.isfinite(change) else 0.0)
-    return gradient, cost
+        changes.append(change if math.isfinite(change) else 0.0)
+    return changes
 
 
 def _nudge(tree):
@@ -702,16 +846,23 @@ def _eps_of(value) -> float:
     return float(np.finfo(dtype).eps) if np.issubdtype(dtype, np.floating) else EPS
 
 
-def _finite_differences(loss: Callable, points, args, element_scales: np.ndarray, eps=EPS):
+def _finite_differences(
+    loss: Callable, points, args, element_scales: np.ndarray, eps=EPS, costs=None
+):
     """Central differences at each point, and why they ran eagerly (None when under vmap);
     ``eps`` the spacing of the cost's floats (``_central_differences``).
 
     Under ``jax.vmap`` first; when that raises (Python control flow on values,
-    a conversion to a Python float), one direction at a time, eagerly.
+    a conversion to a Python float), one direction at a time, eagerly. With
+    ``costs``, that way of evaluating the loss, and no vmap.
     """
     reason = None
     results = []
     for index, point in enumerate(points):
+        if costs is not None:
+            arguments = (costs, loss, point, args, element_scales, eps)
+            results.append(_evaluate("finite differences", index, _central_differences, *arguments))
+            continue
         if reason is None:
             try:
                 vectorized = _central_differences(
@@ -736,6 +887,13 @@ def _costs_vectorized(loss, unravel, args, vectors: np.ndarray) -> np.ndarray:
 
 def _costs_one_by_one(loss, unravel, args, vectors: np.ndarray) -> np.ndarray:
     return np.array([float(loss(unravel(jnp.asarray(vector)), *args)) for vector in vectors])
+
+
+def _costs_numpy(loss, unravel, args, vectors: np.ndarray) -> np.ndarray:
+    """One by one, params as NumPy arrays: for a loss written in NumPy."""
+    return np.array(
+        [float(loss(_numpy(unravel(jnp.asarray(vector))), *args)) for vector in vectors]
+    )
 
 
 def _central_differences(
@@ -802,30 +960,23 @@ def _num_rows(args) -> int | None:
 
 
 def _format(report: GradientReport) -> str:
-    header = (
-        "point", "leaf", "shape", "max|hand-auto|", "rel", "max|auto-fd|", "rel", "worst element",
-        "",
-    )  # fmt: skip
+    alone = report.reference != "autodiff"
+    columns = ("max|hand-fd|", "rel") if alone else ("max|hand-auto|", "rel", "max|auto-fd|", "rel")
+    header = ("point", "leaf", "shape", *columns, "worst element", "")
     rows = [header]
     for check in report.checks:
-        hand = check.hand_vs_autodiff
-        fd = check.autodiff_vs_fd
-        worst = fd if hand.ok else hand
         shape = str(check.shape)
         if check.hand_shape != check.shape:
             shape += f" (hand {check.hand_shape})"
+        compared = [check.hand_vs_fd] if alone else [check.hand_vs_autodiff, check.autodiff_vs_fd]
+        cells = [
+            text
+            for c in compared
+            if c is not None
+            for text in (f"{c.max_abs:.2e}", f"{c.max_rel:.1e}")
+        ]
         rows.append(
-            (
-                str(check.point),
-                check.leaf,
-                shape,
-                f"{hand.max_abs:.2e}",
-                f"{hand.max_rel:.1e}",
-                f"{fd.max_abs:.2e}",
-                f"{fd.max_rel:.1e}",
-                _describe_worst(check, worst),
-                _status(check),
-            )
+            (str(check.point), check.leaf, shape, *cells, _describe_worst(check), _status(check))
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [
@@ -839,23 +990,38 @@ def _format(report: GradientReport) -> str:
     unresolved = ""
     if report.unresolved:
         checked = sum(math.prod(check.shape) for check in report.checks)
+        fallback = (
+            "so there the hand-derived gradient is not checked at all"
+            if alone
+            else "so there the hand-derived gradient is checked against autodiff alone"
+        )
         unresolved = (
             f"; finite differences could not resolve {report.unresolved} of "
             f"{_count(checked, 'element')} checked (marked unresolved: their tolerance exceeds "
-            "the element's gradient), so there the hand-derived gradient is checked against "
-            "autodiff alone"
+            f"the element's gradient), {fallback}"
         )
-    lines.append(
-        f"{verdict}: hand-derived vs autodiff within rtol {report.rtol:g}, autodiff vs "
-        f"finite differences within rtol {report.fd_rtol:g} (atol {report.atol:g}), "
-        f"element by element above a rounding floor, at {points}, "
-        f"in float64{failed}{unresolved}"
-    )
-    if report.fd_eager:
+    if alone:
         lines.append(
-            "finite differences were evaluated eagerly, one direction at a time: "
-            f"{report.fd_eager_reason}"
+            f"{verdict}: hand-derived vs finite differences within rtol {report.fd_rtol:g} "
+            f"(atol {report.atol:g}), element by element above their rounding, at {points}, "
+            f"in float64{failed}{unresolved}"
         )
+        lines.append(
+            f"not compared with autodiff: {report.autodiff_skipped}; finite differences "
+            f"alone cannot see a mistake smaller than about {report.fd_rtol:g} of an element"
+        )
+    else:
+        lines.append(
+            f"{verdict}: hand-derived vs autodiff within rtol {report.rtol:g}, autodiff vs "
+            f"finite differences within rtol {report.fd_rtol:g} (atol {report.atol:g}), "
+            f"element by element above a rounding floor, at {points}, "
+            f"in float64{failed}{unresolved}"
+        )
+        if report.fd_eager:
+            lines.append(
+                "finite differences were evaluated eagerly, one direction at a time: "
+                f"{report.fd_eager_reason}"
+            )
     if report.diagnosis:
         lines.append(f"diagnosis: {report.diagnosis}")
     return "\n".join(lines)
@@ -871,8 +1037,14 @@ def _status(check: LeafCheck) -> str:
     return "unresolved" if check.unresolved == size else f"{check.unresolved} of {size} unresolved"
 
 
-def _describe_worst(check: LeafCheck, worst: Discrepancy) -> str:
+def _describe_worst(check: LeafCheck) -> str:
+    """The worst element of the comparison that failed (else of the last one made)."""
+    if check.hand_vs_fd is not None:
+        worst, tested, reference = check.hand_vs_fd, "hand", "fd"
+    elif check.hand_vs_autodiff is not None and not check.hand_vs_autodiff.ok:
+        worst, tested, reference = check.hand_vs_autodiff, "hand", "auto"
+    else:
+        assert check.autodiff_vs_fd is not None  # made whenever autodiff was
+        worst, tested, reference = check.autodiff_vs_fd, "auto", "fd"
     index = f"[{', '.join(map(str, worst.index))}]" if worst.index else "(scalar)"
-    if worst is check.autodiff_vs_fd:
-        return f"{index} auto {worst.value:.6g} fd {worst.reference:.6g}"
-    return f"{index} hand {worst.value:.6g} auto {worst.reference:.6g}"
+    return f"{index} {tested} {worst.value:.6g} {reference} {worst.reference:.6g}"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_runs import Runs
+from cli_runs import Runs, run_command
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "experiments" / "gradients"
 RIDGE = str(EXAMPLES / "ridge.py")
@@ -167,3 +167,93 @@ def test_bad_input_is_one_line_and_exit_2(runs, name):
     assert len(lines) == 1 and lines[0].startswith("steepest: error: "), run.stderr
     for fragment in BAD[name][1]:
         assert fragment in lines[0], lines[0]
+
+
+DERIVED = """
+import jax.numpy as jnp
+import numpy as np
+
+
+def loss(params, X, y):
+    r = X @ params["w"] + params["b"] - y
+    return jnp.mean(r**2) + 0.05 * jnp.sum(params["w"] ** 2)
+
+
+def design(X, bias_first=True):
+    ones = jnp.ones((X.shape[0], 1))
+    return jnp.concatenate([ones, X] if bias_first else [X, ones], axis=1)
+
+
+def hessian(params, X, y, bias_first=True):  # over [b, w]: ravel_pytree sorts dict keys
+    A = design(X, bias_first)
+    w = slice(1, None) if bias_first else slice(None, -1)
+    return (2 * A.T @ A / X.shape[0]).at[w, w].add(0.1 * jnp.eye(X.shape[1]))
+
+
+def hessian_w_first(params, X, y):
+    return hessian(params, X, y, bias_first=False)
+
+
+def hvp(params, v, X, y):
+    Av = X @ v["w"] + v["b"]
+    return {"w": 2 * X.T @ Av / X.shape[0] + 0.1 * v["w"], "b": 2 * jnp.mean(Av)}
+
+
+def predict(params, X):
+    return X @ params["w"] + params["b"]
+
+
+def jvp(params, tangent, X):
+    return X @ tangent["w"] + tangent["b"]
+
+
+def vjp_mean(params, cotangent, X):  # b's should be the sum
+    return {"w": X.T @ cotangent, "b": jnp.mean(cotangent)}
+
+
+def numpy_loss(params, X, y):
+    return float(np.mean((np.asarray(X) @ params["w"] + params["b"] - y) ** 2))
+
+
+def raises(params, X, y):
+    raise KeyError("w2")
+"""
+# (option and function, exit code, what the output says)
+DERIVED_RUNS = {
+    "hessian": (["loss", "--hessian", "hessian"], 0, "Hessian check passed at 3 points"),
+    "hessian-order": (
+        ["loss", "--hessian", "hessian_w_first"], 1, "it orders the params w, b, where"
+    ),
+    "hvp": (["loss", "--hvp", "hvp"], 0, "Hessian check passed"),
+    "jvp": (["predict", "--jvp", "jvp"], 0, "JVP check passed"),
+    "vjp": (["predict", "--vjp", "vjp_mean"], 1, "derivative of output[0] with respect to "
+            "params['b'] is 0.1, not 1"),
+    "raises": (["loss", "--hessian", "raises"], 2, "derived.py:raises raised KeyError: 'w2'"),
+    "numpy": (["numpy_loss", "--hessian", "hessian"], 2, "JAX cannot differentiate "
+              "derived.py:numpy_loss"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", DERIVED_RUNS)
+def test_hessians_products_jvps_and_vjps_are_checked_from_files(tmp_path, name):
+    (tmp_path / "derived.py").write_text(DERIVED)
+    rng = np.random.default_rng(3)
+    np.savez(tmp_path / "data.npz", X=rng.normal(size=(10, 3)), y=rng.normal(size=10))
+    (loss, option, derived), code, said = DERIVED_RUNS[name]
+    run = run_command(
+        ["check", f"derived.py:{loss}", option, f"derived.py:{derived}",
+         "--params", "w=3", "b=scalar", "--data", "data.npz"],
+        tmp_path,
+    )  # fmt: skip
+    assert run.returncode == code, run.describe()
+    assert said in (run.stdout if code < 2 else run.stderr), run.describe()
+    if code == 2:
+        assert len(run.stderr.strip().splitlines()) == 1, run.describe()
+
+
+def test_one_derived_function_at_a_time(tmp_path):
+    run = run_command(
+        ["check", "d.py:loss", "--grad", "d.py:g", "--hessian", "d.py:h", "--params", "w=3"],
+        tmp_path,
+    )
+    assert run.returncode == 2 and "not allowed with argument --grad" in run.stderr

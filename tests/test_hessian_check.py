@@ -177,3 +177,54 @@ def test_the_gauss_newton_product_is_named_as_such(x64, data):
 
     report = check_hvp(tanh_loss, gauss_newton_product, start(jnp.float64), X, y)
     assert not report.ok and "Gauss-Newton approximation, not the Hessian" in report.diagnosis
+
+
+def ridge_hessian_b_first(params, X, y):
+    """The ridge Hessian with b's row and column first: a dict's sorted order, not Linear's."""
+    order = jnp.array([FEATURES, *range(FEATURES)])
+    return ridge_hessian(params, X, y)[order][:, order]
+
+
+def matrix_loss(W, X, Y):
+    return jnp.mean(jnp.sum((X @ W - Y) ** 2, axis=1))
+
+
+def matrix_hessian(W, X, Y, column_major=False):
+    """(2/N) X^T X ⊗ I (W's entries row by row, as ravel_pytree), or I ⊗ (2/N) X^T X
+    (column by column, the vec of matrix calculus)."""
+    gram, outputs = 2 * X.T @ X / len(X), jnp.eye(W.shape[1], dtype=W.dtype)
+    return jnp.kron(outputs, gram) if column_major else jnp.kron(gram, outputs)
+
+
+def bilinear_loss(p, A, B):
+    return jnp.sum((A @ p["u"]) * (B @ p["v"])) + jnp.sum(p["u"] ** 2) / 2 + jnp.sum(p["v"] ** 2)
+
+
+def bilinear_hessian(p, A, B, transposed=False):
+    cross = A.T @ B  # d²f / du dv
+    if transposed:
+        cross = cross.T
+    eye = jnp.eye(len(cross), dtype=cross.dtype)
+    return jnp.block([[eye, cross], [cross.T, 2 * eye]])
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_a_hessian_laid_out_another_way_is_named(x64, data, dtype):
+    X, y = (jnp.asarray(a, dtype) for a in data)
+    report = check_hessian(ridge, ridge_hessian_b_first, start(dtype), X, y)
+    assert not report.ok
+    assert "it orders the params b, w, where ravel_pytree" in report.diagnosis, str(report)
+
+    Y = jnp.stack([y, 2 * y - 1], axis=1)
+    W = jnp.asarray([[0.5, -1.0], [2.0, 0.1], [0.3, 0.7]], dtype)
+    assert check_hessian(matrix_loss, matrix_hessian, W, X, Y).ok
+    report = check_hessian(matrix_loss, lambda *a: matrix_hessian(*a, column_major=True), W, X, Y)
+    assert not report.ok
+    assert "lays out params column by column" in report.diagnosis, str(report)
+
+    A, B = (jnp.asarray(np.random.default_rng(seed).normal(size=(5, 3)), dtype) for seed in (1, 2))
+    p = {"u": jnp.ones(3, dtype), "v": jnp.arange(3, dtype=dtype)}
+    assert check_hessian(bilinear_loss, bilinear_hessian, p, A, B).ok
+    report = check_hessian(bilinear_loss, lambda *a: bilinear_hessian(*a, transposed=True), p, A, B)
+    assert not report.ok
+    assert "block of (u, v) is transposed" in report.diagnosis, str(report)

@@ -6,7 +6,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from steepest import check_rule
+import numpy as np
+
+from steepest import check_jvp, check_rule, check_vjp
 
 
 def logsumexp_with(backward):
@@ -71,3 +73,56 @@ def test_a_custom_jvp_wrong_in_one_output_names_it():
 def test_a_function_without_a_rule_is_checked_against_central_differences():
     report = check_rule(lambda x, y: x * jnp.sin(y), jnp.array([1.0, 2.0]), jnp.array(0.3))
     assert report.ok and report.compared == "central differences of f", str(report)
+
+
+def softplus_layer(p, x):
+    """softplus(W x + c), two outputs, params W (2, 3) and c (2,)."""
+    return jax.nn.softplus(p["W"] @ x + p["c"])
+
+
+def layer_jvp(p, t, x):
+    return jax.nn.sigmoid(p["W"] @ x + p["c"]) * (t["W"] @ x + t["c"])
+
+
+def layer_vjp(p, u, x):
+    g = jax.nn.sigmoid(p["W"] @ x + p["c"]) * u
+    return {"W": jnp.outer(g, x), "c": g}
+
+
+LAYER = ({"W": jnp.array([[0.5, -1.0, 0.2], [1.5, 0.3, -0.7]]), "c": jnp.array([0.1, -0.2])},
+         jnp.array([1.0, 2.0, -0.5]))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("check", "product", "words"),
+    [
+        (check_jvp, layer_jvp, None),
+        (check_vjp, layer_vjp, None),
+        (check_jvp, lambda p, t, x: -layer_jvp(p, t, x), "have the wrong sign"),
+        (check_vjp, lambda p, u, x: jax.tree.map(lambda g: 2 * g, layer_vjp(p, u, x)),
+         "off by a factor of 2"),
+        (check_jvp, lambda p, t, x: jax.nn.sigmoid(p["W"] @ x + p["c"]) * (t["W"] @ x),
+         "with respect to params['c'][1] is 0, not 0.904651"),
+    ],
+)  # fmt: skip
+def test_hand_jvps_and_vjps_are_held_to_autodiff_and_differences(check, product, words):
+    report = check(softplus_layer, product, *LAYER)
+    assert report.compared == "autodiff of f and central differences of f"
+    if words is None:
+        assert report.ok, str(report)
+    else:
+        assert not report.ok and words in report.diagnosis, str(report)
+        assert str(report).startswith(("JVP check failed", "VJP check failed"))
+
+
+def test_a_numpy_function_is_held_to_central_differences_alone():
+    def f(p, x):
+        return np.tanh(np.asarray(p) * x)
+
+    report = check_jvp(f, lambda p, t, x: (1 - np.tanh(p * x) ** 2) * x * t, np.ones(2), 2.0)
+    assert report.ok and report.compared == "central differences of f", str(report)
+
+
+def test_a_product_of_the_wrong_size_is_a_clear_error():
+    with pytest.raises(ValueError, match="the hand VJP returns 2 numbers, but params has 8"):
+        check_vjp(softplus_layer, lambda p, u, x: u, *LAYER)

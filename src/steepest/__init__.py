@@ -35,7 +35,7 @@ _SOURCES = {
     "._src.fit": ("FitResult", "fit", "memory"),
     "._src.gradcheck": ("GradientCheckError", "GradientReport", "check_gradient"),
     "._src.hesscheck": ("HessianReport", "check_hessian", "check_hvp"),
-    "._src.rulecheck": ("RuleReport", "check_rule"),
+    "._src.rulecheck": ("RuleReport", "check_jvp", "check_rule", "check_vjp"),
     "._src.io.dataset": ("DataError",),
     "._src.io.sharding": ("shard",),
     "._src.losses": ("Tag", "mse", "quadratic_tag", "row_mean_tag"),
@@ -102,7 +102,7 @@ if _typing.TYPE_CHECKING:
     from ._src.io.sharding import shard
     from ._src.losses import Tag, mse, quadratic_tag, row_mean_tag
     from ._src.model import Linear, predict
-    from ._src.rulecheck import RuleReport, check_rule
+    from ._src.rulecheck import RuleReport, check_jvp, check_rule, check_vjp
     from ._src.stopping import (
         DIVERGENCE_FACTOR,
         STALL_PATIENCE,
@@ -156,7 +156,9 @@ __all__ = [
     "check_gradient",
     "check_hessian",
     "check_hvp",
+    "check_jvp",
     "check_rule",
+    "check_vjp",
     "compare",
     "cost_surface",
     "data",

@@ -140,7 +140,9 @@ def check_hessian(
     largest = max(float(np.max(np.abs(h - a))) for h, a in zip(hands, references, strict=True))
     if largest <= tolerance:
         return HessianReport(True, largest, tolerance, None, len(hands), names)
-    diagnosis = _diagnose(hands, references, tolerance, names, sizes, rows)
+    diagnosis = _diagnose(hands, references, tolerance, names, sizes, rows) or _layout(
+        hands, references, tolerance, sizes, [np.shape(leaf) for leaf in jax.tree.leaves(params)]
+    )
     if diagnosis is None:  # at params, the first point: its Hessians, with the targets moved
         diagnosis = _gauss_newton(loss, hessian, params, data, hands[0], references[0],
                                   tolerance, seed)  # fmt: skip
@@ -322,7 +324,81 @@ def _targets_moved(data: tuple, seed: int) -> tuple | None:
     moved = targets + np.random.default_rng(seed + 1).normal(size=targets.shape) * max(
         1.0, float(np.max(np.abs(targets), initial=0.0))
     )
-    return jax.tree.unflatten(tree, [*leaves[:-1], jnp.asarray(moved, targets.dtype)])
+    return jax.tree.unflatten(tree, [*leaves[:-1], moved.astype(targets.dtype)])
+
+
+# Leaf orders tried when a hand Hessian may list the params in another order than
+# ravel_pytree's: all of them up to this many leaves (5! = 120 orders).
+MAX_LEAVES_REORDERED = 5
+
+
+def _layout(hands, references, tolerance, sizes, shapes) -> str | None:
+    """The hand Hessian is autodiff's laid out another way: the leaves in another order
+    than ``ravel_pytree``'s (which sorts a dict's keys), a matrix leaf column by column
+    (``vec(W)`` of matrix calculus, where ``ravel_pytree`` goes row by row), or one
+    off-diagonal block transposed. A sentence saying which, or None."""
+    spans = _offsets(sizes)
+    leaves = range(len(sizes))
+    matrices = [j for j in leaves if len(shapes[j]) == 2 and min(shapes[j]) > 1]
+    orders = (
+        itertools.permutations(leaves)
+        if 1 < len(sizes) <= MAX_LEAVES_REORDERED
+        else iter([tuple(leaves)])
+    )
+    for order in orders:
+        for columns in itertools.product([False, True], repeat=len(matrices)):
+            by_column = {j for j, yes in zip(matrices, columns, strict=True) if yes}
+            if order == tuple(leaves) and not by_column:
+                continue
+            index = np.concatenate([
+                _entries(spans[j], shapes[j], j in by_column) for j in order
+            ])  # fmt: skip
+            if _matches(hands, [r[np.ix_(index, index)] for r in references], tolerance):
+                return _said_layout(sizes, order, by_column)
+    for a, b in itertools.combinations(leaves, 2):
+        if sizes[a][1] != sizes[b][1]:
+            continue
+        flipped = []
+        for reference in references:
+            moved = reference.copy()
+            moved[spans[a], spans[b]] = reference[spans[a], spans[b]].T
+            moved[spans[b], spans[a]] = reference[spans[b], spans[a]].T
+            flipped.append(moved)
+        if _matches(hands, flipped, tolerance):
+            return (
+                f"the hand Hessian's block of ({sizes[a][0]}, {sizes[b][0]}) is transposed "
+                "(and its mirror image with it)"
+            )
+    return None
+
+
+def _entries(span: slice, shape, by_column: bool) -> np.ndarray:
+    """A leaf's entries in the flat params: in row-major order, or column by column."""
+    entries = np.arange(span.start, span.stop)
+    return entries.reshape(shape).T.ravel() if by_column else entries
+
+
+def _matches(hands, references, tolerance) -> bool:
+    return all(
+        float(np.max(np.abs(h - r))) <= tolerance for h, r in zip(hands, references, strict=True)
+    )
+
+
+def _said_layout(sizes, order, by_column: set[int]) -> str:
+    said = []
+    if order != tuple(range(len(sizes))):
+        hand_order = ", ".join(sizes[j][0] for j in order)
+        true_order = ", ".join(name for name, _ in sizes)
+        said.append(
+            f"orders the params {hand_order}, where ravel_pytree (autodiff's order, a dict's "
+            f"keys sorted) orders them {true_order}"
+        )
+    for j in sorted(by_column):
+        said.append(
+            f"lays out {sizes[j][0]} column by column (vec of matrix calculus), where "
+            "ravel_pytree goes row by row: Kronecker factors swapped?"
+        )
+    return f"the hand Hessian is autodiff's laid out another way: it {'; and it '.join(said)}"
 
 
 def _offsets(sizes: list[tuple[str, int]]) -> list[slice]:

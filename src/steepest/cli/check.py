@@ -1,4 +1,5 @@
-"""``steepest check``: a hand-derived gradient against autodiff and finite differences.
+"""``steepest check``: a hand-derived gradient, Hessian, Hessian-vector product, JVP or
+VJP against autodiff and finite differences.
 
 Exit codes: 0 the check passes, 1 it fails, 2 bad input, including a loss or
 gradient that raises: the one-line error names the stage that failed (the loss,
@@ -39,9 +40,39 @@ def add_parser(commands) -> None:
         "--data arrays.npz",
     )
     check.add_argument(
-        "loss", nargs="?", metavar="LOSS", help="the loss as FILE.py:FUNCTION, loss(params, ...)"
+        "loss",
+        nargs="?",
+        metavar="LOSS",
+        help="the loss as FILE.py:FUNCTION, loss(params, ...); with --jvp or --vjp, any "
+        "function f(params, ...) of arrays",
     )
-    check.add_argument("--grad", metavar="FILE.py:FUNCTION", help="the hand-derived gradient")
+    derived = check.add_mutually_exclusive_group()
+    derived.add_argument(
+        "--grad", metavar="FILE.py:FUNCTION", help="the hand-derived gradient, grad(params, ...)"
+    )
+    derived.add_argument(
+        "--hessian",
+        metavar="FILE.py:FUNCTION",
+        help="a hand-derived Hessian, hessian(params, ...): the (n, n) matrix over the params "
+        "flattened as jax.flatten_util.ravel_pytree orders them, or jax.hessian's blocks",
+    )
+    derived.add_argument(
+        "--hvp",
+        metavar="FILE.py:FUNCTION",
+        help="a hand-derived Hessian-vector product, hvp(params, v, ...), v shaped as params",
+    )
+    derived.add_argument(
+        "--jvp",
+        metavar="FILE.py:FUNCTION",
+        help="a hand-derived JVP of LOSS, jvp(params, tangent, ...): J tangent, shaped as "
+        "LOSS's output",
+    )
+    derived.add_argument(
+        "--vjp",
+        metavar="FILE.py:FUNCTION",
+        help="a hand-derived VJP of LOSS, vjp(params, cotangent, ...): J^T cotangent, shaped "
+        "as params",
+    )
     check.add_argument(
         "--params",
         action=ListAction,
@@ -68,45 +99,62 @@ def add_parser(commands) -> None:
     check.add_argument(
         "--points", type=point_count, default=3,
         help=f"points to check (3; at most {MAX_POINTS:,}: each takes the finite differences "
-        "of every parameter)",
+        "of every parameter); --jvp and --vjp check at the params alone",
     )  # fmt: skip
     check.add_argument("--seed", type=seed, default=0, help="seed of params and points (0)")
     check.add_argument(
         "--rtol", type=positive_float, default=DEFAULT_RTOL,
-        help=f"hand-derived vs autodiff tolerance, relative (default {DEFAULT_RTOL:g})",
+        help=f"hand-derived vs autodiff tolerance, relative (default {DEFAULT_RTOL:g}); "
+        "--grad only: the other checks set theirs from the rounding",
     )  # fmt: skip
     check.add_argument(
         "--fd-rtol", type=positive_float, default=DEFAULT_FD_RTOL,
-        help=f"autodiff vs finite differences tolerance, relative (default {DEFAULT_FD_RTOL:g})",
+        help="autodiff vs finite differences tolerance, relative (default "
+        f"{DEFAULT_FD_RTOL:g}); --grad only",
     )  # fmt: skip
     check.add_argument(
-        "--atol", type=non_negative_float, default=0.0, help="absolute floor (default 0)"
+        "--atol",
+        type=non_negative_float,
+        default=0.0,
+        help="absolute floor (default 0); --grad only",
     )
     add_output_arguments(check, plot=None)
     check.set_defaults(run=run)
+
+
+# What each option checks: its name in errors, and the library function.
+KINDS = {
+    "grad": "gradient",
+    "hessian": "Hessian",
+    "hvp": "Hessian-vector product",
+    "jvp": "JVP",
+    "vjp": "VJP",
+}
 
 
 def run(args, argv=None) -> int:
     import contextlib
     import sys
 
-    from steepest import check_gradient, data
-    from steepest._src.gradcheck import GradientCheckError
+    from steepest import data
+    from steepest._src.gradcheck import NOT_TRACEABLE, GradientCheckError
     from steepest._src.io import sources
 
     exited: list[str] = []  # the FILE.py:FUNCTION that called sys.exit(), if one did
     # The user's prints, at import and during the check, go to stderr: stdout holds only
     # the report (with --json, only JSON).
     with contextlib.redirect_stdout(sys.stderr):
-        loss, grad, params, arrays = _inputs(args, exited)
+        kind, loss, derived, params, arrays = _inputs(args, exited)
         try:
-            report = check_gradient(
-                loss, grad, params, *arrays,
-                num_points=args.points, key=args.seed,
-                rtol=args.rtol, fd_rtol=args.fd_rtol, atol=args.atol,
-            )  # fmt: skip
-        except GradientCheckError as error:  # the user's function raised: the message names it
+            report = _check(args, kind, loss, derived, params, arrays)
+        except (GradientCheckError, UserFunctionError) as error:
+            # the user's function raised: the message names it
             raise data.DataError(str(error)) from None
+        except NOT_TRACEABLE as error:  # only --grad and --jvp/--vjp manage without autodiff
+            raise data.DataError(
+                f"JAX cannot differentiate {args.loss} ({sources.describe_error(error)}): "
+                f"checking a {KINDS[kind]} needs autodiff of a loss written in JAX"
+            ) from None
         except SystemExit as stopped:
             if not exited:
                 raise
@@ -120,6 +168,33 @@ def run(args, argv=None) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def _check(args, kind: str, loss, derived, params, arrays):
+    """The report of the check ``kind`` names (``KINDS``)."""
+    import steepest
+
+    if kind == "grad":
+        return steepest.check_gradient(
+            loss, derived, params, *arrays,
+            num_points=args.points, key=args.seed,
+            rtol=args.rtol, fd_rtol=args.fd_rtol, atol=args.atol,
+        )  # fmt: skip
+    if kind == "hessian":
+        return steepest.check_hessian(
+            loss, derived, params, *arrays, num_points=args.points, seed=args.seed
+        )
+    if kind == "hvp":
+        return steepest.check_hvp(
+            loss, derived, params, *arrays, num_points=args.points, seed=args.seed
+        )
+    check = steepest.check_jvp if kind == "jvp" else steepest.check_vjp
+    return check(loss, derived, params, *arrays)
+
+
+class UserFunctionError(ValueError):
+    """A user's function raised while a Hessian, HVP, JVP or VJP was checked: one line
+    naming the function and the exception."""
+
+
 def _inputs(args, exited: list[str]):
     """The loss, the gradient, the params and the data of the check: the tutorial's on the
     built-in dataset without LOSS, else the user's files."""
@@ -128,34 +203,56 @@ def _inputs(args, exited: list[str]):
     from steepest import Linear, analytic, data, mse
     from steepest._src.io import sources
 
+    kind = next((name for name in KINDS if getattr(args, name)), None)
     if args.loss is None:
-        if args.grad or args.params or args.data or args.keywords:
-            raise data.DataError("--grad, --params, --data and --keywords go with a LOSS to check")
+        if kind or args.params or args.data or args.keywords:
+            raise data.DataError(
+                "--grad (--hessian, --hvp, --jvp, --vjp), --params, --data and --keywords go "
+                "with a LOSS to check"
+            )
         builtin = data.builtin()
         start = Linear(w=np.zeros(1), b=np.float64(0.0))  # the tutorial's start
-        return mse, analytic.mse_grad, start, [builtin.X, builtin.y]
-    if args.grad is None or args.params is None:
-        raise data.DataError("checking a LOSS needs --grad FILE.py:FUNCTION and --params")
+        return "grad", mse, analytic.mse_grad, start, [builtin.X, builtin.y]
+    if kind is None or args.params is None:
+        raise data.DataError(
+            "checking a LOSS needs --params and what was derived by hand: --grad, --hessian, "
+            "--hvp, --jvp or --vjp FILE.py:FUNCTION"
+        )
     loss, keywords, params, arrays = sources.user_inputs(
         args.loss, args.params, args.data, args.keywords, args.seed
     )
-    grad = sources.load_function(args.grad)
-    loss = _noting_exit(loss, args.loss, exited, keywords)
-    grad = _noting_exit(grad, args.grad, exited, keywords)
-    return loss, grad, params, arrays
+    spec = getattr(args, kind)
+    derived = sources.load_function(spec)
+    # check_gradient names the stage where a function raises; the other checks do not, so
+    # the function is named here.
+    naming = kind != "grad"
+    loss = _calling(loss, args.loss, exited, keywords, naming)
+    derived = _calling(derived, spec, exited, keywords, naming)
+    return kind, loss, derived, params, arrays
 
 
-def _noting_exit(function, spec: str, exited: list, fixed: dict):
+def _calling(function, spec: str, exited: list, fixed: dict, naming: bool):
     """``function`` with the keyword arguments ``fixed``, noting ``spec`` in ``exited``
-    when it calls ``sys.exit()`` (then re-raised)."""
+    when it calls ``sys.exit()`` (then re-raised); with ``naming``, an exception it
+    raises as a ``UserFunctionError`` naming ``spec`` (JAX's own, that it cannot trace
+    the function, as it is: a check may then go on without autodiff)."""
     import functools
 
+    from steepest._src.gradcheck import NOT_TRACEABLE
+    from steepest._src.io.sources import describe_error
+
     @functools.wraps(function)
-    def noting(*arguments, **keywords):
+    def calling(*arguments, **keywords):
         try:
             return function(*arguments, **keywords, **fixed)
         except SystemExit:
             exited.append(spec)
             raise
+        except NOT_TRACEABLE:
+            raise
+        except Exception as error:
+            if not naming:
+                raise
+            raise UserFunctionError(f"{spec} raised {describe_error(error)}") from error
 
-    return noting
+    return calling

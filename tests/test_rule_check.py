@@ -4,9 +4,8 @@ wrong in one output."""
 
 import jax
 import jax.numpy as jnp
-import pytest
-
 import numpy as np
+import pytest
 
 from steepest import check_jvp, check_rule, check_vjp
 

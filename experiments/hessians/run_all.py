@@ -81,8 +81,10 @@ def main(argv=None) -> int:
         wrong += not expected
         verdict = "pass" if ok else "FAIL"
         print(f"{name:14} {which:28} {dtype:8} {verdict}  {diagnosis or ''}")
-        results.append({"example": name, "function": which, "dtype": dtype, "ok": ok,
-                        "diagnosis": diagnosis, "expected": words, "as_expected": expected})  # fmt: skip
+        results.append(
+            {"example": name, "function": which, "dtype": dtype, "ok": ok,
+             "diagnosis": diagnosis, "expected": words, "as_expected": expected}
+        )  # fmt: skip
     records.write(args.out, {"checks": results}, command=[sys.executable, *sys.argv])
     print(f"{len(results) - wrong} of {len(results)} as expected; data in {data_dir}/")
     return 1 if wrong else 0

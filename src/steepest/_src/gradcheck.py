@@ -287,9 +287,10 @@ def check_gradient(
     hand-derived gradient is checked against autodiff alone. With
     ``num_points=1`` at a stationary point, pass an ``atol``.
 
-    A loss JAX cannot differentiate (written in NumPy: it converts a traced
-    value to a NumPy array or a Python number) is checked against finite
-    differences alone, and the report says so: element :math:`i` passes when
+    A loss written in NumPy that JAX cannot differentiate (it converts a traced
+    value to a NumPy array or a Python number, and given NumPy arrays returns
+    no JAX array) is checked against finite differences alone, and the report
+    says so: element :math:`i` passes when
     :math:`|\\text{hand}_i - \\text{fd}_i| \\le \\text{fd\\_rtol}\\, S_i
     + \\text{atol} + F_i(p)`, with :math:`S_i = \\max_\\text{points}
     |\\text{fd}_i|`; both functions then get NumPy float64 arrays, and an
@@ -310,8 +311,10 @@ def check_gradient(
             default the leading dimension of the first array in ``args``.
         autodiff: compare with ``jax.grad(loss)`` (True: a loss JAX cannot
             differentiate raises GradientCheckError), with finite differences
-            alone (False), or with autodiff wherever JAX can differentiate the
-            loss, else finite differences alone (None, the default).
+            alone (False), or (None, the default) with autodiff, except for a
+            loss written in NumPy that JAX cannot differentiate (given NumPy
+            arrays, it returns no JAX array): finite differences alone. A JAX
+            loss that JAX cannot trace (``float(...)`` of a value) still raises.
 
     Returns:
         A ``GradientReport``.
@@ -451,15 +454,26 @@ NOT_TRACEABLE = (
 
 
 def _jax_cannot_differentiate(loss: Callable, params, args) -> str | None:
-    """Why ``jax.grad`` cannot differentiate the loss (NumPy inside), or None when it can
-    or fails otherwise (then the check names the stage that raised)."""
+    """Why ``jax.grad`` cannot differentiate a loss written in NumPy, or None.
+
+    None when it can, when it fails otherwise (the check then names the stage that
+    raised), and when the loss is a JAX function that JAX cannot trace (given NumPy
+    arrays, it returns a JAX array: a ``float(...)`` or an ``if`` on values inside),
+    which is an error to fix, not a loss to check without autodiff.
+    """
     try:
         jax.grad(loss)(params, *args)
     except NOT_TRACEABLE as error:
-        return f"JAX cannot differentiate the loss ({describe_error(error)})"
+        reason = f"JAX cannot differentiate the loss ({describe_error(error)})"
     except Exception:
         return None
-    return None
+    else:
+        return None
+    try:
+        written_in_jax = isinstance(loss(_numpy(params), *_numpy(args)), jax.Array)
+    except Exception:
+        return None
+    return None if written_in_jax else reason
 
 
 def _numpy(tree):

@@ -47,9 +47,9 @@ class CheckReport:
         return self.headline if self.diagnosis is None else f"{self.headline}\n{self.diagnosis}"
 
     def raise_if_failed(self) -> None:
-        """An AssertionError carrying the diagnosis when the check failed."""
+        """An AssertionError when the check failed: the diagnosis first, then the headline."""
         if not self.ok:
-            raise AssertionError(str(self))
+            raise AssertionError(f"{self.diagnosis}\n{self.headline}")
 
     def to_dict(self) -> dict:
         """The report as plain data (for JSON): tuples as lists."""

@@ -116,18 +116,67 @@ def test_autodiff_true_makes_a_numpy_loss_an_error_naming_the_stage():
     assert raised.value.stage == "autodiff"
 
 
-def test_elements_finite_differences_cannot_resolve_are_said_to_be_unchecked():
-    # The cost is 1e12 plus a term whose gradient in w[1] is 1e-9: below what differences
-    # of a cost that large can resolve, so nothing checks that element.
+def test_a_gradient_finite_differences_cannot_resolve_fails_as_unchecked():
+    # A cost of 1e12: its rounding over the step exceeds the gradient, so finite
+    # differences, the only reference, cannot tell 20 p from the true 2 p.
     def loss(p):
-        return float(1e12 + np.sum(p["w"] ** 2 * np.array([1.0, 1e-9])))
+        return float(1e12 + np.sum(p**2))
 
-    def grad(p):
-        return {"w": 2 * p["w"] * np.array([1.0, 1e-9])}
+    report = check_gradient(loss, lambda p: 20 * p, np.array([1.0, 0.5]))
+    assert not report.ok and report.unresolved > 0
+    assert "cannot resolve 2 of 2 elements (params[0] first)" in report.diagnosis, str(report)
 
-    report = check_gradient(loss, grad, {"w": np.array([1.0, 0.5])})
-    assert report.unresolved > 0
-    assert "the hand-derived gradient is not checked at all" in str(report)
+
+def test_an_unused_param_whose_gradient_is_zero_is_checked_not_unresolved():
+    def loss(p, X, y):
+        return numpy_loss({"w": p["w"], "b": p["b"]}, X, y)
+
+    def grad(p, X, y):
+        return {**numpy_grad(p, X, y), "unused": np.zeros(2)}
+
+    assert check_gradient(loss, grad, {**PARAMS, "unused": np.ones(2)}, X, Y).ok
+    wrong = {**PARAMS, "unused": np.ones(2)}
+    report = check_gradient(loss, lambda *a: {**grad(*a), "unused": np.ones(2)}, wrong, X, Y)
+    assert not report.ok and "unused is wrong in every element" in report.diagnosis
+
+
+def test_a_numpy_loss_that_computes_in_float32_and_returns_a_python_float_passes():
+    def loss32(p, X, y):
+        r = (
+            X.astype(np.float32) @ p["w"].astype(np.float32)
+            + np.float32(p["b"])
+            - y.astype(np.float32)
+        )
+        return float(np.mean(r**2) + np.float32(LAM) * np.sum(p["w"].astype(np.float32) ** 2))
+
+    assert check_gradient(loss32, numpy_grad, PARAMS, X, Y).ok
+
+
+def test_a_numpy_loss_that_writes_in_place_is_checked_by_finite_differences():
+    def relu_loss(p, X, y):
+        h = X @ p["W"]
+        h[h < 0] = 0  # NumPy's way; a JAX array refuses it
+        return float(np.mean((h @ p["v"] - y) ** 2))
+
+    def relu_grad(p, X, y):
+        h = np.maximum(X @ p["W"], 0)
+        r = 2 * (h @ p["v"] - y) / len(y)
+        return {"W": X.T @ (np.outer(r, p["v"]) * (h > 0)), "v": h.T @ r}
+
+    params = {"W": RNG.normal(size=(3, 4)), "v": RNG.normal(size=4)}
+    report = check_gradient(relu_loss, relu_grad, params, X, Y)
+    assert report.ok and report.reference == "finite differences", str(report)
+
+
+def test_a_jax_loss_jax_cannot_trace_is_still_an_error():
+    def loss(p):
+        return float(jnp.sum(p**2))  # JAX inside: fixable, not a NumPy loss
+
+    with pytest.raises(GradientCheckError) as raised:
+        check_gradient(loss, lambda p: 2 * p, np.array([1.0, 2.0]))
+    assert raised.value.stage == "autodiff"
+    with pytest.raises(ValueError, match="autodiff must be True, False or None, got 0"):
+        check_gradient(loss, lambda p: 2 * p, np.array([1.0, 2.0]), autodiff=0)
 
 
 def test_assert_gradient_matches_puts_the_diagnosis_first():

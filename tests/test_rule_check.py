@@ -122,6 +122,29 @@ def test_a_numpy_function_is_held_to_central_differences_alone():
     assert report.ok and report.compared == "central differences of f", str(report)
 
 
-def test_a_product_of_the_wrong_size_is_a_clear_error():
-    with pytest.raises(ValueError, match="the hand VJP returns 2 numbers, but params has 8"):
-        check_vjp(softplus_layer, lambda p, u, x: u, *LAYER)
+def test_a_product_of_the_wrong_structure_size_or_kind_is_named():
+    report = check_vjp(softplus_layer, lambda p, u, x: u, *LAYER)
+    assert not report.ok and "the hand VJP returns a pytree of structure" in report.diagnosis
+    report = check_vjp(softplus_layer, lambda p, u, x: {"W": u, "c": u}, *LAYER)
+    assert "returns 2 numbers where params have 6 (shape (2,) for (2, 3))" in report.diagnosis
+    report = check_jvp(softplus_layer, lambda *a: layer_jvp(*a) * (1 + 5j), *LAYER)
+    assert "returns complex values (imaginary part up to" in report.diagnosis
+    with pytest.raises(ValueError, match="params hold no numbers"):
+        check_jvp(softplus_layer, layer_jvp, {}, LAYER[1])
+
+
+def test_a_missing_factor_hidden_at_the_params_is_seen_at_points_near_them():
+    # At p = 1, 2 t equals 2 p t: only the points around the params tell them apart.
+    report = check_jvp(lambda p: p**2, lambda p, t: 2 * t, jnp.ones(3))
+    assert not report.ok and "(near params)" in report.diagnosis, str(report)
+
+
+def test_each_entry_is_held_to_its_own_size_and_an_offset_is_no_false_alarm():
+    def f(p):  # a Jacobian diag(1e3, 2), in NumPy: central differences alone
+        return np.array([1e3 * p[0], 2 * p[1]])
+
+    report = check_jvp(f, lambda p, t: np.array([1e3 * t[0], 2.0001 * t[1]]), np.ones(2))
+    assert not report.ok and "with respect to params[1]" in report.diagnosis, str(report)
+    offset = check_jvp(lambda p: 300.0 + 1e-3 * jnp.sin(p), lambda p, t: 1e-3 * jnp.cos(p) * t,
+                       jnp.array([0.3, 1.2]))  # fmt: skip
+    assert offset.ok, str(offset)

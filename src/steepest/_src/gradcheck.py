@@ -352,6 +352,8 @@ def check_gradient(
         (True, 'finite differences')
     """
     _check_settings(num_points, rtol=rtol, fd_rtol=fd_rtol, atol=atol)
+    if autodiff is not None and not isinstance(autodiff, bool):
+        raise ValueError(f"autodiff must be True, False or None, got {autodiff!r}")
     with jax.enable_x64(True), jax.default_matmul_precision("highest"):
         params64, args64 = upcast(params), upcast(args)
         element_scales = _element_scales(params64)
@@ -359,7 +361,7 @@ def check_gradient(
         names, shapes = _leaf_names_and_shapes(params64)
         skipped = "autodiff=False" if autodiff is False else None
         if autodiff is None:
-            skipped = _jax_cannot_differentiate(loss, params64, args64)
+            skipped = _written_in_numpy(loss, params64, args64)
         if skipped is not None:  # a NumPy loss: NumPy arrays in, finite differences alone
             points, args64 = [_numpy(p) for p in points], _numpy(args64)
         # Nothing is compiled with jit, everything runs op by op: nothing is cached across
@@ -393,7 +395,7 @@ def check_gradient(
         hand = [_leaves(h) for h in hand]
         # A loss that computes in float32 (a cast inside) rounds its cost at float32's eps:
         # the steps and the resolution of its finite differences are taken at that eps.
-        cost_eps = max(EPS, _eps_of(values[0]))
+        cost_eps = _cost_eps(values[0], costs)
         if skipped is not None:
             return _check_by_finite_differences(
                 loss, points, args64, names, shapes, hand, element_scales, cost_eps, costs,
@@ -453,27 +455,29 @@ NOT_TRACEABLE = (
 )
 
 
-def _jax_cannot_differentiate(loss: Callable, params, args) -> str | None:
-    """Why ``jax.grad`` cannot differentiate a loss written in NumPy, or None.
-
-    None when it can, when it fails otherwise (the check then names the stage that
-    raised), and when the loss is a JAX function that JAX cannot trace (given NumPy
-    arrays, it returns a JAX array: a ``float(...)`` or an ``if`` on values inside),
-    which is an error to fix, not a loss to check without autodiff.
-    """
+def _written_in_numpy(loss: Callable, params, args) -> str | None:
+    """Why the loss is checked without autodiff: ``jax.grad`` cannot differentiate it, and
+    it is written in NumPy (``runs_without_jax``). None otherwise: a JAX loss that JAX
+    cannot trace (``float(...)`` of a value inside) is an error to fix, which the check
+    then names."""
     try:
         jax.grad(loss)(params, *args)
-    except NOT_TRACEABLE as error:
-        reason = f"JAX cannot differentiate the loss ({describe_error(error)})"
-    except Exception:
-        return None
-    else:
-        return None
+    except Exception as error:
+        if runs_without_jax(loss, params, *args):
+            return f"JAX cannot differentiate the loss, written in NumPy ({describe_error(error)})"
+    return None
+
+
+def runs_without_jax(function: Callable, *arguments) -> bool:
+    """Whether ``function``, given NumPy arrays, runs with no array moved to a JAX device
+    and returns no JAX array: a function written in NumPy (or PyTorch, through
+    ``from_torch``), which only finite differences can check."""
     try:
-        written_in_jax = isinstance(loss(_numpy(params), *_numpy(args)), jax.Array)
+        with jax.transfer_guard("disallow"):
+            returned = function(*_numpy(arguments))
     except Exception:
-        return None
-    return None if written_in_jax else reason
+        return False
+    return not any(isinstance(leaf, jax.Array) for leaf in jax.tree.leaves(returned))
 
 
 def _numpy(tree):
@@ -520,13 +524,41 @@ def _check_by_finite_differences(
             reference="finite differences",
         )  # fmt: skip
         diagnosis += f" (failed at {failed} of {_count(len(points), 'point')})"
+    elif unchecked := _unchecked(names, hand, scales, tolerances, fd_rtol):
+        ok, failed, diagnosis = False, len(points), unchecked
     return GradientReport(
         ok=ok, checks=tuple(checks), diagnosis=diagnosis, num_points=len(points),
         rtol=fd_rtol, fd_rtol=fd_rtol, atol=atol, failed_points=failed,
-        fd_eager=True, fd_eager_reason="the loss is not a JAX function",
         unresolved=sum(check.unresolved for check in checks),
         reference="finite differences", autodiff_skipped=skipped,
     )  # fmt: skip
+
+
+def _unchecked(names, hand, scales, tolerances, fd_rtol) -> str | None:
+    """A sentence when finite differences, the only reference, cannot check an element:
+    its tolerance exceeds both its gradient (by finite differences and by hand) and
+    ``fd_rtol`` times the largest gradient of all (below that, a gradient that is zero
+    within the rounding, an unused param's, is checked). Else None."""
+    largest = max((float(np.max(scale, initial=0.0)) for scale in scales), default=0.0)
+    count, total, first = 0, 0, None
+    for j, name in enumerate(names):
+        size = np.maximum(
+            scales[j], np.max([np.abs(h[j]).reshape(scales[j].shape) for h in hand], axis=0)
+        )
+        tolerance = np.max([point[j] for point in tolerances], axis=0)
+        blind = tolerance > np.maximum(size, fd_rtol * largest)
+        count, total = count + int(np.sum(blind)), total + blind.size
+        if first is None and np.any(blind):
+            index = tuple(int(i) for i in np.argwhere(blind)[0])
+            first = f"{name}{list(index) if index else ''}"
+    if not count:
+        return None
+    return (
+        f"finite differences, with no autodiff to check against, cannot resolve {count} of "
+        f"{_count(total, 'element')} ({first} first): the rounding of the cost they "
+        "difference exceeds the gradient there, so those were not checked; a cost made "
+        "smaller (an offset taken out) or written in JAX can be checked"
+    )
 
 
 def _checks_by_finite_differences(names, shapes, hand, fd, scales, fd_floors, fd_rtol, atol):
@@ -854,6 +886,23 @@ def _nudge(tree):
     return jax.tree.map(nudge, tree)
 
 
+def _cost_eps(value, costs: list[float]) -> float:
+    """The spacing at 1 of the floats the loss computes its cost in: its dtype's, or
+    float32's (float16's) where the costs at two points or more, whole numbers aside, are
+    all float32s (float16s) made float64: a loss computing in float32 that returns a
+    Python float. (At a random point, a float64 cost is a float32 by chance once in
+    2**29; at the params, a simple value such as 1.5 is one, so one point says nothing.)"""
+    eps = max(EPS, _eps_of(value))
+    fractional = [cost for cost in costs if cost != round(cost)]
+    for dtype in (np.float16, np.float32):
+        narrower = float(np.finfo(dtype).eps)
+        if len(fractional) >= 2 and narrower > eps:
+            with np.errstate(over="ignore"):
+                if all(cost == float(dtype(cost)) for cost in fractional):
+                    return narrower
+    return eps
+
+
 def _eps_of(value) -> float:
     """The spacing of the loss's own floats at 1: float32's for a float32 cost."""
     dtype = np.asarray(value).dtype
@@ -1005,7 +1054,7 @@ def _format(report: GradientReport) -> str:
     if report.unresolved:
         checked = sum(math.prod(check.shape) for check in report.checks)
         fallback = (
-            "so there the hand-derived gradient is not checked at all"
+            "so there the hand-derived gradient is held only to that tolerance"
             if alone
             else "so there the hand-derived gradient is checked against autodiff alone"
         )

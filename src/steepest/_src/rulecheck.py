@@ -20,8 +20,13 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from .diagnose import name_factor
-from .gradcheck import NOT_TRACEABLE, upcast
-from .hesscheck import CheckReport, central_differences, common_factor
+from .gradcheck import runs_without_jax, upcast
+from .hesscheck import (
+    CheckReport,
+    central_differences_with_error,
+    common_factor,
+    nearby_points,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +63,9 @@ class RuleReport(CheckReport):
 FD_RTOL = 1e-6
 # The rule against autodiff of the function it was attached to: both exact to rounding.
 AUTODIFF_RTOL = 1e-9
+# Each entry is held to its own size plus this share of the Jacobian's largest entry (the
+# rounding of the sums it comes from): a small entry is checked, not swamped.
+SHARE = 1e-4
 
 
 def check_rule(f: Callable, *primals, seed: int = 0) -> RuleReport:
@@ -66,6 +74,12 @@ def check_rule(f: Callable, *primals, seed: int = 0) -> RuleReport:
     the rule was attached to (``f.fun``, where ``f`` is a ``jax.custom_jvp`` or
     ``jax.custom_vjp``), in float64; and, where ``f`` has both, forward mode against
     reverse mode.
+
+    Entry ``(o, i)`` of the rule's Jacobian ``R`` passes against a reference ``J`` when
+    ``|R_oi - J_oi| <= rtol (|J_oi| + 1e-4 max|J|)``, plus, against central differences,
+    the bound on their error (``central_differences_with_error``: their truncation and
+    their rounding); ``rtol`` is 1e-9 against autodiff and 1e-6 against central
+    differences.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -87,23 +101,25 @@ def check_rule(f: Callable, *primals, seed: int = 0) -> RuleReport:
             return lambda vector: ravel_pytree(function(*unravel(vector)))[0]
 
         rule = np.asarray(jax.jacrev(flat_f(f))(flat))
-        differences = central_differences(flat_f(f), np.asarray(flat))
+        differences = central_differences_with_error(flat_f(f), np.asarray(flat))
         stripped = getattr(f, "fun", None)
         autodiff = np.asarray(jax.jacrev(flat_f(stripped))(flat)) if stripped else None
         modes = _modes_disagree(flat_f(f), flat, seed)
-    return _judge(
-        rule, differences, autodiff, output_names, input_names, "the rule",
-        "autodiff of f with its rule stripped (f.fun)", modes,
-    )  # fmt: skip
+    references = _references(differences, autodiff, "autodiff of f with its rule stripped (f.fun)")
+    return _judge(rule, references, output_names, input_names, "the rule", modes)
 
 
-def check_jvp(f: Callable, jvp: Callable, params, *data) -> RuleReport:
+def check_jvp(
+    f: Callable, jvp: Callable, params, *data, num_points: int = 3, seed: int = 0
+) -> RuleReport:
     """Check a hand-derived Jacobian-vector product of ``f(params, *data)`` (any arrays
     out): ``jvp(params, tangent, *data)``, with ``tangent`` a pytree like ``params``,
     returns ``J tangent``, a pytree like ``f``'s output. Its Jacobian, one basis tangent
-    at a time, is compared in float64 with ``jax.jacfwd`` of ``f`` (where JAX can
-    differentiate it) and with central differences; the report names the output and the
-    param where they part, the sign or the factor.
+    at a time, at ``params`` and ``num_points - 1`` points around them (from ``seed``), is
+    compared in float64 with ``jax.jacfwd`` of ``f`` (where JAX can differentiate it: a
+    NumPy ``f`` is held to central differences alone) and with central differences, entry
+    by entry as ``check_rule`` does; the report names the output and the param where
+    they part, the sign or the factor.
 
     Example:
         >>> import jax.numpy as jnp
@@ -115,25 +131,28 @@ def check_jvp(f: Callable, jvp: Callable, params, *data) -> RuleReport:
         >>> print(check_jvp(f, wrong, jnp.array([0.5, 1.0]), jnp.array([2.0, 3.0])).diagnosis)
         ... # doctest: +NORMALIZE_WHITESPACE
         the hand JVP's derivative of output[1] with respect to params[1] is -0.989992,
-        not -2.96998 (autodiff of f) (wrong in 2 of 2 outputs)
+        not -2.96998 (autodiff of f) (wrong in 6 of the 6 outputs checked)
     """
-    with jax.enable_x64(True):
-        flat, unravel, function, outputs, data64 = _flattened(f, params, data)
-        size = ravel_pytree(outputs)[0].size
-        columns = []
-        for tangent in np.eye(flat.size):
-            product = jvp(unravel(flat), unravel(jnp.asarray(tangent)), *data64)
-            columns.append(_flat_like(product, size, "the hand JVP", "f's output"))
-        rule = np.stack(columns, axis=1).reshape(size, flat.size)
-    return _compare_hand(rule, function, flat, params, outputs, "the hand JVP", jax.jacfwd)
+
+    def jacobian(unravel, point, outputs, data64):
+        basis = np.eye(point.size)
+        columns = [
+            _flat_like(jvp(unravel(point), unravel(jnp.asarray(e)), *data64), outputs, "JVP")
+            for e in basis
+        ]
+        return np.stack(columns, axis=1).reshape(-1, point.size)
+
+    return _check_product(f, jacobian, params, data, "JVP", jax.jacfwd, num_points, seed)
 
 
-def check_vjp(f: Callable, vjp: Callable, params, *data) -> RuleReport:
+def check_vjp(
+    f: Callable, vjp: Callable, params, *data, num_points: int = 3, seed: int = 0
+) -> RuleReport:
     """Check a hand-derived vector-Jacobian product of ``f(params, *data)`` (any arrays
     out): ``vjp(params, cotangent, *data)``, with ``cotangent`` a pytree like ``f``'s
     output, returns ``J^T cotangent``, a pytree like ``params``. Its Jacobian, one basis
-    cotangent at a time, is compared in float64 with ``jax.jacrev`` of ``f`` (where JAX
-    can differentiate it) and with central differences, as ``check_jvp`` does.
+    cotangent at a time, is compared in float64 with ``jax.jacrev`` of ``f`` and with
+    central differences at ``num_points`` points, as ``check_jvp`` does.
 
     Example:
         >>> import jax.numpy as jnp
@@ -142,22 +161,35 @@ def check_vjp(f: Callable, vjp: Callable, params, *data) -> RuleReport:
         >>> check_vjp(f, right, jnp.array([0.5, 1.0]), jnp.array([2.0, 3.0])).ok
         True
     """
-    with jax.enable_x64(True):
-        flat, unravel, function, outputs, data64 = _flattened(f, params, data)
+
+    def jacobian(unravel, point, outputs, data64):
         raveled, unravel_output = ravel_pytree(outputs)
-        rows = []
-        for cotangent in np.eye(raveled.size):
-            product = vjp(unravel(flat), unravel_output(jnp.asarray(cotangent)), *data64)
-            rows.append(_flat_like(product, flat.size, "the hand VJP", "params"))
-        rule = np.stack(rows, axis=0).reshape(raveled.size, flat.size)
-    return _compare_hand(rule, function, flat, params, outputs, "the hand VJP", jax.jacrev)
+        rows = [
+            _flat_like(
+                vjp(unravel(point), unravel_output(jnp.asarray(e)), *data64),
+                unravel(point),
+                "VJP",
+            )
+            for e in np.eye(raveled.size)
+        ]
+        return np.stack(rows, axis=0).reshape(raveled.size, -1)
+
+    return _check_product(f, jacobian, params, data, "VJP", jax.jacrev, num_points, seed)
 
 
-def _flattened(f: Callable, params, data):
-    """The params in float64 flattened and their unravel; ``f`` of flat params, its
-    output flattened; ``f``'s output at params (a pytree); the data in float64."""
-    params64, data64 = upcast(params), upcast(data)
-    flat, unravel = ravel_pytree(params64)
+class _Unfit(ValueError):
+    """A hand product that returns no Jacobian to compare: its sentence is the diagnosis."""
+
+
+def _check_product(f, jacobian, params, data, kind: str, mode, num_points, seed) -> RuleReport:
+    """A hand product's Jacobians (``jacobian(unravel, point, outputs, data)``) at the
+    params and points around them, stacked, against autodiff of ``f`` by ``mode``
+    (skipped for an ``f`` written in NumPy) and central differences."""
+    with jax.enable_x64(True):
+        params64, data64 = upcast(params), upcast(data)
+        flat, unravel = ravel_pytree(params64)
+    if not flat.size:
+        raise ValueError("params hold no numbers: there is nothing to differentiate")
 
     def output(vector):
         return jax.tree.map(jnp.asarray, f(unravel(vector), *data64))
@@ -165,52 +197,87 @@ def _flattened(f: Callable, params, data):
     def function(vector):
         return ravel_pytree(output(vector))[0]
 
-    return flat, unravel, function, output(flat), data64
-
-
-def _flat_like(product, size: int, what: str, expected: str) -> np.ndarray:
-    """``product`` (a pytree) flattened; a ValueError when it holds not ``size`` numbers."""
-    flat = np.concatenate(
-        [np.ravel(np.asarray(leaf, np.float64)) for leaf in jax.tree.leaves(product)]
-        or [np.zeros(0)]
-    )
-    if flat.size != size:
-        raise ValueError(
-            f"{what} returns {flat.size} numbers, but {expected} has {size}: it should "
-            f"return a pytree like {expected}"
-        )
-    return flat
-
-
-def _compare_hand(rule, function, flat, params, outputs, what: str, mode) -> RuleReport:
-    """A hand product's Jacobian ``rule`` against autodiff of ``function`` (``mode``:
-    ``jax.jacfwd`` or ``jax.jacrev``; skipped where JAX cannot differentiate it) and
-    central differences."""
+    rules, differences, errors, autodiffs, output_names = [], [], [], [], []
     with jax.enable_x64(True):
-        differences = central_differences(function, np.asarray(flat))
-        try:
-            autodiff = np.asarray(mode(function)(flat))
-        except NOT_TRACEABLE:  # f written in NumPy: central differences alone
-            autodiff = None
+        numpy_only = False
+        for k, point in enumerate(nearby_points(np.asarray(flat), num_points, seed)):
+            here = jnp.asarray(point)
+            outputs = output(here)
+            try:
+                rules.append(jacobian(unravel, here, outputs, data64))
+            except _Unfit as unfit:
+                return RuleReport(False, "nothing", math.nan, math.nan, str(unfit), kind)
+            found, error = central_differences_with_error(function, point)
+            differences.append(found)
+            errors.append(error)
+            if not numpy_only:
+                try:
+                    autodiffs.append(np.asarray(mode(function)(here)))
+                except Exception:
+                    # An f written in NumPy: central differences alone. A JAX f that JAX
+                    # cannot differentiate is an error to fix.
+                    if not runs_without_jax(f, unravel(here), *data64):
+                        raise
+                    numpy_only = True
+            where = "" if k == 0 else f" at point {k} (near params)"
+            output_names += [f"{name}{where}" for name in _names(outputs, "output")]
+    autodiff = np.concatenate(autodiffs) if autodiffs else None
+    stacked = (np.concatenate(differences), np.concatenate(errors))
+    references = _references(stacked, autodiff, "autodiff of f")
     return _judge(
-        rule, differences, autodiff, _names(outputs, "output"), _names(params, "params"),
-        what, "autodiff of f", None, what.split()[-1],
+        np.concatenate(rules), references, output_names, _names(params64, "params"),
+        f"the hand {kind}", None, kind,
     )  # fmt: skip
 
 
-def _judge(
-    rule, differences, autodiff, output_names, input_names, what, autodiff_label, modes,
-    checked="rule",
-):  # fmt: skip
-    """The report: ``rule`` (a Jacobian, outputs by inputs) against autodiff's (where
-    there is one: ``autodiff_label`` names it) and central differences, with the first
-    difference named (``what`` names the rule); ``modes`` a disagreement of forward and
-    reverse mode already found; ``checked`` what the headline calls the check."""
-    scale = max(float(np.max(np.abs(differences), initial=0.0)), 1e-300)
-    references = [("central differences of f", differences, FD_RTOL * scale)]
+def _flat_like(product, like, kind: str) -> np.ndarray:
+    """``product`` (a pytree like ``like``) flattened to float64; ``_Unfit`` naming the
+    mistake when its structure, size or values (complex) are not those of ``like``."""
+    expected = "params" if kind == "VJP" else "f's output"
+    structure, wanted = jax.tree.structure(product), jax.tree.structure(like)
+    if structure != wanted:  # type: ignore[operator]  # PyTreeDef has no stubs
+        raise _Unfit(
+            f"the hand {kind} returns a pytree of structure {structure}, but {expected} "
+            f"have {wanted}: it returns a pytree like {expected}"
+        )
+    leaves = [np.asarray(leaf) for leaf in jax.tree.leaves(product)]
+    for got, like_leaf in zip(leaves, jax.tree.leaves(like), strict=True):
+        if got.size != np.size(like_leaf):
+            raise _Unfit(
+                f"the hand {kind} returns {got.size} numbers where {expected} have "
+                f"{np.size(like_leaf)} (shape {np.shape(got)} for {np.shape(like_leaf)})"
+            )
+        if np.iscomplexobj(got):
+            raise _Unfit(
+                f"the hand {kind} returns complex values (imaginary part up to "
+                f"{float(np.max(np.abs(got.imag), initial=0.0)):g}): the derivatives of a "
+                "real function are real"
+            )
+    return np.concatenate([np.ravel(leaf).astype(np.float64) for leaf in leaves])
+
+
+def _references(differences, autodiff, autodiff_label: str) -> list:
+    """(name, Jacobian, tolerance of each entry) of each reference: autodiff (where there
+    is one) and central differences, ``differences`` their Jacobian and its error bound."""
+    found, error = differences
+    size = max(float(np.max(np.abs(found), initial=0.0)), 1e-300)
+    references = [
+        ("central differences of f", found,
+         FD_RTOL * (np.abs(found) + SHARE * size) + error),
+    ]  # fmt: skip
     if autodiff is not None:
-        references.insert(0, (autodiff_label, autodiff, AUTODIFF_RTOL * scale))
+        tolerance = AUTODIFF_RTOL * (np.abs(autodiff) + SHARE * size)
+        references.insert(0, (autodiff_label, autodiff, tolerance))
+    return references
+
+
+def _judge(rule, references, output_names, input_names, what, modes, checked="rule"):
+    """The report: ``rule`` (a Jacobian, outputs by inputs) against each reference
+    ``(name, Jacobian, tolerance of each entry)``, the first difference named (``what``
+    names the rule); ``modes`` a disagreement of forward and reverse mode already found;
+    ``checked`` what the headline calls the check."""
     compared = " and ".join(name for name, _, _ in references)
+    differences = references[-1][1]
     if not np.all(np.isfinite(rule)):
         o, i = np.argwhere(~np.isfinite(rule))[0]
         said = (
@@ -218,15 +285,20 @@ def _judge(
             f"{rule[o, i]}, where central differences give {differences[o, i]:.6g}: "
             f"{what} overflows (a max-shift left out?)"
         )
-        return RuleReport(False, compared, math.inf, references[0][2], said, checked)
-    largest, tolerance, diagnosis = 0.0, references[0][2], None
+        return RuleReport(False, compared, math.inf, float(references[0][2][o, i]), said, checked)
+    largest, tolerance, diagnosis, worst = 0.0, 0.0, None, -1.0
     for name, reference, allowed in references:
-        gap = float(np.max(np.abs(rule - reference), initial=0.0))
-        if gap > allowed and diagnosis is None:
-            largest, tolerance = gap, allowed
+        gap = np.abs(rule - reference)
+        excess = gap / allowed
+        index = np.unravel_index(int(np.argmax(excess)), excess.shape) if excess.size else None
+        if index is None:
+            continue
+        if excess[index] > worst:
+            largest, tolerance, worst = float(gap[index]), float(allowed[index]), excess[index]
+        if excess[index] > 1:
             diagnosis = _describe(rule, reference, allowed, name, output_names, input_names, what)
-        elif diagnosis is None:
-            largest, tolerance = max(largest, gap), allowed
+            largest, tolerance = float(gap[index]), float(allowed[index])
+            break
     if diagnosis is None and modes is not None:
         diagnosis = modes
     return RuleReport(diagnosis is None, compared, largest, tolerance, diagnosis, checked)
@@ -275,8 +347,10 @@ def _describe(rule, reference, allowed, name, output_names, input_names, what) -
         return f"{what}'s derivatives are off by a factor of {named} ({name})"
     wrong = np.abs(rule - reference) > allowed
     outputs = sorted({output_names[o] for o, _ in np.argwhere(wrong)})
-    o, i = np.unravel_index(int(np.argmax(np.abs(rule - reference))), rule.shape)
-    where = f"in {len(outputs)} of {len(output_names)} outputs" if len(outputs) > 1 else ""
+    o, i = np.unravel_index(int(np.argmax(np.abs(rule - reference) / allowed)), rule.shape)
+    where = (
+        f"in {len(outputs)} of the {len(output_names)} outputs checked" if len(outputs) > 1 else ""
+    )
     return (
         f"{what}'s derivative of {output_names[o]} with respect to {input_names[i]} is "
         f"{rule[o, i]:.6g}, not {reference[o, i]:.6g} ({name})"

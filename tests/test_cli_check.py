@@ -217,6 +217,10 @@ def numpy_loss(params, X, y):
 
 def raises(params, X, y):
     raise KeyError("w2")
+
+
+def hvp_none(params, v, X, y):
+    return None
 """
 # (option and function, exit code, what the output says)
 DERIVED_RUNS = {
@@ -231,6 +235,10 @@ DERIVED_RUNS = {
     "raises": (["loss", "--hessian", "raises"], 2, "derived.py:raises raised KeyError: 'w2'"),
     "numpy": (["numpy_loss", "--hessian", "hessian"], 2, "JAX cannot differentiate "
               "derived.py:numpy_loss"),
+    "vector-loss": (["predict", "--hessian", "hessian"], 2, "checking the Hessian of "
+                    "derived.py:predict with derived.py:hessian: TypeError: Gradient only"),
+    "hvp-none": (["loss", "--hvp", "hvp_none"], 2, "the hand Hessian-vector product returns "
+                 "0 values"),
 }  # fmt: skip
 
 

@@ -290,3 +290,11 @@ def test_without_torch_the_bridge_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_torch)
     with pytest.raises(ImportError, match=r"pip install 'steepest\[torch\]'"):
         from_torch(torch_grad)
+
+
+def test_torch_gradient_of_a_loss_that_uses_no_param_is_zero():
+    from steepest import torch_gradient
+
+    pytest.importorskip("torch")
+    gradient = torch_gradient(lambda p, X, y: (X**2).sum())
+    assert all(np.all(leaf == 0) for leaf in gradient(PARAMS, X, Y).values())

@@ -311,7 +311,8 @@ def check_gradient(
             default the leading dimension of the first array in ``args``.
         autodiff: compare with ``jax.grad(loss)`` (True: a loss JAX cannot
             differentiate raises GradientCheckError), with finite differences
-            alone (False), or (None, the default) with autodiff, except for a
+            alone (False: both functions then get NumPy arrays), or (None, the
+            default) with autodiff, except for a
             loss written in NumPy that JAX cannot differentiate (given NumPy
             arrays, it returns no JAX array): finite differences alone. A JAX
             loss that JAX cannot trace (``float(...)`` of a value) still raises.

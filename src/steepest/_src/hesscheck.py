@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import jax
 import jax.numpy as jnp
@@ -140,8 +140,9 @@ def check_hessian(
     largest = max(float(np.max(np.abs(h - a))) for h, a in zip(hands, references, strict=True))
     if largest <= tolerance:
         return HessianReport(True, largest, tolerance, None, len(hands), names)
+    shapes = [np.shape(leaf) for leaf in jax.tree.leaves(params)]
     diagnosis = _diagnose(hands, references, tolerance, names, sizes, rows) or _layout(
-        hands, references, tolerance, sizes, [np.shape(leaf) for leaf in jax.tree.leaves(params)]
+        hands, references, tolerance, sizes, shapes, isinstance(params, dict)
     )
     if diagnosis is None:  # at params, the first point: its Hessians, with the targets moved
         diagnosis = _gauss_newton(loss, hessian, params, data, hands[0], references[0],
@@ -354,34 +355,56 @@ def _targets_moved(data: tuple, seed: int) -> tuple | None:
 
 
 # Leaf orders tried when a hand Hessian may list the params in another order than
-# ravel_pytree's: all of them up to this many leaves (5! = 120 orders).
+# ravel_pytree's: all of them up to this many leaves (5! = 120 orders), and only while
+# the entries compared, orders times entries times points, stay under MAX_LAYOUT_WORK.
 MAX_LEAVES_REORDERED = 5
+MAX_LAYOUT_WORK = 10**8
 
 
-def _layout(hands, references, tolerance, sizes, shapes) -> str | None:
-    """The hand Hessian is autodiff's laid out another way: the leaves in another order
-    than ``ravel_pytree``'s (which sorts a dict's keys), a matrix leaf column by column
-    (``vec(W)`` of matrix calculus, where ``ravel_pytree`` goes row by row), or one
-    off-diagonal block transposed. A sentence saying which, or None."""
+def _layout(hands, references, tolerance, sizes, shapes, dict_keys: bool) -> str | None:
+    """The hand Hessian is autodiff's laid out another way: a matrix leaf taken column by
+    column (``vec(W)`` of matrix calculus, where ``ravel_pytree`` goes row by row), the
+    leaves in another order than ``ravel_pytree``'s, or one off-diagonal block
+    transposed. A sentence saying which, or None."""
     spans = _offsets(sizes)
-    leaves = range(len(sizes))
-    matrices = [j for j in leaves if len(shapes[j]) == 2 and min(shapes[j]) > 1]
-    orders = (
-        itertools.permutations(leaves)
-        if 1 < len(sizes) <= MAX_LEAVES_REORDERED
-        else iter([tuple(leaves)])
-    )
+    by_column = _column_major_leaves(hands, references, tolerance, spans, shapes)
+    natural = tuple(range(len(sizes)))
+    entries = hands[0].size * len(hands)
+    orders: Iterable[tuple[int, ...]] = [natural]
+    if (
+        1 < len(sizes) <= MAX_LEAVES_REORDERED
+        and math.factorial(len(sizes)) * entries <= MAX_LAYOUT_WORK
+    ):
+        orders = itertools.permutations(natural)
     for order in orders:
-        for columns in itertools.product([False, True], repeat=len(matrices)):
-            by_column = {j for j, yes in zip(matrices, columns, strict=True) if yes}
-            if order == tuple(leaves) and not by_column:
-                continue
-            index = np.concatenate([
-                _entries(spans[j], shapes[j], j in by_column) for j in order
-            ])  # fmt: skip
-            if _matches(hands, [r[np.ix_(index, index)] for r in references], tolerance):
-                return _said_layout(sizes, order, by_column)
-    for a, b in itertools.combinations(leaves, 2):
+        if order == natural and not by_column:
+            continue
+        index = np.concatenate([_entries(spans[j], shapes[j], j in by_column) for j in order])
+        if _matches(hands, [r[np.ix_(index, index)] for r in references], tolerance):
+            return _said_layout(sizes, order, by_column, dict_keys)
+    return _transposed_block(hands, references, tolerance, sizes, spans)
+
+
+def _column_major_leaves(hands, references, tolerance, spans, shapes) -> set[int]:
+    """The matrix leaves whose diagonal block in the hand Hessian is autodiff's with the
+    leaf's entries taken column by column (and not as they are)."""
+    found = set()
+    for j, (span, shape) in enumerate(zip(spans, shapes, strict=True)):
+        if len(shape) != 2 or min(shape) < 2:
+            continue
+        index = _entries(span, shape, True) - span.start
+        blocks = [h[span, span] for h in hands]
+        theirs = [r[span, span] for r in references]
+        if not _matches(blocks, theirs, tolerance) and _matches(
+            blocks, [r[np.ix_(index, index)] for r in theirs], tolerance
+        ):
+            found.add(j)
+    return found
+
+
+def _transposed_block(hands, references, tolerance, sizes, spans) -> str | None:
+    """One off-diagonal block (of two leaves of one size) transposed, its mirror with it."""
+    for a, b in itertools.combinations(range(len(sizes)), 2):
         if sizes[a][1] != sizes[b][1]:
             continue
         flipped = []
@@ -410,14 +433,14 @@ def _matches(hands, references, tolerance) -> bool:
     )
 
 
-def _said_layout(sizes, order, by_column: set[int]) -> str:
+def _said_layout(sizes, order, by_column: set[int], dict_keys: bool) -> str:
     said = []
     if order != tuple(range(len(sizes))):
         hand_order = ", ".join(sizes[j][0] for j in order)
         true_order = ", ".join(name for name, _ in sizes)
+        why = "autodiff's order, a dict's keys sorted" if dict_keys else "autodiff's order"
         said.append(
-            f"orders the params {hand_order}, where ravel_pytree (autodiff's order, a dict's "
-            f"keys sorted) orders them {true_order}"
+            f"orders the params {hand_order}, where ravel_pytree ({why}) orders them {true_order}"
         )
     for j in sorted(by_column):
         said.append(
@@ -531,7 +554,7 @@ def check_hvp(
                 in_dtype = functools.partial(_like, params)
                 found = hvp(in_dtype(unravel(jnp.asarray(point))),
                             in_dtype(unravel(jnp.asarray(direction))), *data)  # fmt: skip
-                hands.append(np.asarray(ravel_pytree(found)[0], np.float64))
+                hands.append(_product_values(found, len(flat)))
                 references.append(expected)
                 directions.append(direction)
     scale = max(float(np.max(np.abs(r))) for r in references) or 1.0
@@ -553,6 +576,22 @@ def check_hvp(
         or _product_part(hands, references, tolerance, names)
     )
     return HessianReport(False, largest, tolerance, diagnosis, num_points, names)
+
+
+def _product_values(found, size: int) -> np.ndarray:
+    """A hand Hessian-vector product flattened to float64; a ValueError naming what is
+    wrong when it is not ``size`` real numbers (a pytree like params)."""
+    values = np.concatenate(
+        [np.ravel(np.asarray(leaf)) for leaf in jax.tree.leaves(found)] or [np.zeros(0)]
+    )
+    if values.size != size or not np.issubdtype(values.dtype, np.number):
+        raise ValueError(
+            f"the hand Hessian-vector product returns {values.size} values of type "
+            f"{values.dtype}, but params have {size} numbers: it returns a pytree like params"
+        )
+    if np.iscomplexobj(values):
+        raise ValueError("the hand Hessian-vector product returns complex values")
+    return values.astype(np.float64)
 
 
 def _like(params, tree):

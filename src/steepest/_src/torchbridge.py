@@ -77,7 +77,8 @@ def torch_gradient(loss: Callable) -> Callable:
     To check a port: PyTorch's autograd of the PyTorch loss against JAX's autodiff of
     the JAX one, and both against finite differences, with
     ``check_gradient(jax_loss, torch_gradient(torch_loss), params, *data)``. A
-    parameter the loss does not use gets a zero gradient.
+    parameter the loss does not use gets a zero gradient (every one, where the loss
+    depends on none).
 
     Example:
         >>> import jax.numpy as jnp
@@ -96,7 +97,10 @@ def torch_gradient(loss: Callable) -> Callable:
         tensors = [_to_tensor(torch, leaf, requires_grad=True) for leaf in leaves]
         inputs = jax.tree.map(lambda leaf: _to_tensor(torch, leaf), (data, keywords))
         value = loss(jax.tree.unflatten(structure, tensors), *inputs[0], **inputs[1])
-        grads = torch.autograd.grad(value, tensors, allow_unused=True)
+        if not torch.is_tensor(value) or not value.requires_grad:  # depends on no param
+            grads = [None] * len(tensors)
+        else:
+            grads = torch.autograd.grad(value, tensors, allow_unused=True)
         return jax.tree.unflatten(
             structure,
             [

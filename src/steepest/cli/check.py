@@ -161,6 +161,13 @@ def run(args, argv=None) -> int:
             raise data.DataError(
                 f"{exited[0]} called {sources.describe_exit(stopped)} while being checked"
             ) from None
+        except (TypeError, ValueError) as error:
+            # What the user's functions returned does not fit (a vector for a cost, a
+            # product of another size): the checker's own words, in one line.
+            raise data.DataError(
+                f"checking the {KINDS[kind]} of {args.loss} with {getattr(args, kind)}: "
+                f"{sources.describe_error(error)}"
+            ) from None
     emit(args, report, argv)
     if not args.json:
         with printing():

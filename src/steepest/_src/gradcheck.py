@@ -400,7 +400,8 @@ def check_gradient(
         if skipped is not None:
             return _check_by_finite_differences(
                 loss, points, args64, names, shapes, hand, element_scales, cost_eps, costs,
-                fd_rtol, atol, num_rows if num_rows is not None else _num_rows(args), skipped,
+                (rtol, fd_rtol, atol), num_rows if num_rows is not None else _num_rows(args),
+                skipped,
             )  # fmt: skip
         auto = _autodiff(loss, points, args64)
         differences, eager_reason = _finite_differences(
@@ -488,15 +489,17 @@ def _numpy(tree):
 
 def _check_by_finite_differences(
     loss, points, args, names, shapes, hand, element_scales, cost_eps, costs,
-    fd_rtol, atol, num_rows, skipped,
+    tolerances, num_rows, skipped,
 ) -> GradientReport:  # fmt: skip
     """The hand-derived gradient against central differences alone (no autodiff).
 
     Element i at point p passes when ``|hand_i - fd_i| <= fd_rtol * S_i + atol + F_i(p)``,
     ``S_i`` its largest finite difference over the points and ``F_i(p)`` the rounding of
     the cost differenced (as in ``check_gradient``; the cost at nudged inputs is added
-    only when something fails without it).
+    only when something fails without it). ``tolerances``: the caller's rtol (reported,
+    unused), fd_rtol and atol.
     """
+    rtol, fd_rtol, atol = tolerances
     differences, _ = _finite_differences(
         loss, points, args, element_scales, cost_eps, costs=_costs_numpy
     )
@@ -529,7 +532,7 @@ def _check_by_finite_differences(
         ok, failed, diagnosis = False, len(points), unchecked
     return GradientReport(
         ok=ok, checks=tuple(checks), diagnosis=diagnosis, num_points=len(points),
-        rtol=fd_rtol, fd_rtol=fd_rtol, atol=atol, failed_points=failed,
+        rtol=rtol, fd_rtol=fd_rtol, atol=atol, failed_points=failed,
         unresolved=sum(check.unresolved for check in checks),
         reference="finite differences", autodiff_skipped=skipped,
     )  # fmt: skip

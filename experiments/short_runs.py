@@ -8,7 +8,12 @@ error (N rows, d features, float32), interleaved over rounds, it times:
 
 - ``fit``: ``result.seconds`` over the steps (compilation excluded), as the bench does;
 - ``bare``: a ``jax.jit`` ``fori_loop`` of the same update (``w -= lr * grad``), no
-  history, no stop rules: the floor of the loop.
+  history, no stop rules: the floor of the loop, called right after a warm-up call;
+- ``bare idle``: the same after 50 ms of sleep, as a run starts after its setup: what
+  the machine's own warm-up (its threads and clocks waking) costs any loop.
+
+Then the chunks of one 100-step and one 10,000-step ``fit``: the steps each call of the
+compiled loop ran and its milliseconds (each call timed to its end).
 
 Prints the median over the rounds of the microseconds a step, each round in brackets.
 """
@@ -21,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import steepest._src.fit as fit_module
 from steepest import Linear, fit, mse
 
 LENGTHS = (100, 400, 4_000, 10_000)
@@ -66,15 +72,47 @@ def main() -> None:
         jax.block_until_ready(bare(start, steps))
         return time.perf_counter() - began
 
+    def by_bare_idle(steps):
+        jax.block_until_ready(bare(start, steps))
+        time.sleep(0.05)
+        began = time.perf_counter()
+        jax.block_until_ready(bare(start, steps))
+        return time.perf_counter() - began
+
     timings: dict[tuple[str, int], list[float]] = {}
+    runs = (("fit", by_fit), ("bare", by_bare), ("bare idle", by_bare_idle))
     for _ in range(args.rounds):
         for steps in LENGTHS:
-            for name, timed in (("fit", by_fit), ("bare", by_bare)):
+            for name, timed in runs:
                 timings.setdefault((name, steps), []).append(1e6 * timed(steps) / steps)
     print(f"N={args.rows} d={args.features}: microseconds a step (median of {args.rounds})")
     for (name, steps), values in sorted(timings.items()):
         shown = " ".join(f"{v:.1f}" for v in values)
-        print(f"{name:6} {steps:>6} steps  {statistics.median(values):8.1f}  [{shown}]")
+        print(f"{name:9} {steps:>6} steps  {statistics.median(values):8.1f}  [{shown}]")
+    for steps in (100, 10_000):
+        print(f"chunks of a {steps}-step fit (end step: ms):", chunks_of(by_fit, steps))
+
+
+def chunks_of(by_fit, steps: int) -> str:
+    """The calls of the compiled loop in one ``fit``: each one's end step and milliseconds,
+    timed to its end (the empty calls that compile it first)."""
+    real, calls = fit_module.drive, []
+
+    def timed_drive(run, *arguments, **keywords):
+        def timed(state, chunk_end, *data):
+            began = time.perf_counter()
+            state = jax.block_until_ready(run(state, chunk_end, *data))
+            calls.append((chunk_end, 1e3 * (time.perf_counter() - began)))
+            return state
+
+        return real(timed, *arguments, **keywords)
+
+    fit_module.drive = timed_drive
+    try:
+        by_fit(steps)
+    finally:
+        fit_module.drive = real
+    return "  ".join(f"{end}: {ms:.2f}" for end, ms in calls)
 
 
 if __name__ == "__main__":

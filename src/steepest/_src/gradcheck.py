@@ -138,7 +138,7 @@ class LeafCheck:
 
     Checked against finite differences alone (a loss JAX cannot differentiate),
     ``hand_vs_fd`` holds the one comparison and the other two are None; an
-    unresolved element is then not checked at all.
+    unresolved element is then held only to that tolerance.
     """
 
     point: int
@@ -293,8 +293,9 @@ def check_gradient(
     says so: element :math:`i` passes when
     :math:`|\\text{hand}_i - \\text{fd}_i| \\le \\text{fd\\_rtol}\\, S_i
     + \\text{atol} + F_i(p)`, with :math:`S_i = \\max_\\text{points}
-    |\\text{fd}_i|`; both functions then get NumPy float64 arrays, and an
-    element finite differences cannot resolve is not checked at all.
+    |\\text{fd}_i|`; both functions then get NumPy float64 arrays, and where
+    finite differences cannot resolve an element, nothing checks it, and the
+    check fails saying so.
 
     Args:
         loss: ``loss(params, *args) -> scalar``.
@@ -314,7 +315,7 @@ def check_gradient(
             alone (False: both functions then get NumPy arrays), or (None, the
             default) with autodiff, except for a
             loss written in NumPy that JAX cannot differentiate (given NumPy
-            arrays, it returns no JAX array): finite differences alone. A JAX
+            arrays, it runs with no JAX array made): finite differences alone. A JAX
             loss that JAX cannot trace (``float(...)`` of a value) still raises.
 
     Returns:
@@ -408,7 +409,6 @@ def check_gradient(
             loss, points, args64, element_scales, cost_eps
         )
         finite_differences = [_leaves(f) for f, _ in differences]
-        _, unravel = ravel_pytree(params64)
         scales = _largest([[np.abs(leaf) for leaf in point] for point in auto])
         floors = [np.zeros_like(scale) for scale in scales]
         fd_floors = [_leaves(rounding) for _, rounding in differences]
@@ -423,11 +423,9 @@ def check_gradient(
             floors = [
                 ROUNDING_MARGIN * (a + b) for a, b in zip(float32, _largest(nudged), strict=True)
             ]
-            two_h = _leaves(unravel(2 * cost_eps ** (1 / 3) * element_scales))
-            fd_floors = [
-                [f + FD_ROUNDING_MARGIN * cost / step for f, step in zip(fd, two_h, strict=True)]
-                for fd, cost in zip(fd_floors, cost_rounding, strict=True)
-            ]
+            fd_floors = _with_cost_rounding(
+                fd_floors, cost_rounding, params64, element_scales, cost_eps
+            )
             checks, tolerances = _checks(*compared, floors, fd_floors, rtol, fd_rtol, atol)
 
     ok = all(check.ok for check in checks)
@@ -511,12 +509,9 @@ def _check_by_finite_differences(
     if not all(check.ok for check in checks):
         nudged_points, nudged_args = _nudge((points, args))
         cost_rounding = _cost_rounding(loss, nudged_points, nudged_args, costs)
-        _, unravel = ravel_pytree(points[0])
-        two_h = _leaves(unravel(2 * cost_eps ** (1 / 3) * element_scales))
-        fd_floors = [
-            [f + FD_ROUNDING_MARGIN * cost / step for f, step in zip(floor, two_h, strict=True)]
-            for floor, cost in zip(fd_floors, cost_rounding, strict=True)
-        ]
+        fd_floors = _with_cost_rounding(
+            fd_floors, cost_rounding, points[0], element_scales, cost_eps
+        )
         checks, tolerances = _checks_by_finite_differences(*compared, fd_floors, fd_rtol, atol)
     ok = all(check.ok for check in checks)
     failed = len({check.point for check in checks if not check.ok})
@@ -864,6 +859,17 @@ def _nudged_rounding(loss: Callable, points: list, args, costs: list[float], aut
             changes = [np.abs(b - a) for a, b in zip(point, nudged_point, strict=True)]
         gradient.append([np.where(np.isfinite(change), change, 0.0) for change in changes])
     return gradient, _cost_rounding(loss, nudged_points, nudged_args, costs)
+
+
+def _with_cost_rounding(fd_floors, cost_rounding: list[float], params, element_scales, cost_eps):
+    """The finite differences' floors at each point, each element's raised by the cost's
+    rounding there over its step: ``100 |f(p~) - f(p)| / 2 h_i``."""
+    _, unravel = ravel_pytree(params)
+    two_h = _leaves(unravel(2 * cost_eps ** (1 / 3) * element_scales))
+    return [
+        [f + FD_ROUNDING_MARGIN * cost / step for f, step in zip(floors, two_h, strict=True)]
+        for floors, cost in zip(fd_floors, cost_rounding, strict=True)
+    ]
 
 
 def _cost_rounding(loss: Callable, nudged_points: list, nudged_args, costs: list[float]):

@@ -29,6 +29,7 @@ from .theory import MAX_DENSE_HESSIAN
 # A Hessian entry computed in the hand's dtype may be off by this many roundings of the
 # largest entry, times the square root of the rows its sums run over.
 ROUNDINGS = 64
+EPS64 = float(np.finfo(np.float64).eps)
 
 
 class CheckReport:
@@ -211,15 +212,9 @@ def central_differences(function: Callable, point: np.ndarray) -> np.ndarray:
         >>> found.round(6).tolist()
         [[2.0, 0.0], [0.0, 6.0]]
     """
-    steps = np.cbrt(np.finfo(np.float64).eps) * np.maximum(1.0, np.abs(point))
-    columns = []
-    for k, step in enumerate(steps):
-        shift = np.zeros_like(point)
-        shift[k] = step
-        upper = np.asarray(function(jnp.asarray(point + shift)))
-        lower = np.asarray(function(jnp.asarray(point - shift)))
-        columns.append((upper - lower) / (2 * step))
-    return np.column_stack(columns)
+    return np.column_stack(
+        [(upper - lower) / (2 * step) for step, (upper, lower) in _along_each(function, point)]
+    )
 
 
 def central_differences_with_error(function: Callable, point: np.ndarray):
@@ -227,22 +222,26 @@ def central_differences_with_error(function: Callable, point: np.ndarray):
     ``|D(2h) - D(h)|`` (the differences with steps twice as long err four times as much),
     plus their rounding, ``100 eps max|f_o(p ± h_k)| / 2 h_k``, below which a difference
     of outputs that large cannot be trusted."""
-    eps = np.finfo(np.float64).eps
-    steps = np.cbrt(eps) * np.maximum(1.0, np.abs(point))
     columns, errors = [], []
-    for k, step in enumerate(steps):
-        shift = np.zeros_like(point)
-        shift[k] = step
-        values = [
-            np.asarray(function(jnp.asarray(point + sign * shift)), np.float64)
-            for sign in (1, -1, 2, -2)
-        ]
+    for step, values in _along_each(function, point, (1, -1, 2, -2)):
         short = (values[0] - values[1]) / (2 * step)
         long = (values[2] - values[3]) / (4 * step)
         largest = np.max(np.abs(values), axis=0)
         columns.append(short)
-        errors.append(np.abs(long - short) + 100 * eps * largest / (2 * step))
+        errors.append(np.abs(long - short) + 100 * EPS64 * largest / (2 * step))
     return np.column_stack(columns), np.column_stack(errors)
+
+
+def _along_each(function: Callable, point: np.ndarray, multiples=(1, -1)):
+    """For each entry ``k`` of ``point``: its step ``h_k = eps^(1/3) max(1, |point_k|)``,
+    and ``function`` at ``point + m h_k e_k`` for each multiple ``m``, in float64."""
+    for k, step in enumerate(np.cbrt(EPS64) * np.maximum(1.0, np.abs(point))):
+        shift = np.zeros_like(point)
+        shift[k] = step
+        yield (
+            step,
+            [np.asarray(function(jnp.asarray(point + m * shift)), np.float64) for m in multiples],
+        )
 
 
 def _not_twice_differentiable(gradient, point: np.ndarray, expected: np.ndarray) -> str | None:

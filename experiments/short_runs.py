@@ -12,8 +12,9 @@ error (N rows, d features, float32), interleaved over rounds, it times:
 - ``bare idle``: the same after 50 ms of sleep, as a run starts after its setup: what
   the machine's own warm-up (its threads and clocks waking) costs any loop.
 
-Then the chunks of one 100-step and one 10,000-step ``fit``: the steps each call of the
-compiled loop ran and its milliseconds (each call timed to its end).
+Then the chunks of one 100-step and one 10,000-step ``fit``: the step each call of the
+compiled loop ended at and its milliseconds. These fits repeat a loop run before, so
+the driver sizes their first chunk from the step time it measured then.
 
 Prints the median over the rounds of the microseconds a step, each round in brackets.
 """
@@ -26,7 +27,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import steepest._src.fit as fit_module
 from steepest import Linear, fit, mse
 
 LENGTHS = (100, 400, 4_000, 10_000)
@@ -58,9 +58,9 @@ def main() -> None:
     learning_rate = 0.1
     start = Linear.zeros(args.features)
 
-    def by_fit(steps):
+    def by_fit(steps, on_chunk=None):
         result = fit(mse, start, X, y, learning_rate=learning_rate, max_steps=steps, tol=0.0,
-                     stall_patience=None, certificate=False)  # fmt: skip
+                     stall_patience=None, certificate=False, on_chunk=on_chunk)  # fmt: skip
         assert result.num_steps == steps, result.message
         return result.seconds
 
@@ -90,29 +90,19 @@ def main() -> None:
         shown = " ".join(f"{v:.1f}" for v in values)
         print(f"{name:9} {steps:>6} steps  {statistics.median(values):8.1f}  [{shown}]")
     for steps in (100, 10_000):
-        print(f"chunks of a {steps}-step fit (end step: ms):", chunks_of(by_fit, steps))
+        print(f"chunks of a {steps}-step fit (end step: ms):", chunks_of(steps, by_fit))
 
 
-def chunks_of(by_fit, steps: int) -> str:
-    """The calls of the compiled loop in one ``fit``: each one's end step and milliseconds,
-    timed to its end (the empty calls that compile it first)."""
-    real, calls = fit_module.drive, []
-
-    def timed_drive(run, *arguments, **keywords):
-        def timed(state, chunk_end, *data):
-            began = time.perf_counter()
-            state = jax.block_until_ready(run(state, chunk_end, *data))
-            calls.append((chunk_end, 1e3 * (time.perf_counter() - began)))
-            return state
-
-        return real(timed, *arguments, **keywords)
-
-    fit_module.drive = timed_drive
-    try:
-        by_fit(steps)
-    finally:
-        fit_module.drive = real
-    return "  ".join(f"{end}: {ms:.2f}" for end, ms in calls)
+def chunks_of(steps: int, run_fit) -> str:
+    """The chunks of one ``fit`` (a repeat: the loop's step time known): each one's end
+    step and milliseconds, as the driver reports them to ``on_chunk``."""
+    reported: list = []
+    run_fit(steps, on_chunk=reported.append)
+    ends = [0.0] + [progress.seconds for progress in reported]
+    return "  ".join(
+        f"{progress.step}: {1e3 * (ends[i + 1] - ends[i]):.2f}"
+        for i, progress in enumerate(reported)
+    )
 
 
 if __name__ == "__main__":

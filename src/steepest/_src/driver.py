@@ -3,6 +3,9 @@
 The device runs many steps per call (``Engine.run``); the host touches it only
 between chunks, sized to take about ``CHUNK_SECONDS`` each: long enough that
 the sync is noise, short enough for a live progress bar and a prompt Ctrl-C.
+The first chunk of a loop never run before is one step, which times a step; a loop
+run before (the same engine, on data of the same shapes) starts from the step time
+it last measured (``StepTimes``), so a short run repeated is one call, not two.
 In a run of several processes, every process must run the same chunks: each chunk's
 length and whether to stop after it are agreed between them (``Processes``).
 """
@@ -23,6 +26,7 @@ from .processes import ONE, Processes, spans_processes
 from .stopping import Status
 
 CHUNK_SECONDS = 0.2
+REMEMBERED_LOOPS = 64
 
 
 class Progress(NamedTuple):
@@ -76,11 +80,13 @@ def drive(
     compile_seconds = time.perf_counter() - started
 
     run_seconds = 0.0
-    chunk = 1
     step = int(np.asarray(state.step).max())  # 0, or where a resumed run is
     # Data that spans processes: each runs this loop, and they must run the same chunks.
     if processes is None:
         processes = Processes.current() if spans_processes(data) else ONE
+    # Processes agree on every chunk, and each remembers only its own runs: one step first.
+    loop = None if processes.many else StepTimes.key(run, state, data)
+    chunk = STEP_TIMES.first_chunk(loop)
     with InterruptFlag() as interrupt:
         while True:
             chunk_end = min(step + chunk, max_steps + 1)
@@ -107,6 +113,7 @@ def drive(
             if processes.many:  # the slowest process's time, and a Ctrl-C to any of them
                 elapsed, interrupted = processes.max([elapsed, interrupted]).tolist()
             chunk = max(1, min(100 * chunk, int(done * CHUNK_SECONDS / elapsed)))
+            STEP_TIMES.measured(loop, done, elapsed)
             if not np.any(statuses == Status.RUNNING.code) or interrupted:
                 break
             if saver is not None and processes.max([saver.due(step)])[0]:  # all save, or none
@@ -115,6 +122,61 @@ def drive(
         saver.save(state)
         saver.close()
     return Driven(state, run_seconds, compile_seconds)
+
+
+class StepTimes:
+    """The seconds a step took, by loop, for the first chunk of the next run of that loop.
+
+    A loop is one engine's ``run`` (or ``run_batched``) on data and state of the same
+    shapes, dtypes and placement; its step time is that of its longest chunk yet
+    (the most steps, the least noise). The ``REMEMBERED_LOOPS`` loops used last are kept.
+
+    Example:
+        >>> times = StepTimes()
+        >>> times.first_chunk("loop"), times.first_chunk(None)  # never run: one step
+        (1, 1)
+        >>> times.measured("loop", 1000, 0.01)  # 10 us a step
+        >>> times.first_chunk("loop")  # CHUNK_SECONDS of them
+        20000
+    """
+
+    def __init__(self):
+        self._seconds: dict = {}  # loop -> (steps, seconds) of its longest chunk
+
+    @staticmethod
+    def key(run: Callable, state, data: tuple):
+        """What identifies a loop: an engine's bound ``run`` and the shapes of what it
+        runs on; None (nothing remembered) for any other callable, which may be made
+        anew at every call and hold its data."""
+        engine, method = getattr(run, "__self__", None), getattr(run, "__func__", None)
+        if engine is None or method is None:
+            return None
+        try:
+            leaves = jax.tree.leaves((state, data))
+            shapes = tuple((jax.typeof(x), getattr(x, "sharding", None)) for x in leaves)
+            hash((engine, method, shapes))
+        except TypeError:  # something that cannot key a dict: not remembered
+            return None
+        return engine, method, shapes
+
+    def first_chunk(self, loop) -> int:
+        """Steps in the first chunk: ``CHUNK_SECONDS`` at the remembered step time, or 1."""
+        if loop is None or loop not in self._seconds:
+            return 1
+        steps, seconds = self._seconds[loop]
+        return max(1, int(steps * CHUNK_SECONDS / max(seconds, 1e-9)))
+
+    def measured(self, loop, steps: int, seconds: float) -> None:
+        """Remember a chunk of ``steps`` steps that took ``seconds``, if the longest yet."""
+        if loop is None:
+            return
+        known = self._seconds.pop(loop, (0, 0.0))
+        self._seconds[loop] = max(known, (steps, seconds))  # moved to the end: used last
+        while len(self._seconds) > REMEMBERED_LOOPS:
+            del self._seconds[next(iter(self._seconds))]
+
+
+STEP_TIMES = StepTimes()
 
 
 class InterruptFlag:

@@ -649,8 +649,63 @@ def value_and_norm_dtypes(loss: Callable, params, *data) -> tuple:
     Raises:
         ValueError: when the loss does not return a scalar.
     """
-    value, grad = jax.eval_shape(jax.value_and_grad(_scalar_loss(loss)), params, *data)
-    return value.dtype, jnp.result_type(*jax.tree.leaves(grad))
+    traced = trace_of(loss, params, *data)
+    return traced.loss_dtype, traced.norm_dtype
+
+
+class Traced(NamedTuple):
+    """What tracing a loss's cost and gradient tells before any run (``trace_of``)."""
+
+    equations: int  # traced operations, those inside jit, cond and scan included
+    loss_dtype: np.dtype
+    norm_dtype: np.dtype  # of the gradient's norm: the result type of its leaves
+
+
+TRACES_KEPT = 32
+
+
+def trace_of(loss: Callable, params, *data) -> Traced:
+    """Trace the cost and gradient of ``loss`` once per loss and shapes of its arguments.
+
+    A fit traces them before it runs, to check the loss, size the loop and type its
+    state (10 ms or so); the same loss on arguments of the same shapes and dtypes
+    (``jax.typeof``) reuses the last ``TRACES_KEPT`` traces instead.
+
+    Raises:
+        ValueError: when the loss does not return a scalar.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> trace_of(lambda p, x: jnp.sum((x - p) ** 2), jnp.zeros(2), jnp.ones(2)).loss_dtype
+        dtype('float32')
+    """
+    leaves, structure = jax.tree.flatten((params, data))
+    try:
+        key = (loss, structure, tuple(jax.typeof(leaf) for leaf in leaves))
+        hash(key)
+    except TypeError:  # a loss or an argument that cannot key a cache: traced afresh
+        return _trace(loss, params, *data)
+    if key not in _TRACES:
+        _TRACES[key] = _trace(loss, params, *data)
+    _TRACES[key] = _TRACES.pop(key)  # used last: evicted last
+    while len(_TRACES) > TRACES_KEPT:
+        del _TRACES[next(iter(_TRACES))]
+    return _TRACES[key]
+
+
+_TRACES: dict = {}
+
+
+def _trace(loss: Callable, params, *data) -> Traced:
+    traced, shapes = jax.make_jaxpr(jax.value_and_grad(_scalar_loss(loss)), return_shape=True)(
+        params, *data
+    )
+    value, grad = shapes
+    return Traced(
+        count_equations(traced.jaxpr),
+        np.dtype(value.dtype),
+        np.dtype(jnp.result_type(*jax.tree.leaves(grad))),
+    )
 
 
 def _scalar_loss(loss: Callable) -> Callable:
@@ -711,8 +766,7 @@ def equations_of(loss: Callable, params, *data) -> int:
         >>> equations_of(lambda p, x: jnp.sum((x - p) ** 2), jnp.zeros(2), jnp.ones(2)) < 10
         True
     """
-    traced = jax.make_jaxpr(jax.value_and_grad(_scalar_loss(loss)))(params, *data)
-    return count_equations(traced.jaxpr)
+    return trace_of(loss, params, *data).equations
 
 
 def count_equations(jaxpr) -> int:

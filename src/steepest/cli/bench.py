@@ -35,9 +35,9 @@ def add_parser(commands) -> None:
         "--size",
         choices=["all", "small", "scaling"],
         default="all",
-        help="small: a quick run on small data; scaling: fit, NumPy and the floor from "
-        "N=1e2 to 1e7 at d=1 and 1e3 to 1e6 at d=64, and from N=1e5 a gradient-only step "
-        "(--plot draws the curves)",
+        help="small: a quick run on small data; scaling: fit, NumPy, a bare jitted loop "
+        "and the floor from N=1e2 to 1e7 at d=1 and 1e3 to 1e6 at d=16, 64 and 256, in "
+        "runs of 100 and of up to 10,000 steps (--plot draws the curves)",
     )
     bench.add_argument(
         "--device", choices=["cpu", "gpu"], default="cpu", help="where JAX runs (default cpu)"

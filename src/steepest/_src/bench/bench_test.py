@@ -232,11 +232,27 @@ def test_the_scaling_run_times_every_size_and_draws_its_curves(monkeypatch, tmp_
     assert cli.main(["bench", "--size", "scaling", "--out", "S.json", "--plot", "S.png"]) == 0
     record = json.loads((tmp_path / "S.json").read_text())
     names = [problem["problem"] for problem in record["problems"]]
-    assert names[0] == "N=100, d=1" and names[-1] == "N=1e6, d=64" and len(names) == 10
+    assert names[0] == "N=100, d=1" and names[-1] == "N=1e6, d=256" and len(names) == 18
     assert (tmp_path / "S.png").read_bytes().startswith(b"\x89PNG")
-    # Every size is judged against the better NumPy; from 1e5 rows against the floor and a
-    # gradient-only step too.
-    bars = {problem.name: [bar.label for bar in problem.bars] for problem in bench.problems(
-        "scaling", "cpu")}  # fmt: skip
-    assert bars["N=1e4, d=1"] == ["faster than NumPy"]
-    assert bars["N=1e5, d=64"] == ["faster than NumPy", "<= 2x the floor", bench.COST_BAR.label]
+    # Every size is judged against the better NumPy and the bare loop; over short runs too
+    # where the long ones are longer; from 1e5 rows against the floor.
+    problems = {problem.name: problem for problem in bench.problems("scaling", "cpu")}
+    bars = {name: [bar.kind for bar in problem.bars] for name, problem in problems.items()}
+    assert bars["N=1e4, d=16"] == ["faster", "faster", "short", "bare"]
+    assert bars["N=1e6, d=64"] == ["faster", "bare", "floor"]  # long runs of 100 steps
+    assert problems["N=1e4, d=16"].steps["steepest.fit"] == bench.LONG_STEPS
+    methods = bench._methods(problems["N=1e4, d=16"])
+    assert methods[bench.short("numpy (1 thread)")][1] == bench.SHORT_STEPS
+    assert bench.BARE in methods and bench.GRADIENT_ONLY not in methods
+
+
+def test_bars_on_short_runs_take_each_methods_short_run():
+    problem = next(p for p in bench.problems("scaling", "cpu") if p.name == "N=1e3, d=16")
+    step = {"steepest.fit": 1.0, "numpy": 3.0, "numpy (1 thread)": 2.0, bench.BARE: 0.9}
+    step |= {bench.short("steepest.fit"): 1.5, bench.short("numpy"): 1.2,
+             bench.short("numpy (1 thread)"): 1.4}  # fmt: skip
+    measured = {bar["bar"]: bar["measured"] for bar in bench.judge(problem, step)}
+    long_numpy, short_numpy, short_run, bare = (bar.label for bar in problem.bars)
+    assert measured[long_numpy] == 2.0  # the better NumPy, 2.0, over fit's 1.0
+    assert measured[short_numpy] == 1.2 / 1.5  # the same, over the short runs
+    assert measured[short_run] == 1.5 and measured[bare] == 1.0 / 0.9

@@ -43,12 +43,8 @@ from . import display
 from .diagnose import diagnose
 from .io.sources import describe_error
 from .losses import not_a_scalar
+from .tolerances import DEFAULT_FD_RTOL, DEFAULT_RTOL
 
-# Hand-derived vs autodiff: both exact up to float64 rounding, so a tight tolerance.
-DEFAULT_RTOL = 1e-6
-# Autodiff vs central differences: their truncation and rounding error is about
-# eps**(2/3) ~ 4e-11 relative on smooth losses; 1e-5 leaves a wide margin.
-DEFAULT_FD_RTOL = 1e-5
 # Random points are params + PERTURBATION * s * N(0, 1), element by element, with the
 # element's scale s = max(|p_i|, 0.1 * max|leaf|) (1 in an all-zero leaf): relative, so
 # that small positive params stay positive (inside a log's domain, say).

@@ -132,6 +132,11 @@ class Schedule(NamedTuple):
 SCHEDULES = ("cosine", "exponential", "warmup-cosine")
 
 
+# What ``steepest.compare`` runs by default, one optimizer of each kind (here, so that the
+# command line's help can name them without importing the comparison).
+COMPARED = ("gd", "momentum", "nesterov", "adam", "lbfgs")
+
+
 def names() -> list[str]:
     """The registered optimizer names, in registry order."""
     return list(REGISTRY)

@@ -26,8 +26,8 @@ def point_count(text: str) -> int:
 
 
 def add_parser(commands) -> None:
-    from steepest._src.gradcheck import DEFAULT_FD_RTOL, DEFAULT_RTOL
     from steepest._src.io.sources import MAX_PARAMS, MAX_PARAMS_TIME
+    from steepest._src.tolerances import DEFAULT_FD_RTOL, DEFAULT_RTOL
 
     check = commands.add_parser(
         "check",

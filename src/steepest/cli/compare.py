@@ -16,7 +16,7 @@ from .output import EXIT_INTERRUPTED, EXIT_OK, deliver, finish
 
 def add_parser(commands) -> None:
     from steepest import optimizers
-    from steepest._src.workflows.compare import DEFAULT_OPTIMIZERS
+    from steepest._src.optimizers import COMPARED as DEFAULT_OPTIMIZERS
 
     compare = commands.add_parser(
         "compare",

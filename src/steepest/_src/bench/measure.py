@@ -66,12 +66,12 @@ class Bar:
     <= NumPy's / limit), ``"faster"`` (fit's step < the step of the peer ``limit``
     names), ``"seconds"`` (fit's step <= limit seconds), ``"bare"`` (fit's step <=
     limit x a bare jitted loop's: what the history, the stop rules and the divergence
-    guard add), ``"short"`` (a step of fit's short runs <= limit x a step of its long ones), ``"sweep"`` (a step of
-    every run together <= limit x fit's step), ``"quadratic"`` (the quadratic
-    path's whole run <= limit x fit's step), ``"cost"`` (fit's step <= limit x a
-    gradient-only step: what the cost at every step adds), ``"memory"`` (X and y plus
-    XLA's scratch memory for fit <= limit x X and y; the loop state, O(d) and the loss
-    history, aside).
+    guard add), ``"short"`` (a step of fit's short runs <= limit x a step of its long
+    ones), ``"sweep"`` (a step of every run together <= limit x fit's step),
+    ``"quadratic"`` (the quadratic path's whole run <= limit x fit's step), ``"cost"``
+    (fit's step <= limit x a gradient-only step: what the cost at every step adds),
+    ``"memory"`` (X and y plus XLA's scratch memory for fit <= limit x X and y; the
+    loop state, O(d) and the loss history, aside).
 
     ``short``: fit and its peers are taken at their short runs. ``share``: the bar is
     met when it is met in at least this share of the rounds, not on the median ratio.

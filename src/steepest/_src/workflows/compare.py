@@ -11,7 +11,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from .. import display, model
+from .. import display, model, optimizers
 from ..fit import MAX_STEPS, batches_per_epoch, budget_of, fit, scheduled
 from ..history import frame
 from ..io import records
@@ -23,7 +23,7 @@ from .linear import Problem, report, setup
 from .render import Printed
 from .report import LinearFit, learning_rate_source
 
-DEFAULT_OPTIMIZERS = ("gd", "momentum", "nesterov", "adam", "lbfgs")
+DEFAULT_OPTIMIZERS = optimizers.COMPARED
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

@@ -1,0 +1,64 @@
+"""Issue 25: fit with its automatic row blocks against one pass (``block_rows=None``) and
+against a bare jitted loop, where the scaling bench found fit slower than the bare loop.
+
+    .venv/bin/python experiments/row_blocks.py [--rounds 5] [--steps 100]
+
+For each size (N rows, d features, float32), interleaved over rounds: fit's
+``result.seconds`` per step with ``block_rows="auto"`` and ``None`` (both with the cost,
+history and stop rules), and the bench's bare loop (``jax.grad`` in a ``fori_loop``).
+Prints the median microseconds a step, each round in brackets, and the rows per block.
+"""
+
+import argparse
+import statistics
+
+import jax
+import numpy as np
+
+from steepest import Linear, fit, mse
+from steepest._src import blocks
+from steepest._src.bench.measure import prepare_gradient_only
+
+SIZES = ((10**5, 16), (10**6, 16), (10**5, 64), (10**6, 64), (10**5, 256), (10**6, 256))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=100)
+    args = parser.parse_args()
+    device = jax.devices()[0]
+    for rows, features in SIZES:
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((rows, features), dtype=np.float32)
+        y = rng.standard_normal(rows, dtype=np.float32)
+        Xd, yd = jax.device_put((X, y), device)
+
+        def by_fit(block_rows, Xd=Xd, yd=yd, features=features):
+            result = fit(mse, Linear.zeros(features), Xd, yd, learning_rate=0.1,
+                         max_steps=args.steps, tol=0.0, stall_patience=None,
+                         certificate=False, block_rows=block_rows)  # fmt: skip
+            return result.seconds
+
+        bare = prepare_gradient_only(X, y, 0.1, device, blocked=False)
+        runs = {
+            "fit, auto blocks": lambda: by_fit("auto"),
+            "fit, one pass": lambda: by_fit(None),
+            "bare loop": lambda bare=bare: bare(args.steps)[1],
+        }
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        for run in runs.values():
+            run()  # compiles
+        for _ in range(args.rounds):
+            for name, run in runs.items():
+                times[name].append(1e6 * run() / args.steps)
+        auto = blocks.automatic_block_rows(mse, (Xd, yd))
+        print(f"N={rows:.0e} d={features} ({X.nbytes / 2**20:.0f} MB, auto blocks of {auto} rows)")
+        for name, values in times.items():
+            shown = " ".join(f"{v:.0f}" for v in values)
+            print(f"  {name:17} {statistics.median(values):9.0f} us  [{shown}]")
+        del Xd, yd, X, y
+
+
+if __name__ == "__main__":
+    main()

@@ -31,6 +31,7 @@ The speed bars are judged on the medians of the per-round ratios (``Bar``,
 """
 
 import dataclasses
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -319,7 +320,7 @@ def prepare_gradient_only(X, y, learning_rate, device, blocked=True):
     """``steps`` updates ``p <- p - lr * grad`` in a jitted loop, the gradient taken in the
     same row blocks as ``fit`` takes it (``blocks.value_and_grad``) and its cost unused:
     fit's step without the cost, the stop rules and the history. ``blocked=False``: the
-    bare loop, ``jax.grad`` of the cost in a ``fori_loop``, as a user would write it."""
+    bare loop, the gradient in one pass in a ``fori_loop``, as a user would write it."""
     X, y = jax.device_put((X, y), device)
     block_rows = blocks.automatic_block_rows(mse, (X, y)) if blocked else None
     value_and_grad = blocks.value_and_grad(mse, block_rows)
@@ -393,11 +394,7 @@ def _methods(problem: Problem) -> dict[str, tuple[Callable, int]]:
     if any(bar.kind == "cost" for bar in problem.bars):
         methods[GRADIENT_ONLY] = (prepare_gradient_only, fit_steps)
     if any(bar.kind == "bare" for bar in problem.bars):
-
-        def prepare_bare(X, y, learning_rate, device):
-            return prepare_gradient_only(X, y, learning_rate, device, blocked=False)
-
-        methods[BARE] = (prepare_bare, fit_steps)
+        methods[BARE] = (functools.partial(prepare_gradient_only, blocked=False), fit_steps)
     if not problem.builtin:
         methods[FLOOR] = (prepare_floor, max(100, min(fit_steps, 1000)))
     return methods
@@ -571,11 +568,16 @@ def judge(problem: Problem, step: dict[str, float], plan: dict | None = None) ->
 
 
 def _judge(bar: Bar, problem: Problem, step: dict[str, float], plan: dict | None):
-    if bar.short:  # each method's short run in place of its long one, where it has one
-        step = {name: step.get(short(name), seconds) for name, seconds in step.items()}
+    if bar.short:
+        step = _short_runs(step)
     if bar.kind == "faster" and _peer_step(_peer(bar), step) is None:
         return None, None, f"{bar.limit} not installed"
     return _verdict(bar, _measured(bar, problem, step, plan))
+
+
+def _short_runs(step: dict[str, float]) -> dict[str, float]:
+    """``step`` with each method's short run in place of its long one, where it has one."""
+    return {name: step.get(short(name), seconds) for name, seconds in step.items()}
 
 
 def _peer_step(peer: str, step: dict[str, float]) -> float | None:
@@ -625,7 +627,7 @@ def _measured(bar: Bar, problem: Problem, step: dict[str, float], plan: dict | N
         "quadratic": lambda: step[QUADRATIC] * problem.quadratic_steps / fit_step,
         "cost": lambda: fit_step / step[GRADIENT_ONLY],
         "bare": lambda: fit_step / step[BARE],
-        "short": lambda: step.get(short("steepest.fit"), fit_step) / fit_step,
+        "short": lambda: _short_runs(step)["steepest.fit"] / fit_step,
     }
     if bar.kind not in ratios:
         raise ValueError(f"unknown kind of bar {bar.kind!r}")

@@ -11,6 +11,11 @@ from steepest.cli import build_parser
 
 COMMANDS = ["fit", "check", "compare", "sweep", "plot-surface", "bench"]
 STARTERS = ["launch"]  # start other processes, which print the record (--json, --out)
+REQUIRED = {  # what a command cannot parse without
+    "check": ["m.py:f", "--params", "w=3"],
+    "plot-surface": ["--plot", "surface.png"],
+    "launch": ["--processes", "2", "fit"],
+}
 
 
 def subparsers() -> dict[str, argparse.ArgumentParser]:
@@ -36,6 +41,18 @@ def test_every_command_has_json_and_out(name):
     assert {"--json", "--out"} <= options
     if name != "check":  # a gradient check has no figure
         assert "--plot" in options
+
+
+@pytest.mark.parametrize("name", COMMANDS + STARTERS)
+def test_a_command_alone_parses_as_among_all(name):
+    """``steepest NAME ...`` builds NAME's parser only: its help and its defaults are
+    those of the whole parser's NAME."""
+    alone = build_parser(name)
+    [action] = [a for a in alone._actions if isinstance(a, argparse._SubParsersAction)]
+    assert list(action.choices) == [name]
+    assert action.choices[name].format_help() == subparsers()[name].format_help()
+    argv = [name, *REQUIRED.get(name, [])]
+    assert alone.parse_args(argv) == build_parser().parse_args(argv)
 
 
 def parse(*argv):

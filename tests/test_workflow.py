@@ -218,3 +218,18 @@ def test_the_closed_form_can_be_skipped_and_the_certificate_stays(tmp_path):
     record = fit.to_dict()
     assert record["closed_form"] is None and record["certificate"]["digits"] >= 6
     assert "closed form" not in str(fit)
+
+
+def test_a_fit_compiles_four_programs(uncached):
+    """A command's latency is mostly tracing and loading programs: ``linear`` needs four
+    (the float64 evaluation, shared by the closed form's cost and the certificate; the
+    Hessian and its check; the loop's start; the loop), no compiled operation one by one.
+    (Rows of a count no other test uses, so that none is in the process's caches.)"""
+    from compiles import CompileCounter
+
+    X = np.random.default_rng(7).normal(size=(211, 2))
+    y = X @ np.array([1.5, -2.0]) + 0.25
+    with CompileCounter() as counter:
+        fit = steepest.linear(X, y)
+    assert fit.status == Status.CONVERGED
+    assert len(counter.names) == 4, counter.names

@@ -210,7 +210,6 @@ class Engine:
         """
         check_settings(max_steps, tol, rtol)
         seed = whole_number("seed", seed, 0, 2**32 - 1)
-        opt_state = self.transformation.init(params)
         if isinstance(self.optimizer, str):
             if learning_rate is None:
                 raise ValueError(f"the optimizer {self.optimizer!r} needs a learning_rate")
@@ -218,7 +217,6 @@ class Engine:
                 math.isfinite(learning_rate) and learning_rate > 0
             ):  # a NaN rate would make every step NaN
                 raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
-            opt_state = optimizers.with_learning_rate(opt_state, learning_rate)
         elif learning_rate is not None:
             raise ValueError(
                 "learning_rate applies to a named optimizer; "
@@ -230,7 +228,7 @@ class Engine:
         nan = np.asarray(np.nan, loss_dtype)
         state = LoopState(
             params=params,
-            opt_state=opt_state,
+            opt_state=None,  # made below
             step=np.int32(0),
             status=np.int32(Status.RUNNING.code),
             loss=nan,
@@ -259,7 +257,9 @@ class Engine:
                 seed=np.uint32(seed),
             ),
         )
-        return owned(state)
+        if isinstance(self.optimizer, str):
+            return _started(self.transformation.init, state, learning_rate)
+        return owned(state._replace(opt_state=self.transformation.init(params)))
 
     def at_starts(self, state: LoopState, starts: Sequence) -> LoopState:
         """``state`` moved to each of ``starts``, stacked along a new first axis.
@@ -593,6 +593,16 @@ def owned(state: LoopState) -> LoopState:
     outside a jit compiles an operation per dtype and shape (CLI latency).
     """
     return jax.tree.map(lambda leaf: jnp.array(leaf, dtype=jnp.result_type(leaf), copy=True), state)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _started(init: Callable, state: LoopState, learning_rate) -> LoopState:
+    """``owned(state)`` with the optimizer's state ``init(params)`` at ``learning_rate``,
+    all in one compiled call: optax's ``inject_hyperparams`` makes its arrays one compiled
+    operation each outside a jit (CLI latency). ``init``: a named optimizer's, one
+    function per name and schedule (``optimizers.get``), so the jit's cache stays small."""
+    opt_state = optimizers.with_learning_rate(init(state.params), learning_rate)
+    return owned(state._replace(opt_state=opt_state))
 
 
 @functools.lru_cache(maxsize=64)  # bounded: each entry holds a loss closure and its executables

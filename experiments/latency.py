@@ -99,7 +99,7 @@ BYTECODE = {name: value for name, value in os.environ.items() if name != "PYTHON
 
 def logistic_first_fit() -> dict:
     completed = subprocess.run(
-        [sys.executable, "-c", LOGISTIC], env={**os.environ, "STEEPEST_CACHE_DIR": ""},
+        [sys.executable, "-c", LOGISTIC], env={**BYTECODE, "STEEPEST_CACHE_DIR": ""},
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     return json.loads(completed.stdout)

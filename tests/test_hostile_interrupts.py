@@ -26,10 +26,10 @@ def test_ctrl_c_while_jax_loads_waits_for_the_import_then_exits_130(tmp_path, mo
     real_build_parser = main_module.build_parser
     finished = []
 
-    def interrupted_while_building():
+    def interrupted_while_building(command=None):
         signal.raise_signal(signal.SIGINT)
         finished.append(True)  # not cut short
-        return real_build_parser()
+        return real_build_parser(command)
 
     monkeypatch.setattr(main_module, "build_parser", interrupted_while_building)
     run = run_command(["fit"], tmp_path)

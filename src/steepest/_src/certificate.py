@@ -167,12 +167,12 @@ def quadratic_cost(
     block_rows = blocks.resolve_block_rows(block_rows, loss, data, tags)
     with jax.enable_x64(True):
         params = _float64(params)
+        hessian = theory.hessian(loss, params, *data, tags=tags, block_rows=block_rows)
         center, unravel = _ravel64(params)
         step = np.asarray(quadratic.probe(center.size, jnp.float64))
-        probed = _compiled_probe(loss, block_rows, blocks.row_sharding(data))
-        outputs = probed(params, unravel(center + step), *data)
-        columns, value, gradient, value_there, gradient_there = jax.device_get(outputs)
-    hessian = theory.symmetric(columns)
+        value, gradient = value_and_grad64(loss, params, *data, block_rows=block_rows)
+        there = unravel(center + step)
+        value_there, gradient_there = value_and_grad64(loss, there, *data, block_rows=block_rows)
     if not np.all(np.isfinite(hessian)):
         return None
     if not _models(hessian, value, gradient, step, value_there, gradient_there):
@@ -429,24 +429,6 @@ def _compiled_values(loss: Callable, block_rows: int | None, sharding, at_once: 
     return jax.jit(
         lambda stacked, *data: jax.lax.map(lambda p: value(p, *data), stacked, batch_size=at_once)
     )
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled_probe(loss: Callable, block_rows: int | None, sharding):
-    """``probe(params, there, *data)``: the Hessian's columns at ``params``
-    (``theory.hessian_columns``), and the cost and flat gradient at ``params`` and at
-    ``there``, in one compiled call (CLI latency: one program to load, not two)."""
-    columns = blocks.by_blocks(theory.hessian_columns(loss), block_rows, sharding)
-    value_and_grad = blocks.value_and_grad(loss, block_rows, sharding)
-
-    def flat(params, *data):
-        value, grad = value_and_grad(params, *data)
-        return value, ravel_pytree(grad)[0]
-
-    def probe(params, there, *data):
-        return columns(params, *data), *flat(params, *data), *flat(there, *data)
-
-    return jax.jit(probe)
 
 
 @functools.lru_cache(maxsize=64)

@@ -258,7 +258,9 @@ class Engine:
             ),
         )
         if isinstance(self.optimizer, str):
-            return _started(self.transformation.init, state, learning_rate)
+            started = _started(self.transformation.init, state)
+            opt_state = optimizers.with_learning_rate(started.opt_state, learning_rate)
+            return started._replace(opt_state=opt_state)
         return owned(state._replace(opt_state=self.transformation.init(params)))
 
     def at_starts(self, state: LoopState, starts: Sequence) -> LoopState:
@@ -596,13 +598,12 @@ def owned(state: LoopState) -> LoopState:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _started(init: Callable, state: LoopState, learning_rate) -> LoopState:
-    """``owned(state)`` with the optimizer's state ``init(params)`` at ``learning_rate``,
-    all in one compiled call: optax's ``inject_hyperparams`` makes its arrays one compiled
-    operation each outside a jit (CLI latency). ``init``: a named optimizer's, one
-    function per name and schedule (``optimizers.get``), so the jit's cache stays small."""
-    opt_state = optimizers.with_learning_rate(init(state.params), learning_rate)
-    return owned(state._replace(opt_state=opt_state))
+def _started(init: Callable, state: LoopState) -> LoopState:
+    """``owned(state)`` with the optimizer's state ``init(params)``, in one compiled call:
+    outside a jit, optax's ``inject_hyperparams`` makes each of its arrays by a compiled
+    operation of its own (CLI latency). ``init``: a named optimizer's, the same function
+    for the same name and schedule (``optimizers.get``), so that a fit reuses the program."""
+    return owned(state._replace(opt_state=init(state.params)))
 
 
 @functools.lru_cache(maxsize=64)  # bounded: each entry holds a loss closure and its executables

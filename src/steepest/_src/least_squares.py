@@ -674,8 +674,9 @@ def closed_form_cost(
             block = slice(start, start + block_rows)
             rows = len(y[block])
             X_block, y_block = (np.asarray(a[block], np.float64) for a in (X, y))
-            # The certificate's compiled float64 evaluation, its gradient unused: a fit
-            # evaluates its own answer so on data of these shapes, one program less to load.
+            # The certificate's compiled float64 evaluation, its gradient unused: the linear
+            # model's fit evaluates its answer so, on data of the same shapes (up to 2**16
+            # rows), and then loads one program less.
             total += rows * float(value_and_grad64(mse, params, X_block, y_block)[0])
         processes = Processes.current() if across_processes else ONE
         return np.float64(processes.sum(total) / processes.sum(len(y)))

@@ -12,11 +12,13 @@ data and a new learning rate never recompiles.
 """
 
 import functools
+import numbers
 from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from .arguments import whole_number
@@ -177,7 +179,10 @@ def get(name: str, schedule: Schedule | None = None) -> optax.GradientTransforma
 
 
 def with_learning_rate(state: optax.InjectHyperparamsState, learning_rate) -> optax.OptState:
-    """A copy of an ``inject_hyperparams`` state with its learning rate replaced."""
+    """A copy of an ``inject_hyperparams`` state with its learning rate replaced (a number
+    rounded to the state's dtype on the host: no compiled operation)."""
     old = state.hyperparams["learning_rate"]
+    if isinstance(learning_rate, numbers.Real):
+        learning_rate = np.asarray(learning_rate, old.dtype)
     hyperparams = {**state.hyperparams, "learning_rate": jnp.asarray(learning_rate, old.dtype)}
     return state._replace(hyperparams=hyperparams)

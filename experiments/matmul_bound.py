@@ -16,6 +16,9 @@ Printed: the medians over the rounds, the matmul rate each reached (GFLOP/s), an
 bar's ratio against the lowest ratio the machine's matmul rate allows: a sweep step reads
 X twice through matmuls of 64 columns, the Hessian by autodiff is two matmuls of d + 1
 columns (``X V`` forward, ``X.T (X V)`` backward), against one of the Gram matrix.
+Then issue 25's bars, against those floors: a sweep step at most 1.2x its two matmuls,
+and the quadratic path at most 1.3x the Gram matmul (its setup, judged with its 1000
+O(d^2) steps in: a few ms).
 """
 
 import argparse
@@ -85,6 +88,14 @@ def main() -> None:
         f"its Hessian {median['Hessian by autodiff'] / step:.1f}, "
         f"the Gram matmul alone {median['Gram X.T @ X'] / step:.1f}"
     )
+    over_matmuls = median["sweep step (64 rates)"] / matmuls
+    over_gram = median["quadratic path (1000 steps)"] / median["Gram X.T @ X"]
+    print(f"bar, a sweep step <= 1.2x its two matmuls: {judged(over_matmuls, 1.2)}")
+    print(f"bar, the quadratic path <= 1.3x the Gram matmul: {judged(over_gram, 1.3)}")
+
+
+def judged(ratio: float, bar: float) -> str:
+    return f"{ratio:.2f}x {'met' if ratio <= bar else 'missed'}"
 
 
 def wall(function) -> float:

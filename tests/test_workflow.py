@@ -9,10 +9,12 @@ import json
 import re
 from html import escape
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
 from cli_runs import run_command
+from compiles import CompileCounter
 from matplotlib.figure import Figure
 
 import steepest
@@ -225,9 +227,6 @@ def test_a_fit_compiles_five_programs(uncached):
     (the float64 evaluation, shared by the closed form's cost and the certificate; the
     Hessian; the cost and gradient beside it; the loop's start; the loop), no compiled
     operation one by one."""
-    import jax
-    from compiles import CompileCounter
-
     X = np.random.default_rng(7).normal(size=(211, 2))
     y = X @ np.array([1.5, -2.0]) + 0.25
     jax.clear_caches()  # what other tests compiled in this process is compiled again

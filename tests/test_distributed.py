@@ -183,8 +183,10 @@ def test_two_processes_take_the_mini_batch_steps_of_one_drawing_the_same_shares(
 
 @pytest.mark.parametrize("stream", [[], ["--stream"]], ids=["in memory", "streamed"])
 def test_a_bad_row_in_the_second_process_is_named_by_it(table, stream):
-    """The first process stops too, saying why (StoppedElsewhere), instead of waiting in a
-    gather for the second; the launch shows the second's own words."""
+    """The first process stops too, instead of waiting in a gather for the second, and
+    says the second's own words (on a cluster, its output may be the only one read); the
+    launch shows them. (CI once showed the first's line without them: the second, its
+    coordinator gone, had logged JAX's fatal error first.)"""
     values = np.load(table / "table.npy")
     values[3001, 1] = np.nan
     np.save(table / "holed.npy", values)

@@ -73,8 +73,9 @@ class Processes:
     def together(self, check: Callable[[], T]) -> T:
         """What ``check()`` returns, once every process's check has passed; if any raised a
         ValueError (bad rows of its own), every process raises: that one its own error,
-        the others ``StoppedElsewhere``, so that none waits in a later gather for one
-        that stopped. Every process must call it.
+        the others ``StoppedElsewhere`` with the first failed process's own words, so that
+        none waits in a later gather for one that stopped, and the first process can say
+        why on a cluster where no one reads the others' output. Every process must call it.
 
         Example:
             >>> Processes().together(lambda: 3)
@@ -87,19 +88,32 @@ class Processes:
             result = check()
         except ValueError as raised:
             error = raised
-        failed = np.flatnonzero(self.gather([error is not None])[:, 0])
+        words = np.frombuffer(str(error).encode(errors="replace"), np.uint8)
+        failed, lengths = self.gather([error is not None, words.size if error else 0]).T
+        if not failed.any():
+            return result
+        first = int(np.flatnonzero(failed)[0])
+        padded = np.zeros(max(int(lengths.max()), 1))
+        if error is not None:
+            padded[: words.size] = words
+        said = self.gather(padded)[first, : int(lengths[first])].astype(np.uint8)
         if error is not None:
             raise error
-        if failed.size:
-            raise StoppedElsewhere(
-                f"process {failed[0]} stopped on an error of its own (in its rows: its message "
-                "says which)"
-            )
-        return result
+        raise StoppedElsewhere(first, said.tobytes().decode(errors="replace"))
 
 
 class StoppedElsewhere(ValueError):
-    """Another process of the run stopped on an error of its own, which it reports."""
+    """Another process of the run, ``process``, stopped on an error of its own, whose
+    message was ``words``.
+
+    Example:
+        >>> str(StoppedElsewhere(1, "row 7 holds NaN"))
+        'process 1 stopped on an error of its own: row 7 holds NaN'
+    """
+
+    def __init__(self, process: int, words: str):
+        super().__init__(f"process {process} stopped on an error of its own: {words}")
+        self.process, self.words = process, words
 
 
 ONE = Processes()

@@ -143,23 +143,42 @@ def test_rows_split_any_way_give_the_statistics_of_the_rows_together(counts, see
         assert standardizer.target_mean == pytest.approx(whole.target_mean, rel=1e-13, abs=1e-12)
 
 
-class SecondOfTwo(Processes):
-    """Process 0 of two, the other's flag given: what ``gather`` would bring back."""
+def together_across_threads(checks) -> list:
+    """What ``together(check)`` returned or raised in each of one thread per check."""
+    count = len(checks)
+    board, barrier = [None] * count, threading.Barrier(count)
+    outcomes: list = [None] * count
 
-    def __init__(self, other_failed: bool):
-        super().__init__(index=0, count=2)
-        object.__setattr__(self, "other_failed", other_failed)
+    def play(index):
+        processes = ThreadProcesses(index, count, board, barrier)
+        try:
+            outcomes[index] = processes.together(checks[index])
+        except ValueError as error:
+            outcomes[index] = error
 
-    def gather(self, values):
-        return np.stack([np.asarray(values, np.float64), [float(self.other_failed)]])
+    threads = [threading.Thread(target=play, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
 
 
-def test_an_error_in_one_process_stops_every_process_together():
-    def fails():
-        raise ValueError("row 7 holds NaN")
+def test_an_error_in_one_process_stops_every_process_together_with_its_words():
+    def fails(words):
+        def check():
+            raise ValueError(words)
 
-    assert SecondOfTwo(other_failed=False).together(lambda: 5) == 5
-    with pytest.raises(StoppedElsewhere, match="process 1 stopped on an error of its own"):
-        SecondOfTwo(other_failed=True).together(lambda: 5)
-    with pytest.raises(ValueError, match="row 7 holds NaN"):
-        SecondOfTwo(other_failed=True).together(fails)
+        return check
+
+    assert together_across_threads([lambda: 5, lambda: 6]) == [5, 6]
+    first, second, third = together_across_threads(
+        [lambda: 5, fails("row 7 holds NaN"), fails("column 'é' is empty")]
+    )
+    assert isinstance(first, StoppedElsewhere)
+    assert (first.process, first.words) == (1, "row 7 holds NaN")
+    assert str(first) == "process 1 stopped on an error of its own: row 7 holds NaN"
+    assert type(second) is ValueError and str(second) == "row 7 holds NaN"
+    assert type(third) is ValueError and str(third) == "column 'é' is empty"
+    own, other = together_across_threads([fails(""), lambda: 1])  # no words: nothing sent
+    assert str(own) == "" and (other.process, other.words) == (0, "")

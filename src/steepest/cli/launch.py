@@ -28,8 +28,9 @@ from .output import EXIT_BAD_INPUT, refuse
 FAILED_GRACE_SECONDS = 2.0
 # Once a process has finished, how long the others get to finish too.
 FINISHED_GRACE_SECONDS = 30.0
-# Words of JAX's and gloo's errors when another process went away mid-run.
-LOST_PEER = ("Gloo", "coordination service", "by peer", "stopped on an error of its own")
+# Words of JAX's and gloo's errors when another process went away mid-run. (One that
+# stops for another's bad rows says that one's words: ``steepest: process 1: error: ...``.)
+LOST_PEER = ("Gloo", "coordination service", "by peer")
 # The signals passed on to the processes.
 PASSED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -92,7 +93,7 @@ def run(args, argv=None) -> int:
         finally:
             for number, handler in previous.items():
                 signal.signal(number, handler)
-        return _report(children, logs, ended, stopped)
+        return report(children, logs, ended, stopped)
 
 
 def _start(index: int, count: int, coordinator: str, command: list[str], log):
@@ -139,7 +140,7 @@ def _wait(children, logs) -> tuple[list[int], set[int]]:
         for index, child in enumerate(children):
             if index not in ended and child.poll() is not None:
                 ended.append(index)
-                own_failure = child.returncode and not _waited_for_another(logs[index])
+                own_failure = child.returncode and not _waited_for_another(_lines(logs[index]))
                 grace = FAILED_GRACE_SECONDS if own_failure else FINISHED_GRACE_SECONDS
                 deadline = min(deadline or float("inf"), time.monotonic() + grace)
         if deadline is not None and time.monotonic() > deadline:
@@ -153,13 +154,24 @@ def _wait(children, logs) -> tuple[list[int], set[int]]:
     return ended, stopped
 
 
-def _waited_for_another(log) -> bool:
-    """Whether a process's stderr says it stopped for another's sake (``LOST_PEER``)."""
-    text = "".join(_lines(log))
-    return any(word in text for word in LOST_PEER)
+def _waited_for_another(lines: list[str]) -> bool:
+    """Whether a process's stderr says it stopped for another's sake (``LOST_PEER``), not
+    on an error of its own."""
+    lost = any(word in line for line in lines for word in LOST_PEER)
+    return lost and not _said_its_own_error(lines)
 
 
-def _report(children, logs, ended: list[int], stopped: set[int]) -> int:
+def _said_its_own_error(lines: list[str]) -> bool:
+    """Whether a process's stderr has an error of its own: a ``steepest: error:`` line
+    without JAX's or gloo's words for a lost peer (which may be logged around it, once
+    the coordinator has gone)."""
+    return any(
+        line.startswith("steepest: error:") and not any(word in line for word in LOST_PEER)
+        for line in lines
+    )
+
+
+def report(children, logs, ended: list[int], stopped: set[int]) -> int:
     """Replay the stderr of the process whose outcome this is, and return its exit code.
 
     That is the first process's, which prints the result, unless it was stopped or
@@ -170,23 +182,18 @@ def _report(children, logs, ended: list[int], stopped: set[int]) -> int:
     texts = [_lines(log) for log in logs]
 
     def lost(index: int) -> bool:
-        return codes[index] < 0 or any(word in "".join(texts[index]) for word in LOST_PEER)
-
-    def said_why(index: int) -> bool:
-        """It printed its own error (and may have been stopped after, its exit held up
-        waiting for the others)."""
-        words = "".join(texts[index])
-        own = not any(word in words for word in LOST_PEER)
-        return own and any(line.startswith("steepest: error:") for line in texts[index])
+        return codes[index] < 0 or _waited_for_another(texts[index])
 
     chosen = 0
     if 0 in stopped or (codes[0] and lost(0)):
         failed = [i for i in ended if i not in stopped and codes[i]]
-        on_its_own = [i for i in ended if said_why(i) or (i in failed and not lost(i))]
+        on_its_own = [
+            i for i in ended if _said_its_own_error(texts[i]) or (i in failed and not lost(i))
+        ]
         chosen = on_its_own[0] if on_its_own else failed[0] if failed else 0
     sys.stderr.writelines(_as_process(chosen, texts[chosen]))
-    if chosen in stopped and said_why(chosen):
-        return EXIT_BAD_INPUT  # its error said, its exit held up: stopped here
+    if (chosen in stopped or codes[chosen] < 0) and _said_its_own_error(texts[chosen]):
+        return EXIT_BAD_INPUT  # its error said, its exit held up (stopped here) or cut short
     if chosen in stopped:
         return refuse("the processes stopped without a result")
     if codes[chosen] < 0:

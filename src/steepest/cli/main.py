@@ -154,6 +154,16 @@ def _warnings_on_stderr():
         yield
 
 
+def _error_line(error: ValueError) -> str:
+    """``steepest: error: WORDS``; where another process of the run stopped on bad rows of
+    its own, its words, as ``steepest launch`` shows that process's line."""
+    from steepest._src.processes import StoppedElsewhere
+
+    if isinstance(error, StoppedElsewhere):
+        return f"steepest: process {error.process}: error: {error.words}\n"
+    return f"steepest: error: {error}\n"
+
+
 def _run(args, argv, jax, DataError) -> int:
     from .cache import compilation_cache
 
@@ -167,7 +177,7 @@ def _run(args, argv, jax, DataError) -> int:
     except (DataError, ValueError) as error:
         # ValueError: input that passed the boundary checks but cannot be descended on,
         # e.g. a cost that overflows at the start or a Hessian with no positive eigenvalue.
-        sys.stderr.write(f"steepest: error: {error}\n")
+        sys.stderr.write(_error_line(error))
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # the reader of stdout went away (`steepest fit | head -1`)
         return EXIT_BROKEN_PIPE

@@ -1,7 +1,7 @@
 """Issue 25: fit with its automatic row blocks against one pass (``block_rows=None``) and
 against a bare jitted loop, where the scaling bench found fit slower than the bare loop.
 
-    .venv/bin/python experiments/row_blocks.py [--rounds 5] [--steps 100]
+    .venv/bin/python experiments/row_blocks.py [--rounds 5] [--steps 100] [--sizes 1e7x1,1e6x64]
 
 For each size (N rows, d features, float32), interleaved over rounds: fit's
 ``result.seconds`` per step with ``block_rows="auto"`` and ``None`` (both with the cost,
@@ -19,16 +19,22 @@ from steepest import Linear, fit, mse
 from steepest._src import blocks
 from steepest._src.bench.measure import prepare_gradient_only
 
-SIZES = ((10**5, 16), (10**6, 16), (10**5, 64), (10**6, 64), (10**5, 256), (10**6, 256))
+SIZES = "1e5x16,1e6x16,1e5x64,1e6x64,1e5x256,1e6x256"
+
+
+def sizes_of(text: str) -> list[tuple[int, int]]:
+    """``"1e7x1,1e6x64"`` as ``[(10_000_000, 1), (1_000_000, 64)]``."""
+    return [(int(float(n)), int(d)) for n, d in (size.split("x") for size in text.split(","))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--sizes", type=sizes_of, default=sizes_of(SIZES), help="NxD,...")
     args = parser.parse_args()
     device = jax.devices()[0]
-    for rows, features in SIZES:
+    for rows, features in args.sizes:
         rng = np.random.default_rng(0)
         X = rng.standard_normal((rows, features), dtype=np.float32)
         y = rng.standard_normal(rows, dtype=np.float32)

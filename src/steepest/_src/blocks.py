@@ -25,6 +25,7 @@ is never guessed from the code.
 
 import math
 import numbers
+import os
 from collections.abc import Callable, Collection
 from typing import NamedTuple
 
@@ -41,6 +42,13 @@ from .losses import row_mean_tag, tags_of
 # at d = 64, 1.9x to 2.1x slower at 7 MB and 12 MB of data, 0.85x-0.91x at 25 MB (N = 1e5).
 MIN_DATA_BYTES = 24 * 2**20
 BLOCK_BYTES = 4 * 2**20
+# In the loop, on more than one core, blocks are kept only where one pass would hold a
+# value over the rows of at least this share of the data (the residual of mse at d <= 3,
+# a network's activations): there they keep memory to a block's. Elsewhere they were
+# not sure to pay in time: on 2 cores their step took 0.55x to 1.6x one pass's, the
+# same program from process to process (and one pass's step within 1.08x a bare
+# loop's); on one core, 0.55x to 0.88x, every time (docs/benchmarks.md).
+SCRATCH_SHARE = 0.25
 
 
 def is_row_mean(loss: Callable, tags: Collection = frozenset()) -> bool:
@@ -152,6 +160,27 @@ def automatic_block_rows(loss: Callable, data: tuple, tags: Collection = frozens
     if data_bytes < MIN_DATA_BYTES:
         return None
     return _near_divisor(rows, max(1, BLOCK_BYTES * rows // data_bytes))
+
+
+def blocks_pay_in_the_loop(data, widest: int, cores: int | None = None) -> bool:
+    """Whether the loop's step keeps the automatic blocks (``automatic_block_rows``) on
+    ``data``: where XLA computes on one core (``cores``: this process's, by default), or
+    where one pass would hold a value over the rows of ``widest`` bytes, at least
+    ``SCRATCH_SHARE`` of the data.
+
+    Example:
+        >>> import numpy as np
+        >>> X, y = np.zeros((10**6, 64), np.float32), np.zeros(10**6, np.float32)
+        >>> blocks_pay_in_the_loop((X, y), widest=4 * 10**6, cores=2)  # the residual: 1/65
+        False
+        >>> blocks_pay_in_the_loop((X[:, :1], y), widest=4 * 10**6, cores=2)  # 1/2
+        True
+        >>> blocks_pay_in_the_loop((X, y), widest=4 * 10**6, cores=1)
+        True
+    """
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores == 1 or widest >= SCRATCH_SHARE * size_in_bytes(data)
 
 
 def _platform(data) -> str:

@@ -670,6 +670,8 @@ class Traced(NamedTuple):
     equations: int  # traced operations, those inside jit, cond and scan included
     loss_dtype: np.dtype
     norm_dtype: np.dtype  # of the gradient's norm: the result type of its leaves
+    # The bytes of the largest value computed along the way, for each leading length.
+    widest: dict[int, int]
 
 
 TRACES_KEPT = 32
@@ -716,7 +718,54 @@ def _trace(loss: Callable, params, *data) -> Traced:
         count_equations(traced.jaxpr),
         np.dtype(value.dtype),
         np.dtype(jnp.result_type(*jax.tree.leaves(grad))),
+        widest_values(traced.jaxpr),
     )
+
+
+def widest_values(jaxpr, found: dict[int, int] | None = None) -> dict[int, int]:
+    """The bytes of the largest value an equation of ``jaxpr`` computes (those inside
+    jit, cond and scan included), for each leading length: for a loss of N rows, what
+    one pass over all rows holds at once, at least (the residual, a layer's activations).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> def cost(w, X):
+        ...     return jnp.sum((X @ w) ** 2)
+        >>> widest_values(jax.make_jaxpr(cost)(jnp.zeros(3), jnp.zeros((5, 3))).jaxpr)
+        {5: 20}
+    """
+    found = {} if found is None else found
+    for equation in jaxpr.eqns:
+        for variable in equation.outvars:
+            shape = getattr(variable.aval, "shape", ())
+            if shape:
+                size = math.prod(shape) * np.dtype(variable.aval.dtype).itemsize
+                found[shape[0]] = max(found.get(shape[0], 0), size)
+        for value in equation.params.values():
+            for inner in value if isinstance(value, tuple | list) else (value,):
+                inner = getattr(inner, "jaxpr", inner)  # a ClosedJaxpr holds a Jaxpr
+                if hasattr(inner, "eqns"):
+                    widest_values(inner, found)
+    return found
+
+
+def step_block_rows(setting, loss: Callable, params, data: tuple, tags=frozenset()) -> int | None:
+    """The rows per block of the loop's step for ``fit(..., block_rows=setting)``: as
+    ``blocks.resolve_block_rows``, but ``"auto"`` keeps the automatic blocks only where
+    ``blocks.blocks_pay_in_the_loop`` says, from what one pass would hold (``trace_of``).
+
+    Example:
+        >>> import numpy as np
+        >>> from steepest import Linear, mse
+        >>> X, y = np.zeros((10**6, 64), np.float32), np.zeros(10**6, np.float32)
+        >>> step_block_rows(7, mse, Linear.zeros(64), (X, y))  # as given
+        7
+    """
+    rows_per_block = blocks.resolve_block_rows(setting, loss, data, tags)
+    if setting != "auto" or rows_per_block is None:
+        return rows_per_block
+    widest = trace_of(loss, params, *data).widest.get(blocks.num_rows(data) or 0, 0)
+    return rows_per_block if blocks.blocks_pay_in_the_loop(data, widest) else None
 
 
 def _scalar_loss(loss: Callable) -> Callable:

@@ -221,6 +221,38 @@ def test_a_users_ridge_loss_tagged_row_mean_blocks_correctly(x64):
     np.testing.assert_allclose(fitted, solution, rtol=1e-6, atol=1e-7)
 
 
+# --- where the loop keeps the automatic blocks ---------------------------------------------
+
+
+def network(params, X, y):
+    """A row-mean loss whose one pass holds 256 activations a row (1.1 KB a row of 68 bytes)."""
+    hidden = jnp.tanh(X @ params["inner"])
+    return jnp.mean((hidden @ params["outer"] - y) ** 2)
+
+
+@pytest.mark.parametrize("cores", [1, 2, 8])
+def test_the_loop_keeps_automatic_blocks_only_where_they_pay(cores, monkeypatch):
+    """On several cores, one pass for mse at d = 64 (its residual: 1/65 of the data); blocks
+    at d = 1 (1/2) and for a network's activations (16x the data); blocks on one core. The
+    Hessian and float64 evaluations keep theirs (``resolve_block_rows``). Shapes alone:
+    NumPy's zeros are not touched, and tracing computes nothing."""
+    monkeypatch.setattr(blocks.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    rows = 10**6
+    wide = np.zeros((rows, 64), np.float32), np.zeros(rows, np.float32)
+    narrow = np.zeros((10 * rows, 1), np.float32), np.zeros(10 * rows, np.float32)
+    inputs = np.zeros((rows, 16), np.float32), np.zeros(rows, np.float32)
+    weights = {"inner": jnp.zeros((16, 256)), "outer": jnp.zeros(256)}
+    with jax.default_device(jax.devices("cpu")[0]):
+        automatic = blocks.resolve_block_rows("auto", mse, wide)
+        assert automatic == 15625
+        in_the_loop = engine.step_block_rows("auto", mse, Linear.zeros(64), wide)
+        assert in_the_loop == (automatic if cores == 1 else None)
+        assert engine.step_block_rows("auto", mse, Linear.zeros(1), narrow) == 500_000
+        tags = {row_mean_tag}
+        assert engine.step_block_rows("auto", network, weights, inputs, tags) == 62_500
+        assert engine.step_block_rows(1000, mse, Linear.zeros(64), wide) == 1000
+
+
 # --- bad settings ---------------------------------------------------------------------------
 
 

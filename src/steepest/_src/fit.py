@@ -34,6 +34,7 @@ from .engine import (
     RunSpec,
     check_settings,
     equations_of,
+    step_block_rows,
     unroll_for,
     value_and_norm_dtypes,
 )
@@ -334,10 +335,13 @@ def fit(
         block_rows: for a row-mean loss (see ``tags``), evaluate the cost and
             gradient as the weighted sum over blocks of this many rows, which
             reads the data from memory once per step; the same iterates up to
-            rounding. ``"auto"`` picks blocks only where they were measured to
-            pay off (data of 24 MB or more, on the CPU); None never uses them.
-            The Hessian behind the default learning rate and the quadratic
-            method follows the same setting.
+            rounding. ``"auto"``: on the CPU, for data of 24 MB or more, blocks of
+            about 4 MB in the Hessian and the float64 evaluations, and in the loop
+            where they are sure to pay (one core, or a value over the rows that one
+            pass would hold of a quarter of the data or more: the residual at d <= 3,
+            a network's activations); elsewhere the loop reads the data in one pass,
+            steadier on several cores. None never uses them; a number of rows is
+            used in all of these (with ``method="loop"``).
         certificate: False skips the float64 Hessian (one pass over the data at
             the start) and the certificate; the rule is then the one without ``mu``.
         evaluate64: ``evaluate64(params) -> (cost, flat gradient)``, both float64: how
@@ -877,6 +881,8 @@ def _prepare(
             model = quadratic.quadratic_model(loss, params, *data, tags=tags, block_rows=block_rows)
         loss, data, rows_per_block = quadratic.quadratic_loss, model, None
         unroll_equations = equations_of(loss, params, *data)
+    if method == "loop":
+        rows_per_block = step_block_rows(block_rows, loss, params, data, tags)
     unroll = unroll_for(optimizer, data, unroll_equations, batch_size, max_steps=max_steps)
     largest = cost.L if cost is not None else None
     learning_rate = resolve_learning_rate(

@@ -37,7 +37,7 @@ from . import blocks, minibatch, optimizers, theory
 from .arguments import whole_number
 from .certificate import from_hessian, rule_mu, value_and_grad64
 from .driver import Progress, drive
-from .engine import Engine, LoopState, RunSpec, update
+from .engine import Engine, LoopState, RunSpec, step_block_rows, update
 from .fit import (
     MAX_STEPS,
     FitResult,
@@ -206,7 +206,7 @@ def _fit_stream(
     target = float(state.settings.rtol)  # read now: the steps donate the state
     started = time.perf_counter()
     # Split over devices, XLA splits each chunk's work by rows: no blocks of the whole chunk.
-    block_rows = None if placement.mesh else blocks.automatic_block_rows(loss, first, tags)
+    block_rows = None if placement.mesh else step_block_rows("auto", loss, params, first, tags)
     accumulate = jax.jit(_accumulate(loss, data, block_rows))
     warm: Callable | None = None  # with mini-batches: compiles the step on a chunk as read
     if batch_size is None:

@@ -42,6 +42,7 @@ import numpy as np
 
 from .. import blocks
 from .. import fit as fit_module
+from ..engine import step_block_rows
 from ..fit import fit
 from ..io import data
 from ..io.standardizer import Standardizer
@@ -322,7 +323,7 @@ def prepare_gradient_only(X, y, learning_rate, device, blocked=True):
     fit's step without the cost, the stop rules and the history. ``blocked=False``: the
     bare loop, the gradient in one pass in a ``fori_loop``, as a user would write it."""
     X, y = jax.device_put((X, y), device)
-    block_rows = blocks.automatic_block_rows(mse, (X, y)) if blocked else None
+    block_rows = _fit_block_rows(X, y) if blocked else None
     value_and_grad = blocks.value_and_grad(mse, block_rows)
 
     @jax.jit
@@ -464,7 +465,7 @@ def compiled_plan(X, y, learning_rate, device) -> dict:
     """What XLA made of ``fit`` on this data: the rows per block, the instructions of a
     cost-and-gradient step that read X (with blocks and in one pass), and the memory."""
     X, y = jax.device_put((X, y), device)
-    block_rows = blocks.automatic_block_rows(mse, (X, y))
+    block_rows = _fit_block_rows(X, y)
     rows, features = X.shape
     memory = fit_module.memory(mse, Linear.zeros(features), X, y, learning_rate=learning_rate)
     return {
@@ -475,6 +476,11 @@ def compiled_plan(X, y, learning_rate, device) -> dict:
         },
         "memory_bytes": memory,
     }
+
+
+def _fit_block_rows(X, y) -> int | None:
+    """The rows per block of fit's loop on ``X`` and ``y`` (None: one pass)."""
+    return step_block_rows("auto", mse, Linear.zeros(X.shape[1]), (X, y))
 
 
 def _add_ratios(rows: list[dict], times: dict[str, list[float]]) -> None:

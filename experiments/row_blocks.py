@@ -4,9 +4,12 @@ against a bare jitted loop, where the scaling bench found fit slower than the ba
     .venv/bin/python experiments/row_blocks.py [--rounds 5] [--steps 100] [--sizes 1e7x1,1e6x64]
 
 For each size (N rows, d features, float32), interleaved over rounds: fit's
-``result.seconds`` per step with ``block_rows="auto"`` and ``None`` (both with the cost,
-history and stop rules), and the bench's bare loop (``jax.grad`` in a ``fori_loop``).
-Prints the median microseconds a step, each round in brackets, and the rows per block.
+``result.seconds`` per step with ``block_rows="auto"``, with blocks of about 4 MB
+(``blocks.automatic_block_rows``, which the loop keeps only where they pay for sure:
+``engine.step_block_rows``) and with ``None`` (each with the cost, history and stop
+rules), and the bench's bare loop (``jax.grad`` in a ``fori_loop``). Prints the median
+microseconds a step, each round in brackets, and the rows per block. Run it under
+``taskset -c 0`` for one core.
 """
 
 import argparse
@@ -18,6 +21,7 @@ import numpy as np
 from steepest import Linear, fit, mse
 from steepest._src import blocks
 from steepest._src.bench.measure import prepare_gradient_only
+from steepest._src.engine import step_block_rows
 
 SIZES = "1e5x16,1e6x16,1e5x64,1e6x64,1e5x256,1e6x256"
 
@@ -47,8 +51,11 @@ def main() -> None:
             return result.seconds
 
         bare = prepare_gradient_only(X, y, 0.1, device, blocked=False)
+        four_mb = blocks.automatic_block_rows(mse, (Xd, yd))
+        in_the_loop = step_block_rows("auto", mse, Linear.zeros(features), (Xd, yd))
         runs = {
-            "fit, auto blocks": lambda: by_fit("auto"),
+            "fit, auto": lambda: by_fit("auto"),
+            "fit, 4 MB blocks": lambda four_mb=four_mb: by_fit(four_mb),
             "fit, one pass": lambda: by_fit(None),
             "bare loop": lambda bare=bare: bare(args.steps)[1],
         }
@@ -58,8 +65,10 @@ def main() -> None:
         for _ in range(args.rounds):
             for name, run in runs.items():
                 times[name].append(1e6 * run() / args.steps)
-        auto = blocks.automatic_block_rows(mse, (Xd, yd))
-        print(f"N={rows:.0e} d={features} ({X.nbytes / 2**20:.0f} MB, auto blocks of {auto} rows)")
+        print(
+            f"N={rows:.0e} d={features} ({X.nbytes / 2**20:.0f} MB; 4 MB blocks of {four_mb} "
+            f"rows; the loop's, auto: {in_the_loop})"
+        )
         for name, values in times.items():
             shown = " ".join(f"{v:.0f}" for v in values)
             print(f"  {name:17} {statistics.median(values):9.0f} us  [{shown}]")

@@ -14,9 +14,10 @@ gradient still come from ``jax.value_and_grad`` of the loss as written. Why: the
 gradient of ``mean((X w + b - y)**2)`` reads ``X`` twice (``X w`` forward,
 ``X.T r`` backward), and XLA on CPU runs the two passes one after the other over
 the whole of ``X``. Block by block, the second pass reads a block still in the
-cache, so a step reads ``X`` from memory once: at N = 1e6, d = 64 on a 2-core CPU
-a step takes about 11 ms instead of 19-24 (docs/benchmarks.md). And the
-intermediates (the residual, N numbers: half the data at d = 1) are a block's.
+cache, so a step reads ``X`` from memory once: at N = 1e6, d = 64 on one core a
+step takes 33 ms instead of 60, and on two, 17.5 ms instead of 32 while the cores
+share a cache (on our VM, not always: ``SCRATCH_SHARE``; docs/benchmarks.md). And
+the intermediates (the residual, N numbers: half the data at d = 1) are a block's.
 
 Only a loss declared a row mean is split: ``steepest.mse`` is (``losses.tags_of``),
 and a caller declares a loss of their own with ``tags={row_mean_tag}``. Splitting
@@ -36,7 +37,7 @@ from jax.sharding import AbstractMesh, Mesh, NamedSharding, PartitionSpec
 from .losses import row_mean_tag, tags_of
 
 # The automatic rule, from measurements on a 2-core CPU with 32 MB of L3 cache
-# (docs/benchmarks.md): once the data outgrows the cache, blocks of about 4 MB nearly
+# (docs/benchmarks.md): once the data outgrows the cache, blocks of about 4 MB can
 # halve a step (at d = 1 and at d = 64) and cut XLA's scratch memory from up to half the
 # data (the residual, at d = 1) to a block's. Below about 3/4 of that cache they cost:
 # at d = 64, 1.9x to 2.1x slower at 7 MB and 12 MB of data, 0.85x-0.91x at 25 MB (N = 1e5).
@@ -45,8 +46,8 @@ BLOCK_BYTES = 4 * 2**20
 # In the loop, on more than one core, blocks are kept only where one pass would hold a
 # value over the rows of at least this share of the data (the residual of mse at d <= 3,
 # a network's activations): there they keep memory to a block's. Elsewhere they were
-# not sure to pay in time: on 2 cores their step took 0.55x to 1.6x one pass's, the
-# same program from process to process (and one pass's step within 1.08x a bare
+# not sure to pay in time: on 2 cores their step took 0.5x to 1.9x one pass's, the
+# same program from process to process (and one pass's step within 1.09x a bare
 # loop's); on one core, 0.55x to 0.88x, every time (docs/benchmarks.md).
 SCRATCH_SHARE = 0.25
 

@@ -327,7 +327,7 @@ def prepare_gradient_only(X, y, learning_rate, device, blocked=True):
     value_and_grad = blocks.value_and_grad(mse, block_rows)
 
     @jax.jit
-    def descend(params, steps):
+    def descend(params, steps, X, y):  # the data passed in: closed over, it was a constant
         def update(_, params):
             _, grad = value_and_grad(params, X, y)  # the cost unused: dropped by XLA
             return jax.tree.map(lambda p, g: p - learning_rate * g, params, grad)
@@ -337,7 +337,7 @@ def prepare_gradient_only(X, y, learning_rate, device, blocked=True):
     def run(steps: int):
         start = Linear.zeros(X.shape[1])
         started = time.perf_counter()
-        params = jax.block_until_ready(descend(start, steps))
+        params = jax.block_until_ready(descend(start, steps, X, y))
         return flat(params), time.perf_counter() - started
 
     return run

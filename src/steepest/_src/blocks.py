@@ -163,25 +163,32 @@ def automatic_block_rows(loss: Callable, data: tuple, tags: Collection = frozens
     return _near_divisor(rows, max(1, BLOCK_BYTES * rows // data_bytes))
 
 
-def blocks_pay_in_the_loop(data, widest: int, cores: int | None = None) -> bool:
+def blocks_pay_in_the_loop(data, widest: int, one_core: bool) -> bool:
     """Whether the loop's step keeps the automatic blocks (``automatic_block_rows``) on
-    ``data``: where XLA computes on one core (``cores``: this process's, by default), or
-    where one pass would hold a value over the rows of ``widest`` bytes, at least
-    ``SCRATCH_SHARE`` of the data.
+    ``data``: where XLA computes on one core, or where one pass would hold a value over
+    the rows of ``widest`` bytes, at least ``SCRATCH_SHARE`` of the data.
 
     Example:
         >>> import numpy as np
         >>> X, y = np.zeros((10**6, 64), np.float32), np.zeros(10**6, np.float32)
-        >>> blocks_pay_in_the_loop((X, y), widest=4 * 10**6, cores=2)  # the residual: 1/65
+        >>> blocks_pay_in_the_loop((X, y), widest=4 * 10**6, one_core=False)  # 1/65
         False
-        >>> blocks_pay_in_the_loop((X[:, :1], y), widest=4 * 10**6, cores=2)  # 1/2
+        >>> blocks_pay_in_the_loop((X[:, :1], y), widest=4 * 10**6, one_core=False)  # 1/2
         True
-        >>> blocks_pay_in_the_loop((X, y), widest=4 * 10**6, cores=1)
+        >>> blocks_pay_in_the_loop((X, y), widest=4 * 10**6, one_core=True)
         True
     """
-    if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return cores == 1 or widest >= SCRATCH_SHARE * size_in_bytes(data)
+    return one_core or widest >= SCRATCH_SHARE * size_in_bytes(data)
+
+
+def runs_on_one_core() -> bool:
+    """Whether this process may run on one core only (``os.sched_getaffinity``, where the
+    system has it), as XLA's CPU threads then do. A container's CPU quota
+    (``docker --cpus=1``) does not show here, nor do other processes sharing the cores.
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) == 1
+    return os.cpu_count() == 1
 
 
 def _platform(data) -> str:

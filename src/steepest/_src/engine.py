@@ -39,6 +39,7 @@ import optax
 from . import blocks, minibatch, optimizers
 from .arguments import whole_number
 from .losses import not_a_scalar
+from .processes import spans_processes
 from .stopping import (
     DIVERGENCE_FACTOR,
     STALL_PATIENCE,
@@ -722,7 +723,7 @@ def _trace(loss: Callable, params, *data) -> Traced:
     )
 
 
-def widest_values(jaxpr, found: dict[int, int] | None = None) -> dict[int, int]:
+def widest_values(jaxpr) -> dict[int, int]:
     """The bytes of the largest value an equation of ``jaxpr`` computes (those inside
     jit, cond and scan included), for each leading length: for a loss of N rows, what
     one pass over all rows holds at once, at least (the residual, a layer's activations).
@@ -734,18 +735,13 @@ def widest_values(jaxpr, found: dict[int, int] | None = None) -> dict[int, int]:
         >>> widest_values(jax.make_jaxpr(cost)(jnp.zeros(3), jnp.zeros((5, 3))).jaxpr)
         {5: 20}
     """
-    found = {} if found is None else found
-    for equation in jaxpr.eqns:
+    found: dict[int, int] = {}
+    for equation in _equations(jaxpr):
         for variable in equation.outvars:
             shape = getattr(variable.aval, "shape", ())
-            if shape:
-                size = math.prod(shape) * np.dtype(variable.aval.dtype).itemsize
+            if shape:  # the dtype's own itemsize: NumPy cannot read a PRNG key's
+                size = math.prod(shape) * variable.aval.dtype.itemsize
                 found[shape[0]] = max(found.get(shape[0], 0), size)
-        for value in equation.params.values():
-            for inner in value if isinstance(value, tuple | list) else (value,):
-                inner = getattr(inner, "jaxpr", inner)  # a ClosedJaxpr holds a Jaxpr
-                if hasattr(inner, "eqns"):
-                    widest_values(inner, found)
     return found
 
 
@@ -753,6 +749,8 @@ def step_block_rows(setting, loss: Callable, params, data: tuple, tags=frozenset
     """The rows per block of the loop's step for ``fit(..., block_rows=setting)``: as
     ``blocks.resolve_block_rows``, but ``"auto"`` keeps the automatic blocks only where
     ``blocks.blocks_pay_in_the_loop`` says, from what one pass would hold (``trace_of``).
+    Data that spans processes is judged from the data alone, so that every process
+    compiles the same program whatever cores it may use.
 
     Example:
         >>> import numpy as np
@@ -765,7 +763,8 @@ def step_block_rows(setting, loss: Callable, params, data: tuple, tags=frozenset
     if setting != "auto" or rows_per_block is None:
         return rows_per_block
     widest = trace_of(loss, params, *data).widest.get(blocks.num_rows(data) or 0, 0)
-    return rows_per_block if blocks.blocks_pay_in_the_loop(data, widest) else None
+    one_core = not spans_processes(data) and blocks.runs_on_one_core()
+    return rows_per_block if blocks.blocks_pay_in_the_loop(data, widest, one_core) else None
 
 
 def _scalar_loss(loss: Callable) -> Callable:
@@ -831,12 +830,15 @@ def equations_of(loss: Callable, params, *data) -> int:
 
 def count_equations(jaxpr) -> int:
     """Equations in a jaxpr, those of the jaxprs inside it (jit, cond, scan) included."""
-    count = 0
+    return sum(1 for _ in _equations(jaxpr))
+
+
+def _equations(jaxpr):
+    """Every equation of ``jaxpr``, and of the jaxprs inside it (jit, cond, scan)."""
     for equation in jaxpr.eqns:
-        count += 1
+        yield equation
         for value in equation.params.values():
             for inner in value if isinstance(value, tuple | list) else (value,):
                 inner = getattr(inner, "jaxpr", inner)  # a ClosedJaxpr holds a Jaxpr
                 if hasattr(inner, "eqns"):
-                    count += count_equations(inner)
-    return count
+                    yield from _equations(inner)

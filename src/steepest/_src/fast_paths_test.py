@@ -21,7 +21,7 @@ from problems import regression_problem
 
 import steepest
 from steepest import Linear, Status, fit, mse, row_mean_tag, sweep
-from steepest._src import blocks, certificate, engine
+from steepest._src import blocks, certificate, engine, theory
 
 ROWS, FEATURES = 60, 3  # 12 divides 60 (equal blocks), 7 does not (a last, shorter block)
 DIVIDES, LEAVES_A_REST = 12, 7
@@ -230,13 +230,12 @@ def network(params, X, y):
     return jnp.mean((hidden @ params["outer"] - y) ** 2)
 
 
-@pytest.mark.parametrize("cores", [1, 2, 8])
-def test_the_loop_keeps_automatic_blocks_only_where_they_pay(cores, monkeypatch):
+@pytest.mark.parametrize("one_core", [True, False], ids=["one core", "several cores"])
+def test_the_loop_keeps_automatic_blocks_only_where_they_pay(one_core, monkeypatch):
     """On several cores, one pass for mse at d = 64 (its residual: 1/65 of the data); blocks
-    at d = 1 (1/2) and for a network's activations (16x the data); blocks on one core. The
-    Hessian and float64 evaluations keep theirs (``resolve_block_rows``). Shapes alone:
-    NumPy's zeros are not touched, and tracing computes nothing."""
-    monkeypatch.setattr(blocks.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    at d = 1 (1/2) and for a network's activations (16x the data); blocks on one core.
+    Shapes alone: NumPy's zeros are not touched, and tracing computes nothing."""
+    monkeypatch.setattr(blocks, "runs_on_one_core", lambda: one_core)
     rows = 10**6
     wide = np.zeros((rows, 64), np.float32), np.zeros(rows, np.float32)
     narrow = np.zeros((10 * rows, 1), np.float32), np.zeros(10 * rows, np.float32)
@@ -246,11 +245,39 @@ def test_the_loop_keeps_automatic_blocks_only_where_they_pay(cores, monkeypatch)
         automatic = blocks.resolve_block_rows("auto", mse, wide)
         assert automatic == 15625
         in_the_loop = engine.step_block_rows("auto", mse, Linear.zeros(64), wide)
-        assert in_the_loop == (automatic if cores == 1 else None)
+        assert in_the_loop == (automatic if one_core else None)
         assert engine.step_block_rows("auto", mse, Linear.zeros(1), narrow) == 500_000
         tags = {row_mean_tag}
         assert engine.step_block_rows("auto", network, weights, inputs, tags) == 62_500
         assert engine.step_block_rows(1000, mse, Linear.zeros(64), wide) == 1000
+
+
+def test_the_hessian_behind_the_learning_rate_keeps_its_blocks(monkeypatch):
+    """On several cores the loop of a d = 64 fit runs in one pass, and 1/L still comes from
+    the Hessian in blocks (``certificate=False``: no certificate's Hessian to take L from)."""
+    monkeypatch.setattr(blocks, "runs_on_one_core", lambda: False)
+    passed = {}
+
+    def largest_eigenvalue(loss, params, *data, block_rows=None):
+        passed["block_rows"] = block_rows
+        raise RuntimeError("seen")
+
+    monkeypatch.setattr(theory, "largest_eigenvalue", largest_eigenvalue)
+    X, y = np.zeros((10**5, 64), np.float32), np.zeros(10**5, np.float32)
+    with jax.default_device(jax.devices("cpu")[0]), pytest.raises(RuntimeError, match="seen"):
+        fit(mse, Linear.zeros(64), X, y, certificate=False, max_steps=1)
+    assert passed["block_rows"] == blocks.resolve_block_rows("auto", mse, (X, y)) is not None
+
+
+def test_a_loss_drawing_random_numbers_is_traced():
+    """A typed PRNG key's dtype is JAX's own: the widest value is counted in its bytes."""
+
+    def noisy(params, X, y):
+        keys = jax.random.split(jax.random.key(0), 4)
+        return mse(params, X, y) + 0.0 * jax.random.normal(keys[0])
+
+    X, y = problem(0)
+    assert engine.trace_of(noisy, start(), X, y).widest[4] == 4 * jax.random.key(0).dtype.itemsize
 
 
 # --- bad settings ---------------------------------------------------------------------------

@@ -881,8 +881,10 @@ def _prepare(
             model = quadratic.quadratic_model(loss, params, *data, tags=tags, block_rows=block_rows)
         loss, data, rows_per_block = quadratic.quadratic_loss, model, None
         unroll_equations = equations_of(loss, params, *data)
+    # The loop's own blocks (the Hessian behind 1/L keeps rows_per_block).
+    step_rows = rows_per_block
     if method == "loop":
-        rows_per_block = step_block_rows(block_rows, loss, params, data, tags)
+        step_rows = step_block_rows(block_rows, loss, params, data, tags)
     unroll = unroll_for(optimizer, data, unroll_equations, batch_size, max_steps=max_steps)
     largest = cost.L if cost is not None else None
     learning_rate = resolve_learning_rate(
@@ -891,7 +893,7 @@ def _prepare(
     spec = RunSpec(
         loss, optimizer, learning_rate=learning_rate, max_steps=max_steps, tol=tol, rtol=rtol,
         mu=rule_mu(cost), divergence_factor=divergence_factor, stall_patience=stall_patience,
-        seed=seed, block_rows=rows_per_block, unroll=unroll, sharding=blocks.row_sharding(data),
+        seed=seed, block_rows=step_rows, unroll=unroll, sharding=blocks.row_sharding(data),
         batch_size=batch_size, schedule=schedule, batch_shards=batch_shards,
     )  # fmt: skip
     return spec.engine, spec.init(params, *data), learning_rate, tuple(data), cost

@@ -88,18 +88,19 @@ class Processes:
             result = check()
         except ValueError as raised:
             error = raised
-        words = np.frombuffer(str(error).encode(errors="replace"), np.uint8)
-        failed, lengths = self.gather([error is not None, words.size if error else 0]).T
+        said = b"" if error is None else str(error).encode(errors="replace")
+        words = np.frombuffer(said, np.uint8)
+        failed, lengths = self.gather([error is not None, words.size]).T
         if not failed.any():
             return result
         first = int(np.flatnonzero(failed)[0])
         padded = np.zeros(max(int(lengths.max()), 1))
         if error is not None:
             padded[: words.size] = words
-        said = self.gather(padded)[first, : int(lengths[first])].astype(np.uint8)
+        theirs = self.gather(padded)[first, : int(lengths[first])].astype(np.uint8)
         if error is not None:
             raise error
-        raise StoppedElsewhere(first, said.tobytes().decode(errors="replace"))
+        raise StoppedElsewhere(first, theirs.tobytes().decode(errors="replace"))
 
 
 class StoppedElsewhere(ValueError):
@@ -112,8 +113,11 @@ class StoppedElsewhere(ValueError):
     """
 
     def __init__(self, process: int, words: str):
-        super().__init__(f"process {process} stopped on an error of its own: {words}")
+        super().__init__(process, words)  # the arguments, for pickle
         self.process, self.words = process, words
+
+    def __str__(self) -> str:
+        return f"process {self.process} stopped on an error of its own: {self.words}"
 
 
 ONE = Processes()

@@ -12,6 +12,7 @@ launcher itself be killed, they stop on their own.
 import contextlib
 import errno
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -155,19 +156,23 @@ def _wait(children, logs) -> tuple[list[int], set[int]]:
 
 
 def _waited_for_another(lines: list[str]) -> bool:
-    """Whether a process's stderr says it stopped for another's sake (``LOST_PEER``), not
-    on an error of its own."""
+    """Whether a process's stderr says it stopped for another's sake (``LOST_PEER``),
+    without an error's words."""
     lost = any(word in line for line in lines for word in LOST_PEER)
-    return lost and not _said_its_own_error(lines)
+    return lost and not _said_why(lines)
 
 
-def _said_its_own_error(lines: list[str]) -> bool:
-    """Whether a process's stderr has an error of its own: a ``steepest: error:`` line
-    without JAX's or gloo's words for a lost peer (which may be logged around it, once
-    the coordinator has gone)."""
+# A steepest error line: the process's own, or another's that it was told of.
+ERROR_LINE = re.compile(r"steepest: (process \d+: )?error: ")
+
+
+def _said_why(lines: list[str]) -> bool:
+    """Whether a process's stderr gives an error's words: its own (``steepest: error:``)
+    or another process's bad rows (``steepest: process 1: error:``), on a line without
+    JAX's or gloo's words for a lost peer (which may be logged around it, once the
+    coordinator has gone)."""
     return any(
-        line.startswith("steepest: error:") and not any(word in line for word in LOST_PEER)
-        for line in lines
+        ERROR_LINE.match(line) and not any(word in line for word in LOST_PEER) for line in lines
     )
 
 
@@ -187,12 +192,10 @@ def report(children, logs, ended: list[int], stopped: set[int]) -> int:
     chosen = 0
     if 0 in stopped or (codes[0] and lost(0)):
         failed = [i for i in ended if i not in stopped and codes[i]]
-        on_its_own = [
-            i for i in ended if _said_its_own_error(texts[i]) or (i in failed and not lost(i))
-        ]
+        on_its_own = [i for i in ended if _said_why(texts[i]) or (i in failed and not lost(i))]
         chosen = on_its_own[0] if on_its_own else failed[0] if failed else 0
     sys.stderr.writelines(_as_process(chosen, texts[chosen]))
-    if (chosen in stopped or codes[chosen] < 0) and _said_its_own_error(texts[chosen]):
+    if (chosen in stopped or codes[chosen] < 0) and _said_why(texts[chosen]):
         return EXIT_BAD_INPUT  # its error said, its exit held up (stopped here) or cut short
     if chosen in stopped:
         return refuse("the processes stopped without a result")
@@ -209,13 +212,17 @@ def _lines(log) -> list[str]:
 
 
 def _as_process(index: int, lines: list[str]) -> list[str]:
-    """``lines`` of process ``index``'s stderr, its own ``steepest:`` lines saying so."""
+    """``lines`` of process ``index``'s stderr, its own ``steepest:`` lines saying so (a
+    line that names another process's error already says whose it is)."""
     if index == 0:
         return lines
     prefix = "steepest: "
+
+    def own(line: str) -> bool:
+        return line.startswith(prefix) and not line.startswith(f"{prefix}process ")
+
     return [
-        f"{prefix}process {index}: {line[len(prefix) :]}" if line.startswith(prefix) else line
-        for line in lines
+        f"{prefix}process {index}: {line[len(prefix) :]}" if own(line) else line for line in lines
     ]
 
 

@@ -462,8 +462,9 @@ def measure(
 
 
 def compiled_plan(X, y, learning_rate, device) -> dict:
-    """What XLA made of ``fit`` on this data: the rows per block, the instructions of a
-    cost-and-gradient step that read X (with blocks and in one pass), and the memory."""
+    """What XLA made of ``fit`` on this data: the rows per block of its loop (None: one
+    pass), the instructions of a cost-and-gradient step that read X (fit's, and in one
+    pass), and the memory."""
     X, y = jax.device_put((X, y), device)
     block_rows = _fit_block_rows(X, y)
     rows, features = X.shape

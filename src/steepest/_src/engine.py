@@ -745,12 +745,14 @@ def widest_values(jaxpr) -> dict[int, int]:
     return found
 
 
-def step_block_rows(setting, loss: Callable, params, data: tuple, tags=frozenset()) -> int | None:
+def step_block_rows(
+    setting, loss: Callable, params, data: tuple, tags=frozenset(), *, alike: bool = False
+) -> int | None:
     """The rows per block of the loop's step for ``fit(..., block_rows=setting)``: as
     ``blocks.resolve_block_rows``, but ``"auto"`` keeps the automatic blocks only where
     ``blocks.blocks_pay_in_the_loop`` says, from what one pass would hold (``trace_of``).
-    Data that spans processes is judged from the data alone, so that every process
-    compiles the same program whatever cores it may use.
+    Where every process of a run must choose alike (``alike``, or data that spans
+    processes), from the data alone: not from the cores this process may use.
 
     Example:
         >>> import numpy as np
@@ -763,7 +765,7 @@ def step_block_rows(setting, loss: Callable, params, data: tuple, tags=frozenset
     if setting != "auto" or rows_per_block is None:
         return rows_per_block
     widest = trace_of(loss, params, *data).widest.get(blocks.num_rows(data) or 0, 0)
-    one_core = not spans_processes(data) and blocks.runs_on_one_core()
+    one_core = not (alike or spans_processes(data)) and blocks.runs_on_one_core()
     return rows_per_block if blocks.blocks_pay_in_the_loop(data, widest, one_core) else None
 
 

@@ -206,7 +206,11 @@ def _fit_stream(
     target = float(state.settings.rtol)  # read now: the steps donate the state
     started = time.perf_counter()
     # Split over devices, XLA splits each chunk's work by rows: no blocks of the whole chunk.
-    block_rows = None if placement.mesh else step_block_rows("auto", loss, params, first, tags)
+    block_rows = (
+        None
+        if placement.mesh
+        else step_block_rows("auto", loss, params, first, tags, alike=processes.many)
+    )
     accumulate = jax.jit(_accumulate(loss, data, block_rows))
     warm: Callable | None = None  # with mini-batches: compiles the step on a chunk as read
     if batch_size is None:

@@ -541,9 +541,7 @@ def check_hvp(
         for point in nearby_points(np.asarray(flat), num_points, seed):
             for direction in along:
                 expected = np.asarray(product(jnp.asarray(point), jnp.asarray(direction)))
-                step = float(np.cbrt(np.finfo(np.float64).eps)) * max(
-                    1.0, float(np.max(np.abs(point)))
-                )
+                step = float(np.cbrt(EPS64)) * max(1.0, float(np.max(np.abs(point))))
                 step /= max(float(np.max(np.abs(direction))), 1e-300)
                 differenced = (
                     np.asarray(gradient(jnp.asarray(point + step * direction)))

@@ -42,30 +42,46 @@ class ThreadProcesses(Processes):
         return stacked
 
 
-def across_threads(function, parts: list[tuple], monkeypatch) -> list:
-    """``function(*part)`` in one thread per part, each seeing itself as process i of K."""
-    count = len(parts)
-    board, barrier = [None] * count, threading.Barrier(count)
-    local = threading.local()
-    monkeypatch.setattr(Processes, "current", classmethod(lambda cls: local.processes))
-    results, errors = [None] * count, []
+def in_threads(play, count: int) -> list:
+    """``play(processes)`` in one thread per process of ``count``, each given its own
+    ``ThreadProcesses``: what each returned, or the exception it raised. Should one raise
+    before a gather the others make, their wait times out (breaking the barrier as one
+    raises would break the waits of those just released from it)."""
+    board, barrier = [None] * count, threading.Barrier(count, timeout=60)
+    outcomes: list = [None] * count
 
-    def play(index):
-        local.processes = ThreadProcesses(index, count, board, barrier)
+    def run(index):
         try:
-            results[index] = function(*parts[index])
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
-            barrier.abort()
+            outcomes[index] = play(ThreadProcesses(index, count, board, barrier))
+        except Exception as error:
+            outcomes[index] = error
 
-    threads = [threading.Thread(target=play, args=(i,)) for i in range(count)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    if errors:
+    return outcomes
+
+
+def across_threads(function, parts: list[tuple], monkeypatch) -> list:
+    """``function(*part)`` in one thread per part, each seeing itself as process i of K."""
+    local = threading.local()
+    monkeypatch.setattr(Processes, "current", classmethod(lambda cls: local.processes))
+
+    def play(processes):
+        local.processes = processes
+        return function(*parts[processes.index])
+
+    outcomes = in_threads(play, len(parts))
+    # The error a thread raised, rather than the others' waits that timed out after it.
+    errors = sorted(
+        (o for o in outcomes if isinstance(o, Exception)),
+        key=lambda error: isinstance(error, threading.BrokenBarrierError),
+    )
+    if errors:  # pragma: no cover - a failing test's cause
         raise errors[0]
-    return results
+    return outcomes
 
 
 def split(arrays, counts):
@@ -146,24 +162,7 @@ def test_rows_split_any_way_give_the_statistics_of_the_rows_together(counts, see
 
 def together_across_threads(checks) -> list:
     """What ``together(check)`` returned or raised in each of one thread per check."""
-    count = len(checks)
-    # A timeout: a thread that fails otherwise leaves the others waiting, not failing.
-    board, barrier = [None] * count, threading.Barrier(count, timeout=60)
-    outcomes: list = [None] * count
-
-    def play(index):
-        processes = ThreadProcesses(index, count, board, barrier)
-        try:
-            outcomes[index] = processes.together(checks[index])
-        except ValueError as error:
-            outcomes[index] = error
-
-    threads = [threading.Thread(target=play, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes
+    return in_threads(lambda processes: processes.together(checks[processes.index]), len(checks))
 
 
 def test_an_error_in_one_process_stops_every_process_together_with_its_words():
